@@ -1,0 +1,39 @@
+"""Typed errors. Code inside raises these; only the CLI edge turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+#: Exit code for a daemon that could not start (bad config, unmigratable database), as uvicorn uses 3,
+#: so systemd's RestartPreventExitStatus=3 stops a restart loop that cannot succeed.
+EXIT_STARTUP_FAILURE = 3
+
+
+class HealerdError(Exception):
+    """Base of every error healerd raises on purpose."""
+
+
+class ConfigError(HealerdError):
+    """The configuration directory is invalid; `problems` lists every problem found."""
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class StoreError(HealerdError):
+    """The database could not be opened, migrated or written."""
+
+
+class MigrationError(StoreError):
+    """Alembic could not bring the database to head (or it is ahead of this code)."""
+
+
+class ReportError(HealerdError):
+    """A report was asked for a view that does not exist, or could not be read."""
+
+
+class StartupError(HealerdError):
+    """`healerd run` cannot start; exits with EXIT_STARTUP_FAILURE."""
+
+
+class NotFoundError(HealerdError):
+    """An operator named a component, checkpoint, experiment or run that does not exist."""

@@ -1,0 +1,59 @@
+"""Where healerd finds its bundled files and its default config and database.
+
+`migrations/` and `schema/` sit at the top of the source tree, but an installed wheel carries them
+inside the package as `daemon/_data/…` (see pyproject's force-include); both layouts must work.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _bundled(name: str) -> Path:
+    installed = _PACKAGE_DIR / "_data" / name
+    if installed.is_dir():
+        return installed
+    checkout = _PACKAGE_DIR.parent / name
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError(f"healerd's {name}/ directory is missing (looked in {installed} and {checkout})")
+
+
+def migrations_dir() -> Path:
+    return _bundled("migrations")
+
+
+def schema_dir() -> Path:
+    return _bundled("schema")
+
+
+def default_config_dir(env: dict[str, str] | None = None) -> Path:
+    """$HEALERD_CONFIG, else systemd's $CONFIGURATION_DIRECTORY, else /etc/healerd."""
+    env = os.environ if env is None else env
+    if env.get("HEALERD_CONFIG"):
+        return Path(env["HEALERD_CONFIG"])
+    if env.get("CONFIGURATION_DIRECTORY"):
+        # systemd may pass several colon-separated directories; healerd uses the first.
+        return Path(env["CONFIGURATION_DIRECTORY"].split(":")[0])
+    return Path("/etc/healerd")
+
+
+def default_db_path(env: dict[str, str] | None = None) -> Path:
+    """$HEALERD_DB, else $STATE_DIRECTORY/healerd.db (systemd), else /var/lib/healerd/healerd.db."""
+    env = os.environ if env is None else env
+    if env.get("HEALERD_DB"):
+        return Path(env["HEALERD_DB"])
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0]) / "healerd.db"
+    return Path("/var/lib/healerd/healerd.db")
+
+
+def default_runtime_dir(env: dict[str, str] | None = None) -> Path:
+    """$RUNTIME_DIRECTORY (systemd), else /run/healerd: where state.json is published."""
+    env = os.environ if env is None else env
+    if env.get("RUNTIME_DIRECTORY"):
+        return Path(env["RUNTIME_DIRECTORY"].split(":")[0])
+    return Path("/run/healerd")
