@@ -1,0 +1,64 @@
+"""The `healerd` command: one click group, one module per verb group.
+
+Each module of daemon/cli/ (other than this one) lists its top-level commands in a `COMMANDS` tuple;
+the group finds them on first use, so adding a verb group is adding one file and nobody edits a shared
+list. Typed errors raised below the CLI are turned into one-line messages here (like sqlite-utils), so
+a traceback only ever means a bug.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+from daemon import __version__
+from daemon.errors import HealerdError
+
+
+class HealerdGroup(click.Group):
+    _discovered = False
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        import daemon.cli as package
+
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            if info.name.startswith("_") or info.name == "main":
+                continue
+            module = importlib.import_module(f"daemon.cli.{info.name}")
+            for command in getattr(module, "COMMANDS", ()):
+                self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._discover()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._discover()
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HealerdError as exc:
+            click.echo(f"healerd: {exc}", err=True)
+            sys.exit(getattr(exc, "exit_code", 1))
+
+
+@click.group(cls=HealerdGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="healerd")
+def cli() -> None:
+    """healerd: health checks, circuit breakers and self-healing, remembered in SQLite."""
+
+
+def main() -> None:
+    cli(prog_name="healerd")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
