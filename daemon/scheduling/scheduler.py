@@ -1,0 +1,200 @@
+"""One APScheduler job per component, started inside the running event loop.
+
+Choices, with their reasons:
+- First runs are staggered by a random offset within one interval: aligned start times at 10,000 jobs
+  gave 0.45–0.68 s of lateness in the reference measurements.
+- `max_instances=1` (a slow check never overlaps itself) and `coalesce=True` (a backlog of missed runs
+  collapses into one run instead of a burst).
+- `misfire_grace_time` is the job's own interval: a run that is late by less than one interval still
+  runs, so load delays checks instead of dropping them. What is dropped anyway (later than that, or
+  skipped because the previous run is still going) is counted per component and reported through
+  `on_missed` — never silent.
+- Components that are half-open or under recovery can be switched to a faster cadence (`set_fast`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import structlog
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from daemon.config.models import Component
+
+log = structlog.get_logger(__name__)
+
+JOB_PREFIX = "check:"
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LatenessStats:
+    """Start lateness of submitted runs (seconds after their scheduled time), kept in a bounded ring."""
+
+    samples: list[float] = field(default_factory=list)
+    limit: int = 100_000
+    submitted: int = 0
+
+    def add(self, value: float) -> None:
+        self.submitted += 1
+        if len(self.samples) >= self.limit:
+            self.samples[self.submitted % self.limit] = value
+        else:
+            self.samples.append(value)
+
+    def percentile(self, p: float) -> float | None:
+        if not self.samples:
+            return None
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def check_spec_key(component: Component) -> str:
+    """What makes a job different: the check itself (breaker or ladder edits don't reschedule)."""
+    return component.check.model_dump_json()
+
+
+class CheckScheduler:
+    def __init__(
+        self,
+        run: Callable[[str], Awaitable[None]],
+        *,
+        fast_every: timedelta = timedelta(seconds=1),
+        on_missed: Callable[[str, int, str], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._run = run
+        self._fast_every = fast_every
+        self._on_missed = on_missed
+        self._rng = rng or random.Random()
+        self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self._specs: dict[str, str] = {}
+        self._every: dict[str, float] = {}
+        self._fast: set[str] = set()
+        self.missed: Counter[str] = Counter()
+        self.lateness = LatenessStats()
+
+    # --- lifecycle ---
+
+    def start(self) -> None:
+        """Must be called from inside the running event loop (AsyncIOScheduler binds to it)."""
+        self._scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_SUBMITTED)
+        self._scheduler.start()
+
+    def pause(self) -> None:
+        """Stop starting new runs (shutdown): running checks finish on their own."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    @property
+    def job_count(self) -> int:
+        return len(self._specs)
+
+    # --- the set of jobs follows the config ---
+
+    def sync(self, components: Mapping[str, Component]) -> SyncReport:
+        """Diff the running jobs against a config: unchanged jobs are left alone (their timing too)."""
+        report = SyncReport()
+        for name in sorted(set(self._specs) - set(components)):
+            self._remove(name)
+            report.removed.append(name)
+        for name, component in components.items():
+            key = check_spec_key(component)
+            if name not in self._specs:
+                self._add(name, component, key)
+                report.added.append(name)
+            elif self._specs[name] != key:
+                self._remove(name)
+                self._add(name, component, key)
+                report.changed.append(name)
+            else:
+                report.unchanged.append(name)
+        return report
+
+    def _add(self, name: str, component: Component, key: str) -> None:
+        every = component.check.every.total_seconds()
+        self._specs[name] = key
+        self._every[name] = every
+        offset = self._rng.uniform(0, every)
+        self._scheduler.add_job(
+            self._run,
+            trigger=self._trigger(name, first_in=offset),
+            args=(name,),
+            id=JOB_PREFIX + name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(every)),
+            replace_existing=True,
+        )
+
+    def _remove(self, name: str) -> None:
+        self._specs.pop(name, None)
+        self._every.pop(name, None)
+        self._fast.discard(name)
+        job = self._scheduler.get_job(JOB_PREFIX + name)
+        if job is not None:
+            job.remove()
+
+    def _interval(self, name: str) -> float:
+        every = self._every[name]
+        return min(every, self._fast_every.total_seconds()) if name in self._fast else every
+
+    def _trigger(self, name: str, *, first_in: float) -> IntervalTrigger:
+        start = datetime.now(timezone.utc) + timedelta(seconds=first_in)
+        return IntervalTrigger(seconds=self._interval(name), start_date=start, timezone=timezone.utc)
+
+    # --- cadence and one-off runs ---
+
+    def set_fast(self, name: str, fast: bool) -> None:
+        """Half-open breakers and components under recovery are checked on the fast cadence."""
+        if name not in self._specs or (name in self._fast) == fast:
+            return
+        (self._fast.add if fast else self._fast.discard)(name)
+        job = self._scheduler.get_job(JOB_PREFIX + name)
+        if job is not None:
+            first_in = self._interval(name)
+            job.reschedule(trigger=self._trigger(name, first_in=first_in))
+
+    def is_fast(self, name: str) -> bool:
+        return name in self._fast
+
+    def run_soon(self, name: str) -> None:
+        """Pull the next run forward to now (a pidfd death event, an operator command)."""
+        job = self._scheduler.get_job(JOB_PREFIX + name)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(timezone.utc))
+
+    # --- accounting ---
+
+    def _on_event(self, event: JobEvent) -> None:
+        if not event.job_id.startswith(JOB_PREFIX):
+            return
+        name = event.job_id[len(JOB_PREFIX) :]
+        if event.code == EVENT_JOB_SUBMITTED:
+            now = datetime.now(timezone.utc)
+            for scheduled in getattr(event, "scheduled_run_times", None) or ():
+                self.lateness.add((now - scheduled).total_seconds())
+            return
+        why = "late past its grace time" if event.code == EVENT_JOB_MISSED else "previous run still going"
+        self.missed[name] += 1
+        log.warning("check run missed", component=name, why=why, missed_total=self.missed[name])
+        if self._on_missed is not None:
+            self._on_missed(name, 1, why)
