@@ -1,0 +1,61 @@
+"""What one check kind returns to `run_check`, and the few helpers every kind shares.
+
+A kind only says *what it saw* (status, message, error class); `run_check` owns everything common —
+the timeout, the latency, `degraded_over`, turning exceptions into `unknown`, the timestamp — so no
+kind can forget one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from daemon.clock import Clock
+from daemon.config.models import Component
+from daemon.types import ERROR_CLASSES, Status
+
+MESSAGE_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """`error_class` is None for healthy and degraded outcomes, one of ERROR_CLASSES otherwise."""
+
+    status: Status
+    message: str
+    error_class: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.error_class is not None and self.error_class not in ERROR_CLASSES:
+            raise ValueError(f"unknown error class {self.error_class!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    clock: Clock
+    #: shared HTTP client (connection reuse across checks); None ⇒ the http check makes its own.
+    client: httpx.AsyncClient | None = None
+
+
+CheckFn = Callable[[Component, CheckContext], Awaitable[Outcome]]
+
+
+def healthy(message: str) -> Outcome:
+    return Outcome(Status.HEALTHY, message)
+
+
+def degraded(message: str) -> Outcome:
+    return Outcome(Status.DEGRADED, message)
+
+
+def unhealthy(error_class: str, message: str) -> Outcome:
+    return Outcome(Status.UNHEALTHY, message, error_class)
+
+
+def short(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """One line, at most `limit` characters: messages land in a table and in notifications."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+

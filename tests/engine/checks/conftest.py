@@ -1,0 +1,137 @@
+"""Real parts for check tests: HTTP servers on 127.0.0.1:0, child processes cleaned up by pid."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from daemon.config.models import Component
+from daemon.engine.pidwatch import pid_alive
+
+
+def make_component(kind: str, name: str = "svc", pidfile: str | None = None, **check: Any) -> Component:
+    data: dict[str, Any] = {"name": name, "check": {"kind": kind, **check}}
+    if pidfile is not None:
+        data["pidfile"] = pidfile
+    return Component.model_validate(data)
+
+
+@pytest.fixture
+def component() -> Callable[..., Component]:
+    return make_component
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01) -> bool:
+    """Poll `condition` until true or the deadline; returns the last answer (a bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+@pytest.fixture
+def gone() -> Callable[[int], bool]:
+    """`gone(pid)`: waits (bounded) until pid is dead or a zombie; True if it got there."""
+    return lambda pid: wait_for(lambda: not pid_alive(pid))
+
+
+class Route:
+    def __init__(self, status: int = 200, body: Any = b"ok", delay: float = 0.0, hang: bool = False) -> None:
+        self.status = status
+        self.body = json.dumps(body).encode() if not isinstance(body, bytes) else body
+        self.delay = delay
+        self.hang = hang
+
+
+class HttpServer:
+    """A real threaded HTTP server; `routes[path] = Route(...)` decides each answer."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.release = threading.Event()  # set at teardown so hanging handlers end
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+                outer.hits += 1
+                route = outer.routes.get(self.path, Route(404, b"not found"))
+                if route.hang:
+                    outer.release.wait(30)
+                    return
+                if route.delay:
+                    outer.release.wait(route.delay)
+                self.send_response(route.status)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                self.wfile.write(route.body)
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def http_server() -> Iterator[HttpServer]:
+    server = HttpServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port we bound and released: nothing listens there, so a connect is refused."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start `python -c CODE` children in their own group; every one is killed by pgid at teardown."""
+    children: list[subprocess.Popen] = []
+
+    def start(code: str = "import time; time.sleep(120)", *args: str) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-c", code, *args], start_new_session=True)
+        children.append(proc)
+        return proc
+
+    yield start
+    for proc in children:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
