@@ -1,0 +1,380 @@
+"""Circuit breaker: a pure state machine fed by check results, with an injected clock and no I/O.
+
+Why a state machine of its own: the breaker decides when a component counts as down (and so when an
+incident starts), and that decision must be exact in tests, explainable (every transition carries a
+human reason) and survive a restart (`snapshot()` / `CircuitBreaker.restore()`), which is impossible
+if the logic is tangled with the scheduler or the database.
+
+Rules (resilience4j's semantics, deviations on purpose are marked):
+
+- CLOSED → OPEN when `consecutive_failures` failures arrive in a row, or when failures are ≥
+  `failure_rate` of the last `window` results once `min_checks` results exist. `unhealthy` and
+  `unknown` are failures; `degraded` is a slow call: it breaks a failure streak and counts toward
+  `slow_call_rate`, never toward `failure_rate` (there is no slow-call threshold in the config).
+- OPEN → HALF_OPEN when the open period has elapsed. The period is `open_for · 2^reopen_count`,
+  capped at `max_open_for`. `reopen_count` grows on every HALF_OPEN → OPEN, and also on CLOSED → OPEN
+  when the breaker closed less than `reset_after` ago (deviation: a service that flaps through
+  half-open is treated as still down, otherwise it would be hammered every `open_for`). After
+  `reset_after` closed, the doubling starts again from `open_for`.
+- HALF_OPEN → CLOSED after `half_open_successes` successes; any failure → OPEN with the next period.
+  A `degraded` result counts as a success in half-open, consistent with CLOSED, where it is not a
+  failure either: a service that answers slowly is up, and counting it as "neither" would leave a
+  permanently slow service stuck in half-open forever.
+- Results are judged only in CLOSED and HALF_OPEN; in OPEN (before the deadline), FORCED_OPEN and
+  DISABLED they change nothing (resilience4j: not permitted / no metrics). The window is the CLOSED
+  state's own: it is cleared on entering CLOSED, so stale failures cannot re-trip a fresh breaker.
+- Operator states: `force_open()` without a duration is FORCED_OPEN (indefinite), `disable()` is
+  DISABLED; only another operator command leaves them. `force_open(for_=…)` is resilience4j's
+  `transitionToOpenStateFor`: a normal OPEN with a custom deadline, after which the usual half-open
+  probing applies. `reset()` → CLOSED with every counter, the window and the doubling cleared.
+
+Time: deadlines are compared on the monotonic clock (immune to NTP steps while running); each
+instant is also kept on the wall clock (UTC unix seconds, never truncated) because only those mean
+anything after a restart. `restore()` re-anchors the stored wall instants on the current monotonic
+timeline, so an OPEN breaker stays open until its stored `open_until`, however the clocks moved.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable, NamedTuple
+
+from daemon.clock import Clock
+from daemon.config.durations import format_duration
+from daemon.config.models import Breaker as BreakerSpec
+from daemon.errors import HealerdError
+from daemon.types import BreakerState, Status
+
+#: Codes in the `recent` window: a success, a slow call, otherwise the failure's error class (or
+#: its status when the check gave none) — so the stored window explains itself in the database.
+OK = "ok"
+SLOW = "slow"
+
+#: Float slack for the failure-rate comparison (the threshold is "≥", and 0.55·20 is not exactly 11).
+_RATE_EPSILON = 1e-9
+#: 2^64 · any sane open_for is far past any max_open_for; bounding the exponent avoids OverflowError.
+_MAX_EXPONENT = 64
+
+
+class BreakerSnapshotError(HealerdError):
+    """A stored breaker row cannot be understood (e.g. an unknown state)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One state change, with the reason written to `breaker_transitions`."""
+
+    from_state: BreakerState
+    to_state: BreakerState
+    reason: str
+    at_wall: float
+    open_until_wall: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSnapshot:
+    """What the `breakers` table stores: enough to resume with the same decisions after a restart.
+
+    Instants are wall-clock UTC unix seconds. `recent` holds the window's codes, oldest first
+    (`"ok"`, `"slow"` or a failure's error class). `last_closed_at` is when the breaker last closed
+    after being open (None if never since creation or the last operator reset): it decides whether
+    the next open continues the doubling.
+    """
+
+    state: BreakerState
+    since: float
+    open_until: float | None
+    consecutive_failures: int
+    consecutive_successes: int
+    reopen_count: int
+    recent: tuple[str, ...]
+    last_closed_at: float | None
+
+
+class _Instant(NamedTuple):
+    mono: float
+    wall: float
+
+
+def open_period(spec: BreakerSpec, reopen_count: int) -> float:
+    """Seconds an automatic open lasts after `reopen_count` consecutive re-opens."""
+    base = spec.open_for.total_seconds()
+    return min(spec.max_open_for.total_seconds(), base * 2.0 ** min(max(reopen_count, 0), _MAX_EXPONENT))
+
+
+def outcome_code(status: Status, error_class: str | None) -> str:
+    """The window code of one result; error classes are kept only for failures."""
+    if not status.is_failure:
+        return SLOW if status is Status.DEGRADED else OK
+    return error_class or status.value
+
+
+def _is_failure_code(code: str) -> bool:
+    return code not in (OK, SLOW)
+
+
+def _fmt(seconds: float) -> str:
+    return format_duration(timedelta(seconds=round(seconds, 3)))
+
+
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:.1f}".removesuffix(".0") + "%"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}es" if word.endswith("s") else f"{n} {word}s"
+
+
+class CircuitBreaker:
+    """One component's breaker. Mutable; every method that changes state returns its transitions."""
+
+    def __init__(self, spec: BreakerSpec, clock: Clock) -> None:
+        self.spec = spec
+        self._clock = clock
+        now = self._now()
+        self._state = BreakerState.CLOSED
+        self._since = now
+        self._open_until: _Instant | None = None
+        self._failures = 0
+        self._successes = 0
+        self._reopen_count = 0
+        self._last_closed: _Instant | None = None
+        self._recent: deque[str] = deque(maxlen=spec.window)
+
+    # --- persistence -------------------------------------------------------------------------------
+
+    def snapshot(self) -> BreakerSnapshot:
+        return BreakerSnapshot(
+            state=self._state,
+            since=self._since.wall,
+            open_until=self._open_until.wall if self._open_until else None,
+            consecutive_failures=self._failures,
+            consecutive_successes=self._successes,
+            reopen_count=self._reopen_count,
+            recent=tuple(self._recent),
+            last_closed_at=self._last_closed.wall if self._last_closed else None,
+        )
+
+    @classmethod
+    def restore(cls, spec: BreakerSpec, snapshot: BreakerSnapshot, clock: Clock) -> CircuitBreaker:
+        """Resume from a stored row: nothing goes back to CLOSED because the daemon restarted.
+
+        Past instants are re-anchored as "this long ago" (never in the future, should the wall clock
+        have stepped back while we were down); the open deadline as "this long from now", so it is the
+        stored absolute instant that ends the open period, not a fresh `open_for` from start-up. A
+        damaged row is repaired towards caution: OPEN without a deadline stays open for its period.
+        """
+        try:
+            state = BreakerState(snapshot.state)
+        except ValueError:
+            raise BreakerSnapshotError(f"unknown breaker state {snapshot.state!r}") from None
+        breaker = cls(spec, clock)
+        now = breaker._now()
+
+        def past(wall: float) -> _Instant:
+            return _Instant(now.mono - max(0.0, now.wall - wall), wall)
+
+        breaker._state = state
+        breaker._since = past(snapshot.since)
+        breaker._failures = max(0, int(snapshot.consecutive_failures))
+        breaker._successes = max(0, int(snapshot.consecutive_successes))
+        breaker._reopen_count = max(0, int(snapshot.reopen_count))
+        if snapshot.last_closed_at is not None:
+            breaker._last_closed = past(snapshot.last_closed_at)
+        breaker._recent.extend(str(code) for code in snapshot.recent)
+        if state is BreakerState.OPEN:
+            if snapshot.open_until is None:
+                period = open_period(spec, breaker._reopen_count)
+                breaker._open_until = _Instant(now.mono + period, now.wall + period)
+            else:
+                breaker._open_until = _Instant(now.mono + (snapshot.open_until - now.wall), snapshot.open_until)
+        return breaker
+
+    def with_spec(self, spec: BreakerSpec) -> CircuitBreaker:
+        """The same breaker under a reloaded spec: state, counters and deadline carry over.
+
+        The window keeps its newest results if it shrank. New thresholds apply from the next result
+        (a reload is not a check result, so it never trips or closes the breaker by itself), and a
+        running open period keeps its deadline; the new `open_for` shapes the next one.
+        """
+        other = CircuitBreaker(spec, self._clock)
+        other._state, other._since, other._open_until = self._state, self._since, self._open_until
+        other._failures, other._successes = self._failures, self._successes
+        other._reopen_count, other._last_closed = self._reopen_count, self._last_closed
+        other._recent.extend(self._recent)
+        return other
+
+    # --- what callers read --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> BreakerState:
+        return self._state
+
+    @property
+    def open_until(self) -> float | None:
+        """Wall-clock deadline of the current OPEN state, or None."""
+        return self._open_until.wall if self._open_until else None
+
+    @property
+    def consecutive_failures(self) -> int:
+        return self._failures
+
+    @property
+    def consecutive_successes(self) -> int:
+        return self._successes
+
+    @property
+    def reopen_count(self) -> int:
+        return self._reopen_count
+
+    @property
+    def recent(self) -> tuple[str, ...]:
+        return tuple(self._recent)
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failures / results in the window; None while the window is empty."""
+        return self._rate(_is_failure_code)
+
+    @property
+    def slow_call_rate(self) -> float | None:
+        """Degraded results / results in the window; None while the window is empty."""
+        return self._rate(lambda code: code == SLOW)
+
+    def allows_check(self) -> bool:
+        """Whether a check now would be judged (resilience4j's "call permitted")."""
+        if self._state is BreakerState.OPEN:
+            return self._open_remaining(self._now()) <= 0
+        return self._state is not BreakerState.FORCED_OPEN
+
+    def open_remaining(self) -> float | None:
+        """Seconds until the open deadline (≤ 0 once due), or None when not OPEN."""
+        return self._open_remaining(self._now()) if self._open_until else None
+
+    # --- inputs -------------------------------------------------------------------------------------
+
+    def tick(self) -> list[Transition]:
+        """Time-based changes: OPEN → HALF_OPEN at the deadline; the doubling's expiry when CLOSED."""
+        now = self._now()
+        if self._state is BreakerState.OPEN and self._open_remaining(now) <= 0:
+            assert self._open_until is not None
+            period = self._open_until.wall - self._since.wall
+            return [self._enter(BreakerState.HALF_OPEN, now, f"open period {_fmt(period)} elapsed")]
+        if self._state is BreakerState.CLOSED and not self._streak_alive(now):
+            self._reopen_count = 0
+        return []
+
+    def feed(self, status: Status | str, error_class: str | None = None) -> list[Transition]:
+        """Judge one check result (after any time-based change that was due)."""
+        status = Status(status)
+        transitions = self.tick()
+        now = self._now()
+        code = outcome_code(status, error_class)
+        if self._state is BreakerState.HALF_OPEN:
+            transitions += self._judge_half_open(now, status, code)
+        elif self._state is BreakerState.CLOSED:
+            transitions += self._judge_closed(now, status, code)
+        return transitions
+
+    def force_open(self, for_: timedelta | float | None = None, reason: str = "") -> list[Transition]:
+        """Operator `open` (FORCED_OPEN, indefinite) or `open --for` (OPEN until now + for_)."""
+        now = self._now()
+        if for_ is None:
+            return [self._enter(BreakerState.FORCED_OPEN, now, _operator("forced open", reason))]
+        seconds = for_.total_seconds() if isinstance(for_, timedelta) else float(for_)
+        if not seconds > 0:
+            raise ValueError("an open period must be longer than zero")
+        until = _Instant(now.mono + seconds, now.wall + seconds)
+        return [self._enter(BreakerState.OPEN, now, _operator(f"opened for {_fmt(seconds)}", reason), until)]
+
+    def disable(self, reason: str = "") -> list[Transition]:
+        return [self._enter(BreakerState.DISABLED, self._now(), _operator("disabled", reason))]
+
+    def reset(self, reason: str = "") -> list[Transition]:
+        transition = self._enter(BreakerState.CLOSED, self._now(), _operator("reset", reason))
+        self._reopen_count = 0
+        self._last_closed = None
+        return [transition]
+
+    # --- the rules ----------------------------------------------------------------------------------
+
+    def _judge_closed(self, now: _Instant, status: Status, code: str) -> list[Transition]:
+        self._recent.append(code)
+        if status.is_failure:
+            self._failures += 1
+            self._successes = 0
+        else:
+            self._failures = 0
+            self._successes += 1
+        reason = self._trip_reason()
+        if reason is None:
+            return []
+        reopens = self._reopen_count + 1 if self._streak_alive(now) else 0
+        return [self._open(now, reopens, reason)]
+
+    def _judge_half_open(self, now: _Instant, status: Status, code: str) -> list[Transition]:
+        if status.is_failure:
+            self._failures += 1
+            return [self._open(now, self._reopen_count + 1, f"failure in half-open ({code})")]
+        self._successes += 1
+        if self._successes < self.spec.half_open_successes:
+            return []
+        reason = f"{_plural(self._successes, 'success')} in half-open"
+        transition = self._enter(BreakerState.CLOSED, now, reason)
+        self._last_closed = now
+        return [transition]
+
+    def _trip_reason(self) -> str | None:
+        spec = self.spec
+        if self._failures >= spec.consecutive_failures:
+            tail = list(self._recent)[-min(self._failures, len(self._recent)) :]
+            classes = ", ".join(dict.fromkeys(tail))
+            return f"{self._failures} consecutive failures ({classes})"
+        checks = len(self._recent)
+        if checks >= spec.min_checks:
+            rate = sum(map(_is_failure_code, self._recent)) / checks
+            if rate >= spec.failure_rate - _RATE_EPSILON:
+                return f"failure rate {_pct(rate)} ≥ {_pct(spec.failure_rate)} over last {checks} checks"
+        return None
+
+    def _open(self, now: _Instant, reopens: int, reason: str) -> Transition:
+        self._reopen_count = reopens
+        period = open_period(self.spec, reopens)
+        if reopens:
+            reason += f"; re-open {reopens}, open for {_fmt(period)}"
+        return self._enter(BreakerState.OPEN, now, reason, _Instant(now.mono + period, now.wall + period))
+
+    def _enter(self, state: BreakerState, now: _Instant, reason: str, until: _Instant | None = None) -> Transition:
+        """Change state; each state starts its own counters (OPEN keeps the failures that opened it)."""
+        previous = self._state
+        self._state, self._since, self._open_until = state, now, until
+        self._successes = 0
+        if state in (BreakerState.HALF_OPEN, BreakerState.CLOSED):
+            self._failures = 0
+        if state is BreakerState.CLOSED:
+            self._recent.clear()
+        return Transition(previous, state, reason, now.wall, until.wall if until else None)
+
+    def _streak_alive(self, now: _Instant) -> bool:
+        """Did the breaker close after an open less than `reset_after` ago (so the doubling goes on)?"""
+        closed = self._last_closed
+        return closed is not None and now.mono - closed.mono < self.spec.reset_after.total_seconds()
+
+    def _open_remaining(self, now: _Instant) -> float:
+        assert self._open_until is not None
+        return self._open_until.mono - now.mono
+
+    def _rate(self, counts: Callable[[str], bool]) -> float | None:
+        if not self._recent:
+            return None
+        return sum(map(counts, self._recent)) / len(self._recent)
+
+    def _now(self) -> _Instant:
+        return _Instant(self._clock.monotonic(), self._clock.wall())
+
+
+def _operator(what: str, reason: str) -> str:
+    return f"operator: {what}" + (f" ({reason})" if reason else "")
+
