@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -187,7 +188,7 @@ def test_stale_temps_from_a_killed_writer_are_removed_and_nothing_else(tmp_path)
 
 
 def test_the_state_file_defaults_to_the_runtime_directory(tmp_path):
-    assert state_file_path(Degradation(), env={}) == __import__("pathlib").Path("/run/healerd/state.json")
+    assert state_file_path(Degradation(), env={}) == Path("/run/healerd/state.json")
     env = {"RUNTIME_DIRECTORY": f"{tmp_path}/rt:/other"}
     assert state_file_path(Degradation(), env=env) == tmp_path / "rt" / "state.json"
     assert state_file_path(Degradation(state_file="custom.json"), env=env) == tmp_path / "rt" / "custom.json"
