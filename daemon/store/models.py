@@ -1,0 +1,427 @@
+"""The tables healerd remembers everything in, as SQLAlchemy Core metadata.
+
+This module is the reference the migrations are checked against (a test asserts Alembic's autogenerate
+finds no difference between it and a migrated database), so a column added here needs a migration in
+the same commit. Conventions, chosen so the file stays readable with the plain `sqlite3` shell:
+
+* times are REAL unix seconds UTC (`ts`, `*_at`, `since`, `*_until`); views render them as ISO text;
+* JSON is stored as TEXT (SQLite's JSON functions read it);
+* enumerations are TEXT with a named CHECK, so a bad value fails at insert instead of in a report;
+* counters are BigInteger: one check per second for a year is ~31.5 M, and a fleet of components adds up
+  in row ids, so 32 bits is not enough anywhere ids or sums grow without bound;
+* every foreign key has an index (SQLite does not create one, and every delete or join would scan).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, MetaData, Table, Text, text
+from sqlalchemy.types import REAL
+
+from daemon.store.columns import (
+    BREAKER_STATES,
+    CHAOS_VERDICTS,
+    CHECKPOINT_STATUSES,
+    COMMAND_STATUSES,
+    DECISION_KINDS,
+    ESCALATION_KINDS,
+    ESCALATION_STATUSES,
+    INCIDENT_STATUSES,
+    LEVELS,
+    NAMING_CONVENTION,
+    RECOVERY_STATUSES,
+    STATUSES,
+    STRATEGIES,
+    Json,
+    RowId,
+    Time,
+    counter,
+    fk,
+    flag,
+    json_valid,
+    one_of,
+)
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# --- what is watched ---------------------------------------------------------------------------------
+
+components = Table(
+    "components",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("description", Text),
+    Column("check_kind", Text, nullable=False),
+    Column("weight", REAL, nullable=False, server_default=text("1.0")),
+    Column("every_s", REAL, nullable=False),
+    Column("depends_on", Json, nullable=False, server_default=text("'[]'")),
+    Column("spec", Json, nullable=False, server_default=text("'{}'")),
+    Column("source_file", Text),
+    Column("loaded_at", Time, nullable=False),
+    # Soft delete: history rows keep pointing at a component that was removed from the config.
+    Column("removed_at", Time),
+    CheckConstraint("weight >= 0", name="weight_not_negative"),
+    CheckConstraint("every_s > 0", name="every_positive"),
+    json_valid("depends_on"),
+    json_valid("spec"),
+)
+
+check_results = Table(
+    "check_results",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("component_id", "components.id", index=False),
+    Column("ts", Time, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("latency_ms", REAL),
+    Column("error_class", Text),
+    Column("message", Text),
+    flag("injected"),
+    one_of("status", STATUSES),
+    # (component_id, ts) serves "latest result per component" and is the FK's index; ts alone serves
+    # time windows and retention deletes (measured: cheaper to maintain than the composite).
+    Index(None, "component_id", "ts"),
+    Index(None, "ts"),
+)
+
+result_rollups_hourly = Table(
+    "result_rollups_hourly",
+    metadata,
+    # Epoch seconds of the hour's start: the writer's UPSERT key is (hour, component_id), in that order
+    # (measured ~15x cheaper to upsert one hour of many components than with the key reversed).
+    Column("hour", BigInteger, primary_key=True),
+    Column("component_id", RowId, ForeignKey("components.id"), primary_key=True, index=True),
+    counter("total"),
+    counter("healthy"),
+    counter("degraded"),
+    counter("unhealthy"),
+    counter("unknown"),
+    # How many of `total` were injected by a chaos experiment (already counted by status as well).
+    counter("injected"),
+    Column("latency_sum_ms", REAL, nullable=False, server_default=text("0")),
+    Column("latency_min_ms", REAL),
+    Column("latency_max_ms", REAL),
+    CheckConstraint("hour % 3600 = 0", name="hour_aligned"),
+    CheckConstraint("total = healthy + degraded + unhealthy + unknown", name="counts_add_up"),
+    CheckConstraint("injected <= total", name="injected_within_total"),
+)
+
+# --- circuit breakers --------------------------------------------------------------------------------
+
+breakers = Table(
+    "breakers",
+    metadata,
+    Column("component_id", RowId, ForeignKey("components.id"), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("since", Time, nullable=False),
+    # Absolute wall-clock deadline, so an open breaker stays open across a restart.
+    Column("open_until", Time),
+    counter("consecutive_failures"),
+    counter("consecutive_successes"),
+    Column("reopen_count", Integer, nullable=False, server_default=text("0")),
+    Column("recent", Json, nullable=False, server_default=text("'[]'")),
+    Column("updated_at", Time, nullable=False),
+    one_of("state", BREAKER_STATES),
+    json_valid("recent"),
+)
+
+breaker_transitions = Table(
+    "breaker_transitions",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("component_id", "components.id", index=False),
+    Column("ts", Time, nullable=False),
+    Column("from_state", Text, nullable=False),
+    Column("to_state", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("open_until", Time),
+    one_of("from_state", BREAKER_STATES),
+    one_of("to_state", BREAKER_STATES),
+    Index(None, "component_id", "ts"),
+)
+
+# --- healing -----------------------------------------------------------------------------------------
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("component_id", "components.id", index=False),
+    Column("opened_at", Time, nullable=False),
+    Column("closed_at", Time),
+    Column("status", Text, nullable=False, server_default=text("'open'")),
+    Column("trigger", Text, nullable=False),
+    # Name of the (transitive) dependency this incident waits on, while root cause comes first.
+    Column("waiting_on", Text),
+    Column("acked_at", Time),
+    one_of("status", INCIDENT_STATUSES),
+    Index(None, "component_id", "opened_at"),
+    # At most one open incident per component: the healer's "find the open incident" is then exact.
+    Index("uq_incidents_one_open_per_component", "component_id", unique=True, sqlite_where=text("status = 'open'")),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("incident_id", "incidents.id", nullable=True),
+    fk("component_id", "components.id", index=False),
+    Column("ts", Time, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("step", Integer),
+    Column("strategy", Text),
+    Column("reason", Text, nullable=False),
+    # For `wait`: when to decide again (absolute, survives a restart).
+    Column("until", Time),
+    one_of("kind", DECISION_KINDS),
+    one_of("strategy", STRATEGIES, nullable=True),
+    Index(None, "component_id", "ts"),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("name", Text, nullable=False),
+    fk("component_id", "components.id", nullable=True),
+    Column("taken_at", Time, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("files", Json, nullable=False, server_default=text("'{}'")),
+    Column("size_bytes", BigInteger, nullable=False, server_default=text("0")),
+    Column("status", Text, nullable=False),
+    one_of("status", CHECKPOINT_STATUSES),
+    json_valid("files"),
+    Index(None, "name", "taken_at"),
+)
+
+recovery_events = Table(
+    "recovery_events",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("incident_id", "incidents.id"),
+    fk("component_id", "components.id", index=False),
+    Column("strategy", Text, nullable=False),
+    # Position in the component's ladder (0-based) and the attempt number within that step (1-based).
+    Column("step", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    Column("reason", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'started'")),
+    Column("started_at", Time, nullable=False),
+    Column("finished_at", Time),
+    # When the component's own check passed after the action (a step succeeds only then).
+    Column("verified_at", Time),
+    # Which action of the step ran: run, then, activate, deactivate, notify.
+    Column("action", Text),
+    Column("exit_code", Integer),
+    Column("output", Text),
+    Column("candidate", Text),
+    fk("checkpoint_id", "checkpoints.id", nullable=True),
+    flag("dry_run"),
+    one_of("strategy", STRATEGIES),
+    one_of("status", RECOVERY_STATUSES),
+    Index(None, "component_id", "started_at"),
+    Index(None, "started_at"),
+)
+
+ladder_state = Table(
+    "ladder_state",
+    metadata,
+    # Per component: what survives a restart so the ladder resumes instead of starting over.
+    Column("component_id", RowId, ForeignKey("components.id"), primary_key=True),
+    fk("incident_id", "incidents.id", nullable=True),
+    Column("step", Integer),
+    Column("next_attempt_at", Time),
+    # The previous backoff sleep, which decorrelated jitter needs for the next one.
+    Column("backoff_prev_s", REAL),
+    Column("cooldown_until", Time),
+    Column("healthy_since", Time),
+    Column("updated_at", Time, nullable=False),
+)
+
+fallback_state = Table(
+    "fallback_state",
+    metadata,
+    Column("component_id", RowId, ForeignKey("components.id"), primary_key=True),
+    Column("active_candidate", Text),
+    Column("activated_at", Time),
+    fk("incident_id", "incidents.id", nullable=True),
+    # Since when the primary has been healthy again: failback after `failback_after` of it.
+    Column("primary_healthy_since", Time),
+    Column("updated_at", Time, nullable=False),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("incident_id", "incidents.id", index=False),
+    fk("component_id", "components.id"),
+    Column("channel", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("created_at", Time, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("next_attempt_at", Time),
+    Column("delivered_at", Time),
+    one_of("kind", ESCALATION_KINDS),
+    one_of("status", ESCALATION_STATUSES),
+    Index(None, "incident_id", "created_at"),
+    # One initial and one resolved message per incident and channel; reminders repeat.
+    Index(
+        "uq_escalations_once_per_incident",
+        "incident_id",
+        "channel",
+        "kind",
+        unique=True,
+        sqlite_where=text("kind IN ('initial', 'resolved')"),
+    ),
+)
+
+# --- degradation -------------------------------------------------------------------------------------
+
+degradation_state = Table(
+    "degradation_state",
+    metadata,
+    # A single row (id = 1): the current level survives a restart with its override.
+    Column("id", Integer, primary_key=True),
+    Column("level", Text, nullable=False),
+    Column("score", REAL),
+    Column("unknown_count", Integer, nullable=False, server_default=text("0")),
+    Column("since", Time, nullable=False),
+    # Hysteresis: the level the score points at and since when, until the hold time has passed.
+    Column("pending_level", Text),
+    Column("pending_since", Time),
+    Column("override_level", Text),
+    Column("override_until", Time),
+    Column("override_reason", Text),
+    Column("updated_at", Time, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+    one_of("level", LEVELS),
+    one_of("pending_level", LEVELS, nullable=True),
+    one_of("override_level", LEVELS, nullable=True),
+)
+
+degradation_history = Table(
+    "degradation_history",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("ts", Time, nullable=False, index=True),
+    Column("from_level", Text),
+    Column("to_level", Text, nullable=False),
+    Column("score", REAL),
+    Column("reason", Text, nullable=False),
+    one_of("from_level", LEVELS, nullable=True),
+    one_of("to_level", LEVELS),
+)
+
+health_snapshots = Table(
+    "health_snapshots",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("ts", Time, nullable=False, index=True),
+    Column("score", REAL),
+    Column("level", Text, nullable=False),
+    Column("unknown_count", Integer, nullable=False, server_default=text("0")),
+    Column("components", Integer, nullable=False, server_default=text("0")),
+    one_of("level", LEVELS),
+    CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score_range"),
+)
+
+feature_flags = Table(
+    "feature_flags",
+    metadata,
+    Column("name", Text, primary_key=True),
+    flag("enabled", default=True),
+    Column("reason", Text),
+    Column("updated_at", Time, nullable=False),
+)
+
+# --- chaos -------------------------------------------------------------------------------------------
+
+chaos_experiments = Table(
+    "chaos_experiments",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("description", Text),
+    # Component name (not a key): an experiment file may outlive the component it targeted.
+    Column("target", Text, nullable=False),
+    Column("spec", Json, nullable=False, server_default=text("'{}'")),
+    Column("source_file", Text),
+    Column("loaded_at", Time, nullable=False),
+    Column("removed_at", Time),
+    json_valid("spec"),
+)
+
+chaos_runs = Table(
+    "chaos_runs",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("experiment_id", "chaos_experiments.id", index=False),
+    Column("started_at", Time, nullable=False),
+    Column("finished_at", Time),
+    Column("verdict", Text, nullable=False, server_default=text("'running'")),
+    Column("reason", Text),
+    Column("trigger", Text, nullable=False, server_default=text("'manual'")),
+    flag("dry_run"),
+    Column("injected_at", Time),
+    Column("detected_at", Time),
+    Column("recovered_at", Time),
+    Column("reverted_at", Time),
+    Column("min_score", REAL),
+    Column("max_level", Text),
+    # JSON list of sentences, e.g. when detection took longer than the check interval allows.
+    Column("recommendations", Json, nullable=False, server_default=text("'[]'")),
+    one_of("verdict", CHAOS_VERDICTS),
+    one_of("max_level", LEVELS, nullable=True),
+    json_valid("recommendations"),
+    Index(None, "experiment_id", "started_at"),
+)
+
+chaos_events = Table(
+    "chaos_events",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("run_id", RowId, ForeignKey("chaos_runs.id"), nullable=False),
+    Column("ts", Time, nullable=False),
+    # Lifecycle step: steady_state_before, inject, detected, recovered, abort, revert, rollback, ...
+    Column("step", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("message", Text),
+    Column("data", Json),
+    json_valid("data", nullable=True),
+    Index(None, "run_id", "ts"),
+)
+
+# --- operators and config ----------------------------------------------------------------------------
+
+operator_commands = Table(
+    "operator_commands",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("created_at", Time, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("target", Text),
+    Column("args", Json, nullable=False, server_default=text("'{}'")),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("applied_at", Time),
+    Column("outcome", Text),
+    one_of("status", COMMAND_STATUSES),
+    json_valid("args"),
+    # The daemon polls for pending commands about once a second.
+    Index(None, "status"),
+)
+
+config_errors = Table(
+    "config_errors",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("ts", Time, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("key", Text),
+    Column("line", Integer),
+    Column("message", Text, nullable=False),
+    Column("resolved_at", Time),
+    Index(None, "path", "ts"),
+)

@@ -1,0 +1,35 @@
+"""Small test utilities shared across the suite."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 10.0,
+    interval: float = 0.01,
+    message: str | Callable[[], str] = "condition not met",
+) -> T:
+    """Poll `predicate` until it returns something truthy, and return that; fail at the deadline.
+
+    The synchronisation primitive for tests that wait on another process or thread: it waits exactly as
+    long as needed, and a deadline (not a sleep) bounds it. The predicate is evaluated once more at the
+    deadline so a slow machine never fails a condition that became true during the last interval.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            result = predicate()
+            if result:
+                return result
+            text = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout:g}s waiting: {text}")
+        time.sleep(interval)
