@@ -97,6 +97,13 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+async def _wait_bounded(proc: asyncio.subprocess.Process, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(proc.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
 async def _stop_group(proc: asyncio.subprocess.Process) -> None:
     """SIGTERM the group, wait up to KILL_GRACE_S for the leader, then SIGKILL whatever remains.
 
@@ -106,17 +113,11 @@ async def _stop_group(proc: asyncio.subprocess.Process) -> None:
     pgid = proc.pid  # leader of its own session, so pgid == pid
     try:
         _signal_group(pgid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), KILL_GRACE_S)
-        except TimeoutError:
-            pass
+        await _wait_bounded(proc, KILL_GRACE_S)
     finally:
         # Runs even if we are cancelled a second time during the grace: never leave the group alive.
         _signal_group(pgid, signal.SIGKILL)
-    try:
-        await asyncio.wait_for(proc.wait(), REAP_BOUND_S)
-    except TimeoutError:
-        pass
+    await _wait_bounded(proc, REAP_BOUND_S)
 
 
 async def run_argv(

@@ -19,6 +19,8 @@ async def check_tcp(component: Component, ctx: CheckContext) -> Outcome:
         return unhealthy("refused", f"connection refused by {where}")
     except socket.gaierror as exc:
         return unhealthy("dns", f"cannot resolve {check.host}: {exc}")
+    except UnicodeError as exc:  # the IDNA codec refuses the name before any lookup
+        return unhealthy("dns", f"cannot resolve {check.host}: not a valid host name ({exc})")
     except OSError as exc:  # unreachable network, no route, …: a failure we cannot name better
         return unhealthy("error", f"cannot connect to {where}: {exc}")
     writer.close()
