@@ -1,0 +1,153 @@
+"""Read a config directory into `(LoadedConfig | None, problems)`, at startup and on every reload.
+
+Startup and `healerd check` (no `previous`): any problem at all means no config — the daemon refuses
+to start rather than run half of what the operator wrote.
+
+Reload (`previous` = the config in force): Monit and supervisord exit on a bad reload; healerd keeps
+running what it knows is good, file by file.
+
+- A file that fails on its own (syntax, unknown key, refused permissions) is rejected and its last good
+  version stays in force; a *new* file that fails is simply not loaded. The problem is still returned.
+- A deleted file is removed.
+- Cross-file problems (a dangling reference, a duplicate name, a cycle) are blamed on the files involved
+  that changed since `previous`; those are rolled back to their last good version (or left out when
+  new) and the assembly is tried again, so one bad edit does not hold up good edits elsewhere.
+- If problems remain that no changed file can be blamed for (an unchanged file references a component
+  that a deleted file held), or the directory itself cannot be trusted, the result is None and the caller
+  keeps `previous` whole.
+
+Never raises for bad input, never touches the database: the caller records the problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from daemon.config.files import ParsedFile, list_entries, read_file
+from daemon.config.models import (
+    Checkpoint,
+    Component,
+    Experiment,
+    ExperimentFile,
+    HealerdConfig,
+    PolicyFile,
+    SettingsFile,
+)
+from daemon.config.problems import Problem
+from daemon.config.references import Finding, cross_check
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedConfig:
+    """The assembled config plus the per-file parses it came from, for the next reload to fall back on."""
+
+    directory: Path
+    config: HealerdConfig
+    #: relpath ("policies.d/app.toml") → the parse in force (its sha256 and mtime_ns included).
+    files: dict[str, ParsedFile] = field(default_factory=dict)
+    #: files whose version on disk was rejected, so an older version of them is in force.
+    held: frozenset[str] = frozenset()
+
+    def summary(self) -> str:
+        """`3 components, 1 checkpoint, 2 channels, 1 experiment`: for `healerd check` and sd_notify."""
+        counts = (
+            (len(self.config.components), "component"),
+            (len(self.config.checkpoints), "checkpoint"),
+            (len(self.config.settings.notify), "channel"),
+            (len(self.config.experiments), "experiment"),
+        )
+        return ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts)
+
+
+def assemble(files: list[ParsedFile]) -> HealerdConfig:
+    """Merge parsed files into one config; the first definition of a name wins (duplicates are problems)."""
+    settings = SettingsFile()
+    components: dict[str, Component] = {}
+    checkpoints: dict[str, Checkpoint] = {}
+    experiments: dict[str, Experiment] = {}
+    sources: dict[str, str] = {}
+    for pf in files:
+        model = pf.model
+        if isinstance(model, SettingsFile):
+            settings = model
+            for name in model.notify:
+                sources.setdefault(f"notify.{name}", pf.relpath)
+        elif isinstance(model, PolicyFile):
+            for comp in model.component:
+                if comp.name not in sources:
+                    components[comp.name] = comp
+                    sources[comp.name] = pf.relpath
+            for cp in model.checkpoint:
+                if cp.name not in sources:
+                    checkpoints[cp.name] = cp
+                    sources[cp.name] = pf.relpath
+        elif isinstance(model, ExperimentFile):
+            exp = model.experiment
+            if exp.name not in sources:
+                experiments[exp.name] = exp
+                sources[exp.name] = pf.relpath
+    return HealerdConfig(
+        settings=settings, components=components, checkpoints=checkpoints, experiments=experiments, sources=sources
+    )
+
+
+def _changed(pf: ParsedFile, previous: LoadedConfig) -> bool:
+    return previous.files.get(pf.relpath) is not pf
+
+
+def load_config(
+    directory: Path, *, previous: LoadedConfig | None = None
+) -> tuple[LoadedConfig | None, list[Problem]]:
+    """See the module docstring for the rules; problems come sorted by file and line."""
+    directory = Path(directory).absolute()
+    entries, problems = list_entries(directory)
+    if entries is None:
+        return None, _sorted(problems)
+    chosen: dict[str, ParsedFile] = {}
+    held: set[str] = set()
+    for entry in entries:
+        before = previous.files.get(entry.relpath) if previous is not None else None
+        parsed = read_file(directory, entry, before)
+        if parsed.model is not None:
+            chosen[entry.relpath] = parsed
+            continue
+        problems.extend(parsed.problems)
+        if before is not None:
+            chosen[entry.relpath] = before
+            held.add(entry.relpath)
+
+    findings = cross_check(list(chosen.values()))
+    while previous is not None and findings:
+        blamed = _blame(findings, chosen, previous)
+        if not blamed:
+            break
+        problems.extend(f.problem for f in findings if f.files & blamed)
+        for relpath in blamed:
+            if relpath in previous.files:
+                chosen[relpath] = previous.files[relpath]
+                held.add(relpath)
+            else:
+                del chosen[relpath]
+        findings = cross_check(list(chosen.values()))
+    problems.extend(f.problem for f in findings)
+
+    if findings or (previous is None and problems):
+        return None, _sorted(problems)
+    ordered = [chosen[e.relpath] for e in entries if e.relpath in chosen]
+    try:
+        config = assemble(ordered)
+    except Exception as exc:  # a model rule only the whole can break; never crash on input
+        return None, _sorted(problems + [Problem(str(directory), "", f"could not be assembled: {exc}")])
+    return LoadedConfig(directory, config, {pf.relpath: pf for pf in ordered}, frozenset(held)), _sorted(problems)
+
+
+def _blame(findings: list[Finding], chosen: dict[str, ParsedFile], previous: LoadedConfig) -> set[str]:
+    """Changed files involved in a finding: rolling them back is what can make the rest consistent."""
+    changed = {relpath for relpath, pf in chosen.items() if _changed(pf, previous)}
+    return {relpath for f in findings for relpath in f.files & changed}
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    unique = dict.fromkeys(problems)
+    return sorted(unique, key=Problem.sort_key)
