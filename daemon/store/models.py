@@ -120,6 +120,8 @@ breakers = Table(
     counter("consecutive_successes"),
     Column("reopen_count", Integer, nullable=False, server_default=text("0")),
     Column("recent", Json, nullable=False, server_default=text("'[]'")),
+    # When it last closed: the re-open backoff resets after the breaker has stayed closed a while.
+    Column("last_closed_at", Time),
     Column("updated_at", Time, nullable=False),
     one_of("state", BREAKER_STATES),
     json_valid("recent"),

@@ -155,6 +155,7 @@ def upgrade() -> None:
     sa.Column('consecutive_successes', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('reopen_count', sa.Integer(), server_default=sa.text('0'), nullable=False),
     sa.Column('recent', sa.Text(), server_default=sa.text("'[]'"), nullable=False),
+    sa.Column('last_closed_at', sa.REAL(), nullable=True),
     sa.Column('updated_at', sa.REAL(), nullable=False),
     sa.CheckConstraint("state IN ('closed', 'open', 'half_open', 'forced_open', 'disabled')", name=op.f('ck_breakers_state')),
     sa.CheckConstraint('json_valid(recent)', name=op.f('ck_breakers_recent_json')),

@@ -107,3 +107,16 @@ def seed(db_path: Path) -> Iterator[Seeder]:
         yield Seeder(conn)
     finally:
         conn.close()
+
+
+@pytest.fixture
+def view(db_path: Path):
+    """`view(name)` → the view's rows as dicts, read the way `healerd report` reads them."""
+    from daemon.store.views import query_view
+
+    def read(name: str) -> list[dict[str, Any]]:
+        columns, rows = query_view(db_path, name)
+        return [dict(zip(columns, row)) for row in rows]
+
+    return read
+
