@@ -117,7 +117,7 @@ def load_config(
             chosen[entry.relpath] = before
             held.add(entry.relpath)
 
-    findings = cross_check(list(chosen.values()))
+    findings = cross_check(_in_force_first(chosen, previous))
     while previous is not None and findings:
         blamed = _blame(findings, chosen, previous)
         if not blamed:
@@ -129,7 +129,7 @@ def load_config(
                 held.add(relpath)
             else:
                 del chosen[relpath]
-        findings = cross_check(list(chosen.values()))
+        findings = cross_check(_in_force_first(chosen, previous))
     problems.extend(f.problem for f in findings)
 
     if findings or (previous is None and problems):
@@ -140,6 +140,13 @@ def load_config(
     except Exception as exc:  # a model rule only the whole can break; never crash on input
         return None, _sorted(problems + [Problem(str(directory), "", f"could not be assembled: {exc}")])
     return LoadedConfig(directory, config, {pf.relpath: pf for pf in ordered}, frozenset(held)), _sorted(problems)
+
+
+def _in_force_first(chosen: dict[str, ParsedFile], previous: LoadedConfig | None) -> list[ParsedFile]:
+    """On reload, unchanged files first: a duplicate name is then reported at the newcomer, not at the
+    definition that was already in force (otherwise name order decides)."""
+    files = list(chosen.values())
+    return files if previous is None else sorted(files, key=lambda pf: _changed(pf, previous))
 
 
 def _blame(findings: list[Finding], chosen: dict[str, ParsedFile], previous: LoadedConfig) -> set[str]:

@@ -517,7 +517,8 @@ class HealerdConfig(Model):
     components: dict[str, Component] = Field(default_factory=dict)
     checkpoints: dict[str, Checkpoint] = Field(default_factory=dict)
     experiments: dict[str, Experiment] = Field(default_factory=dict)
-    #: name → the file it came from (components, checkpoints, experiments, channels).
+    #: name → the file it came from: components, checkpoints and experiments by their bare name (they
+    #: share one namespace), notify channels as "notify.NAME" (their own namespace).
     sources: dict[str, str] = Field(default_factory=dict)
 
     def checkpoint_owner(self, checkpoint: str) -> str | None:
