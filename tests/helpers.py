@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -33,3 +36,18 @@ def wait_until(
             text = message() if callable(message) else message
             raise AssertionError(f"timed out after {timeout:g}s waiting: {text}")
         time.sleep(interval)
+
+
+@contextmanager
+def open_db(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
+    """A plain autocommit connection, closed on exit (not left to the garbage collector).
+
+    `with sqlite3.connect(p) as conn` only commits; the connection closes whenever it is collected, and
+    the WAL checkpoint that comes with closing the last connection then rewrites the file at a moment
+    no test chose.
+    """
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        yield conn
+    finally:
+        conn.close()

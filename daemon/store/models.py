@@ -118,7 +118,7 @@ breakers = Table(
     Column("open_until", Time),
     counter("consecutive_failures"),
     counter("consecutive_successes"),
-    Column("reopen_count", Integer, nullable=False, server_default=text("0")),
+    counter("reopen_count"),
     Column("recent", Json, nullable=False, server_default=text("'[]'")),
     # When it last closed: the re-open backoff resets after the breaker has stayed closed a while.
     Column("last_closed_at", Time),
@@ -262,7 +262,7 @@ escalations = Table(
     Column("kind", Text, nullable=False),
     Column("created_at", Time, nullable=False),
     Column("status", Text, nullable=False, server_default=text("'pending'")),
-    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    counter("attempts"),
     Column("error", Text),
     Column("next_attempt_at", Time),
     Column("delivered_at", Time),

@@ -105,7 +105,9 @@ def create_engine(
     """An SQLAlchemy engine whose every pooled connection gets healerd's pragmas.
 
     NullPool by default: SQLite connections are cheap, and holding none open means the WAL is
-    checkpointed and the file can be copied or removed as soon as the work is done.
+    checkpointed and the file can be copied or removed as soon as the work is done. A read-write
+    engine's transactions start with BEGIN IMMEDIATE (they are there to write: migrations), so they
+    take the write lock up front instead of failing on lock upgrade; reads belong on `readonly=True`.
     """
     if readonly:
         target, uri = readonly_uri(path), True

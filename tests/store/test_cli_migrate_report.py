@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from click.testing import CliRunner
 
 from daemon.cli.main import cli
 from daemon.store import migrate
+from helpers import open_db
 
 VIEWS = [
     "active_circuit_breakers",
@@ -70,7 +70,7 @@ def test_migrate_of_a_file_that_is_not_a_database_fails_with_one_line(tmp_path):
 
 
 def seed_rows(db_path: Path) -> None:
-    with sqlite3.connect(db_path) as conn:
+    with open_db(db_path) as conn:
         conn.executemany(
             "INSERT INTO components (name, check_kind, every_s, weight, loaded_at) VALUES (?, 'tcp', 5, ?, 0)",
             [("app", 3.0), ("database-primary", 1.0)],
@@ -148,6 +148,8 @@ def test_report_opens_the_database_read_only(db_path):
     for view in VIEWS:
         assert run("report", view, "--db", str(db_path)).exit_code == 0
     assert db_path.read_bytes() == before
+    wal = db_path.with_name(db_path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # nothing was written ahead either
 
 
 def test_installed_healerd_command_lists_views_in_a_real_process(db_path):
@@ -166,7 +168,7 @@ def test_installed_healerd_command_lists_views_in_a_real_process(db_path):
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 def test_report_formats_keep_multi_line_messages_intact_or_on_one_line(db_path, fmt):
-    with sqlite3.connect(db_path) as conn:
+    with open_db(db_path) as conn:
         conn.execute("INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES ('app', 'exec', 5, 0)")
         conn.execute("INSERT INTO check_results (component_id, ts, status, message) VALUES (1, ?, 'unhealthy', ?)",
                      (time.time(), "line one\nline two"))

@@ -18,6 +18,7 @@ from daemon.errors import MigrationError
 from daemon.store import migrate, models, schema_sql
 from daemon.store.sqlite import create_engine
 from daemon.types import BreakerState, Level, Status
+from helpers import open_db
 
 EXPECTED_VIEWS = {
     "current_system_status",
@@ -32,7 +33,7 @@ EXPECTED_VIEWS = {
 
 
 def names(path: Path, kind: str) -> set[str]:
-    with sqlite3.connect(path) as conn:
+    with open_db(path) as conn:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = ?", (kind,)).fetchall()
     return {name for (name,) in rows if not name.startswith("sqlite_")}
 
@@ -55,7 +56,7 @@ def test_empty_file_migrates_to_head_with_every_table_view_and_trigger(tmp_path)
     assert names(path, "table") == set(models.metadata.tables) | {"alembic_version"}
     assert names(path, "view") == EXPECTED_VIEWS == set(schema_sql.files("view"))
     assert names(path, "trigger") == set(schema_sql.files("trigger"))
-    with sqlite3.connect(path) as conn:
+    with open_db(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
@@ -130,8 +131,7 @@ def _rowid_alias(conn: sqlite3.Connection, table: str) -> str | None:
 
 
 def test_every_foreign_key_is_covered_by_an_index(db_path):
-    conn = sqlite3.connect(db_path)
-    try:
+    with open_db(db_path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         checked = 0
         for table in tables:
@@ -147,12 +147,10 @@ def test_every_foreign_key_is_covered_by_an_index(db_path):
                 checked += 1
         # The test saw every foreign key the models declare, not an empty or half-migrated database.
         assert checked == sum(len(t.foreign_key_constraints) for t in models.metadata.tables.values())
-    finally:
-        conn.close()
 
 
 def test_check_results_and_rollups_have_their_query_indexes(db_path):
-    with sqlite3.connect(db_path) as conn:
+    with open_db(db_path) as conn:
         assert ("component_id", "ts") in _indexes(conn, "check_results")
         assert ("ts",) in _indexes(conn, "check_results")
         assert ("hour", "component_id") in _indexes(conn, "result_rollups_hourly")  # the primary key
@@ -160,7 +158,7 @@ def test_check_results_and_rollups_have_their_query_indexes(db_path):
 
 
 def test_views_and_triggers_in_the_database_match_the_schema_files(db_path):
-    with sqlite3.connect(db_path) as conn:
+    with open_db(db_path) as conn:
         for kind in schema_sql.KINDS:
             stored = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = ?", (kind,)).fetchall())
             files = schema_sql.files(kind)
@@ -192,7 +190,7 @@ def test_downgrade_to_base_and_back_up_with_data_present(db_path, seed):
     migrate.upgrade(db_path)
     assert names(db_path, "table") == set(models.metadata.tables) | {"alembic_version"}
     assert names(db_path, "view") == EXPECTED_VIEWS
-    with sqlite3.connect(db_path) as conn:
+    with open_db(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM components").fetchone()[0] == 0
         conn.execute("INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES ('x', 'tcp', 1, 0)")
         assert conn.execute("SELECT component FROM current_system_status").fetchall() == [("x",)]
@@ -214,7 +212,7 @@ def test_a_later_batch_migration_keeps_rows_views_and_triggers_inside_objects_dr
         engine.dispose()
     assert names(db_path, "view") == EXPECTED_VIEWS
     assert names(db_path, "trigger") == set(schema_sql.files("trigger"))
-    with sqlite3.connect(db_path) as conn:
+    with open_db(db_path) as conn:
         assert conn.execute("SELECT message, probe FROM check_results").fetchall() == [("kept", None)]
         assert conn.execute("SELECT last_status FROM current_system_status").fetchall() == [("healthy",)]
 
@@ -233,7 +231,7 @@ def test_a_table_rebuild_with_views_in_place_fails_which_is_why_objects_dropped_
 
 
 def test_database_from_a_newer_healerd_is_refused_with_a_clear_message(db_path):
-    with sqlite3.connect(db_path) as conn:
+    with open_db(db_path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = 'f00dfeed'")
     with pytest.raises(MigrationError, match="f00dfeed.*newer healerd"):
         migrate.upgrade(db_path)

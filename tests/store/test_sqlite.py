@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from daemon.store.sqlite import BUSY_TIMEOUT_MS, connect, create_engine, pragma_values, read_query
+from helpers import open_db
 
 PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "query_only")
 NORMAL = 1
@@ -27,7 +28,7 @@ def test_plain_read_write_connection_has_every_pragma(db_path):
 def test_a_new_file_is_switched_to_wal_by_its_first_connection(tmp_path):
     conn = connect(tmp_path / "new.db")
     conn.close()
-    with sqlite3.connect(tmp_path / "new.db") as raw:
+    with open_db(tmp_path / "new.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

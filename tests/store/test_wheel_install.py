@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import venv
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.store import migrate
+from helpers import open_db
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def test_wheel_installed_in_a_fresh_virtualenv_migrates_a_database(tmp_path):
 
     db = tmp_path / "state" / "healerd.db"
     run([str(healerd), "migrate", "--db", str(db)], cwd=tmp_path, timeout=120)
-    with sqlite3.connect(db) as conn:
+    with open_db(db) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == migrate.head()
         views = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
         triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
