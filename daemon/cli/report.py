@@ -63,17 +63,19 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else "nan"
+        return f"{value:.3f}".rstrip("0").rstrip(".")
     return " ".join(str(value).split())  # one line per row, whatever the message contained
+
+
+def _is_numeric(values: Sequence[Any]) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, (int, float)) for v in present)
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Plain padded columns (numbers right-aligned), so the output is the same on a TTY and in a pipe."""
     cells = [[_cell(v) for v in row] for row in rows]
-    numeric = [
-        all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and any(row[i] is not None for row in rows)
-        for i in range(len(columns))
-    ]
+    numeric = [_is_numeric([row[i] for row in rows]) for i in range(len(columns))]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:

@@ -91,12 +91,13 @@ def _norm(sql: str) -> str:
 
 
 def test_check_constraints_in_the_database_equal_the_models_and_are_all_named(db_path):
+    literal = {"literal_binds": True, "include_table": False}
     engine = create_engine(db_path, readonly=True)
     try:
         inspector = sa.inspect(engine)
         for table in models.metadata.sorted_tables:
             expected = {
-                (str(c.name), _norm(str(c.sqltext.compile(dialect=sqlite_dialect.dialect(), compile_kwargs={"literal_binds": True, "include_table": False}))))
+                (str(c.name), _norm(str(c.sqltext.compile(dialect=sqlite_dialect.dialect(), compile_kwargs=literal))))
                 for c in table.constraints
                 if isinstance(c, sa.CheckConstraint)
             }

@@ -13,7 +13,13 @@ from helpers import open_db
 
 PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "query_only")
 NORMAL = 1
-READ_WRITE = {"journal_mode": "wal", "synchronous": NORMAL, "foreign_keys": 1, "busy_timeout": BUSY_TIMEOUT_MS, "query_only": 0}
+READ_WRITE = {
+    "journal_mode": "wal",
+    "synchronous": NORMAL,
+    "foreign_keys": 1,
+    "busy_timeout": BUSY_TIMEOUT_MS,
+    "query_only": 0,
+}
 READ_ONLY = {**READ_WRITE, "query_only": 1}
 
 
@@ -101,7 +107,9 @@ async def test_async_read_query_runs_read_only_with_the_pragmas(db_path):
     assert [tuple(r) for r in await read_query(db_path, "PRAGMA foreign_keys")] == [(1,)]
     assert [tuple(r) for r in await read_query(db_path, "PRAGMA busy_timeout")] == [(BUSY_TIMEOUT_MS,)]
     assert [tuple(r) for r in await read_query(db_path, "PRAGMA query_only")] == [(1,)]
-    rows = await read_query(db_path, "SELECT name FROM sqlite_master WHERE type = ? AND name = ?", ("view", "recovery_mttr"))
+    rows = await read_query(
+        db_path, "SELECT name FROM sqlite_master WHERE type = ? AND name = ?", ("view", "recovery_mttr")
+    )
     assert rows[0]["name"] == "recovery_mttr"
     with pytest.raises(sqlite3.OperationalError):
         await read_query(db_path, "DELETE FROM feature_flags")
