@@ -59,8 +59,9 @@ MODELS: dict[FileKind, type[BaseModel]] = {
     "policy": PolicyFile,
     "experiment": ExperimentFile,
 }
-#: Config files are small; a bigger one is a mistake (a log or a database dropped in the wrong place).
-MAX_BYTES = 1 << 20
+#: Generous (10,000 components in one generated file are ~1 MB) but bounded: a bigger file is a mistake,
+#: like a log or a database dropped in the wrong place, and must not be read into memory whole.
+MAX_BYTES = 16 << 20
 
 _IGNORED = re.compile(
     r"^\.|~$|^#.*#$|\.(swp|swo|swx|bak|old|orig|rej|tmp|dpkg-[a-z]+|rpmnew|rpmsave|rpmorig|ucf-[a-z]+"
@@ -131,6 +132,13 @@ def check_directory(path: Path, relpath: str) -> list[Problem]:
 
 def list_entries(directory: Path) -> tuple[list[Entry] | None, list[Problem]]:
     """The files to load, and problems. None instead of a list means nothing in DIR can be trusted."""
+    try:
+        return _list_entries(directory)
+    except OSError as exc:  # e.g. a directory healerd's user may stat but not read
+        return None, [Problem(str(directory), "", f"cannot list the config directory: {exc}")]
+
+
+def _list_entries(directory: Path) -> tuple[list[Entry] | None, list[Problem]]:
     problems = check_directory(directory, str(directory))
     if problems:
         return None, problems
@@ -280,6 +288,13 @@ def read_file(directory: Path, entry: Entry, previous: ParsedFile | None = None)
     With `previous` (the version in force) and identical bytes, its parse is reused: reload then costs
     a read and a hash per file, and the trust check still runs every time.
     """
+    try:
+        return _read_file(directory, entry, previous)
+    except Exception as exc:  # e.g. RecursionError on absurdly nested input: a problem, never a crash
+        return ParsedFile(entry.relpath, entry.kind, None, problems=(Problem(entry.relpath, "", f"could not be read: {exc!r}"),))
+
+
+def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None) -> ParsedFile:
     read = _read_trusted(entry)
     if isinstance(read, Problem):
         return ParsedFile(entry.relpath, entry.kind, None, problems=(read,))
@@ -301,8 +316,6 @@ def read_file(directory: Path, entry: Entry, previous: ParsedFile | None = None)
         model = MODELS[entry.kind].model_validate(data)
     except ValidationError as exc:
         return _with(bad, problems + from_validation_error(exc, entry.relpath, data, line_of, MODELS[entry.kind]))
-    except Exception as exc:  # a validator bug must not take the daemon down with it
-        return _with(bad, problems + [Problem(entry.relpath, "", f"could not be validated: {exc!r}")])
     if problems:
         return _with(bad, problems)
     return ParsedFile(entry.relpath, entry.kind, resolve_paths(model, directory), digest, st.st_mtime_ns, line_of)

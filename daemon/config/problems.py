@@ -174,7 +174,7 @@ def from_validation_error(
     for error in exc.errors(include_url=False):
         parts, is_key = operator_path(tuple(error["loc"]), data)
         message = _message(error)
-        if is_key:
+        if is_key and "name" not in message:
             message = f"bad name: {message}"
         if error["type"] == "extra_forbidden" and model is not None and parts and isinstance(parts[-1], str):
             close = difflib.get_close_matches(parts[-1], allowed_keys(model, parts[:-1], data), n=1)

@@ -237,21 +237,26 @@ def cycles(defs: list[Definition], kind: str) -> Iterator[Finding]:
     depends = {name: list(getattr(d.value, "depends_on")) for name, d in nodes.items()}
     edges = {name: [dep for dep in deps if dep in nodes] for name, deps in depends.items()}
     seen_cycles: set[tuple[str, ...]] = set()
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
+    state: dict[str, int] = {}  # 1 = on the path, 2 = done
 
-    def visit(name: str) -> Iterator[tuple[str, ...]]:
-        state[name] = 1
-        stack.append(name)
-        for dep in edges[name]:
-            if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):]
+    def visit(root: str) -> Iterator[tuple[str, ...]]:
+        """Iterative DFS: a chain of thousands of dependencies must not hit Python's recursion limit."""
+        path = [root]
+        todo = [iter(edges[root])]
+        state[root] = 1
+        while todo:
+            dep = next(todo[-1], None)
+            if dep is None:
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(dep) == 1:
+                cycle = path[path.index(dep):]
                 start = cycle.index(min(cycle))
                 yield tuple(cycle[start:] + cycle[:start])
             elif dep not in state:
-                yield from visit(dep)
-        stack.pop()
-        state[name] = 2
+                state[dep] = 1
+                path.append(dep)
+                todo.append(iter(edges[dep]))
 
     for name in sorted(nodes):
         if name in state:
@@ -263,7 +268,8 @@ def cycles(defs: list[Definition], kind: str) -> Iterator[Finding]:
             head = nodes[cycle[0]]
             nxt = cycle[1] if len(cycle) > 1 else cycle[0]
             j = depends[cycle[0]].index(nxt)
-            path = " → ".join(cycle + (cycle[0],))
+            shown = cycle + (cycle[0],) if len(cycle) <= 12 else cycle[:10] + ("…", cycle[-1], cycle[0])
+            path = " → ".join(shown) + (f" ({len(cycle)} components)" if len(cycle) > 12 else "")
             yield Finding(
                 _problem(head.file, head.parts + ("depends_on", j), f"dependency cycle: {path}"),
                 frozenset(nodes[n].file.relpath for n in cycle),

@@ -161,3 +161,14 @@ def test_kill_fault_needs_the_targets_process(cfg):
     cfg.write("experiments.d/k.toml", '[experiment]\nname = "k"\ntarget = "a"\nduration = "1m"\nfault = { kind = "kill" }\n')
     (problem,) = cfg.problems()
     assert problem.startswith("experiments.d/k.toml: experiment.fault (line 5): a kill fault needs the target's process")
+
+
+def test_long_dependency_chain_loads_and_its_cycle_is_reported_shortened(cfg):
+    n = 3000  # deeper than Python's recursion limit: the cycle search must not recurse
+    chain = "".join(component(f"c{i:04}", f'depends_on = ["c{i + 1:04}"]' if i + 1 < n else "") for i in range(n))
+    cfg.write("policies.d/chain.toml", chain)
+    loaded, problems = cfg.load()
+    assert problems == [] and len(loaded.config.components) == n
+    cfg.write("policies.d/chain.toml", chain.replace(f'name = "c{n - 1:04}"\n', f'name = "c{n - 1:04}"\ndepends_on = ["c0000"]\n'))
+    (problem,) = cfg.problems()
+    assert problem.endswith(f"dependency cycle: c0000 → c0001 → c0002 → c0003 → c0004 → c0005 → c0006 → c0007 → c0008 → c0009 → … → c2999 → c0000 ({n} components)")
