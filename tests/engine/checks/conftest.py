@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from daemon.config.models import Component
+from daemon.engine.checks.process import read_cmdline
 from daemon.engine.pidwatch import pid_alive
 
 
@@ -126,6 +127,9 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen]]:
     def start(code: str = "import time; time.sleep(120)", *args: str) -> subprocess.Popen:
         proc = subprocess.Popen([sys.executable, "-c", code, *args], start_new_session=True)
         children.append(proc)
+        # Popen returns before the kernel has filled in the new program's arguments; until then
+        # /proc/PID/cmdline reads empty, and a `match` check could not see the child yet.
+        assert wait_for(lambda: read_cmdline(proc.pid) is not None or proc.poll() is not None)
         return proc
 
     yield start

@@ -83,6 +83,6 @@ async def test_pidfile_and_match_together_reject_a_reused_pid(tmp_path, componen
     pidfile.write_text(str(child.pid))
     right = await run_check(component("process", pidfile=str(pidfile), match=r"time\.sleep"))
     wrong = await run_check(component("process", pidfile=str(pidfile), match=r"^/usr/sbin/nginx"))
-    assert right.status is Status.HEALTHY
+    assert right.status is Status.HEALTHY, right.message
     assert (wrong.status, wrong.error_class) == (Status.UNHEALTHY, "not_running")
     assert "not /^/usr/sbin/nginx/" in wrong.message
