@@ -96,6 +96,22 @@ def is_ignored(name: str) -> bool:
     return bool(_IGNORED.search(name))
 
 
+def is_config_path(directory: Path, changed: Path | str) -> bool:
+    """Whether a change at `changed` can change what the loader reads: the watcher's filter.
+
+    The config directory may hold other things (the examples keep pidfiles and logs in run/), and a
+    service writing its pidfile must not trigger a reload.
+    """
+    try:
+        rel = Path(os.path.abspath(changed)).relative_to(Path(os.path.abspath(directory)))
+    except ValueError:
+        return False
+    parts = rel.parts
+    if parts in ((), (SETTINGS_FILE,)) or (len(parts) == 1 and parts[0] in SUBDIRS):
+        return True
+    return len(parts) == 2 and parts[0] in SUBDIRS and not is_ignored(parts[1])
+
+
 def _owner_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name

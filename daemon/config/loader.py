@@ -60,7 +60,7 @@ class LoadedConfig:
         return ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts)
 
 
-def assemble(files: list[ParsedFile]) -> HealerdConfig:
+def assemble(files: list[ParsedFile], directory: Path | None = None) -> HealerdConfig:
     """Merge parsed files into one config; the first definition of a name wins (duplicates are problems)."""
     settings = SettingsFile()
     components: dict[str, Component] = {}
@@ -88,7 +88,12 @@ def assemble(files: list[ParsedFile]) -> HealerdConfig:
                 experiments[exp.name] = exp
                 sources[exp.name] = pf.relpath
     return HealerdConfig(
-        settings=settings, components=components, checkpoints=checkpoints, experiments=experiments, sources=sources
+        settings=settings,
+        components=components,
+        checkpoints=checkpoints,
+        experiments=experiments,
+        directory=None if directory is None else str(directory),
+        sources=sources,
     )
 
 
@@ -136,7 +141,7 @@ def load_config(
         return None, _sorted(problems)
     ordered = [chosen[e.relpath] for e in entries if e.relpath in chosen]
     try:
-        config = assemble(ordered)
+        config = assemble(ordered, directory)
     except Exception as exc:  # a model rule only the whole can break; never crash on input
         return None, _sorted(problems + [Problem(str(directory), "", f"could not be assembled: {exc}")])
     return LoadedConfig(directory, config, {pf.relpath: pf for pf in ordered}, frozenset(held)), _sorted(problems)

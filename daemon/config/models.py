@@ -517,6 +517,9 @@ class HealerdConfig(Model):
     components: dict[str, Component] = Field(default_factory=dict)
     checkpoints: dict[str, Checkpoint] = Field(default_factory=dict)
     experiments: dict[str, Experiment] = Field(default_factory=dict)
+    #: the config directory, absolute. Relative paths in path fields are already resolved against it;
+    #: argv elements cannot be (nobody knows which are paths), so commands should run with it as cwd.
+    directory: str | None = None
     #: name → the file it came from: components, checkpoints and experiments by their bare name (they
     #: share one namespace), notify channels as "notify.NAME" (their own namespace).
     sources: dict[str, str] = Field(default_factory=dict)

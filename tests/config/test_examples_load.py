@@ -125,6 +125,7 @@ def test_examples_directory_loads_with_no_problems():
     assert [f.name for f in config.settings.degradation.flag] == ["checkout", "recommendations"]
     assert isinstance(config.experiments["app-crash"].fault, KillFault)
     assert config.sources["db"] == "policies.d/backends.yaml"
+    assert config.directory == str(EXAMPLES)
     # Relative paths resolve against the config directory, wherever the daemon was started from.
     assert config.components["app"].pidfile == str(EXAMPLES / "run" / "app.pid")
     assert config.checkpoints["app-config"].paths == [str(EXAMPLES / "services" / "app.conf")]

@@ -176,3 +176,19 @@ def test_relative_paths_resolve_against_the_config_directory(cfg):
     assert c.components["b"].check.path == "/var"
     assert c.checkpoints["cp"].paths == [f"{root}/conf/a.conf", "/etc/abs.conf"]
     assert c.settings.degradation.state_file == f"{root}/run/level.json"
+
+
+def test_only_changes_to_files_the_loader_reads_count_for_the_watcher(tmp_path):
+    from daemon.config.files import is_config_path
+
+    d = tmp_path / "cfg"
+    assert is_config_path(d, d / "healerd.toml")
+    assert is_config_path(d, d / "policies.d")
+    assert is_config_path(d, d / "policies.d" / "app.toml")
+    assert is_config_path(d, d / "experiments.d" / "x.yaml")
+    assert is_config_path(d, d / "policies.d" / "notes.txt")  # reported as a problem, so it counts
+    assert not is_config_path(d, d / "policies.d" / ".app.toml.swp")
+    assert not is_config_path(d, d / "policies.d" / "app.toml~")
+    assert not is_config_path(d, d / "run" / "app.pid")
+    assert not is_config_path(d, d / "services" / "app.conf")
+    assert not is_config_path(d, tmp_path / "elsewhere.toml")
