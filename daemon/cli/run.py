@@ -1,0 +1,50 @@
+"""`healerd run`: the daemon in the foreground (systemd runs exactly this)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from daemon.cli.options import config_option, db_option, resolve_config, resolve_db
+from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError
+
+
+@click.command("run")
+@config_option
+@db_option
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
+              help="Overrides [daemon] log_level.")
+@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto",
+              help="auto: JSON when stderr is not a terminal (journald), console when it is.")
+def run(config_dir, db_path, log_level, log_format) -> None:
+    """Run the daemon until SIGTERM/SIGINT; SIGHUP or a config change reloads.
+
+    Exits 3 when it cannot start (invalid config, database that cannot be migrated, another daemon on
+    the same database), so systemd's RestartPreventExitStatus=3 does not retry what cannot work.
+    """
+    from daemon.logs import configure_logging
+    from daemon.service.daemon import Daemon, DaemonOptions
+    from daemon.service.lock import DaemonLock
+
+    configure_logging(log_level or "info", json=None if log_format == "auto" else log_format == "json")
+    options = DaemonOptions(config_dir=resolve_config(config_dir), db_path=resolve_db(db_path))
+    lock = DaemonLock(options.db_path)
+    try:
+        try:
+            lock.acquire_for_daemon()
+        except OSError as exc:
+            raise HealerdError(f"cannot create the lock next to the database {options.db_path}: {exc}") from exc
+        code = asyncio.run(Daemon(options).run())
+    except HealerdError as exc:
+        click.echo(f"healerd: cannot start: {exc}", err=True)
+        sys.exit(EXIT_STARTUP_FAILURE)
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        lock.release()
+    sys.exit(code)
+
+
+COMMANDS = (run,)

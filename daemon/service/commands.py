@@ -1,0 +1,93 @@
+"""Operator commands: rows in `operator_commands`, applied by the daemon within a second.
+
+Commands go through the database rather than a socket so they work whether or not the daemon is running
+(the CLI applies them itself when it is not, see cli/breaker.py) and every command is recorded with its
+outcome. Applying a breaker command is the same function in both places: `apply_breaker_command`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from daemon.config.durations import parse_duration
+from daemon.engine.breaker import CircuitBreaker, Transition
+from daemon.store import state as store_state
+
+log = structlog.get_logger(__name__)
+
+POLL_EVERY = 0.25
+
+BREAKER_COMMANDS = ("breaker_reset", "breaker_open", "breaker_disable")
+
+
+def apply_breaker_command(
+    breaker: CircuitBreaker, command: str, args: dict[str, Any], who: str = "operator"
+) -> tuple[list[Transition], str]:
+    """Returns the transitions and a sentence for the command's outcome. Raises ValueError if invalid."""
+    reason = args.get("reason") or f"{who} command"
+    if command == "breaker_reset":
+        transitions = list(breaker.reset(reason=f"reset by {who}: {reason}" if args.get("reason") else f"reset by {who}"))
+        return transitions, f"breaker reset to closed (was {transitions[0].from_state.value})" if transitions else "breaker already closed"
+    if command == "breaker_open":
+        duration = args.get("for")
+        for_: timedelta | None = parse_duration(duration) if duration else None
+        transitions = list(breaker.force_open(for_=for_, reason=f"opened by {who}" + (f" for {duration}" if duration else "")))
+        return transitions, (f"breaker open for {duration}" if duration else "breaker forced open until reset")
+    if command == "breaker_disable":
+        transitions = list(breaker.disable(reason=f"disabled by {who}"))
+        return transitions, "breaker disabled (always closed, no transitions) until reset"
+    raise ValueError(f"unknown breaker command {command!r}")
+
+
+class CommandProcessor:
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self.handlers: dict[str, Any] = {name: self._breaker for name in BREAKER_COMMANDS}
+
+    async def loop(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except Exception:
+                log.exception("operator command poll failed; retrying")
+            await asyncio.sleep(POLL_EVERY)
+
+    async def poll_once(self) -> int:
+        pending = await asyncio.to_thread(self.runtime._read, store_state.pending_commands)
+        for cmd in pending:
+            await self._apply(cmd)
+        return len(pending)
+
+    async def _apply(self, cmd: dict[str, Any]) -> None:
+        handler = self.handlers.get(cmd["command"])
+        now = self.runtime.clock.wall()
+        if handler is None:
+            status, outcome = "rejected", f"unknown command {cmd['command']!r}"
+        else:
+            try:
+                status, outcome = await handler(cmd)
+            except Exception as exc:  # a bad command must not stop the poller
+                log.exception("operator command failed", command=cmd["command"], target=cmd["target"])
+                status, outcome = "failed", str(exc)
+        log.info("operator command", command=cmd["command"], target=cmd["target"], status=status, outcome=outcome)
+        await self.runtime.writer.submit(
+            lambda conn: store_state.finish_command(conn, cmd["id"], status, outcome, now)
+        )
+
+    async def _breaker(self, cmd: dict[str, Any]) -> tuple[str, str]:
+        monitor = self.runtime.monitor
+        breaker = monitor.breakers.get(cmd["target"])
+        if breaker is None:
+            return "rejected", f"no component named {cmd['target']!r}"
+        try:
+            transitions, outcome = apply_breaker_command(breaker, cmd["command"], cmd["args"])
+        except ValueError as exc:
+            return "rejected", str(exc)
+        monitor._dirty.add(cmd["target"])
+        if transitions:
+            monitor._persist_transitions(cmd["target"], transitions)
+        return "applied", outcome

@@ -1,0 +1,154 @@
+"""The daemon's lifecycle: start, run until told to stop, reload on SIGHUP or a config change, stop cleanly.
+
+Start-up order matters: migrate the database, load the config, open the writer, restore persisted
+state (breakers, ladders, overrides), and only then schedule checks and tell systemd READY=1 — so a
+service that depends on healerd never sees it "ready" with amnesia. Anything that fails before READY is
+a StartupError (exit 3: systemd's RestartPreventExitStatus stops a restart loop that cannot succeed).
+After READY, nothing an operator can do to a file or the database makes the daemon exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from daemon.clock import SYSTEM_CLOCK, Clock
+from daemon.config.loader import load_config
+from daemon.errors import HealerdError, StartupError
+from daemon.service.sdnotify import Notifier, watchdog_loop
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class DaemonOptions:
+    config_dir: Path
+    db_path: Path
+    clock: Clock = SYSTEM_CLOCK
+    #: None: follow the daemon settings (watch_config); False in tests that want explicit reloads only.
+    watch_config: bool | None = None
+    env: dict[str, str] | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Daemon:
+    def __init__(self, options: DaemonOptions, notifier: Notifier | None = None) -> None:
+        self.options = options
+        self.notifier = notifier or Notifier(options.env)
+        self._stop = asyncio.Event()
+        self._reload_requested = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.runtime = None  # the Runtime built at start-up (service/runtime.py)
+
+    # --- signals -------------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload_requested.set()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+
+    def _remove_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Everything up to READY=1. Raises StartupError; leaves nothing running if it does."""
+        from daemon.service.runtime import Runtime
+        from daemon.store.migrate import upgrade
+
+        self.notifier.extend_timeout(90)  # migrations on a big database may take a while
+        try:
+            await asyncio.to_thread(upgrade, self.options.db_path)
+        except HealerdError as exc:
+            raise StartupError(f"cannot migrate the database {self.options.db_path}: {exc}") from exc
+
+        loaded, problems = load_config(self.options.config_dir)
+        if loaded is None or problems:
+            detail = "\n".join(f"  {p}" for p in problems) or "  (no detail)"
+            raise StartupError(f"invalid configuration in {self.options.config_dir}:\n{detail}")
+
+        self.runtime = Runtime(self.options, loaded, notifier=self.notifier)
+        try:
+            await self.runtime.start()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self.runtime.stop(grace=1.0)
+            raise
+
+    async def run(self) -> int:
+        """Start, serve until SIGTERM/SIGINT, stop. Returns the exit code (0 after a clean stop)."""
+        await self.start()
+        self._install_signals()
+        self._tasks.append(asyncio.create_task(watchdog_loop(self.notifier), name="watchdog"))
+        self._tasks.append(asyncio.create_task(self._reload_loop(), name="reload"))
+        watch = self.options.watch_config
+        if watch is None:
+            watch = self.runtime.config.settings.daemon.watch_config
+        if watch:
+            self._tasks.append(asyncio.create_task(self._watch_loop(), name="config-watch"))
+        self.notifier.ready(self.runtime.status_line())
+        log.info("healerd ready", config=str(self.options.config_dir), db=str(self.options.db_path),
+                 components=len(self.runtime.config.components))
+        try:
+            await self._stop.wait()
+        finally:
+            self._remove_signals()
+            await self.stop()
+        return 0
+
+    async def stop(self) -> None:
+        self.notifier.stopping()
+        log.info("healerd stopping")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.runtime is not None:
+            await self.runtime.stop(grace=self.runtime.config.settings.daemon.shutdown_grace.total_seconds())
+        self.notifier.close()
+        log.info("healerd stopped")
+
+    # --- reload --------------------------------------------------------------------------------------
+
+    async def _reload_loop(self) -> None:
+        while True:
+            await self._reload_requested.wait()
+            self._reload_requested.clear()
+            self.notifier.reloading()
+            try:
+                await self.runtime.reload()
+            except Exception:  # a reload must never take the daemon down
+                log.exception("reload failed; the previous configuration stays in force")
+            self.notifier.ready(self.runtime.status_line())
+
+    async def _watch_loop(self) -> None:
+        """Any change in the config directory reloads it, debounced (editors write files in bursts)."""
+        from watchfiles import awatch
+
+        debounce_ms = int(self.runtime.config.settings.daemon.reload_debounce.total_seconds() * 1000)
+        try:
+            async for _changes in awatch(
+                self.options.config_dir, debounce=max(debounce_ms, 50), step=50, recursive=True,
+                stop_event=self._stop,
+            ):
+                log.info("config directory changed; reloading")
+                self.request_reload()
+        except Exception:
+            log.exception("config watcher failed; SIGHUP still reloads")

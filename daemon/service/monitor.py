@@ -1,0 +1,293 @@
+"""Checks → breakers → store: what happens each time a component is checked.
+
+The breaker state machine is pure; this module is its edge. A transition is a must-not-lose write
+(submitted to the writer together with the breaker's new snapshot); counter changes without a
+transition are coalesced and flushed every `FLUSH_EVERY` seconds, so a `kill -9` loses at most that
+much of counting progress but never a transition or a deadline.
+
+Process death is an event: when a `process` check finds its process, the pid is watched through a
+pidfd, and the death itself is recorded as an `unhealthy/not_running` result the moment it happens,
+instead of waiting for the next interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import structlog
+
+from daemon.clock import Clock
+from daemon.config.models import Component, HealerdConfig, ProcessCheck
+from daemon.engine.breaker import BreakerSnapshot, CircuitBreaker, Transition
+from daemon.engine.checks import run_check
+from daemon.engine.pidwatch import PidWatcher
+from daemon.store import state as store_state
+from daemon.types import BreakerState, CheckResult, Status
+
+log = structlog.get_logger(__name__)
+
+FLUSH_EVERY = 0.25
+
+TransitionListener = Callable[[str, Transition], None]
+
+
+def snapshot_row(snapshot: BreakerSnapshot) -> dict[str, Any]:
+    """The breaker as the `breakers` table stores it."""
+    return {
+        "state": snapshot.state.value,
+        "since": snapshot.since,
+        "open_until": snapshot.open_until,
+        "consecutive_failures": snapshot.consecutive_failures,
+        "consecutive_successes": snapshot.consecutive_successes,
+        "reopen_count": snapshot.reopen_count,
+        "recent": list(snapshot.recent),
+        "last_closed_at": snapshot.last_closed_at,
+    }
+
+
+def snapshot_from_row(row: dict[str, Any]) -> BreakerSnapshot:
+    return BreakerSnapshot(
+        state=BreakerState(row["state"]),
+        since=float(row["since"]),
+        open_until=row.get("open_until"),
+        consecutive_failures=int(row.get("consecutive_failures") or 0),
+        consecutive_successes=int(row.get("consecutive_successes") or 0),
+        reopen_count=int(row.get("reopen_count") or 0),
+        recent=tuple(row.get("recent") or ()),
+        last_closed_at=row.get("last_closed_at"),
+    )
+ResultListener = Callable[[CheckResult], None]
+
+
+class Monitor:
+    def __init__(self, config: HealerdConfig, writer, clock: Clock, component_ids: dict[str, int]) -> None:
+        self.config = config
+        self.writer = writer
+        self.clock = clock
+        self.component_ids = component_ids
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.last: dict[str, CheckResult] = {}
+        self.transition_listeners: list[TransitionListener] = []
+        self.result_listeners: list[ResultListener] = []
+        #: in-daemon fault injection (chaos): name → callable(result) -> result
+        self.injectors: dict[str, Callable[[CheckResult], CheckResult]] = {}
+        self._dirty: set[str] = set()
+        self._running: dict[str, int] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._http = httpx.AsyncClient(follow_redirects=False)
+        self._pidwatch: PidWatcher | None = None
+        self._watched: dict[str, tuple[int, ...]] = {}
+        #: called with a component name when one of several watched pids dies (pull its check forward)
+        self.on_process_event: Callable[[str], None] | None = None
+        self._flusher: asyncio.Task | None = None
+        self.checks_run = 0
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def restore(self, stored: dict[str, dict[str, Any]]) -> None:
+        """Breakers come back as they were stored: an open breaker stays open until its deadline."""
+        for name, component in self.config.components.items():
+            snap = stored.get(name)
+            if snap is not None:
+                self.breakers[name] = CircuitBreaker.restore(component.breaker, snapshot_from_row(snap), self.clock)
+            else:
+                self.breakers[name] = CircuitBreaker(component.breaker, self.clock)
+                self._dirty.add(name)
+
+    def start(self) -> None:
+        self._pidwatch = PidWatcher()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="breaker-flush")
+
+    async def stop(self, grace: float) -> None:
+        """Let running checks finish (up to `grace`), then persist every breaker one last time."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        self._dirty.update(self.breakers)
+        await self._flush()
+        if self._pidwatch is not None:
+            self._pidwatch.close()
+        await self._http.aclose()
+
+    def apply_config(self, config: HealerdConfig, component_ids: dict[str, int]) -> None:
+        """Unchanged components keep their breaker; a changed breaker spec carries the state over."""
+        self.config = config
+        self.component_ids = component_ids
+        for name in list(self.breakers):
+            if name not in config.components:
+                del self.breakers[name]
+                self.last.pop(name, None)
+                self._unwatch(name)
+        for name, component in config.components.items():
+            breaker = self.breakers.get(name)
+            if breaker is None:
+                self.breakers[name] = CircuitBreaker(component.breaker, self.clock)
+                self._dirty.add(name)
+            elif breaker.spec != component.breaker:
+                self.breakers[name] = breaker.with_spec(component.breaker)
+                self._dirty.add(name)
+
+    # --- one check -----------------------------------------------------------------------------------
+
+    async def run(self, name: str) -> None:
+        """The scheduler's job for one component. Never raises: a failure here is logged, not fatal."""
+        component = self.config.components.get(name)
+        if component is None:
+            return
+        self._running[name] = self._running.get(name, 0) + 1
+        self._idle.clear()
+        try:
+            with structlog.contextvars.bound_contextvars(component=name):
+                result = await run_check(component, clock=self.clock, client=self._http)
+                injector = self.injectors.get(name)
+                if injector is not None:
+                    result = injector(result)
+                self.checks_run += 1
+                self.observe(result)
+                if isinstance(component.check, ProcessCheck) and result.status is Status.HEALTHY:
+                    await self._watch_process(component)
+        except Exception:
+            log.exception("check pipeline failed", component=name)
+        finally:
+            self._running[name] -= 1
+            if self._running[name] <= 0:
+                del self._running[name]
+            if not self._running:
+                self._idle.set()
+
+    def observe(self, result: CheckResult) -> list[Transition]:
+        """Record a result and feed it to the component's breaker."""
+        self.writer.submit_result(result)
+        self.last[result.component] = result
+        breaker = self.breakers.get(result.component)
+        transitions: list[Transition] = []
+        if breaker is not None:
+            transitions = breaker.feed(result.status, result.error_class)  # feed() ticks first
+            self._dirty.add(result.component)
+            if transitions:
+                self._persist_transitions(result.component, transitions)
+        for listener in self.result_listeners:
+            listener(result)
+        return transitions
+
+    def tick(self) -> None:
+        """Time-based transitions (open → half_open at the deadline) without waiting for a result."""
+        for name, breaker in self.breakers.items():
+            if breaker.state in (BreakerState.OPEN,):
+                transitions = list(breaker.tick())
+                if transitions:
+                    self._dirty.add(name)
+                    self._persist_transitions(name, transitions)
+
+    def _persist_transitions(self, name: str, transitions: list[Transition]) -> None:
+        component_id = self.component_ids.get(name)
+        breaker = self.breakers[name]
+        snapshot = snapshot_row(breaker.snapshot())
+        now = self.clock.wall()
+        for t in transitions:
+            log.info("breaker transition", component=name, from_state=str(t.from_state.value),
+                     to_state=str(t.to_state.value), reason=t.reason)
+        if component_id is not None:
+
+            def write(conn, transitions=tuple(transitions), snapshot=snapshot):
+                for t in transitions:
+                    store_state.insert_transition(
+                        conn, component_id, ts=t.at_wall, from_state=t.from_state.value,
+                        to_state=t.to_state.value, reason=t.reason, open_until=t.open_until_wall,
+                    )
+                store_state.save_breaker(conn, component_id, snapshot, now)
+
+            self.writer.submit(write)
+            self._dirty.discard(name)
+        for t in transitions:
+            for listener in self.transition_listeners:
+                listener(name, t)
+
+    # --- persistence of counters ---------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            self.tick()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._dirty:
+            return
+        now = self.clock.wall()
+        rows = []
+        for name in list(self._dirty):
+            cid = self.component_ids.get(name)
+            breaker = self.breakers.get(name)
+            if cid is not None and breaker is not None:
+                rows.append((cid, snapshot_row(breaker.snapshot())))
+        self._dirty.clear()
+
+        def write(conn, rows=rows):
+            for cid, snap in rows:
+                store_state.save_breaker(conn, cid, snap, now)
+
+        if rows:
+            fut = self.writer.submit(write)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(fut) if isinstance(fut, asyncio.Future) else None
+
+    # --- process death as an event -------------------------------------------------------------------
+
+    async def _watch_process(self, component: Component) -> None:
+        """Watch the process the check just found; its death is recorded the moment it happens.
+
+        One pid (a pidfile, or a `match` with one process): its death *is* the observation, recorded
+        as unhealthy/not_running at once. Several pids: a death only means "look again", so the
+        component's check is pulled forward instead.
+        """
+        from daemon.engine.checks.process import find_processes
+
+        if self._pidwatch is None or not isinstance(component.check, ProcessCheck):
+            return
+        if component.pidfile is None:
+            found = await asyncio.to_thread(find_processes, component.check, None)
+        else:
+            found = find_processes(component.check, component.pidfile)
+        pids = tuple(found.pids)
+        name = component.name
+        if not pids or self._watched.get(name) == pids:
+            return
+        self._unwatch(name)
+        self._watched[name] = pids
+
+        def died(dead_pid: int, detected_at: float) -> None:
+            if dead_pid not in self._watched.get(name, ()):
+                return
+            log.warning("watched process died", component=name, pid=dead_pid)
+            if len(pids) == 1:
+                self._watched.pop(name, None)
+                self.observe(CheckResult(
+                    component=name, status=Status.UNHEALTHY, latency_ms=0.0,
+                    message=f"process {dead_pid} exited (pidfd event)", error_class="not_running",
+                    ts=self.clock.wall(),
+                ))
+            elif self.on_process_event is not None:
+                self._unwatch(name)
+                self.on_process_event(name)
+
+        for pid in pids:
+            self._pidwatch.watch(pid, died)
+
+    def _unwatch(self, name: str) -> None:
+        pids = self._watched.pop(name, ())
+        if self._pidwatch is not None:
+            for pid in pids:
+                self._pidwatch.unwatch(pid)
+
+    @property
+    def running_checks(self) -> int:
+        return sum(self._running.values())

@@ -1,0 +1,171 @@
+"""What runs between READY and STOPPING: the writer, the monitor, the scheduler and the periodic jobs.
+
+Kept apart from the lifecycle (service/daemon.py) so tests can start a runtime in-process, and so each
+concern that joins later (healer, degradation, chaos) plugs in here through listeners on the monitor
+instead of growing one loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import structlog
+
+from daemon.config.loader import LoadedConfig, load_config
+from daemon.config.models import Component, HealerdConfig
+from daemon.scheduling.scheduler import CheckScheduler
+from daemon.service.commands import CommandProcessor
+from daemon.service.monitor import Monitor
+from daemon.store import state as store_state
+from daemon.store.sqlite import connect
+from daemon.store.writer import Writer
+from daemon.types import BreakerState
+
+log = structlog.get_logger(__name__)
+
+
+def component_row(component: Component, source: str | None) -> dict[str, Any]:
+    return {
+        "name": component.name,
+        "description": component.description,
+        "check_kind": component.check.kind,
+        "weight": component.weight,
+        "every_s": component.check.every.total_seconds(),
+        "depends_on": json.dumps(component.depends_on),
+        "spec": component.model_dump_json(),
+        "source_file": source,
+    }
+
+
+class Runtime:
+    def __init__(self, options, loaded: LoadedConfig, notifier) -> None:
+        self.options = options
+        self.loaded = loaded
+        self.notifier = notifier
+        self.clock = options.clock
+        settings = self.config.settings.daemon
+        self.writer = Writer(options.db_path, max_queue=settings.max_queue)
+        self.monitor: Monitor | None = None
+        self.scheduler = CheckScheduler(
+            self._run_check, fast_every=settings.fast_every, on_missed=self._on_missed
+        )
+        self.commands: CommandProcessor | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.reloads = 0
+
+    @property
+    def config(self) -> HealerdConfig:
+        return self.loaded.config
+
+    # --- start / stop --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.writer.start()
+        ids = await self._sync_components()
+        stored = await asyncio.to_thread(self._read, store_state.load_breakers)
+        self.monitor = Monitor(self.config, self.writer, self.clock, ids)
+        self.monitor.restore(stored)
+        self.monitor.transition_listeners.append(self._on_transition)
+        self.monitor.on_process_event = self.scheduler.run_soon
+        self.monitor.start()
+        self.commands = CommandProcessor(self)
+        self.scheduler.start()
+        self.scheduler.sync(self.config.components)
+        for name, breaker in self.monitor.breakers.items():
+            if breaker.state is BreakerState.HALF_OPEN:
+                self.scheduler.set_fast(name, True)
+        self._tasks.append(asyncio.create_task(self.commands.loop(), name="operator-commands"))
+        self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        await self._record_problems([])
+
+    async def stop(self, grace: float) -> None:
+        self.scheduler.pause()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.monitor is not None:
+            await self.monitor.stop(grace)
+        self.scheduler.shutdown()
+        await self.writer.stop(timeout=max(grace, 5.0))
+
+    # --- reload --------------------------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Apply what changed. A bad file keeps its last good version; a bad whole keeps everything."""
+        loaded, problems = load_config(self.options.config_dir, previous=self.loaded)
+        await self._record_problems(problems)
+        for problem in problems:
+            log.error("config problem", problem=str(problem))
+        if loaded is None:
+            log.error("reload rejected; the previous configuration stays in force", problems=len(problems))
+            return False
+        self.loaded = loaded
+        ids = await self._sync_components()
+        self.monitor.apply_config(self.config, ids)
+        report = self.scheduler.sync(self.config.components)
+        self.reloads += 1
+        log.info("config reloaded", added=report.added, changed=report.changed, removed=report.removed,
+                 unchanged=len(report.unchanged), problems=len(problems))
+        return True
+
+    async def _sync_components(self) -> dict[str, int]:
+        rows = [component_row(c, self.config.sources.get(n)) for n, c in self.config.components.items()]
+        now = self.clock.wall()
+        return await self.writer.submit(lambda conn: store_state.sync_components(conn, rows, now))
+
+    async def _record_problems(self, problems) -> None:
+        now = self.clock.wall()
+        problems = list(problems)
+        try:
+            await asyncio.wait_for(
+                self.writer.submit(lambda conn: store_state.record_config_problems(conn, problems, now)), 10
+            )
+        except asyncio.TimeoutError:
+            log.warning("config problems not recorded yet (database busy)")
+
+    # --- glue ----------------------------------------------------------------------------------------
+
+    async def _run_check(self, name: str) -> None:
+        await self.monitor.run(name)
+
+    def _on_transition(self, name: str, transition) -> None:
+        self.scheduler.set_fast(name, transition.to_state is BreakerState.HALF_OPEN)
+        self.notifier.status(self.status_line())
+
+    def _on_missed(self, name: str, count: int, why: str) -> None:
+        pass  # counted by the scheduler; surfaced in status_line and `healerd status`
+
+    def _read(self, fn, *args):
+        conn = connect(self.options.db_path, readonly=True)
+        try:
+            return fn(conn, *args)
+        finally:
+            conn.close()
+
+    async def _retention_loop(self) -> None:
+        from daemon.store.retention import prune
+
+        every = self.config.settings.retention.prune_every.total_seconds()
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await prune(self.writer, self.config.settings.retention, now=self.clock.wall())
+            except Exception:
+                log.exception("retention pruning failed; will try again")
+
+    def status_line(self) -> str:
+        if self.monitor is None:
+            return "starting"
+        breakers = self.monitor.breakers.values()
+        open_ = sum(1 for b in breakers if b.state in (BreakerState.OPEN, BreakerState.FORCED_OPEN))
+        half = sum(1 for b in breakers if b.state is BreakerState.HALF_OPEN)
+        missed = sum(self.scheduler.missed.values())
+        return (
+            f"{len(self.config.components)} components, {open_} open breakers, {half} half-open, "
+            f"{self.monitor.checks_run} checks run, {missed} missed"
+        )
