@@ -9,12 +9,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from helpers import wait_until
 
 from daemon.config.models import Component
 from daemon.engine.checks.process import read_cmdline
@@ -33,21 +33,10 @@ def component() -> Callable[..., Component]:
     return make_component
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01) -> bool:
-    """Poll `condition` until true or the deadline; returns the last answer (a bounded wait)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-
-
 @pytest.fixture
 def gone() -> Callable[[int], bool]:
-    """`gone(pid)`: waits (bounded) until pid is dead or a zombie; True if it got there."""
-    return lambda pid: wait_for(lambda: not pid_alive(pid))
+    """`gone(pid)`: waits (bounded) until pid is dead or a zombie; fails the test if it never is."""
+    return lambda pid: wait_until(lambda: not pid_alive(pid), message=f"pid {pid} still alive")
 
 
 class Route:
@@ -129,7 +118,7 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen]]:
         children.append(proc)
         # Popen returns before the kernel has filled in the new program's arguments; until then
         # /proc/PID/cmdline reads empty, and a `match` check could not see the child yet.
-        assert wait_for(lambda: read_cmdline(proc.pid) is not None or proc.poll() is not None)
+        wait_until(lambda: read_cmdline(proc.pid) is not None or proc.poll() is not None)
         return proc
 
     yield start
