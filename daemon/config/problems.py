@@ -153,6 +153,10 @@ def _message(error: dict[str, Any]) -> str:
         return f"{ctx.get('discriminator', 'kind').strip(chr(39))} is missing"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
         return f"{error.get('input')!r} is not a valid name: lowercase letters, digits, '_', '.' and '-', starting with a letter or digit"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == r"^https?://":
+        return f"{error.get('input')!r} is not an http:// or https:// URL"
+    if kind == "too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)

@@ -182,3 +182,14 @@ def test_file_that_is_not_utf8_is_a_problem_with_its_line(cfg):
     path = cfg.write("policies.d/a.toml", "")
     path.write_bytes(b'[[component]]\nname = "caf\xe9"\n')
     assert cfg.problems() == ["policies.d/a.toml (line 2): not UTF-8 text"]
+
+
+def test_common_pydantic_messages_are_reworded_for_operators(cfg):
+    cfg.write("healerd.toml", '[notify.Bad]\nkind = "log"\n[notify."ops.pager"]\nkind = "webhook"\nurl = "ftp://x"\n')
+    cfg.write("policies.d/a.toml", component("a") + '[[component.recovery]]\nstrategy = "retry"\naction = { run = [] }\n')
+    assert cfg.problems() == [
+        "healerd.toml: notify.Bad (line 1): 'Bad' is not a valid name: lowercase letters, digits, '_', '.' and '-', "
+        "starting with a letter or digit",
+        "healerd.toml: notify.\"ops.pager\".url (line 5): 'ftp://x' is not an http:// or https:// URL",
+        "policies.d/a.toml: component[0].recovery[0].action.run (line 9): must not be empty",
+    ]
