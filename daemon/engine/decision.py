@@ -1,0 +1,155 @@
+"""What `decide()` reads and what it returns: plain frozen data the service builds from the DB and memory.
+
+Kept apart from the decision logic so the service, the store and the CLI (`healerd explain`) can name
+these types without pulling in the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+from daemon.config.models import Component, DaemonSettings, RecoveryStep
+from daemon.types import BreakerState, Status
+
+#: breaker states that mean "this component is failing" for root-cause and candidate rules.
+SICK_BREAKERS = frozenset({BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.FORCED_OPEN})
+
+
+# --- inputs ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComponentView:
+    name: str
+    #: the latest check result's status and error class (None when it passed).
+    status: Status
+    error_class: str | None
+    recovery: tuple[RecoveryStep, ...]
+    depends_on: tuple[str, ...] = ()
+    #: seconds without a new action after a verified recovery.
+    cooldown: float = 60.0
+
+    @classmethod
+    def from_config(
+        cls, component: Component, status: Status, error_class: str | None, settings: DaemonSettings
+    ) -> ComponentView:
+        return cls(
+            name=component.name,
+            status=status,
+            error_class=error_class,
+            recovery=tuple(component.recovery),
+            depends_on=tuple(component.depends_on),
+            cooldown=settings.cooldown.total_seconds(),
+        )
+
+
+@dataclass(frozen=True)
+class BreakerView:
+    state: BreakerState
+    since: float | None = None
+
+
+@dataclass(frozen=True)
+class DepView:
+    """Any other component: pass at least the transitive dependencies and the fallback candidates."""
+
+    name: str
+    status: Status
+    breaker: BreakerState
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def sick(self) -> bool:
+        """Unknown counts as sick: healing a dependent before its dependency's first check is a guess."""
+        return self.breaker in SICK_BREAKERS or self.status.is_failure
+
+
+@dataclass(frozen=True)
+class GlobalBudget:
+    #: components with a step or failback in progress right now (the service counts them).
+    running: int
+    max_concurrent: int
+
+    @classmethod
+    def from_settings(cls, running: int, settings: DaemonSettings) -> GlobalBudget:
+        return cls(running=running, max_concurrent=settings.max_concurrent_recoveries)
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    """The newest version of a named checkpoint."""
+
+    name: str
+    id: int | str
+    taken_at: float
+    verified: bool
+
+
+# --- decisions ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Nothing now; decide again at `until` (wall) or, when None, on the next event (result, finish)."""
+
+    until: float | None
+    reason: str
+    #: the dependency the incident waits for (written to `incidents.waiting_on`).
+    waiting_on: str | None = None
+
+
+@dataclass(frozen=True)
+class RunStep:
+    index: int
+    strategy: str
+    candidate: str | None
+    reason: str
+    incident_id: int | str | None = None
+    #: 1-based number of this attempt within the step's window (`recovery_events.attempt`).
+    attempt: int = 1
+    #: fallback: every healthy candidate in preference order (all of them are probed for `fastest`).
+    candidates: tuple[str, ...] = ()
+    #: restore: the checkpoint version that was verified when deciding.
+    checkpoint_id: int | str | None = None
+
+
+@dataclass(frozen=True)
+class Escalate:
+    index: int
+    channels: tuple[str, ...]
+    kind: Literal["initial", "reminder", "resolved"]
+    reason: str
+    incident_id: int | str | None = None
+
+
+@dataclass(frozen=True)
+class Failback:
+    """Run the fallback step's `deactivate`: the primary is back (or the standby is worse than it)."""
+
+    index: int
+    candidate: str
+    reason: str
+    incident_id: int | str | None = None
+
+
+@dataclass(frozen=True)
+class OpenIncident:
+    trigger: Literal["breaker", "operator"]
+    reason: str
+
+
+@dataclass(frozen=True)
+class CloseIncident:
+    incident_id: int | str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Nothing:
+    reason: str
+
+
+Decision = Union[Wait, RunStep, Escalate, Failback, OpenIncident, CloseIncident, Nothing]
+#: decisions that act on a component (what the global limit and the cooldown govern).
+ACTIONS = (RunStep, Failback)
