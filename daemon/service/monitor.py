@@ -82,6 +82,7 @@ class Monitor:
         self._http = httpx.AsyncClient(follow_redirects=False)
         self._pidwatch: PidWatcher | None = None
         self._watched: dict[str, tuple[int, ...]] = {}
+        self._callbacks: dict[str, Callable[[int, float], None]] = {}
         #: called with a component name when one of several watched pids dies (pull its check forward)
         self.on_process_event: Callable[[str], None] | None = None
         self._flusher: asyncio.Task | None = None
@@ -270,6 +271,7 @@ class Monitor:
             log.warning("watched process died", component=name, pid=dead_pid)
             if len(pids) == 1:
                 self._watched.pop(name, None)
+                self._callbacks.pop(name, None)
                 self.observe(CheckResult(
                     component=name, status=Status.UNHEALTHY, latency_ms=0.0,
                     message=f"process {dead_pid} exited (pidfd event)", error_class="not_running",
@@ -279,14 +281,16 @@ class Monitor:
                 self._unwatch(name)
                 self.on_process_event(name)
 
+        self._callbacks[name] = died
         for pid in pids:
             self._pidwatch.watch(pid, died)
 
     def _unwatch(self, name: str) -> None:
         pids = self._watched.pop(name, ())
+        callback = self._callbacks.pop(name, None)
         if self._pidwatch is not None:
             for pid in pids:
-                self._pidwatch.unwatch(pid)
+                self._pidwatch.unwatch(pid, callback)  # only ours: another component may watch this pid
 
     @property
     def running_checks(self) -> int:
