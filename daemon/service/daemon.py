@@ -142,11 +142,16 @@ class Daemon:
         """Any change in the config directory reloads it, debounced (editors write files in bursts)."""
         from watchfiles import awatch
 
+        from daemon.config.files import is_config_path
+
         debounce_ms = int(self.runtime.config.settings.daemon.reload_debounce.total_seconds() * 1000)
         try:
             async for _changes in awatch(
                 self.options.config_dir, debounce=max(debounce_ms, 50), step=50, recursive=True,
                 stop_event=self._stop,
+                # services may keep pidfiles and logs under the config dir (the examples do): only
+                # files the loader reads trigger a reload
+                watch_filter=lambda _change, path: is_config_path(self.options.config_dir, path),
             ):
                 log.info("config directory changed; reloading")
                 self.request_reload()

@@ -147,7 +147,7 @@ class Monitor:
         self._idle.clear()
         try:
             with structlog.contextvars.bound_contextvars(component=name):
-                result = await run_check(component, clock=self.clock, client=self._http)
+                result = await run_check(component, clock=self.clock, client=self._http, cwd=self.config.directory)
                 injector = self.injectors.get(name)
                 if injector is not None:
                     result = injector(result)

@@ -56,7 +56,8 @@ def _slow(outcome: Outcome, latency_ms: float, degraded_over_ms: float | None) -
 
 
 async def run_check(
-    component: Component, *, clock: Clock = SYSTEM_CLOCK, client: httpx.AsyncClient | None = None
+    component: Component, *, clock: Clock = SYSTEM_CLOCK, client: httpx.AsyncClient | None = None,
+    cwd: str | None = None,
 ) -> CheckResult:
     """One observation of `component`; never raises except CancelledError."""
     check = component.check
@@ -65,7 +66,7 @@ async def run_check(
     try:
         fn = CHECKS[check.kind]
         async with asyncio.timeout(timeout):
-            outcome = await fn(component, CheckContext(clock=clock, client=client))
+            outcome = await fn(component, CheckContext(clock=clock, client=client, cwd=cwd))
     except TimeoutError:
         outcome = unhealthy("timeout", f"no result within {timeout:g}s")
     except asyncio.CancelledError:

@@ -37,6 +37,9 @@ class CheckContext:
     clock: Clock
     #: shared HTTP client (connection reuse across checks); None ⇒ the http check makes its own.
     client: httpx.AsyncClient | None = None
+    #: where argv from the config runs: the config directory, so relative paths mean the same
+    #: thing in a terminal and under systemd.
+    cwd: str | None = None
 
 
 CheckFn = Callable[[Component, CheckContext], Awaitable[Outcome]]

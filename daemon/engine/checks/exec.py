@@ -44,7 +44,7 @@ async def check_exec(component: Component, ctx: CheckContext) -> Outcome:
     timeout = check.timeout.total_seconds()
     env = {**os.environ, **check.env} if check.env else None
     try:
-        result = await run_argv(check.run, timeout=timeout, env=env, output_limit=OUTPUT_LIMIT)
+        result = await run_argv(check.run, timeout=timeout, env=env, cwd=ctx.cwd, output_limit=OUTPUT_LIMIT)
     except OSError as exc:  # not found / not executable: we could not evaluate, as Nagios says
         return Outcome(Status.UNKNOWN, short(f"cannot run {check.run[0]}: {exc.strerror or exc}"), "error")
     return judge(result, timeout)

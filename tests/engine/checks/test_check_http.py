@@ -6,7 +6,7 @@ import socket
 
 import httpx
 import pytest
-from conftest import Route
+from httpservers import Route
 
 from daemon.engine.checks import run_check
 from daemon.engine.checks.http import _MISSING, classify_connect_error, json_equal, lookup, parse_json_path
