@@ -298,10 +298,14 @@ degradation_state = Table(
     Column("override_until", Time),
     Column("override_reason", Text),
     Column("updated_at", Time, nullable=False),
+    # The level tracker's whole snapshot (engine/degradation.py TrackerState): the columns above show
+    # one pending level, but hysteresis keeps one per better level, and the override's set time.
+    Column("tracker", Json),
     CheckConstraint("id = 1", name="single_row"),
     one_of("level", LEVELS),
     one_of("pending_level", LEVELS, nullable=True),
     one_of("override_level", LEVELS, nullable=True),
+    json_valid("tracker", nullable=True),
 )
 
 degradation_history = Table(
