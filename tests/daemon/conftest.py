@@ -156,26 +156,36 @@ def free_port() -> Iterator:
 
 
 class Listener:
-    """A TCP listener on 127.0.0.1 that accepts (the kernel's backlog does) until closed."""
+    """A TCP listener on 127.0.0.1 whose thread accepts and closes every connection until closed."""
 
     def __init__(self, port: int = 0) -> None:
+        import threading
+
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(512)
+        self.sock.listen(1024)
         self.port = self.sock.getsockname()[1]
-        self.sock.setblocking(False)
+        self.accepted = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
-    def accept_all(self) -> None:
+    def _serve(self) -> None:
         while True:
             try:
                 conn, _ = self.sock.accept()
-                conn.close()
-            except BlockingIOError:
-                return
+            except OSError:
+                return  # closed
+            self.accepted += 1
+            conn.close()
 
     def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self._thread.join(5)
 
 
 @pytest.fixture
