@@ -153,7 +153,8 @@ incidents = Table(
     Column("closed_at", Time),
     Column("status", Text, nullable=False, server_default=text("'open'")),
     Column("trigger", Text, nullable=False),
-    # Name of the (transitive) dependency this incident waits on, while root cause comes first.
+    # Name of the (transitive) dependency this incident waited on while root cause came first; kept
+    # after the dependency healed, so the record says why the component got no action of its own.
     Column("waiting_on", Text),
     Column("acked_at", Time),
     one_of("status", INCIDENT_STATUSES),
@@ -238,6 +239,11 @@ ladder_state = Table(
     Column("cooldown_until", Time),
     Column("healthy_since", Time),
     Column("updated_at", Time, nullable=False),
+    # The whole LadderState (engine/ladder.py) as JSON: budgets per step, the step in progress, the
+    # escalation, the active fallback, owed `resolved` messages. The columns above mirror parts of it
+    # for the sqlite3 shell; the daemon restores from this one, written with the row it belongs to.
+    Column("ladder", Json),
+    json_valid("ladder", nullable=True),
 )
 
 fallback_state = Table(

@@ -25,6 +25,7 @@ VIEWS = [
     "component_availability_24h",
     "current_system_status",
     "recent_health_failures",
+    "recovery_ladder_outcomes",
     "recovery_mttr",
     "recovery_success_rate",
 ]

@@ -29,6 +29,7 @@ EXPECTED_VIEWS = {
     "active_degradation",
     "recovery_mttr",
     "chaos_experiment_results",
+    "recovery_ladder_outcomes",
 }
 
 
