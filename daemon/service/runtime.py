@@ -18,6 +18,7 @@ from daemon.config.loader import LoadedConfig, load_config
 from daemon.config.models import Component, HealerdConfig
 from daemon.scheduling.scheduler import CheckScheduler
 from daemon.service.commands import CommandProcessor
+from daemon.service.degradation import DegradationService
 from daemon.service.monitor import Monitor
 from daemon.store import state as store_state
 from daemon.store.sqlite import connect
@@ -53,8 +54,13 @@ class Runtime:
             self._run_check, fast_every=settings.fast_every, on_missed=self._on_missed
         )
         self.commands: CommandProcessor | None = None
+        self.degradation: DegradationService | None = None
+        self.chaos = None  # service/chaos.py ChaosService, once started
+        #: targets of dry-run chaos experiments: the healer records what it would do, runs nothing
+        self.dry_run_components: set[str] = set()
         self._tasks: list[asyncio.Task] = []
         self.reloads = 0
+        self._status_pending = False
 
     @property
     def config(self) -> HealerdConfig:
@@ -72,6 +78,8 @@ class Runtime:
         self.monitor.on_process_event = self.scheduler.run_soon
         self.monitor.start()
         self.commands = CommandProcessor(self)
+        self.degradation = DegradationService(self)
+        await self.degradation.start()  # restored (level, override) before the first check runs
         self.scheduler.start()
         self.scheduler.sync(self.config.components)
         for name, breaker in self.monitor.breakers.items():
@@ -79,19 +87,42 @@ class Runtime:
                 self.scheduler.set_fast(name, True)
         self._tasks.append(asyncio.create_task(self.commands.loop(), name="operator-commands"))
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        from daemon.service.chaos import ChaosService
+
+        self.chaos = ChaosService(self)
+        await self.chaos.start()  # marks and undoes runs a dead daemon left behind
         await self._record_problems([])
+
+    def run_statistics(self) -> dict[str, Any]:
+        """Counters since start, logged at shutdown (and read by bench/): what ran, what was missed."""
+        from dataclasses import asdict
+
+        late = self.scheduler.lateness
+        return {
+            "checks_run": self.monitor.checks_run if self.monitor else 0,
+            "runs_submitted": late.submitted,
+            "missed_runs": sum(self.scheduler.missed.values()),
+            "lateness_p50_ms": None if late.percentile(50) is None else round(late.percentile(50) * 1000, 2),
+            "lateness_p99_ms": None if late.percentile(99) is None else round(late.percentile(99) * 1000, 2),
+            "writer": asdict(self.writer.stats()),
+        }
 
     async def stop(self, grace: float) -> None:
         self.scheduler.pause()
+        if self.chaos is not None:
+            await self.chaos.stop()  # running experiments revert and roll back while the writer still works
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.degradation is not None:
+            await self.degradation.stop()
         if self.monitor is not None:
             await self.monitor.stop(grace)
         self.scheduler.shutdown()
         await self.writer.stop(timeout=max(grace, 5.0))
+        log.info("run statistics", **self.run_statistics())
 
     # --- reload --------------------------------------------------------------------------------------
 
@@ -108,6 +139,8 @@ class Runtime:
         ids = await self._sync_components()
         self.monitor.apply_config(self.config, ids)
         report = self.scheduler.sync(self.config.components)
+        if self.chaos is not None:
+            await self.chaos.apply_config()
         self.reloads += 1
         log.info("config reloaded", added=report.added, changed=report.changed, removed=report.removed,
                  unchanged=len(report.unchanged), problems=len(problems))
@@ -135,7 +168,19 @@ class Runtime:
 
     def _on_transition(self, name: str, transition) -> None:
         self.scheduler.set_fast(name, transition.to_state is BreakerState.HALF_OPEN)
-        self.notifier.status(self.status_line())
+        self._status_soon()
+
+    def _status_soon(self) -> None:
+        """STATUS= at most once a second: a shared dependency failing flips thousands of breakers."""
+        if self._status_pending:
+            return
+        self._status_pending = True
+
+        def send() -> None:
+            self._status_pending = False
+            self.notifier.status(self.status_line())
+
+        asyncio.get_running_loop().call_later(1.0, send)
 
     def _on_missed(self, name: str, count: int, why: str) -> None:
         pass  # counted by the scheduler; surfaced in status_line and `healerd status`

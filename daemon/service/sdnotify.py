@@ -28,6 +28,7 @@ class Notifier:
         self._address = address
         self._watchdog_usec = self._watchdog_for_us(env)
         self._sock: socket.socket | None = None
+        self.dropped = 0
 
     @staticmethod
     def _watchdog_for_us(env: Mapping[str, str]) -> int | None:
@@ -54,9 +55,16 @@ class Notifier:
         payload = "\n".join(lines).encode()
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: a full socket buffer (systemd busy, or a reader that stopped reading)
+                # must cost a dropped STATUS line, never a frozen event loop.
+                self._sock = socket.socket(
+                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+                )
             self._sock.sendto(payload, self._address)
             return True
+        except BlockingIOError:
+            self.dropped += 1
+            return False
         except OSError as exc:
             # systemd gone or socket full: never let notification trouble stop the daemon.
             log.warning("sd_notify failed", error=str(exc))

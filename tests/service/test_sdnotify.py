@@ -109,3 +109,12 @@ async def test_watchdog_pings_come_from_the_event_loop_and_stop_when_it_stops(no
             break
     task.cancel()
     assert pings == 1
+
+
+def test_a_full_notify_socket_drops_messages_instead_of_blocking(notify_socket):
+    sock, path = notify_socket  # nobody reads it: its buffer fills up
+    n = Notifier({"NOTIFY_SOCKET": path})
+    # with a blocking socket this loop never returns (pytest-timeout fails the test)
+    results = [n.status("x" * 1000) for _ in range(5000)]
+    assert results[0] is True and results[-1] is False
+    assert n.dropped > 0
