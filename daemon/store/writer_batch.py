@@ -100,6 +100,8 @@ class CommitOutcome:
     unknown_names: set[str]
     rejected: int
     error: str | None = None
+    #: False when the batch held only flush markers and no transaction was needed.
+    transaction: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,113 @@
+"""The writer's queue rules, exactly: oldest results shed first, calls never, fair batches, flush order."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import pytest
+
+from daemon.store.writer_batch import Call
+from daemon.store.writer_queue import WorkQueue
+from writer_kit import result
+
+
+def call(flush_seq: int | None = None, fn=lambda conn: None) -> Call:
+    return Call(None if flush_seq is not None else fn, 0.0, concurrent.futures.Future(), None, flush_seq=flush_seq)
+
+
+def messages(items) -> list[str]:
+    return [r.message for _t, r in items]
+
+
+def test_a_full_queue_sheds_its_oldest_result_per_new_one():
+    q = WorkQueue(max_queue=3, max_batch=10)
+    for i in range(5):
+        q.put_result(result("api", message=f"r{i}"))
+    assert messages(q.results) == ["r2", "r3", "r4"]
+    assert (q.shed, q.shed_unlogged) == (2, 2)
+    assert q.take_shed_unlogged() == 2 and q.shed_unlogged == 0 and q.shed == 2
+
+
+def test_calls_are_never_shed():
+    q = WorkQueue(max_queue=1, max_batch=10)
+    for _ in range(100):
+        q.put_call(call())
+    assert len(q.calls) == 100 and q.shed == 0
+
+
+def test_a_failed_batch_goes_back_in_front_and_its_results_are_shed_first():
+    q = WorkQueue(max_queue=4, max_batch=3)
+    for i in range(4):
+        q.put_result(result("api", message=f"r{i}"))
+    first = q.put_call(call())
+    assert first == 1
+    calls, batch = q.wait_and_take(0)  # 1 call + 2 results (the batch holds 3 items)
+    assert len(calls) == 1 and messages(batch) == ["r0", "r1"]
+    for i in range(4, 7):  # arrive while the batch is in flight: queue r2..r6 → full at r2..r5, r6 sheds r2
+        q.put_result(result("api", message=f"r{i}"))
+    assert messages(q.results) == ["r3", "r4", "r5", "r6"] and q.shed == 1
+    assert q.put_back(calls, batch)
+    # The batch's results are older than anything queued: with the bound at 4 they are the ones shed.
+    assert messages(q.results) == ["r3", "r4", "r5", "r6"]
+    assert q.shed == 3
+    assert q.calls[0] is calls[0]
+
+
+def test_put_back_keeps_as_much_of_the_batch_as_fits():
+    q = WorkQueue(max_queue=5, max_batch=3)
+    for i in range(3):
+        q.put_result(result("api", message=f"r{i}"))
+    _calls, batch = q.wait_and_take(0)
+    q.put_result(result("api", message="r3"))
+    q.put_back([], batch)
+    assert messages(q.results) == ["r0", "r1", "r2", "r3"] and q.shed == 0
+
+
+def test_results_get_half_a_batch_even_under_a_flood_of_calls():
+    q = WorkQueue(max_queue=100, max_batch=10)
+    for _ in range(50):
+        q.put_call(call())
+    for i in range(50):
+        q.put_result(result("api", message=f"r{i}"))
+    calls, batch = q.wait_and_take(0)
+    assert (len(calls), len(batch)) == (5, 5)
+
+
+def test_calls_fill_the_batch_when_no_result_waits():
+    q = WorkQueue(max_queue=100, max_batch=10)
+    for _ in range(50):
+        q.put_call(call())
+    calls, batch = q.wait_and_take(0)
+    assert (len(calls), len(batch)) == (10, 0)
+
+
+def test_a_flush_is_ready_only_once_every_result_before_it_is_out_of_the_queue():
+    q = WorkQueue(max_queue=100, max_batch=4)
+    for i in range(6):
+        q.put_result(result("api", message=f"r{i}"))
+    marker = call(flush_seq=q.result_seq())
+    q.put_call(marker)
+    calls, batch = q.wait_and_take(0)
+    assert calls == [marker] and len(batch) == 3  # r3..r5 are still queued
+    assert q.ready_flushes([marker]) == []
+    _calls, rest = q.wait_and_take(0)
+    assert messages(rest) == ["r3", "r4", "r5"]
+    assert q.ready_flushes([]) == [marker]
+
+
+def test_a_closed_queue_refuses_work_and_hands_back_what_it_held():
+    q = WorkQueue(max_queue=10, max_batch=10)
+    q.put_result(result("api"))
+    pending = call()
+    q.put_call(pending)
+    calls, lost = q.close_and_drain()
+    assert calls == [pending] and lost == 1
+    assert q.put_result(result("api")) is False
+    assert q.put_call(call()) is None
+    assert q.wait_and_take(0) is None
+    assert q.lost == 2
+
+
+def test_sizes_must_be_positive():
+    with pytest.raises(ValueError):
+        WorkQueue(max_queue=0, max_batch=1)
