@@ -113,3 +113,31 @@ def fail_interrupted(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM checkpoints WHERE status = 'taking'").fetchall()
     conn.execute("UPDATE checkpoints SET status = 'failed' WHERE status = 'taking'")
     return [_row(r) for r in rows]
+
+
+# --- the operator's restore, as an operator_commands row ------------------------------------------------
+
+#: What a restore's row says until the CLI reports back; stays if the CLI was killed half-way.
+UNFINISHED = "started from the CLI and never reported back (interrupted?)"
+
+
+def record_restore_started(conn: sqlite3.Connection, name: str, args: Mapping[str, Any], now: float) -> int:
+    """The restore's row, written before any file is touched.
+
+    It is born `failed` rather than `pending` on purpose: `pending` rows are the daemon's queue, and the
+    daemon would reject a command it does not apply; the CLI applies this one itself and then moves the
+    row to its real outcome. A CLI killed in between leaves a row that says so.
+    """
+    cur = conn.execute(
+        "INSERT INTO operator_commands (created_at, command, target, args, status, outcome) "
+        "VALUES (?, 'checkpoint_restore', ?, ?, 'failed', ?)",
+        (now, name, json.dumps(dict(args), sort_keys=True), UNFINISHED),
+    )
+    return int(cur.lastrowid)
+
+
+def record_restore_finished(conn: sqlite3.Connection, command_id: int, ok: bool, outcome: str, now: float) -> None:
+    conn.execute(
+        "UPDATE operator_commands SET status = ?, outcome = ?, applied_at = ? WHERE id = ?",
+        ("applied" if ok else "failed", outcome, now, command_id),
+    )
