@@ -76,6 +76,8 @@ class Monitor:
         #: in-daemon fault injection (chaos): name → callable(result) -> result
         self.injectors: dict[str, Callable[[CheckResult], CheckResult]] = {}
         self._dirty: set[str] = set()
+        #: the snapshot last handed to the writer per breaker: unchanged ones are not rewritten
+        self._persisted: dict[str, BreakerSnapshot] = {}
         self._running: dict[str, int] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -191,7 +193,9 @@ class Monitor:
     def _persist_transitions(self, name: str, transitions: list[Transition]) -> None:
         component_id = self.component_ids.get(name)
         breaker = self.breakers[name]
-        snapshot = snapshot_row(breaker.snapshot())
+        snap = breaker.snapshot()
+        self._persisted[name] = snap
+        snapshot = snapshot_row(snap)
         now = self.clock.wall()
         for t in transitions:
             log.info("breaker transition", component=name, from_state=str(t.from_state.value),
@@ -221,6 +225,7 @@ class Monitor:
             await self._flush()
 
     async def _flush(self) -> None:
+        """Persist breakers whose snapshot changed since it was last written (most have not)."""
         if not self._dirty:
             return
         now = self.clock.wall()
@@ -228,18 +233,18 @@ class Monitor:
         for name in list(self._dirty):
             cid = self.component_ids.get(name)
             breaker = self.breakers.get(name)
-            if cid is not None and breaker is not None:
-                rows.append((cid, snapshot_row(breaker.snapshot())))
+            if cid is None or breaker is None:
+                continue
+            snapshot = breaker.snapshot()
+            if self._persisted.get(name) == snapshot:
+                continue
+            self._persisted[name] = snapshot
+            rows.append((cid, snapshot_row(snapshot)))
         self._dirty.clear()
-
-        def write(conn, rows=rows):
-            for cid, snap in rows:
-                store_state.save_breaker(conn, cid, snap, now)
-
         if rows:
-            fut = self.writer.submit(write)
+            fut = self.writer.submit(lambda conn, rows=rows: store_state.save_breakers(conn, rows, now))
             with contextlib.suppress(Exception):
-                await asyncio.shield(fut) if isinstance(fut, asyncio.Future) else None
+                await asyncio.shield(fut)
 
     # --- process death as an event -------------------------------------------------------------------
 

@@ -65,35 +65,43 @@ BREAKER_COLUMNS = (
 )
 
 
+_SAVE_BREAKER_SQL = (
+    f"INSERT INTO breakers (component_id, {', '.join(BREAKER_COLUMNS)}, updated_at) "
+    f"VALUES (:component_id, {', '.join(':' + c for c in BREAKER_COLUMNS)}, :updated_at) "
+    f"ON CONFLICT (component_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in (*BREAKER_COLUMNS, "updated_at"))
+)
+
+
 def load_breakers(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     """name → stored breaker row (with `recent` decoded), for every current component that has one."""
-    available = {r[1] for r in conn.execute("PRAGMA table_info(breakers)")}
-    cols = [c for c in BREAKER_COLUMNS if c in available]
     rows = conn.execute(
-        f"SELECT c.name, {', '.join('b.' + c for c in cols)} FROM breakers b "
+        f"SELECT c.name, {', '.join('b.' + c for c in BREAKER_COLUMNS)} FROM breakers b "
         "JOIN components c ON c.id = b.component_id WHERE c.removed_at IS NULL"
     ).fetchall()
     out = {}
     for row in rows:
-        values = dict(zip(cols, row[1:]))
+        values = dict(zip(BREAKER_COLUMNS, row[1:]))
         values["recent"] = json.loads(values.get("recent") or "[]")
         out[row[0]] = values
     return out
 
 
-def save_breaker(conn: sqlite3.Connection, component_id: int, snapshot: Mapping[str, Any], now: float) -> None:
-    available = {r[1] for r in conn.execute("PRAGMA table_info(breakers)")}
-    values = {k: snapshot[k] for k in BREAKER_COLUMNS if k in available and k in snapshot}
-    values["recent"] = json.dumps(list(values.get("recent") or []))
+def _breaker_params(component_id: int, snapshot: Mapping[str, Any], now: float) -> dict[str, Any]:
+    values = {c: snapshot.get(c) for c in BREAKER_COLUMNS}
+    values["recent"] = json.dumps(list(values["recent"] or []))
     values["component_id"] = component_id
     values["updated_at"] = now
-    cols = list(values)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "component_id")
-    conn.execute(
-        f"INSERT INTO breakers ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)}) "
-        f"ON CONFLICT (component_id) DO UPDATE SET {updates}",
-        values,
-    )
+    return values
+
+
+def save_breaker(conn: sqlite3.Connection, component_id: int, snapshot: Mapping[str, Any], now: float) -> None:
+    conn.execute(_SAVE_BREAKER_SQL, _breaker_params(component_id, snapshot, now))
+
+
+def save_breakers(conn: sqlite3.Connection, rows: Iterable[tuple[int, Mapping[str, Any]]], now: float) -> None:
+    """Many breakers in one statement: the periodic flush of counters."""
+    conn.executemany(_SAVE_BREAKER_SQL, [_breaker_params(cid, snap, now) for cid, snap in rows])
 
 
 def insert_transition(

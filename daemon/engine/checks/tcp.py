@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 
 from daemon.config.models import Component, TcpCheck
@@ -14,7 +15,7 @@ async def check_tcp(component: Component, ctx: CheckContext) -> Outcome:
     assert isinstance(check, TcpCheck)
     where = f"{check.host}:{check.port}"
     try:
-        _reader, writer = await asyncio.open_connection(check.host, check.port)
+        await _connect(check.host, check.port)
     except ConnectionRefusedError:
         return unhealthy("refused", f"connection refused by {where}")
     except socket.gaierror as exc:
@@ -23,9 +24,40 @@ async def check_tcp(component: Component, ctx: CheckContext) -> Outcome:
         return unhealthy("dns", f"cannot resolve {check.host}: not a valid host name ({exc})")
     except OSError as exc:  # unreachable network, no route, …: a failure we cannot name better
         return unhealthy("error", f"cannot connect to {where}: {exc}")
-    writer.close()
-    try:
-        await writer.wait_closed()
-    except OSError:
-        pass  # the peer reset while we were closing: it did accept, which is what we asked
     return healthy(f"connected to {where}")
+
+
+async def _connect(host: str, port: int) -> None:
+    """Connect and close a bare non-blocking socket.
+
+    No stream reader/writer or transport: nothing is exchanged, and at 1,000 checks a second that
+    machinery was a quarter of the daemon's CPU. Each resolved address is tried in turn (as
+    open_connection does), so a host with an IPv6 and an IPv4 address still works.
+    """
+    loop = asyncio.get_running_loop()
+    infos = _numeric(host, port) or await loop.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    last: OSError | None = None
+    for family, type_, proto, _name, address in infos:
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+            return
+        except OSError as exc:
+            last = exc
+        finally:
+            sock.close()
+    raise last or OSError(f"no address for {host}")
+
+
+def _numeric(host: str, port: int) -> list | None:
+    """An IP literal needs no lookup (loop.getaddrinfo would still go through a thread)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if ip.version == 4:
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
+    return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port, 0, 0))]
