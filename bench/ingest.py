@@ -130,10 +130,10 @@ async def bench_group_commit(path: Path, producers: int, per_producer: int) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--components", type=int, default=1_000)
     parser.add_argument("--producers", type=int, default=100)
-    parser.add_argument("--per-producer", type=int, default=300)
+    parser.add_argument("--per-producer", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is printed")
     args = parser.parse_args()
 
