@@ -90,17 +90,20 @@ async def prune(
     writer: Writer,
     retention: Retention,
     *,
+    now: float | None = None,
     clock: Clock = SYSTEM_CLOCK,
     batch: int | None = None,
     rules: tuple[Rule, ...] = RULES,
 ) -> dict[str, int]:
     """Delete everything past retention, one batch per writer transaction; returns rows per table.
 
+    Ages are measured from `now` (wall-clock seconds), or from `clock.wall()` when it is not given.
+
     A rule that fails (a bug, a schema surprise) is logged and skipped so the others still run; a
     writer that stops mid-prune ends it early. What is left is picked up by the next run.
     """
     limit = batch or retention.prune_batch
-    now = clock.wall()
+    now = clock.wall() if now is None else now
     deleted: dict[str, int] = {}
     for rule in rules:
         cutoff = cutoff_for(rule, retention, now)

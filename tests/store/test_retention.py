@@ -118,6 +118,12 @@ async def test_retention_settings_are_honoured(db_path, seed, comp, writer):
     assert scalar(db_path, "SELECT count(*) FROM check_results") == 5
 
 
+async def test_ages_count_from_an_explicit_now_when_given(db_path, seed, comp, writer):
+    old_results(seed, comp, 4, age=3 * DAY)
+    retention = Retention(raw_results=parse_duration("7d"))
+    assert (await prune(writer, retention, now=NOW + 5 * DAY))["check_results"] == 4
+
+
 async def test_each_transaction_deletes_at_most_one_batch(db_path, seed, comp, writer):
     old_results(seed, comp, 2_550, age=8 * DAY)
     per_call: list[int] = []
