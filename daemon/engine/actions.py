@@ -10,6 +10,8 @@ inside argv elements, in one pass (a value is never scanned again, so it cannot 
 placeholder), and argv never reaches a shell. Any other `{x}` stays as written — a program may want
 literal braces. A placeholder whose value is not known (`{pid}` when no process is found, `{candidate}`
 outside a fallback) fails the action: running `kill -HUP ""` or `route_to ""` would be a guess.
+`{pid}` is the pidfile's pid, or the lowest pid matching the process check's `match`; a `signal` action
+goes to every matching process (as pkill would: a `match` naming several workers means all of them).
 
 `run` actions get the config directory as working directory (the config loader resolves path fields
 against it, and argv like `services/restart.py` in the examples is written relative to it), plus

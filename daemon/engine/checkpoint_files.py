@@ -13,6 +13,7 @@ Why these rules:
   filesystems), checking each staged file's sha256, and only then renames them into place: a full disk
   or a bad checksum fails before anything was replaced. A SQLite target's stale -wal/-shm/-journal are
   removed before the rename, or SQLite would replay the old database's log over the restored one.
+  A symlinked path is restored through the link (the link stays, the file it names is replaced).
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def write_version(paths: list[str], final: Path, meta: dict[str, Any]) -> list[S
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(mode=0o700)
     try:
-        stored = [copy_in(p, tmp) for p in paths]
+        stored = [copy_in(p, tmp) for p in dict.fromkeys(paths)]  # a path listed twice is copied once
         manifest = {**meta, "files": [f.__dict__ for f in stored]}
         with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2, sort_keys=True)
@@ -210,7 +211,9 @@ def restore_files(location: str, files: dict[str, str]) -> list[str]:
     staged: list[tuple[Path, Path, bool]] = []
     try:
         for path, expected in sorted(files.items()):
-            staged.append(_stage(Path(location) / stored_name(path), Path(path), expected, manifest.get(path, {})))
+            # Through symlinks: a linked config stays a link, and the file it names gets the content.
+            target = Path(os.path.realpath(path))
+            staged.append(_stage(Path(location) / stored_name(path), target, expected, manifest.get(path, {})))
     except BaseException:
         for temp, _, _ in staged:
             temp.unlink(missing_ok=True)

@@ -105,6 +105,17 @@ async def test_restore_puts_back_the_content_and_keeps_the_targets_mode(db, root
     assert not [p for p in conf.parent.iterdir() if "healerd-restore" in p.name]
 
 
+async def test_restore_through_a_symlink_keeps_the_link(db, root, files, tmp_path):
+    conf, _ = files
+    link = tmp_path / "current.conf"
+    link.symlink_to(conf)
+    await take_checkpoint(checkpoint(link, link), db=db, root=root)  # listed twice: copied once
+    conf.write_text("port = garbage\n")
+    result = await restore_checkpoint("app-config", db=db)
+    assert result.ok and result.restored == (str(conf),)
+    assert link.is_symlink() and conf.read_text() == "port = 8080\n"
+
+
 async def test_restore_recreates_a_deleted_file_with_its_recorded_mode(db, root, files):
     conf, _ = files
     await take_checkpoint(checkpoint(conf), db=db, root=root)
