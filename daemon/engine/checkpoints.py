@@ -26,21 +26,19 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
 from daemon.config.models import Checkpoint
 from daemon.engine import checkpoint_files as cf
 from daemon.store import checkpoints_sql as sql
+from daemon.store.oneshot import DbCall
 
 log = structlog.get_logger(__name__)
 
-T = TypeVar("T")
-DbCall = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
 
 
 def checkpoints_root(db_path: str | os.PathLike[str]) -> Path:

@@ -30,6 +30,7 @@ from daemon.engine.notify_email import EmailError, send_email
 from daemon.engine.proc import run_argv
 from daemon.policies.backoff import next_delay
 from daemon.store import escalations_sql as sql
+from daemon.store.oneshot import DbCall
 
 log = structlog.get_logger(__name__)
 
@@ -214,9 +215,6 @@ class EscalationResult:
     @property
     def delivered(self) -> bool:
         return self.outcome is None or self.outcome.delivered
-
-
-DbCall = Callable[[Callable[[Any], Any]], Awaitable[Any]]
 
 
 async def send_escalation(

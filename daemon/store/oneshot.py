@@ -18,6 +18,9 @@ from typing import TypeVar
 from daemon.store.sqlite import connect
 
 T = TypeVar("T")
+#: The shape every "write this in a transaction" runner has: `Writer.submit` in the daemon, `runner(path)`
+#: here. Engine functions that must record something take one, so they serve the daemon and the CLI alike.
+DbCall = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
 
 
 def run_in_transaction(path: str | os.PathLike[str], fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -36,7 +39,7 @@ def run_in_transaction(path: str | os.PathLike[str], fn: Callable[[sqlite3.Conne
         conn.close()
 
 
-def runner(path: str | os.PathLike[str]) -> Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]:
+def runner(path: str | os.PathLike[str]) -> DbCall:
     """An async `db(fn)` with the shape of `Writer.submit`, each call its own transaction on a thread."""
 
     async def call(fn: Callable[[sqlite3.Connection], T]) -> T:
