@@ -178,7 +178,9 @@ def run_one(n: int, every: str, seconds: float, listeners: int) -> dict:
         return {
             "n": n, "every": every, "seconds": round(elapsed, 1), "startup_s": round(startup_s, 2),
             "scheduled_per_s": scheduled_per_s, "executed_per_s": round(rows_per_s, 1),
-            "on_time_share": round(min(1.0, rows_per_s / scheduled_per_s), 4),
+            "executed_share": round(rows_per_s / scheduled_per_s, 4),
+            # started within 1 s of the scheduled time, over every run the scheduler submitted
+            "on_time_share": round(stats["on_time_runs"] / stats["runs_submitted"], 4) if stats.get("runs_submitted") else None,
             "lateness_p50_ms": stats.get("lateness_p50_ms"), "lateness_p99_ms": stats.get("lateness_p99_ms"),
             "missed_runs": stats.get("missed_runs"), "cpu_percent": round(100 * (cpu1 - cpu0) / elapsed, 1),
             "rss_mb": round(rss, 1), "rows_per_s": round(rows_per_s, 1), "raw_executemany_rows_per_s": round(raw),
@@ -203,13 +205,14 @@ def main() -> None:
     configs = [(n, e) for n in (args.n or [1000, 10000]) for e in (args.every or ["10s", "1s"])]
     print("reference (semantics.md): APScheduler 3.11 no-op jobs: 10,000 every 10 s → 1,000 runs/s on time, "
           "p99 lateness 1.5 ms, ~18% of a core; raw executemany ~675,000 rows/s; Monit: one serial loop")
-    header = ("n", "every", "scheduled/s", "executed/s", "on time", "late p50 ms", "late p99 ms", "missed",
+    header = ("n", "every", "scheduled/s", "executed/s", "on time (≤1 s late)", "late p50 ms", "late p99 ms", "missed",
               "cpu %", "rss MB", "rows/s", "raw rows/s", "ratio")
     print(" | ".join(header))
     for n, every in configs:
         r = run_one(n, every, args.seconds, args.listeners)
         print(" | ".join(str(x) for x in (
-            r["n"], r["every"], r["scheduled_per_s"], r["executed_per_s"], f"{r['on_time_share']:.2%}",
+            r["n"], r["every"], r["scheduled_per_s"], r["executed_per_s"],
+            "n/a" if r["on_time_share"] is None else f"{r['on_time_share']:.2%}",
             r["lateness_p50_ms"], r["lateness_p99_ms"], r["missed_runs"], r["cpu_percent"], r["rss_mb"],
             r["rows_per_s"], r["raw_executemany_rows_per_s"], r["ratio_to_raw"],
         )), flush=True)

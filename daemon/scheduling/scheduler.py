@@ -32,6 +32,8 @@ log = structlog.get_logger(__name__)
 
 JOB_PREFIX = "check:"
 MAX_FIRST_OFFSET_S = 10.0
+#: a run that starts later than this after its scheduled time is counted late (reported, not dropped)
+ON_TIME_S = 1.0
 
 
 @dataclass
@@ -49,9 +51,13 @@ class LatenessStats:
     samples: list[float] = field(default_factory=list)
     limit: int = 100_000
     submitted: int = 0
+    #: runs that started within ON_TIME_S of their scheduled time
+    on_time: int = 0
 
     def add(self, value: float) -> None:
         self.submitted += 1
+        if value <= ON_TIME_S:
+            self.on_time += 1
         if len(self.samples) >= self.limit:
             self.samples[self.submitted % self.limit] = value
         else:
