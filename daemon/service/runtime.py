@@ -58,6 +58,8 @@ class Runtime:
         self.chaos = None  # service/chaos.py ChaosService, once started
         #: targets of dry-run chaos experiments: the healer records what it would do, runs nothing
         self.dry_run_components: set[str] = set()
+        self.healer = None  # service/healer.py, built in start()
+        self.checkpoints = None  # service/checkpointing.py
         self._tasks: list[asyncio.Task] = []
         self.reloads = 0
         self._status_pending = False
@@ -85,6 +87,13 @@ class Runtime:
         for name, breaker in self.monitor.breakers.items():
             if breaker.state is BreakerState.HALF_OPEN:
                 self.scheduler.set_fast(name, True)
+        from daemon.service.checkpointing import CheckpointTaker
+        from daemon.service.healer import Healer
+
+        self.healer = Healer(self)
+        await self.healer.start()  # interrupted steps finished, ladders restored, before any decision
+        self.checkpoints = CheckpointTaker(self, self.healer)
+        await self.checkpoints.start()
         self._tasks.append(asyncio.create_task(self.commands.loop(), name="operator-commands"))
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         from daemon.service.chaos import ChaosService
@@ -102,6 +111,7 @@ class Runtime:
             "checks_run": self.monitor.checks_run if self.monitor else 0,
             "runs_submitted": late.submitted,
             "missed_runs": sum(self.scheduler.missed.values()),
+            "on_time_runs": late.on_time,
             "lateness_p50_ms": None if late.percentile(50) is None else round(late.percentile(50) * 1000, 2),
             "lateness_p99_ms": None if late.percentile(99) is None else round(late.percentile(99) * 1000, 2),
             "writer": asdict(self.writer.stats()),
@@ -111,6 +121,10 @@ class Runtime:
         self.scheduler.pause()
         if self.chaos is not None:
             await self.chaos.stop()  # running experiments revert and roll back while the writer still works
+        if self.checkpoints is not None:
+            await self.checkpoints.stop()
+        if self.healer is not None:
+            await self.healer.stop()  # running steps are recorded as interrupted while the writer still works
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -167,7 +181,8 @@ class Runtime:
         await self.monitor.run(name)
 
     def _on_transition(self, name: str, transition) -> None:
-        self.scheduler.set_fast(name, transition.to_state is BreakerState.HALF_OPEN)
+        verifying = self.healer is not None and self.healer.wants_fast(name)
+        self.scheduler.set_fast(name, transition.to_state is BreakerState.HALF_OPEN or verifying)
         self._status_soon()
 
     def _status_soon(self) -> None:

@@ -1,0 +1,124 @@
+"""`healerd explain NAME`: why healerd did what it did about a component's current (or last) incident.
+
+One timeline, oldest first, merging what the database recorded: runs of check results (condensed),
+breaker transitions, the healer's decisions with their reasons, recovery events with their outcomes,
+and escalations. It reads the database only (read-only connection), so it works the same whether the
+daemon runs or not, and shows exactly what a later reader of the tables would see.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from daemon.cli.options import db_option, resolve_db
+from daemon.errors import NotFoundError
+
+
+def _at(ts: float | None, *, date: bool = False) -> str:
+    if ts is None:
+        return "-"
+    fmt = "%Y-%m-%dT%H:%M:%S.%f" if date else "%H:%M:%S.%f"
+    return datetime.fromtimestamp(ts, UTC).strftime(fmt)[:-3] + ("Z" if date else "")
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
+
+
+def timeline(data: dict[str, Any]) -> list[tuple[float, str, str]]:
+    """(time, what, text) rows of the incident, oldest first."""
+    rows: list[tuple[float, str, str]] = []
+    for run in data["checks"]["runs"]:
+        why = f" ({run['error_class']}: {run['message']})" if run["error_class"] else ""
+        times = f" ×{run['count']} until {_at(run['last_ts'])}" if run["count"] > 1 else ""
+        injected = f" [{run['injected']} injected by chaos]" if run["injected"] else ""
+        rows.append((run["first_ts"], "check", f"{run['status']}{times}{why}{injected}"))
+    for t in data["transitions"]:
+        rows.append((t["ts"], "breaker", f"{t['from_state']} → {t['to_state']}: {t['reason']}"))
+    for d in data["decisions"]:
+        what = d["kind"] + (f" {d['strategy']} (step {d['step'] + 1})" if d["step"] is not None else "")
+        until = f" [until {_at(d['until'])}]" if d["until"] is not None else ""
+        rows.append((d["ts"], "decision", f"{what}: {d['reason']}{until}"))
+    for e in data["events"]:
+        strategy = "failback" if e["action"] == "deactivate" else e["strategy"]
+        head = f"{strategy} step {e['step'] + 1} attempt {e['attempt']}"
+        if e["candidate"]:
+            head += f" → {e['candidate']}"
+        if e["dry_run"]:
+            head += " (dry run)"
+        if e["status"] == "started":
+            rows.append((e["started_at"], "recovery", f"{head}: started, running"))
+            continue
+        took = f" after {_span(e['finished_at'] - e['started_at'])}" if e["finished_at"] else ""
+        code = f", exit {e['exit_code']}" if e["exit_code"] is not None else ""
+        verified = f", verified {_at(e['verified_at'])}" if e["verified_at"] else ""
+        first_line = (e["output"] or "").splitlines()[0] if e["output"] else ""
+        rows.append((e["started_at"], "recovery", f"{head}: {e['status']}{took}{code}{verified} — {first_line}"))
+    for x in data["escalations"]:
+        tries = f", {x['attempts']} attempt(s)" if x["attempts"] else ""
+        error = f": {x['error']}" if x["error"] and x["status"] != "delivered" else ""
+        rows.append((x["created_at"], "escalation", f"{x['kind']} → {x['channel']}: {x['status']}{tries}{error}"))
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def render(data: dict[str, Any], now: float) -> str:
+    inc = data["incident"]
+    opened, closed = inc["opened_at"], inc["closed_at"]
+    lasted = f"closed {_at(closed, date=True)} after {_span(closed - opened)}" if closed else f"open for {_span(now - opened)}"
+    lines = [f"{data['component']}: incident {inc['id']} ({inc['status']}), opened {_at(opened, date=True)} "
+             f"by {inc['trigger']}, {lasted}"]
+    if inc["waiting_on"]:
+        lines.append(f"  waited on: {inc['waiting_on']} (root cause healed first)")
+    if inc["acked_at"]:
+        lines.append(f"  acknowledged: {_at(inc['acked_at'], date=True)}")
+    checks = data["checks"]
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(checks["counts"].items())) or "none"
+    first = checks["first_failure"]
+    first_text = (f"; first failure {_at(first['ts'])}: {first['status']} ({first['error_class']}: {first['message']})"
+                  if first else "")
+    lines.append(f"  checks: {counts}{first_text}")
+    events = data["events"]
+    if events:
+        done = sum(e["status"] == "succeeded" for e in events)
+        lines.append(f"  recovery: {len(events)} step(s), {done} succeeded")
+    lines.append("")
+    for ts, what, text in timeline(data):
+        lines.append(f"{_at(ts)}  {what:<10}  {text}")
+    if checks["truncated"]:
+        lines.append("(check runs truncated)")
+    return "\n".join(lines)
+
+
+@click.command("explain")
+@click.argument("name")
+@click.option("--incident", "incident_id", type=int, default=None, help="This incident instead of the current/last one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the incident and its timeline as JSON.")
+@db_option
+def explain(name: str, incident_id: int | None, as_json: bool, db_path: Path | None) -> None:
+    """Explain the current (or last) incident of NAME: checks, breaker, decisions, recovery, escalations."""
+    from daemon.store import explain_sql
+    from daemon.store.views import open_readonly
+
+    now = time.time()
+    conn = open_readonly(resolve_db(db_path))
+    try:
+        data = explain_sql.explain(conn, name, incident_id, now)
+    finally:
+        conn.close()
+    if data is None:
+        which = f"incident {incident_id}" if incident_id is not None else "incident"
+        raise NotFoundError(f"no {which} recorded for {name!r}")
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(render(data, now))
+
+
+COMMANDS = (explain,)

@@ -1,0 +1,409 @@
+"""The self-healer loop: for every component, build decide()'s views, record the decision, apply it.
+
+Why a pass over all components every TICK_S (and at once on a breaker transition or a finished step)
+rather than a callback per event: decide() reads time (backoff, cooldown, reminders, failback), so the
+same facts give a different decision later, and one loop that re-decides everything is the simplest way
+to never miss a deadline. A pass only waits for database commits; every action runs in its own task
+(`_recover`), so one slow restart never holds up other components' checks or decisions.
+
+Intent before act: the `started` recovery event and the ladder state that counts the attempt commit
+together (`await writer.submit`) before the action runs, and the outcome commits after it, shielded
+from cancellation. On start, events still `started` are finished as `interrupted` with the matching
+reducer, so the budget counts that attempt exactly once and the incident is decided again.
+
+A decision is recorded in `decisions` when it changes (kind, step, incident, reason with its time
+spans blanked), not on every pass: the table is the explanation, not a heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import structlog
+
+from daemon.config.models import FallbackStep, RetryStep
+from daemon.engine.decide import decide
+from daemon.engine.decision import (
+    BreakerView, CloseIncident, ComponentView, Decision, DepView, Escalate, Failback, GlobalBudget, Nothing,
+    OpenIncident, RunStep, Wait,
+)
+from daemon.engine.ladder import (
+    FAILBACK, LadderState, Outcome, note_waiting, on_breaker_closed, open_incident, record_finished,
+    record_started,
+)
+from daemon.service.healer_facts import Facts, FactsCache
+from daemon.service.healer_notify import Escalations
+from daemon.service.healer_state import LadderBook, store_fn
+from daemon.service.healer_steps import StepResult, StepRunner, Verification
+from daemon.store import healer_sql
+from daemon.types import BreakerState, CheckResult
+
+log = structlog.get_logger(__name__)
+
+TICK_S = 0.5
+_SPAN = re.compile(r"\d+(?:\.\d+)?(?:ms|s|m|h|d)")
+_KINDS = {
+    Wait: "wait", RunStep: "run_step", Escalate: "escalate", Nothing: "nothing", Failback: "failback",
+    OpenIncident: "open_incident", CloseIncident: "close_incident",
+}
+
+
+def decision_columns(d: Decision) -> dict:
+    """kind, step, strategy, until of a `decisions` row (reason and ids are added by the caller)."""
+    step = getattr(d, "index", None)
+    strategy = {RunStep: getattr(d, "strategy", None), Escalate: "escalate", Failback: "fallback"}.get(type(d))
+    return {"kind": _KINDS[type(d)], "step": step, "strategy": strategy, "until": getattr(d, "until", None)}
+
+
+def decision_key(d: Decision, incident_id) -> tuple:
+    """What makes a decision new: its kind, step, incident and reason, with elapsed times blanked."""
+    until = getattr(d, "until", None)
+    return (type(d).__name__, getattr(d, "index", None), incident_id, getattr(d, "waiting_on", None),
+            None if until is None else round(until), _SPAN.sub("…", d.reason))
+
+
+@dataclass
+class _Waiter:
+    since: float
+    future: asyncio.Future
+    last: CheckResult | None = None
+
+
+class Healer:
+    def __init__(self, runtime) -> None:
+        self.rt = runtime
+        self.clock = runtime.clock
+        self.book = LadderBook(lambda: self.rt.monitor.component_ids, self._cooldown)
+        self.steps = StepRunner(lambda: self.rt.config, self.clock, self.verify, self.rt.writer.submit)
+        self.escalations = Escalations(self)
+        self.facts = FactsCache(runtime)
+        self.rng = random.Random()
+        self._last_key: dict[str, tuple] = {}
+        self._recoveries: dict[str, asyncio.Task] = {}
+        self._finishing: set[asyncio.Task] = set()
+        self._waiters: defaultdict[str, list[_Waiter]] = defaultdict(list)
+        self._fast = Counter()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    @property
+    def settings(self):
+        return self.rt.config.settings.daemon
+
+    def _cooldown(self) -> float:
+        return self.settings.cooldown.total_seconds()
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Restore every ladder, finish what the previous daemon left `started`, then start deciding."""
+        from daemon.service.healer_restore import restore
+
+        await restore(self)
+        self.rt.monitor.result_listeners.append(self._on_result)
+        self.rt.monitor.transition_listeners.append(lambda name, t: self._wake.set())
+        from daemon.service.healer_commands import install
+
+        install(self)
+        self.escalations.resend_pending()
+        self._task = asyncio.create_task(self._loop(), name="healer")
+
+    async def stop(self) -> None:
+        """Stop deciding; cancel running steps (their actions' process groups are killed) and record them
+        as interrupted — the scheduler stops with us, so a step could not be verified anyway."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for task in list(self._recoveries.values()):
+            task.cancel()
+        await asyncio.gather(*self._recoveries.values(), return_exceptions=True)
+        if self._finishing:
+            await asyncio.wait(self._finishing, timeout=10)
+        await self.escalations.stop()
+
+    def wants_fast(self, name: str) -> bool:
+        """A step being verified wants its component checked on the fast cadence."""
+        return self._fast[name] > 0
+
+    # --- the loop ------------------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.pass_once()
+            except Exception:  # the healer must outlive any bug in one pass
+                log.exception("healer pass failed; trying again")
+            try:
+                await asyncio.wait_for(self._wake.wait(), TICK_S)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def pass_once(self) -> None:
+        config = self.rt.config
+        monitor = self.rt.monitor
+        reset_after = self.settings.budget_reset_after.total_seconds()
+        facts = await self.facts.get(config, self.book)
+        for name in list(config.components):
+            if name not in monitor.breakers:
+                continue
+            async with self.book.locks[name]:
+                state = self.book.fold(name, reset_after)
+                now = self.clock.wall()
+                decision = self._decide(name, state, facts, now)
+                try:
+                    await self._apply(name, state, decision, now)
+                except Exception:
+                    log.exception("applying a decision failed", component=name, decision=type(decision).__name__)
+                if name in self.book.dirty:
+                    self._store_quietly(name, self.book.get(name), now)
+
+    def _decide(self, name: str, state: LadderState, facts: Facts, now: float) -> Decision:
+        component = self.rt.config.components[name]
+        last = self.rt.monitor.last.get(name)
+        status = last.status if last is not None else facts.health.get(name)
+        view = ComponentView.from_config(component, status, last.error_class if last else None, self.settings)
+        breaker = self.rt.monitor.breakers[name]
+        running = sum(1 for n, s in self.book.ladders.items() if s.in_progress is not None and n in self.rt.config.components)
+        budget = GlobalBudget.from_settings(running, self.settings)
+        return decide(view, BreakerView(breaker.state), state, facts.deps, budget, facts.health, facts.checkpoints,
+                      now, facts.stats)
+
+    # --- applying ------------------------------------------------------------------------------------
+
+    async def _apply(self, name: str, state: LadderState, d: Decision, now: float) -> None:
+        if isinstance(d, (RunStep, Failback, Escalate)) and name in getattr(self.rt, "dry_run_components", ()):
+            await self._dry_run(name, state, d, now)
+        elif isinstance(d, OpenIncident):
+            await self._open(name, state, d, now)
+        elif isinstance(d, CloseIncident):
+            await self._commit(name, on_breaker_closed(state, now), d, now, incident_id=d.incident_id,
+                               rows=lambda conn: healer_sql.close_incident(conn, int(d.incident_id), now))
+            self._wake.set()  # an owed `resolved` message goes out on the next pass
+        elif isinstance(d, (RunStep, Failback)):
+            await self._start(name, state, d, now)
+        elif isinstance(d, Escalate):
+            await self.escalations.start(name, state, d, now)
+        elif isinstance(d, Wait) and d.waiting_on and state.incident is not None and state.incident.waiting_on != d.waiting_on:
+            incident_id = int(state.incident.id)
+            await self._commit(name, note_waiting(state, d.waiting_on), d, now, incident_id=incident_id,
+                               rows=lambda conn: healer_sql.set_waiting_on(conn, incident_id, d.waiting_on))
+        else:
+            incident_id = state.incident.id if state.incident is not None else None
+            if self._changed(name, d, incident_id) and not (isinstance(d, Nothing) and name not in self._last_key):
+                await self._commit(name, None, d, now, incident_id=incident_id)
+
+    async def _dry_run(self, name: str, state: LadderState, d: RunStep | Failback | Escalate, now: float) -> None:
+        """A dry-run chaos experiment's target: record what would be done (once per distinct decision, as a
+        `skipped` event with dry_run = 1), run nothing, send nothing, spend no budget."""
+        incident_id = d.incident_id if d.incident_id is not None else (state.incident.id if state.incident else None)
+        if not self._changed(name, d, incident_id):
+            return
+        if isinstance(d, Escalate) or incident_id is None:
+            await self._commit(name, None, d, now, incident_id=incident_id)
+            return
+        failback = isinstance(d, Failback)
+        event = {"incident_id": int(incident_id), "component_id": self.book.component_id(name),
+                 "strategy": "fallback" if failback else d.strategy, "step": d.index,
+                 "attempt": 1 if failback else d.attempt, "reason": d.reason, "started_at": now,
+                 "action": "deactivate" if failback else None, "candidate": d.candidate, "dry_run": 1}
+
+        def rows(conn):
+            event_id = healer_sql.insert_started(conn, **event)
+            healer_sql.finish_event(conn, event_id, status="skipped", finished_at=now,
+                                    output="dry run: recorded what would run; nothing ran")
+
+        await self._commit(name, None, d, now, incident_id=incident_id, rows=rows)
+
+    def _changed(self, name: str, d: Decision, incident_id) -> bool:
+        return self._last_key.get(name) != decision_key(d, incident_id)
+
+    async def _commit(self, name: str, new: LadderState | None, d: Decision, now: float, *, incident_id, rows=None):
+        """One transaction: the decision's rows, the new ladder state (if any) and the decision itself."""
+        component_id = self.book.component_id(name)
+        save = store_fn(component_id, new, self._cooldown(), now) if new is not None else None
+        columns = decision_columns(d)
+
+        def write(conn):
+            value = rows(conn) if rows is not None else None
+            if save is not None:
+                save(conn)
+            if component_id is not None:
+                healer_sql.insert_decision(conn, component_id=component_id, ts=now, reason=d.reason,
+                                           incident_id=None if incident_id is None else int(incident_id), **columns)
+            return value
+
+        value = await self.rt.writer.submit(write)
+        if new is not None:
+            self.book.set(name, new)
+        self._last_key[name] = decision_key(d, incident_id)
+        log.info("healer decision", component=name, incident=incident_id, kind=columns["kind"], reason=d.reason)
+        return value
+
+    async def _open(self, name: str, state: LadderState, d: OpenIncident, now: float) -> None:
+        """The incident's id exists only inside the transaction, so its ladder state and decision row
+        are written there too."""
+        component_id = self.book.component_id(name)
+        if component_id is None:
+            return
+        cooldown, columns = self._cooldown(), decision_columns(d)
+
+        def write(conn):
+            incident_id = healer_sql.insert_incident(conn, component_id, now, d.trigger)
+            store_fn(component_id, open_incident(state, incident_id, d.trigger, now), cooldown, now)(conn)
+            healer_sql.insert_decision(conn, component_id=component_id, incident_id=incident_id, ts=now,
+                                       reason=d.reason, **columns)
+            return incident_id
+
+        incident_id = await self.rt.writer.submit(write)
+        self.book.set(name, open_incident(state, incident_id, d.trigger, now))
+        self._last_key[name] = decision_key(d, incident_id)
+        log.warning("incident opened", component=name, incident=incident_id, reason=d.reason)
+        self._wake.set()
+
+    async def _start(self, name: str, state: LadderState, d: RunStep | Failback, now: float) -> None:
+        """Intent: the `started` event and the counted attempt commit before the task acts."""
+        component = self.rt.config.components[name]
+        step = component.recovery[d.index] if d.index < len(component.recovery) else None
+        failback = isinstance(d, Failback)
+        if failback:
+            step = step if isinstance(step, FallbackStep) else None
+            new = record_started(state, d.index, FAILBACK, now, d.candidate)
+            event = {"strategy": "fallback", "action": "deactivate", "attempt": 1, "candidate": d.candidate}
+        else:
+            new = record_started(state, d.index, d.strategy, now, d.candidate)
+            event = {"strategy": d.strategy, "action": _action_label(step), "attempt": d.attempt,
+                     "candidate": d.candidate,
+                     "checkpoint_id": int(d.checkpoint_id) if d.checkpoint_id is not None else None}
+        incident_id = int(d.incident_id)
+        component_id = self.book.component_id(name)
+        event.update(incident_id=incident_id, component_id=component_id, step=d.index, reason=d.reason,
+                     started_at=now, dry_run=0)
+        event_id = await self._commit(name, new, d, now, incident_id=incident_id,
+                                      rows=lambda conn: healer_sql.insert_started(conn, **event))
+        task = asyncio.create_task(self._recover(name, step, d, event_id), name=f"recover:{name}")
+        task.add_done_callback(_log_failure)
+        self._recoveries[name] = task
+
+    async def _recover(self, name: str, step, d: RunStep | Failback, event_id: int) -> None:
+        with structlog.contextvars.bound_contextvars(component=name, incident=d.incident_id):
+            what = "failback" if isinstance(d, Failback) else d.strategy
+            log.info("recovery step started", strategy=what, step=d.index, event_id=event_id, reason=d.reason)
+            try:
+                try:
+                    if isinstance(d, Failback):
+                        result = await self.steps.failback(name, step, d)
+                    else:
+                        result = await self.steps.run(name, step, d)
+                except asyncio.CancelledError:
+                    self._finish_later(name, step, d, event_id, StepResult(
+                        Outcome.INTERRUPTED, "interrupted: healerd stopped while this step ran"))
+                    raise
+                except Exception as exc:  # a bug must not leave the step `started` forever
+                    log.exception("recovery step crashed")
+                    result = StepResult(Outcome.FAILED, f"healer error: {type(exc).__name__}: {exc}")
+                log.info("recovery step finished", strategy=what, outcome=result.outcome.value, message=result.message)
+                await asyncio.shield(self._finish_later(name, step, d, event_id, result))
+            finally:
+                if self._recoveries.get(name) is asyncio.current_task():
+                    del self._recoveries[name]
+
+    def _finish_later(self, name, step, d, event_id, result) -> asyncio.Task:
+        """The outcome write as its own task: it completes even when the step's task is cancelled."""
+        task = asyncio.create_task(self._finish(name, step, d, event_id, result))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        return task
+
+    async def _finish(self, name: str, step, d: RunStep | Failback, event_id: int, result: StepResult) -> None:
+        try:
+            async with self.book.locks[name]:
+                now = self.clock.wall()
+                state = self.book.get(name)
+                new = state
+                if state.in_progress is not None:
+                    config_step = step if not isinstance(d, Failback) else None
+                    new = record_finished(state, config_step, result.outcome, now, self.rng, candidate=result.candidate)
+                component_id = self.book.component_id(name)
+                save = store_fn(component_id, new, self._cooldown(), now)
+                activated = isinstance(d, RunStep) and d.strategy == "fallback" and result.outcome is Outcome.SUCCEEDED
+                failed_back = isinstance(d, Failback) and result.outcome is Outcome.SUCCEEDED
+
+                def write(conn):
+                    healer_sql.finish_event(conn, event_id, status=result.outcome.value, finished_at=now,
+                                            verified_at=result.verified_at, exit_code=result.exit_code,
+                                            output=result.text, candidate=result.candidate)
+                    if activated and component_id is not None:
+                        healer_sql.set_fallback(conn, component_id, result.candidate, now, int(d.incident_id), now)
+                    if failed_back and component_id is not None:
+                        healer_sql.clear_fallback(conn, component_id, now)
+                    save(conn)
+
+                await self.rt.writer.submit(write)
+                self.book.set(name, new)
+        except Exception:
+            log.exception("recording a step's outcome failed", component=name, event_id=event_id)
+        finally:
+            self._wake.set()
+
+    def _store_quietly(self, name: str, state: LadderState, now: float) -> None:
+        """Persist a state that changed without a row of its own (healthy_since); not awaited."""
+        future = self.rt.writer.submit(store_fn(self.book.component_id(name), state, self._cooldown(), now))
+        future.add_done_callback(_log_failure)
+        self.book.dirty.discard(name)
+
+    # --- verification --------------------------------------------------------------------------------
+
+    async def verify(self, name: str, since: float, within: float) -> Verification:
+        """Wait for a check of `name` that started after `since` and passed, up to `within` seconds."""
+        waiter = _Waiter(since, asyncio.get_running_loop().create_future())
+        self._waiters[name].append(waiter)
+        self._hold_fast(name, +1)
+        self.rt.scheduler.run_soon(name)
+        try:
+            async with asyncio.timeout(within):
+                result = await waiter.future
+            return Verification(result.ts, result)
+        except TimeoutError:
+            return Verification(None, waiter.last)
+        finally:
+            self._waiters[name].remove(waiter)
+            self._hold_fast(name, -1)
+
+    def _hold_fast(self, name: str, delta: int) -> None:
+        self._fast[name] += delta
+        breaker = self.rt.monitor.breakers.get(name)
+        half_open = breaker is not None and breaker.state is BreakerState.HALF_OPEN
+        self.rt.scheduler.set_fast(name, self._fast[name] > 0 or half_open)
+
+    def _on_result(self, result: CheckResult) -> None:
+        name = result.component
+        breaker = self.rt.monitor.breakers.get(name)
+        if breaker is not None:
+            self.book.observe(name, result.status, breaker.state, result.ts)
+        started = result.ts - result.latency_ms / 1000.0
+        for waiter in self._waiters.get(name, ()):
+            if started >= waiter.since and not waiter.future.done():
+                waiter.last = result
+                if not result.status.is_failure:
+                    waiter.future.set_result(result)
+
+
+def _action_label(step) -> str:
+    """`recovery_events.action`: which of the step's actions ran (run/signal/http for a retry)."""
+    if isinstance(step, RetryStep):
+        action = step.action
+        return "run" if action.run is not None else "signal" if action.signal is not None else "http"
+    return {"restore": "restore", "fallback": "activate"}.get(getattr(step, "strategy", ""), "run")
+
+
+def _log_failure(future: asyncio.Future) -> None:
+    """Done-callback for work nobody awaits (quiet stores, step tasks): an error is logged, not lost."""
+    if not future.cancelled() and future.exception() is not None:
+        exc = future.exception()
+        log.error("healer background work failed", error=f"{type(exc).__name__}: {exc}")
+
