@@ -1,0 +1,350 @@
+"""Graceful degradation in the daemon: score → level → flags, recorded, published, announced.
+
+The decisions are pure (engine/score.py, degradation.py, flags.py, trend.py); this is their edge. One
+evaluation reads what the monitor knows, updates the level tracker and then, only for what changed:
+
+* records it through the writer in one transaction — a history row per level change with its reason,
+  the degradation_state row (the tracker's snapshot, so hysteresis and the override survive kill -9),
+  feature_flags rows, and a health snapshot every `snapshot_every`;
+* publishes state.json atomically (engine/publish.py) — before the write is durable, on purpose: the
+  file is what applications act on, and a locked or full database must not keep them on a stale level;
+* logs each level change and hands it to the `on_change` action, run one at a time in order, off the
+  evaluation path, so a slow hook cannot delay the next change.
+
+Evaluations run every EVALUATE_EVERY seconds (staleness and hold times are about time passing), at an
+override's deadline, and promptly — debounced — when a breaker moves or a component's status changes.
+Nothing in here may stop the daemon: every failure is logged and the next evaluation tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from daemon.config.models import Degradation
+from daemon.engine.degradation import LevelChange, LevelTracker
+from daemon.engine.flags import FlagState, evaluate_flags
+from daemon.engine.proc import run_argv
+from daemon.engine.publish import publish_state, remove_stale_temps, state_document, state_file_path
+from daemon.engine.score import Observation, Score, compute_score
+from daemon.engine.trend import TrendResult, compute_trend
+from daemon.service.degradation_state import COMMANDS, apply_degrade_command, row_key, state_row, tracker_from_row
+from daemon.store import degradation_sql as sql
+from daemon.types import BreakerState
+
+log = structlog.get_logger(__name__)
+
+#: Seconds between evaluations when nothing pokes the loop: stale results and hold times need time to
+#: pass, and an operator reading state.json expects it at most this far behind.
+EVALUATE_EVERY = 1.0
+#: A burst of results (a scheduler tick checking many components) becomes one evaluation.
+DEBOUNCE_S = 0.05
+#: Snapshots the trend is fitted on (engine/trend.py's default window).
+TREND_WINDOW = 10
+#: A final state write at stop may wait this long for a busy database before giving up.
+STOP_WRITE_TIMEOUT_S = 5.0
+
+
+class DegradationService:
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self.clock = runtime.clock
+        self.tracker: LevelTracker | None = None
+        self.score: Score | None = None
+        self.flags: dict[str, FlagState] = {}
+        self.trend: TrendResult | None = None
+        self.state_path: Path | None = None
+        #: the future of the newest write submitted (tests and command handlers await it).
+        self.last_write: asyncio.Future | None = None
+        self._snapshots: deque[tuple[float, float | None]] = deque(maxlen=TREND_WINDOW)
+        self._last_snapshot_at: float | None = None
+        self._stored_flags: dict[str, tuple[bool, str | None]] = {}
+        self._stored_key: tuple | None = None
+        self._published: dict[str, Any] | None = None
+        self._publish_failing = False
+        self._seen_status: dict[str, str] = {}
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._hooks: asyncio.Queue[LevelChange] = asyncio.Queue()
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def config(self) -> Degradation:
+        return self.runtime.config.settings.degradation
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        env = self.runtime.options.env
+        self.state_path = state_file_path(self.config, env if env is not None else os.environ)
+        with contextlib.suppress(OSError):
+            remove_stale_temps(self.state_path)
+        row, snapshots, flags = await asyncio.to_thread(self.runtime._read, _load_stored)
+        self.tracker, problem = tracker_from_row(row, self.config, self.clock)
+        if problem:
+            log.warning("degradation state not restored", reason=problem)
+        elif row is not None:
+            log.info("degradation state restored", level=self.tracker.level.value,
+                     override=None if self.tracker.override is None else self.tracker.override.level.value)
+        self._stored_key = row_key(row) if row is not None and row.get("tracker") else None
+        self._snapshots.extend(snapshots)
+        self._last_snapshot_at = snapshots[-1][0] if snapshots else None
+        self._stored_flags = {name: (enabled, reason) for name, (enabled, reason, _) in flags.items()}
+
+        monitor = self.runtime.monitor
+        monitor.result_listeners.append(self._on_result)
+        monitor.transition_listeners.append(self._on_transition)
+        for name in COMMANDS:
+            self.runtime.commands.handlers[name] = self._command
+        await self.evaluate(force_publish=True)
+        self._tasks.append(asyncio.create_task(self._loop(), name="degradation"))
+        self._tasks.append(asyncio.create_task(self._hook_worker(), name="degradation-on-change"))
+
+    async def stop(self) -> None:
+        """Stop evaluating, then store the tracker once more so a restart credits the latest hold."""
+        monitor = self.runtime.monitor
+        with contextlib.suppress(ValueError):
+            monitor.result_listeners.remove(self._on_result)
+        with contextlib.suppress(ValueError):
+            monitor.transition_listeners.remove(self._on_transition)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # an on_change run is killed, group and all
+        self._tasks.clear()
+        if self.tracker is None or self.score is None:
+            return
+        row = state_row(self.tracker, self.score.value, self.score.unknown_count, self.clock.wall())
+        try:
+            await asyncio.wait_for(self.runtime.writer.submit(lambda conn: sql.save_state(conn, row)),
+                                   STOP_WRITE_TIMEOUT_S)
+        except Exception:
+            log.warning("degradation state not stored at stop (the last stored one stays)", exc_info=True)
+
+    # --- pokes ---------------------------------------------------------------------------------------
+
+    def _on_result(self, result) -> None:
+        status = getattr(result.status, "value", result.status)
+        if self._seen_status.get(result.component) != status:
+            self._seen_status[result.component] = status
+            self._wake.set()
+
+    def _on_transition(self, name: str, transition) -> None:
+        self._wake.set()
+
+    def _next_timeout(self) -> float:
+        timeout = EVALUATE_EVERY
+        override = self.tracker.override if self.tracker is not None else None
+        if override is not None:
+            timeout = min(timeout, max(0.01, override.until - self.clock.wall()))
+        return timeout
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._next_timeout())
+                await asyncio.sleep(DEBOUNCE_S)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.evaluate()
+            except Exception:
+                log.exception("degradation evaluation failed; the next one will try again")
+
+    # --- one evaluation ------------------------------------------------------------------------------
+
+    def observations(self) -> list[Observation]:
+        monitor = self.runtime.monitor
+        out = []
+        for name, component in self.runtime.config.components.items():
+            last = monitor.last.get(name)
+            breaker = monitor.breakers.get(name)
+            out.append(Observation.for_component(
+                component,
+                status=None if last is None else last.status,
+                last_ts=None if last is None else last.ts,
+                breaker=BreakerState.CLOSED if breaker is None else breaker.state,
+            ))
+        return out
+
+    async def evaluate(
+        self,
+        mutate: Callable[[LevelTracker], Sequence[LevelChange]] | None = None,
+        *,
+        force_publish: bool = False,
+    ) -> list[LevelChange]:
+        """Score, update the level (after `mutate`, an operator command), record and publish changes.
+
+        Returns the level changes it recorded. `mutate` may raise ValueError; nothing is changed then.
+        """
+        async with self._lock:
+            tracker = self.tracker
+            cfg = self.config
+            if tracker.config != cfg:  # a reload changed thresholds or hold: carry the state over
+                tracker.config = cfg
+            changes = list(mutate(tracker)) if mutate is not None else []
+            now = self.clock.wall()
+            score = compute_score(self.observations(), now, degraded_weight=cfg.degraded_weight,
+                                  stale_after=cfg.stale_after)
+            change = tracker.update(score.value)
+            if change is not None:
+                changes.append(change)
+            flags = evaluate_flags(cfg.flag, tracker.level, score.conditions)
+            snapshot_due = (self._last_snapshot_at is None
+                            or now - self._last_snapshot_at >= cfg.snapshot_every.total_seconds())
+            if snapshot_due:
+                self._snapshots.append((now, score.value))
+                self._last_snapshot_at = now
+            self.score, self.flags, self.trend = score, flags, compute_trend(self._snapshots)
+            self._record(changes, score, flags, now, snapshot_due)
+            for c in changes:
+                worse = c.to_level.rank > c.from_level.rank
+                (log.warning if worse else log.info)(
+                    "degradation level", from_level=c.from_level.value, to_level=c.to_level.value,
+                    cause=c.cause.value, score=c.score, reason=c.reason)
+                if c.changed:
+                    self._hooks.put_nowait(c)
+            await self._publish(now, force_publish)
+            return changes
+
+    def _record(self, changes: list[LevelChange], score: Score, flags: dict[str, FlagState], now: float,
+                snapshot_due: bool) -> None:
+        """Submit one must-not-lose write with everything that changed; never waits for it."""
+        tracker = self.tracker
+        row = state_row(tracker, score.value, score.unknown_count, now)
+        key = row_key(row)
+        write_row = snapshot_due or changes or key != self._stored_key
+        current = {name: (f.enabled, f.reason) for name, f in flags.items()}
+        changed_flags = {n: s for n, s in current.items() if self._stored_flags.get(n) != s}
+        removed = set(self._stored_flags) - set(current)
+        if not (write_row or changed_flags or removed or snapshot_due):
+            return
+        history = [(c.at, c.from_level.value, c.to_level.value, c.score, c.reason) for c in changes]
+        snapshot = (score.value, tracker.level.value, score.unknown_count, len(score.components)) if snapshot_due else None
+        keep = list(current)
+
+        def write(conn) -> None:
+            for at, from_level, to_level, value, reason in history:
+                sql.insert_history(conn, ts=at, from_level=from_level, to_level=to_level, score=value, reason=reason)
+            if write_row:
+                sql.save_state(conn, row)
+            if changed_flags or removed:
+                sql.save_flags(conn, changed_flags, keep, now)
+            if snapshot is not None:
+                sql.insert_snapshot(conn, ts=now, score=snapshot[0], level=snapshot[1],
+                                    unknown_count=snapshot[2], components=snapshot[3])
+
+        self._stored_key = key
+        self._stored_flags = current
+        for name, (enabled, reason) in changed_flags.items():
+            log.info("feature flag", flag=name, enabled=enabled, reason=reason)
+        fut = self.runtime.writer.submit(write)
+        fut.add_done_callback(_log_write_failure)
+        self.last_write = fut
+
+    async def _publish(self, now: float, force: bool) -> None:
+        tracker = self.tracker
+        document = state_document(level=tracker.level, score=self.score.value, unknown=self.score.unknown_count,
+                                  trend=self.trend.trend, flags=self.flags, override=tracker.override,
+                                  updated_at=now)
+        comparable = {k: v for k, v in document.items() if k != "updated_at"}
+        if not force and comparable == self._published:
+            return
+        try:
+            await asyncio.to_thread(publish_state, self.state_path, document)
+        except OSError as exc:
+            if not self._publish_failing:  # once per outage: a read-only /run must not flood the log
+                log.error("cannot publish the degradation state file; carrying on", path=str(self.state_path),
+                          error=str(exc))
+            self._publish_failing = True
+            return
+        if self._publish_failing:
+            log.info("degradation state file published again", path=str(self.state_path))
+        self._publish_failing = False
+        self._published = comparable
+
+    # --- operator commands ---------------------------------------------------------------------------
+
+    async def _command(self, cmd: dict[str, Any]) -> tuple[str, str]:
+        outcome: list[str] = []
+
+        def mutate(tracker: LevelTracker) -> list[LevelChange]:
+            change, sentence = apply_degrade_command(tracker, cmd["command"], cmd.get("args") or {},
+                                                     now=self.clock.wall(), requested_at=cmd.get("created_at"))
+            outcome.append(sentence)
+            return [change] if change is not None else []
+
+        try:
+            await self.evaluate(mutate)
+        except ValueError as exc:
+            return "rejected", str(exc)
+        if self.last_write is not None:
+            await asyncio.shield(self.last_write)  # applied = durable, before the outcome says so
+        return "applied", outcome[0]
+
+    # --- on_change -----------------------------------------------------------------------------------
+
+    async def _hook_worker(self) -> None:
+        while True:
+            change = await self._hooks.get()
+            try:
+                await self.run_on_change(change)
+            except Exception:
+                log.exception("on_change action failed", to_level=change.to_level.value)
+
+    async def run_on_change(self, change: LevelChange) -> None:
+        action = self.config.on_change
+        if action is None:
+            return
+        env = {
+            **os.environ,
+            **action.env,
+            "HEALERD_OLD_LEVEL": change.from_level.value,
+            "HEALERD_NEW_LEVEL": change.to_level.value,
+            "HEALERD_SCORE": "" if change.score is None else f"{change.score:g}",
+            "HEALERD_REASON": change.reason,
+        }
+        timeout = action.timeout.total_seconds()
+        if action.run is not None:
+            result = await run_argv(action.run, timeout=timeout, env=env, cwd=self.runtime.config.directory)
+            ok = result.exit_code == 0 and not result.timed_out
+            (log.info if ok else log.warning)(
+                "on_change action ran", argv=action.run, exit_code=result.exit_code, timed_out=result.timed_out,
+                output=result.first_line, to_level=change.to_level.value)
+        elif action.http is not None:
+            await _post_change(action, change, timeout)
+
+
+async def _post_change(action, change: LevelChange, timeout: float) -> None:
+    import httpx
+
+    request = action.http
+    body = request.body if request.body is not None else json.dumps({
+        "old_level": change.from_level.value, "new_level": change.to_level.value,
+        "score": change.score, "reason": change.reason, "at": change.at,
+    })
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        response = await client.request(request.method, request.url, content=body,
+                                        headers={"content-type": "application/json", **request.headers})
+    (log.info if response.status_code < 400 else log.warning)(
+        "on_change action ran", url=request.url, status=response.status_code, to_level=change.to_level.value)
+
+
+def _load_stored(conn):
+    return sql.load_state(conn), sql.recent_snapshots(conn, TREND_WINDOW), sql.load_flags(conn)
+
+
+def _log_write_failure(fut: asyncio.Future) -> None:
+    if fut.cancelled():
+        return
+    exc = fut.exception()
+    if exc is not None:
+        log.error("degradation state write failed", error=repr(exc))
