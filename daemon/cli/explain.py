@@ -42,7 +42,8 @@ def timeline(data: dict[str, Any]) -> list[tuple[float, str, str]]:
     for t in data["transitions"]:
         rows.append((t["ts"], "breaker", f"{t['from_state']} → {t['to_state']}: {t['reason']}"))
     for d in data["decisions"]:
-        what = d["kind"] + (f" {d['strategy']} (step {d['step'] + 1})" if d["step"] is not None else "")
+        strategy = f" {d['strategy']}" if d["strategy"] and d["strategy"] != d["kind"] else ""
+        what = d["kind"] + (f"{strategy} (step {d['step'] + 1})" if d["step"] is not None else "")
         until = f" [until {_at(d['until'])}]" if d["until"] is not None else ""
         rows.append((d["ts"], "decision", f"{what}: {d['reason']}{until}"))
     for e in data["events"]:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections import Counter, defaultdict
-from dataclasses import dataclass
 
 import structlog
 
@@ -38,9 +36,10 @@ from daemon.engine.ladder import (
 from daemon.service.healer_facts import Facts, FactsCache
 from daemon.service.healer_notify import Escalations
 from daemon.service.healer_state import LadderBook, store_fn
-from daemon.service.healer_steps import StepResult, StepRunner, Verification
+from daemon.service.healer_steps import StepResult, StepRunner
+from daemon.service.healer_verify import Verifier
 from daemon.store import healer_sql
-from daemon.types import BreakerState, CheckResult
+from daemon.types import CheckResult
 
 log = structlog.get_logger(__name__)
 
@@ -66,27 +65,19 @@ def decision_key(d: Decision, incident_id) -> tuple:
             None if until is None else round(until), _SPAN.sub("…", d.reason))
 
 
-@dataclass
-class _Waiter:
-    since: float
-    future: asyncio.Future
-    last: CheckResult | None = None
-
-
 class Healer:
     def __init__(self, runtime) -> None:
         self.rt = runtime
         self.clock = runtime.clock
         self.book = LadderBook(lambda: self.rt.monitor.component_ids, self._cooldown)
-        self.steps = StepRunner(lambda: self.rt.config, self.clock, self.verify, self.rt.writer.submit)
+        self.verifier = Verifier(runtime)
+        self.steps = StepRunner(lambda: self.rt.config, self.clock, self.verifier.verify, self.rt.writer.submit)
         self.escalations = Escalations(self)
         self.facts = FactsCache(runtime)
         self.rng = random.Random()
         self._last_key: dict[str, tuple] = {}
         self._recoveries: dict[str, asyncio.Task] = {}
         self._finishing: set[asyncio.Task] = set()
-        self._waiters: defaultdict[str, list[_Waiter]] = defaultdict(list)
-        self._fast = Counter()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -127,7 +118,7 @@ class Healer:
 
     def wants_fast(self, name: str) -> bool:
         """A step being verified wants its component checked on the fast cadence."""
-        return self._fast[name] > 0
+        return self.verifier.wants_fast(name)
 
     # --- the loop ------------------------------------------------------------------------------------
 
@@ -345,6 +336,8 @@ class Healer:
 
                 await self.rt.writer.submit(write)
                 self.book.set(name, new)
+                if isinstance(d, RunStep) and d.strategy == "restore":
+                    self.facts.invalidate_checkpoints()  # a restore may have found its version corrupt
         except Exception:
             log.exception("recording a step's outcome failed", component=name, event_id=event_id)
         finally:
@@ -356,41 +349,11 @@ class Healer:
         future.add_done_callback(_log_failure)
         self.book.dirty.discard(name)
 
-    # --- verification --------------------------------------------------------------------------------
-
-    async def verify(self, name: str, since: float, within: float) -> Verification:
-        """Wait for a check of `name` that started after `since` and passed, up to `within` seconds."""
-        waiter = _Waiter(since, asyncio.get_running_loop().create_future())
-        self._waiters[name].append(waiter)
-        self._hold_fast(name, +1)
-        self.rt.scheduler.run_soon(name)
-        try:
-            async with asyncio.timeout(within):
-                result = await waiter.future
-            return Verification(result.ts, result)
-        except TimeoutError:
-            return Verification(None, waiter.last)
-        finally:
-            self._waiters[name].remove(waiter)
-            self._hold_fast(name, -1)
-
-    def _hold_fast(self, name: str, delta: int) -> None:
-        self._fast[name] += delta
-        breaker = self.rt.monitor.breakers.get(name)
-        half_open = breaker is not None and breaker.state is BreakerState.HALF_OPEN
-        self.rt.scheduler.set_fast(name, self._fast[name] > 0 or half_open)
-
     def _on_result(self, result: CheckResult) -> None:
-        name = result.component
-        breaker = self.rt.monitor.breakers.get(name)
+        breaker = self.rt.monitor.breakers.get(result.component)
         if breaker is not None:
-            self.book.observe(name, result.status, breaker.state, result.ts)
-        started = result.ts - result.latency_ms / 1000.0
-        for waiter in self._waiters.get(name, ()):
-            if started >= waiter.since and not waiter.future.done():
-                waiter.last = result
-                if not result.status.is_failure:
-                    waiter.future.set_result(result)
+            self.book.observe(result.component, result.status, breaker.state, result.ts)
+        self.verifier.on_result(result)
 
 
 def _action_label(step) -> str:

@@ -182,3 +182,246 @@ def test_crash_is_restarted_verified_and_the_incident_closes_with_its_mttr_recor
     assert outcome[:3] == ("retry", 1, 1) and outcome[3] > 0
     state = ladder(d, "app")
     assert state.incident is None and state.in_progress is None and state.last_success_at is not None
+
+
+def fallback_step(route: Path, candidates: list[str], *, failback_after: str = "1s") -> str:
+    activate = [PY, str(ROUTE_TO), "--state", str(route), "{candidate}"]
+    deactivate = [PY, str(ROUTE_TO), "--state", str(route), "app"]
+    return (f'[[component.recovery]]\nstrategy = "fallback"\ncandidates = {q(candidates)}\nverify_within = "5s"\n'
+            f'activate = {{ run = {q(activate)}, timeout = "10s" }}\n'
+            f'deactivate = {{ run = {q(deactivate)}, timeout = "10s" }}\nfailback_after = "{failback_after}"\n')
+
+
+def healthy(d, *names: str):
+    def check() -> bool:
+        rows = dict(d.query("SELECT component, last_status FROM current_system_status"))
+        return all(rows.get(n) == "healthy" for n in names)
+    return check
+
+
+def test_persistent_failure_spends_the_retry_budget_falls_back_to_the_standby_then_fails_back(env):
+    app, standby = env.service("app"), env.service("app-standby")
+    app.start()
+    standby.start()
+    route = env.root / "run" / "route"
+    env.write(
+        component("app-standby", check=http_check(standby))
+        + component("app", check=http_check(app),
+                    steps=retry(app.argv("restart"), verify="1s") + fallback_step(route, ["app-standby"]))
+    )
+    d = env.start()
+    wait_until(healthy(d, "app", "app-standby"), timeout=15)
+
+    app.set_mode("fail")  # persistent: the mode file survives the restart the retry does
+
+    def activated():
+        return [e for e in events(d, "app") if e["action"] == "activate" and e["status"] == "succeeded"]
+
+    wait_until(activated, timeout=30, message=lambda: explain(d, "app"))
+    assert route.read_text().strip() == "app-standby"
+    assert d.query("SELECT f.active_candidate FROM fallback_state f JOIN components c ON c.id = f.component_id "
+                   "WHERE c.name = 'app'") == [("app-standby",)]
+    assert ladder(d, "app").fallback.candidate == "app-standby"
+
+    app.set_mode("healthy")  # fixed by hand: the primary comes back, then healerd switches back to it
+
+    def failed_back():
+        return [e for e in events(d, "app") if e["action"] == "deactivate" and e["status"] == "succeeded"]
+
+    wait_until(failed_back, timeout=30, message=lambda: explain(d, "app"))
+    got = [(e["strategy"], e["action"], e["status"], e["candidate"]) for e in events(d, "app")]
+    assert got == [
+        ("retry", "run", "failed", None),
+        ("fallback", "activate", "succeeded", "app-standby"),
+        ("fallback", "deactivate", "succeeded", "app-standby"),
+    ]
+    assert "not verified" in events(d, "app")[0]["output"]
+    assert route.read_text().strip() == "app"
+    assert d.query("SELECT f.active_candidate FROM fallback_state f JOIN components c ON c.id = f.component_id "
+                   "WHERE c.name = 'app'") == [(None,)]
+    assert [i["status"] for i in incidents(d, "app")] == ["resolved"]
+    assert ladder(d, "app").fallback is None
+    kinds = [k for k, _ in decisions(d, "app")]
+    assert kinds.index("failback") > kinds.index("close_incident")
+    strategies = {r[0] for r in d.query("SELECT strategy FROM recovery_ladder_outcomes WHERE component = 'app'")}
+    assert strategies == {"retry", "fallback", "failback"}
+
+
+def test_corrupted_config_file_is_restored_from_the_checkpoint_taken_while_healthy(env):
+    app = env.service("app")
+    app.start()
+    restore = (f'[[component.recovery]]\nstrategy = "restore"\ncheckpoint = "app-config"\nverify_within = "5s"\n'
+               f'then = {{ run = {q(app.argv("restart"))}, timeout = "20s" }}\n')
+    checkpoint = f'[[checkpoint]]\nname = "app-config"\npaths = {q([str(app.mode_file)])}\nevery = "1h"\nkeep = 3\n'
+    env.write(component("app", check=http_check(app), steps=retry(app.argv("restart"), verify="1s") + restore)
+              + checkpoint)
+    d = env.start()
+    wait_until(lambda: d.query("SELECT count(*) FROM checkpoints WHERE name = 'app-config' AND status = 'verified'")[0][0],
+               timeout=15, message="no checkpoint taken while app was healthy")
+
+    app.set_mode("fail")  # the service's config file now holds a value that breaks it; a restart keeps it
+
+    wait_until(closed_incident(d, "app"), timeout=30, message=lambda: explain(d, "app"))
+    got = [(e["strategy"], e["status"]) for e in events(d, "app")]
+    assert got == [("retry", "failed"), ("restore", "succeeded")]
+    (cp_id,) = d.query("SELECT id FROM checkpoints WHERE name = 'app-config' AND status = 'verified'")[0]
+    assert d.query("SELECT checkpoint_id, action FROM recovery_events WHERE strategy = 'restore'") == [(cp_id, "restore")]
+    assert app.mode_file.read_text().strip() == "healthy"
+    assert d.query("SELECT count(*) FROM checkpoints WHERE name = 'app-config'")[0][0] == 1  # none taken while sick
+
+
+def test_nothing_works_one_escalation_reminders_until_acked_and_a_resolved_message(env, webhook):
+    app = env.service("app")
+    app.start()
+    env.write(component("app", check=http_check(app), steps=retry(app.argv("start"), verify="1s")
+                        + escalate("hook", repeat="1s")),
+              settings=f'[notify.hook]\nkind = "webhook"\nurl = "{webhook.url}"\nretries = 1\ntimeout = "2s"\n')
+    d = env.start()
+    wait_until(healthy(d, "app"), timeout=15)
+
+    app.set_mode("crash")  # it dies now and at every start: the retry cannot fix it
+    app.crash()
+
+    wait_until(lambda: webhook.of_kind("reminder"), timeout=30, message=lambda: explain(d, "app"))
+    (initial,) = webhook.of_kind("initial")
+    (incident,) = incidents(d, "app")
+    assert initial["component"] == "app" and initial["incident"] == incident["id"]
+    assert "app" in initial["text"] and initial["error"]
+    (retry_event,) = events(d, "app")
+    assert retry_event["status"] == "failed" and retry_event["exit_code"] == 1
+
+    from click.testing import CliRunner
+
+    from daemon.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["ack", "app", "--db", str(d.db)])
+    assert result.exit_code == 0 and "acknowledged" in result.output, result.output
+    (incident,) = incidents(d, "app")
+    acked = incident["acked_at"]
+    assert acked is not None and ladder(d, "app").incident.acked_at is not None
+    # two reminder periods go by (seen as check results the daemon wrote): no reminder after the ack
+    wait_until(lambda: d.query("SELECT count(*) FROM check_results WHERE ts > ?", (acked + 2.5,))[0][0], timeout=15)
+    assert d.query("SELECT count(*) FROM escalations WHERE kind = 'reminder' AND created_at > ?", (acked,)) == [(0,)]
+
+    app.set_mode("healthy")  # fixed by hand
+    app.start()
+
+    wait_until(lambda: webhook.of_kind("resolved"), timeout=30, message=lambda: explain(d, "app"))
+    assert len(webhook.of_kind("initial")) == 1 and len(webhook.of_kind("resolved")) == 1
+    rows = d.query("SELECT kind, status FROM escalations ORDER BY id")
+    assert rows[0] == ("initial", "delivered") and rows[-1] == ("resolved", "delivered")
+    assert {s for _, s in rows} == {"delivered"}
+    assert [i["status"] for i in incidents(d, "app")] == ["resolved"]
+    assert "escalation" in explain(d, "app")
+
+
+def test_dependency_down_only_the_dependency_is_healed_and_the_dependent_waits(env):
+    db = env.service("db")
+    db.start()
+    gate = env.gate("db-start")
+    marker = env.root / "run" / "app-was-restarted"
+    app_check = f'kind = "tcp"\nport = {db.port}\nevery = "200ms"\ntimeout = "150ms"'  # app is up only with its db
+    app_action = [PY, "-c", "import sys; open(sys.argv[1], 'a').write('x')", str(marker)]
+    env.write(
+        component("db", check=http_check(db), failures=1, steps=retry(gate.argv(db.argv("start"))))
+        + component("app", check=app_check, failures=3, extra='depends_on = ["db"]',
+                    steps=retry(app_action) + escalate("ops")),
+        settings='[notify.ops]\nkind = "log"\n',
+    )
+    d = env.start()
+    wait_until(healthy(d, "app", "db"), timeout=15)
+
+    db.crash()
+
+    def app_waits():
+        waiting = [i for i in incidents(d, "app") if i["waiting_on"] == "db"]
+        started = [e for e in events(d, "db") if e["status"] == "started"]
+        return waiting and started
+    wait_until(app_waits, timeout=30, message=lambda: explain(d, "app") + "\n" + explain(d, "db"))
+    assert any("waiting on db" in reason for _, reason in decisions(d, "app"))
+
+    gate.open()  # the db's restart may now go ahead
+
+    wait_until(lambda: closed_incident(d, "db")() and closed_incident(d, "app")(), timeout=30,
+               message=lambda: explain(d, "app") + "\n" + explain(d, "db"))
+    assert [(e["strategy"], e["status"]) for e in events(d, "db")] == [("retry", "succeeded")]
+    assert events(d, "app") == []
+    assert d.query("SELECT count(*) FROM escalations") == [(0,)]
+    assert not marker.exists()
+    assert "waited on: db" in explain(d, "app")
+
+
+def test_kill_9_mid_recovery_leaves_the_step_interrupted_and_the_budget_counted_once(env):
+    app = env.service("app")
+    app.start()
+    gate = env.gate("app-start")
+    env.write(component("app", check=http_check(app), steps=retry(gate.argv(app.argv("start")), attempts=2)
+                        + escalate("ops")),
+              settings='[notify.ops]\nkind = "log"\n')
+    d = env.start()
+    wait_until(healthy(d, "app"), timeout=15)
+
+    app.crash()
+    wait_until(lambda: [e for e in events(d, "app") if e["status"] == "started"] and gate.pids, timeout=30,
+               message=lambda: explain(d, "app"))
+    os.kill(d.pid, signal.SIGKILL)  # mid-recovery: the action blocks at the gate
+    d.proc.wait(10)
+    gate.kill_all()  # the orphaned action (own session) must not start the service behind our back
+    assert [e["status"] for e in events(d, "app")] == ["started"]
+
+    d2 = env.start()
+    wait_until(lambda: len(gate.pids) == 2, timeout=30, message=lambda: explain(d2, "app"))
+    first = events(d2, "app")[0]
+    assert (first["status"], first["attempt"]) == ("interrupted", 1)
+    gate.open()
+
+    wait_until(closed_incident(d2, "app"), timeout=30, message=lambda: explain(d2, "app"))
+    got = [(e["strategy"], e["attempt"], e["status"]) for e in events(d2, "app")]
+    assert got == [("retry", 1, "interrupted"), ("retry", 2, "succeeded")]
+    assert len({e["incident"] for e in events(d2, "app")}) == 1  # the same incident went on
+    assert len(ladder(d2, "app").step(0, "retry").attempts) == 2  # counted once each, not three times
+    assert d2.query("SELECT count(*) FROM escalations") == [(0,)]
+
+
+def test_sigterm_mid_recovery_kills_the_action_group_and_records_the_step_interrupted(env):
+    app = env.service("app")
+    app.start()
+    gate = env.gate("app-start")
+    env.write(component("app", check=http_check(app), steps=retry(gate.argv(app.argv("start")))))
+    d = env.start()
+    wait_until(healthy(d, "app"), timeout=15)
+
+    app.crash()
+    wait_until(lambda: gate.pids, timeout=30, message=lambda: explain(d, "app"))
+    (blocked,) = gate.pids
+
+    assert d.stop() == 0
+    (event,) = events(d, "app")
+    assert event["status"] == "interrupted" and "healerd stopped" in event["output"]
+    assert not Path(f"/proc/{blocked}").exists() or "Z" in Path(f"/proc/{blocked}/stat").read_text().split()[2]
+    assert ladder(d, "app").in_progress is None
+
+
+def test_operator_heal_runs_the_next_step_on_a_healthy_component_and_records_who_asked(env):
+    app = env.service("app")
+    app.start()
+    env.write(component("app", check=http_check(app), steps=retry(app.argv("restart"))))
+    d = env.start()
+    wait_until(healthy(d, "app"), timeout=15)
+    first_pid = app.pid
+
+    from click.testing import CliRunner
+
+    from daemon.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["heal", "app", "--db", str(d.db)])
+    assert result.exit_code == 0 and "recovery requested" in result.output, result.output
+
+    wait_until(lambda: [e for e in events(d, "app") if e["status"] == "succeeded"], timeout=30,
+               message=lambda: explain(d, "app"))
+    wait_until(closed_incident(d, "app"), timeout=30, message=lambda: explain(d, "app"))
+    (incident,) = d.query("SELECT trigger FROM incidents")
+    assert incident == ("operator",)
+    assert app.pid != first_pid
+    assert d.query("SELECT command, status FROM operator_commands") == [("heal", "applied")]
+    assert ladder(d, "app").operator_requested_at is None
