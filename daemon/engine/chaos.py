@@ -134,7 +134,8 @@ def promises_missed(experiment: Experiment, facts: RunFacts) -> list[str]:
     if expect.detected_within is not None:
         limit = expect.detected_within.total_seconds()
         if detect is None:
-            missed.append(f"not detected (the breaker of {experiment.target} never opened; promise: within {_dur(expect.detected_within)})")
+            missed.append(f"not detected (the breaker of {experiment.target} never opened; "
+                          f"promise: within {_dur(expect.detected_within)})")
         elif detect > limit:
             missed.append(f"detected after {seconds(detect)}, promise: within {_dur(expect.detected_within)}")
     if expect.recovered_within is not None and not facts.dry_run and facts.detected_at is not None:
@@ -142,7 +143,8 @@ def promises_missed(experiment: Experiment, facts: RunFacts) -> list[str]:
         recover = time_to_recover(facts)
         since = "the revert" if recovery_clock_start(facts) == facts.reverted_at and facts.held else "the injection"
         if recover is None:
-            missed.append(f"not recovered (the breaker did not close again; promise: within {_dur(expect.recovered_within)})")
+            missed.append(f"not recovered (the breaker did not close again; "
+                          f"promise: within {_dur(expect.recovered_within)})")
         elif recover > limit:
             missed.append(f"recovered {seconds(recover)} after {since}, promise: within {_dur(expect.recovered_within)}")
     if expect.max_level is not None and facts.max_level is not None and facts.max_level.rank > expect.max_level.rank:

@@ -20,7 +20,12 @@ result healthy or degraded): a system that is fine on average while the target i
 a state to inject into, nor one to call recovered. The score is computed here on every sample from the
 monitor's state with the same function and settings as service/degradation.py (so an abort reacts to
 the result that crossed the floor, not to the next evaluation); the degradation service's own score,
-when it runs, is sampled too, and its level tracker (with hysteresis) gives the level.
+when it runs, is sampled too. The level reached is the worse of the degradation tracker's level and
+the level the score implies (the tracker drops at once but evaluates on its own cadence, and climbs
+back with hysteresis), or the tracker's alone while an operator override pins it.
+
+Recovery is the healer's: once the rollback starts, breaker moves are no longer counted as detection
+or recovery (a dry run whose rollback restarted the target did not "recover").
 """
 
 from __future__ import annotations
@@ -95,6 +100,7 @@ class ExperimentRun:
         self._injected = False  # the fault may be in force (also when its injection reported failure)
         self._holding = False  # a held fault not reverted yet
         self._listening = False
+        self._rolled = False  # from the rollback on, the breaker's moves are the rollback's, not the healer's
 
     @property
     def target(self) -> str:
@@ -140,7 +146,12 @@ class ExperimentRun:
         degradation = getattr(runtime, "degradation", None)
         tracker = getattr(degradation, "tracker", None)
         theirs = getattr(getattr(degradation, "score", None), "value", None)
-        level = tracker.level if tracker is not None else (None if score is None else level_for(score, cfg))
+        level = None if score is None else level_for(score, cfg)
+        if tracker is not None:
+            # The tracker drops at once and climbs back with hysteresis, so the worse of its level and the
+            # score's is the level reached — unless an operator override pins it.
+            level = tracker.level if tracker.override is not None or level is None else max(
+                tracker.level, level, key=lambda lv: lv.rank)
         return score, theirs, level
 
     def _target_well(self) -> tuple[bool, str]:
@@ -213,7 +224,7 @@ class ExperimentRun:
     def _on_transition(self, name: str, transition) -> None:
         self._wake.set()
         facts = self.facts
-        if name != self.target or not self._injected:
+        if name != self.target or not self._injected or self._rolled:
             return
         at = transition.at_wall
         since = f" ({at - facts.injected_at:.2f} s after the injection)" if facts.injected_at else ""
@@ -383,6 +394,7 @@ class ExperimentRun:
         self._update(reverted_at=activity.end)
 
     async def _rollback(self) -> None:
+        self._rolled = True
         if self.experiment.rollback is None:
             self._event("rollback", "skipped", "no rollback configured")
             return
