@@ -5,7 +5,8 @@
   commands are the recovery actions in the generated config.
 - `Gate`: an argv prefix that blocks until the test opens the gate, recording each blocked process's
   pid, for "kill -9 in the middle of a recovery" and "the dependency is still down" scenarios.
-- `WebhookReceiver`: a threaded HTTP server on 127.0.0.1:0 that records every POSTed JSON body.
+- `WebhookReceiver`: a threaded HTTP server on 127.0.0.1:0 that records every POSTed JSON body (and
+  can hang before answering, for "killed while sending").
 """
 
 from __future__ import annotations
@@ -146,6 +147,10 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        #: while clear, requests are recorded but not answered (a receiver that hangs); set to answer.
+        self.answering = threading.Event()
+        self.answering.set()
+        self._closing = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -158,6 +163,9 @@ class WebhookReceiver:
                     message = {"unparsed": body.decode(errors="replace")}
                 with outer._lock:
                     outer.messages.append(message)
+                while not outer.answering.wait(0.05):
+                    if outer._closing.is_set():
+                        return
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -177,6 +185,7 @@ class WebhookReceiver:
             return [m for m in self.messages if m.get("kind") == kind]
 
     def close(self) -> None:
+        self._closing.set()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(10)

@@ -100,7 +100,7 @@ class Healer:
         from daemon.service.healer_commands import install
 
         install(self)
-        self.escalations.resend_pending()
+        await self.escalations.resend_pending()
         self._task = asyncio.create_task(self._loop(), name="healer")
 
     async def stop(self) -> None:

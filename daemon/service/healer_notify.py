@@ -58,15 +58,14 @@ class Escalations:
             if row["status"] != "delivered":
                 self._spawn(row, message)
 
-    def resend_pending(self) -> None:
-        """Messages a previous daemon recorded but did not finish sending go out again."""
-        self._tasks.add(asyncio.create_task(self._resend(), name="escalations-resend"))
+    async def resend_pending(self) -> None:
+        """Messages a previous daemon recorded but did not finish sending go out again (at-least-once).
 
-    async def _resend(self) -> None:
+        Read before the healer's first pass, so a row this daemon creates is never picked up twice."""
         try:
             rows = await asyncio.to_thread(self.rt._read, _pending_with_component)
         except Exception:
-            log.exception("cannot read pending escalations; they stay pending")
+            log.exception("cannot read pending escalations; they stay pending until the next start")
             return
         for row in rows:
             reason = f"sent again after a restart (recorded {row['kind']} message was not delivered)"

@@ -426,3 +426,28 @@ def test_operator_heal_runs_the_next_step_on_a_healthy_component_and_records_who
     assert app.pid != first_pid
     assert d.query("SELECT command, status FROM operator_commands") == [("heal", "applied")]
     assert ladder(d, "app").operator_requested_at is None
+
+
+def test_an_escalation_cut_short_by_kill_9_is_sent_again_after_the_restart(env, webhook):
+    app = env.service("app")
+    app.start()
+    env.write(component("app", check=http_check(app), steps=escalate("hook")),
+              settings=f'[notify.hook]\nkind = "webhook"\nurl = "{webhook.url}"\nretries = 0\ntimeout = "10s"\n')
+    d = env.start()
+    wait_until(healthy(d, "app"), timeout=15)
+    webhook.answering.clear()  # the receiver takes the message but does not answer yet
+
+    app.set_mode("crash")
+    app.crash()
+    wait_until(lambda: webhook.of_kind("initial"), timeout=30, message=lambda: explain(d, "app"))
+    assert d.query("SELECT kind, status FROM escalations") == [("initial", "pending")]  # intent, before the answer
+    os.kill(d.pid, signal.SIGKILL)
+    d.proc.wait(10)
+
+    webhook.answering.set()
+    d2 = env.start()
+    wait_until(lambda: d2.query("SELECT status FROM escalations") == [("delivered",)], timeout=30,
+               message=lambda: explain(d2, "app"))
+    assert len(webhook.of_kind("initial")) == 2  # at least once: the receiver saw it twice, one row says so
+    assert d2.query("SELECT count(*) FROM escalations WHERE kind = 'initial'") == [(1,)]
+    assert ladder(d2, "app").incident.escalation is not None  # the restarted daemon does not escalate anew

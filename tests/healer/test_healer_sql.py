@@ -117,3 +117,21 @@ def test_every_decision_maps_to_a_row_the_schema_accepts(db_path, decision, expe
         app = Rows(conn).component("app")
         healer_sql.insert_decision(conn, component_id=app, incident_id=None, ts=T0, reason=decision.reason,
                                    **decision_columns(decision))
+
+
+def test_weighted_selection_reads_success_rate_and_mean_latency_from_recent_rollups(db_path):
+    from daemon.service.healer_facts import _candidate_stats
+
+    hour = int(T0 // 3600) * 3600
+    with open_db(db_path) as conn:
+        rows = Rows(conn)
+        a, b = rows.component("a"), rows.component("b")
+        rows.component("never-checked")
+        rows.insert("result_rollups_hourly", hour=hour, component_id=a, total=10, healthy=9, unhealthy=1, latency_sum_ms=500.0)
+        rows.insert("result_rollups_hourly", hour=hour - 3600, component_id=a, total=10, healthy=10, latency_sum_ms=300.0)
+        rows.insert("result_rollups_hourly", hour=hour - 48 * 3600, component_id=b, total=10, healthy=0, unhealthy=10)
+        rows.insert("result_rollups_hourly", hour=hour, component_id=b, total=4, healthy=2, unhealthy=2, latency_sum_ms=4000.0)
+        stats = _candidate_stats(conn, hour - 24 * 3600)
+    assert set(stats) == {"a", "b"}
+    assert stats["a"].success_rate == pytest.approx(0.95) and stats["a"].latency_ms == pytest.approx(40.0)
+    assert stats["b"].success_rate == pytest.approx(0.5) and stats["b"].latency_ms == pytest.approx(1000.0)
