@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from daemon.config.durations import format_duration
-from daemon.config.models import Experiment
+from daemon.config.models import Experiment, HealerdConfig
 from daemon.types import Level
 
 #: Faults that last until they are reverted (the window's length); the others are one-shot events.
@@ -52,6 +52,24 @@ class TargetFacts:
     weight_share: float  # the target's weight / all components' weight, 0..1
     degraded_over_s: float | None = None
     timeout_s: float | None = None
+
+    @classmethod
+    def from_config(cls, config: HealerdConfig, name: str) -> TargetFacts | None:
+        component = config.components.get(name)
+        if component is None:
+            return None
+        total = sum(c.weight for c in config.components.values()) or 1.0
+        check = component.check
+        return cls(
+            name=name, check_kind=check.kind, every_s=check.every.total_seconds(),
+            consecutive_failures=component.breaker.consecutive_failures,
+            open_for_s=component.breaker.open_for.total_seconds(),
+            half_open_successes=component.breaker.half_open_successes,
+            fast_every_s=config.settings.daemon.fast_every.total_seconds(),
+            has_recovery=bool(component.recovery), weight_share=component.weight / total,
+            degraded_over_s=None if check.degraded_over is None else check.degraded_over.total_seconds(),
+            timeout_s=check.timeout.total_seconds(),
+        )
 
 
 @dataclass

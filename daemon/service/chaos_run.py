@@ -17,12 +17,12 @@
 
 The steady state is "score ≥ min_score *and* the target is well" (breaker closed or disabled, last
 result healthy or degraded): a system that is fine on average while the target itself is down is not
-a state to inject into, nor one to call recovered. The score is computed here on every sample from the
-monitor's state with the same function and settings as service/degradation.py (so an abort reacts to
-the result that crossed the floor, not to the next evaluation); the degradation service's own score,
-when it runs, is sampled too. The level reached is the worse of the degradation tracker's level and
-the level the score implies (the tracker drops at once but evaluates on its own cadence, and climbs
-back with hysteresis), or the tracker's alone while an operator override pins it.
+a state to inject into, nor one to call recovered. The score is the degradation service's (one source
+of truth, already computed on every status change after a 50 ms debounce and every second; computing
+it again here per sample would cost O(components) each time). The run samples it on each of the
+target's results and transitions and every SAMPLE_EVERY seconds, so an abort follows the result that
+crossed the floor within about 0.15 s. The level is the degradation tracker's (it drops at once and
+climbs back with hysteresis, and an operator override pins it): the level the system really ran at.
 
 Recovery is the healer's: once the rollback starts, breaker moves are no longer counted as detection
 or recovery (a dry run whose rollback restarted the target did not "recover").
@@ -38,8 +38,6 @@ import structlog
 
 from daemon.config.models import Experiment
 from daemon.engine.chaos import IN_DAEMON_FAULTS, Judgement, RunFacts, TargetFacts, judge, recommendations
-from daemon.engine.degradation import level_for
-from daemon.engine.score import Observation, compute_score
 from daemon.service import chaos_faults
 from daemon.store import chaos_sql
 from daemon.types import BreakerState, Level, Status
@@ -64,25 +62,6 @@ def dry_run_components(runtime) -> set[str]:
     if found is None:
         found = runtime.dry_run_components = set()
     return found
-
-
-def target_facts(runtime, name: str) -> TargetFacts | None:
-    config = runtime.config
-    component = config.components.get(name)
-    if component is None:
-        return None
-    total = sum(c.weight for c in config.components.values()) or 1.0
-    check = component.check
-    return TargetFacts(
-        name=name, check_kind=check.kind, every_s=check.every.total_seconds(),
-        consecutive_failures=component.breaker.consecutive_failures,
-        open_for_s=component.breaker.open_for.total_seconds(),
-        half_open_successes=component.breaker.half_open_successes,
-        fast_every_s=config.settings.daemon.fast_every.total_seconds(),
-        has_recovery=bool(component.recovery), weight_share=component.weight / total,
-        degraded_over_s=None if check.degraded_over is None else check.degraded_over.total_seconds(),
-        timeout_s=check.timeout.total_seconds(),
-    )
 
 
 class ExperimentRun:
@@ -129,30 +108,12 @@ class ExperimentRun:
 
     # --- health --------------------------------------------------------------------------------------
 
-    def _health(self) -> tuple[float | None, float | None, Level | None]:
-        """(score now, the degradation service's last score, the level)."""
-        runtime = self.runtime
-        monitor = runtime.monitor
-        cfg = runtime.config.settings.degradation
-        observations = []
-        for name, component in runtime.config.components.items():
-            last = monitor.last.get(name)
-            breaker = monitor.breakers.get(name)
-            observations.append(Observation.for_component(
-                component, status=None if last is None else last.status, last_ts=None if last is None else last.ts,
-                breaker=BreakerState.CLOSED if breaker is None else breaker.state))
-        score = compute_score(observations, self._wall(), degraded_weight=cfg.degraded_weight,
-                              stale_after=cfg.stale_after).value
-        degradation = getattr(runtime, "degradation", None)
+    def _health(self) -> tuple[float | None, Level | None]:
+        """The degradation service's latest score and level (see the module doc)."""
+        degradation = getattr(self.runtime, "degradation", None)
+        score = getattr(getattr(degradation, "score", None), "value", None)
         tracker = getattr(degradation, "tracker", None)
-        theirs = getattr(getattr(degradation, "score", None), "value", None)
-        level = None if score is None else level_for(score, cfg)
-        if tracker is not None:
-            # The tracker drops at once and climbs back with hysteresis, so the worse of its level and the
-            # score's is the level reached — unless an operator override pins it.
-            level = tracker.level if tracker.override is not None or level is None else max(
-                tracker.level, level, key=lambda lv: lv.rank)
-        return score, theirs, level
+        return score, None if tracker is None else tracker.level
 
     def _target_well(self) -> tuple[bool, str]:
         monitor = self.runtime.monitor
@@ -167,7 +128,7 @@ class ExperimentRun:
         return True, ""
 
     def _steady(self) -> tuple[bool, float | None, Level | None, str]:
-        score, _, level = self._health()
+        score, level = self._health()
         minimum = self.experiment.steady_state.min_score
         if score is None:
             return False, None, level, "the score is unknown (nothing checked yet)"
@@ -180,20 +141,17 @@ class ExperimentRun:
         if not self._injected:
             return
         facts = self.facts
-        score, theirs, level = self._health()
-        known = [s for s in (score, theirs) if s is not None]
-        if known:
-            lowest = min(known)
-            facts.min_score = lowest if facts.min_score is None else min(facts.min_score, lowest)
+        score, level = self._health()
+        if score is not None:
+            facts.min_score = score if facts.min_score is None else min(facts.min_score, score)
         if level is not None and (facts.max_level is None or level.rank > facts.max_level.rank):
             if facts.max_level is not None or level is not Level.FULL:
                 self._event("level", "info", f"level {level.value}", {"level": level.value, "score": score})
             facts.max_level = level
         floor = self.experiment.abort_below
-        if floor is not None and known and min(known) < floor and not facts.aborted:
-            facts.aborted = f"score {min(known):g} fell below the safety floor {floor:g}"
-            self._event("abort", "failed", facts.aborted,
-                        {"score": min(known), "floor": floor, "steady_state_met": False})
+        if floor is not None and score is not None and score < floor and not facts.aborted:
+            facts.aborted = f"score {score:g} fell below the safety floor {floor:g}"
+            self._event("abort", "failed", facts.aborted, {"score": score, "floor": floor, "steady_state_met": False})
 
     async def _wait(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -219,7 +177,8 @@ class ExperimentRun:
         self._listening = False
 
     def _on_result(self, result) -> None:
-        self._wake.set()
+        if result.component == self.target:  # others move the score: sampled every SAMPLE_EVERY
+            self._wake.set()
 
     def _on_transition(self, name: str, transition) -> None:
         self._wake.set()
@@ -417,7 +376,7 @@ class ExperimentRun:
     async def _finish(self) -> None:
         facts = self.facts
         self.judgement = judge(self.experiment, facts)
-        advice = recommendations(self.experiment, facts, target_facts(self.runtime, self.target))
+        advice = recommendations(self.experiment, facts, TargetFacts.from_config(self.runtime.config, self.target))
         now = self._wall()
         self._event("verdict", self.judgement.verdict, self.judgement.reason, {"recommendations": advice}, ts=now)
         self._update(finished_at=now, verdict=self.judgement.verdict, reason=self.judgement.reason,

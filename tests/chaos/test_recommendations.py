@@ -70,3 +70,17 @@ def test_interrupted_runs_and_failed_injections_get_no_advice_about_promises():
 
 def test_dry_run_gets_no_recovery_advice():
     assert recommendations(experiment(), facts(dry_run=True, recovered_at=None), HTTP_TARGET) == []
+
+
+def test_target_facts_come_from_the_config_with_the_targets_share_of_the_weight():
+    from daemon.config.models import HealerdConfig
+    from daemon.engine.chaos import TargetFacts
+
+    def comp(name, weight, **breaker):
+        return {"name": name, "weight": weight, "breaker": breaker,
+                "check": {"kind": "process", "match": "x", "every": "2s", "timeout": "1s"}}
+
+    config = HealerdConfig.model_validate({"components": {"app": comp("app", 3, open_for="5s"), "db": comp("db", 1)}})
+    facts_ = TargetFacts.from_config(config, "app")
+    assert (facts_.weight_share, facts_.every_s, facts_.open_for_s, facts_.check_kind) == (0.75, 2.0, 5.0, "process")
+    assert facts_.has_recovery is False and TargetFacts.from_config(config, "nope") is None
