@@ -22,6 +22,8 @@ from daemon.cli.options import config_option, db_option, resolve_config, resolve
 from daemon.errors import HealerdError, NotFoundError
 
 POLL_S = 0.1
+#: How long `run` waits for a running daemon to pick the command up (beyond submit_command's 5 s).
+COMMAND_WAIT_S = 60.0
 #: Beyond the experiment's own bounds (window, settle, rollback), how long `run` waits for a verdict.
 WAIT_MARGIN_S = 60.0
 
@@ -116,6 +118,8 @@ def run(name: str, dry_run: bool, timeout: float | None, db_path: Path | None) -
         return "rejected", "healerd is not running: an experiment needs the daemon's checks to observe"
 
     row = submit_command(db, COMMAND, name, {"dry_run": dry_run}, apply_offline=offline)
+    if row["status"] == "pending":
+        row = _wait_applied(db, row["id"])
     if row["status"] != "applied":
         click.echo(f"{row['status']}: {row.get('outcome') or ''}".rstrip(), err=True)
         sys.exit(1)
@@ -125,6 +129,21 @@ def run(name: str, dry_run: bool, timeout: float | None, db_path: Path | None) -
     click.echo(f"run {run_id}: {name}" + (" (dry run)" if dry_run else ""))
     verdict = follow(db, run_id, timeout)
     sys.exit(0 if verdict == "passed" else 1)
+
+
+def _wait_applied(db: Path, command_id: int) -> dict[str, Any]:
+    """The daemon is up but busy (a locked database, a long command before ours): keep waiting, bounded."""
+    from daemon.store import state as store_state
+
+    deadline = time.monotonic() + COMMAND_WAIT_S
+    while True:
+        row = _read(db, store_state.command_row, command_id)
+        if row is not None and row["status"] != "pending":
+            return row
+        if time.monotonic() > deadline:
+            raise HealerdError(f"the daemon has not taken command {command_id} within {COMMAND_WAIT_S:g} s; "
+                               "it stays queued and will run when the daemon gets to it")
+        time.sleep(POLL_S)
 
 
 def _wait_bound(events: list[dict[str, Any]]) -> float:
