@@ -60,6 +60,9 @@ class ChaosService:
         self.tasks: dict[int, asyncio.Task] = {}
         self._cron: dict[str, str] = {}
         self._recovery: asyncio.Task | None = None
+        #: check-then-register is one step: a command and a cron job starting together must not both
+        #: pass the concurrency check while the first one's row is being written
+        self._starting = asyncio.Lock()
         dry_run_components(runtime)
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -104,17 +107,18 @@ class ChaosService:
         if self._recovery is not None and not self._recovery.done():
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._recovery)  # undo what a dead daemon left before injecting again
-        refuse = self._refusal(experiment)
-        dry = dry_run or experiment.actions == "dry-run"
-        now = self.runtime.clock.wall()
-        eid = self.ids[name]
-        run_id = await self.runtime.writer.submit(
-            lambda conn: chaos_sql.insert_run(conn, eid, started_at=now, trigger=trigger, dry_run=dry))
-        run = ExperimentRun(self.runtime, experiment, run_id, started_at=now, trigger=trigger, dry_run=dry,
-                            refuse=refuse)
-        if refuse is None:
-            self.active[run_id] = run  # holds a slot from now on, before the task first runs
-        self.tasks[run_id] = asyncio.create_task(self._execute(run), name=f"chaos-run-{run_id}")
+        async with self._starting:
+            refuse = self._refusal(experiment)
+            dry = dry_run or experiment.actions == "dry-run"
+            now = self.runtime.clock.wall()
+            eid = self.ids[name]
+            run_id = await self.runtime.writer.submit(
+                lambda conn: chaos_sql.insert_run(conn, eid, started_at=now, trigger=trigger, dry_run=dry))
+            run = ExperimentRun(self.runtime, experiment, run_id, started_at=now, trigger=trigger, dry_run=dry,
+                                refuse=refuse)
+            if refuse is None:
+                self.active[run_id] = run  # holds a slot from now on, before the task first runs
+            self.tasks[run_id] = asyncio.create_task(self._execute(run), name=f"chaos-run-{run_id}")
         return run_id
 
     def _refusal(self, experiment: Experiment) -> str | None:

@@ -93,7 +93,13 @@ async def inject(experiment: Experiment, component: Component, *, run_id: int, m
                         {"type": "action", "name": name,
                          "provider": {"type": "python", "module": "healerd", "func": "inject", "arguments": spec}},
                         output=spec)
-    action = fault_action(experiment)
+    try:
+        action = fault_action(experiment)
+    except ValueError as exc:  # e.g. an unknown signal name: the config model does not check it
+        now = wall()
+        errors = getattr(exc, "errors", None)
+        detail = "; ".join(e["msg"] for e in errors()) if callable(errors) else str(exc)
+        return Activity(False, f"invalid fault: {detail}", now, now, {"type": "action", "name": name})
     assert action is not None
     return await _perform(name, action, component, experiment.target, cwd, wall)
 
