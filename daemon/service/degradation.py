@@ -71,6 +71,8 @@ class DegradationService:
         self._published: dict[str, Any] | None = None
         self._publish_failing = False
         self._seen_status: dict[str, str] = {}
+        #: name → (status, ts) last recorded before this start; see observations().
+        self._stored_results: dict[str, tuple[str, float]] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._hooks: asyncio.Queue[LevelChange] = asyncio.Queue()
@@ -87,7 +89,7 @@ class DegradationService:
         self.state_path = state_file_path(self.config, env if env is not None else os.environ)
         with contextlib.suppress(OSError):
             remove_stale_temps(self.state_path)
-        row, snapshots, flags = await asyncio.to_thread(self.runtime._read, _load_stored)
+        row, snapshots, flags, self._stored_results = await asyncio.to_thread(self.runtime._read, _load_stored)
         self.tracker, problem = tracker_from_row(row, self.config, self.clock)
         if problem:
             log.warning("degradation state not restored", reason=problem)
@@ -123,8 +125,8 @@ class DegradationService:
             return
         row = state_row(self.tracker, self.score.value, self.score.unknown_count, self.clock.wall())
         try:
-            await asyncio.wait_for(self.runtime.writer.submit(lambda conn: sql.save_state(conn, row)),
-                                   STOP_WRITE_TIMEOUT_S)
+            async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
+                await self.runtime.writer.submit(lambda conn: sql.save_state(conn, row))
         except Exception:
             log.warning("degradation state not stored at stop (the last stored one stays)", exc_info=True)
 
@@ -148,8 +150,11 @@ class DegradationService:
 
     async def _loop(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands as the event
+            # is set, and this loop would then outlive stop().
             try:
-                await asyncio.wait_for(self._wake.wait(), self._next_timeout())
+                async with asyncio.timeout(self._next_timeout()):
+                    await self._wake.wait()
                 await asyncio.sleep(DEBOUNCE_S)
             except TimeoutError:
                 pass
@@ -162,15 +167,20 @@ class DegradationService:
     # --- one evaluation ------------------------------------------------------------------------------
 
     def observations(self) -> list[Observation]:
+        """What the monitor knows; until a component is checked, its last *recorded* result.
+
+        Right after a restart nothing has been checked yet; scoring "all unknown" then would drop a
+        pending recovery the tracker carried over. The stored result is subject to the same staleness
+        rule as a live one, so a long downtime still reads as unknown.
+        """
         monitor = self.runtime.monitor
         out = []
         for name, component in self.runtime.config.components.items():
             last = monitor.last.get(name)
+            status, ts = (last.status, last.ts) if last is not None else self._stored_results.get(name, (None, None))
             breaker = monitor.breakers.get(name)
             out.append(Observation.for_component(
-                component,
-                status=None if last is None else last.status,
-                last_ts=None if last is None else last.ts,
+                component, status=status, last_ts=ts,
                 breaker=BreakerState.CLOSED if breaker is None else breaker.state,
             ))
         return out
@@ -243,9 +253,11 @@ class DegradationService:
                                     unknown_count=snapshot[2], components=snapshot[3])
 
         self._stored_key = key
-        self._stored_flags = current
         for name, (enabled, reason) in changed_flags.items():
-            log.info("feature flag", flag=name, enabled=enabled, reason=reason)
+            before = self._stored_flags.get(name)
+            if before is None or before[0] != enabled:  # a new reason for the same state is stored, not logged
+                log.info("feature flag " + ("on" if enabled else "off"), flag=name, reason=reason)
+        self._stored_flags = current
         fut = self.runtime.writer.submit(write)
         fut.add_done_callback(_log_write_failure)
         self.last_write = fut
@@ -339,7 +351,8 @@ async def _post_change(action, change: LevelChange, timeout: float) -> None:
 
 
 def _load_stored(conn):
-    return sql.load_state(conn), sql.recent_snapshots(conn, TREND_WINDOW), sql.load_flags(conn)
+    return (sql.load_state(conn), sql.recent_snapshots(conn, TREND_WINDOW), sql.load_flags(conn),
+            sql.latest_results(conn))
 
 
 def _log_write_failure(fut: asyncio.Future) -> None:

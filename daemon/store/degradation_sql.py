@@ -83,6 +83,21 @@ def recent_snapshots(conn: sqlite3.Connection, limit: int) -> list[tuple[float, 
     return [(float(ts), score) for ts, score in reversed(rows)]
 
 
+def latest_results(conn: sqlite3.Connection) -> dict[str, tuple[str, float]]:
+    """name → (status, ts) of each current component's newest check result."""
+    rows = conn.execute(
+        """
+        SELECT c.name, r.status, r.ts
+          FROM components AS c
+          JOIN check_results AS r
+            ON r.id = (SELECT r2.id FROM check_results AS r2 WHERE r2.component_id = c.id
+                        ORDER BY r2.ts DESC, r2.id DESC LIMIT 1)
+         WHERE c.removed_at IS NULL
+        """
+    ).fetchall()
+    return {name: (status, float(ts)) for name, status, ts in rows}
+
+
 def load_flags(conn: sqlite3.Connection) -> dict[str, tuple[bool, str | None, float]]:
     """name → (enabled, reason, updated_at)."""
     rows = conn.execute("SELECT name, enabled, reason, updated_at FROM feature_flags ORDER BY name").fetchall()
