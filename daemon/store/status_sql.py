@@ -1,0 +1,57 @@
+"""What `healerd status` reads: the public views plus each component's latest recovery and the flags.
+
+Read from the database alone, so status works the same whether the daemon runs or not (and shows, when
+it does not, the state as last recorded). Built on the views rather than the tables where a view
+exists, so status and `healerd report` can never disagree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def components(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """current_system_status, each row with its component's newest recovery event (or None)."""
+    rows = _rows(conn, "SELECT * FROM current_system_status ORDER BY component")
+    latest = {
+        r.pop("component"): r
+        for r in _rows(
+            conn,
+            """
+            SELECT c.name AS component, r.strategy, r.step, r.attempt, r.status,
+                   strftime('%Y-%m-%dT%H:%M:%fZ', r.started_at, 'unixepoch') AS started_at,
+                   strftime('%Y-%m-%dT%H:%M:%fZ', r.finished_at, 'unixepoch') AS finished_at,
+                   r.reason, r.dry_run
+              FROM components AS c
+              JOIN recovery_events AS r
+                ON r.id = (SELECT r2.id FROM recovery_events AS r2
+                            WHERE r2.component_id = c.id
+                            ORDER BY r2.started_at DESC, r2.id DESC LIMIT 1)
+             WHERE c.removed_at IS NULL
+            """,
+        )
+    }
+    for row in rows:
+        row["last_recovery"] = latest.get(row["component"])
+    return rows
+
+
+def degradation(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The active_degradation row, or None before the daemon first scored anything."""
+    rows = _rows(conn, "SELECT * FROM active_degradation")
+    return rows[0] if rows else None
+
+
+def flags(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return _rows(
+        conn,
+        "SELECT name, enabled, reason, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, 'unixepoch') AS updated_at "
+        "FROM feature_flags ORDER BY name",
+    )
