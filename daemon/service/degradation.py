@@ -84,9 +84,12 @@ class DegradationService:
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def _state_path(self) -> Path:
         env = self.runtime.options.env
-        self.state_path = state_file_path(self.config, env if env is not None else os.environ)
+        return state_file_path(self.config, env if env is not None else os.environ)
+
+    async def start(self) -> None:
+        self.state_path = self._state_path()
         with contextlib.suppress(OSError):
             remove_stale_temps(self.state_path)
         row, snapshots, flags, self._stored_results = await asyncio.to_thread(self.runtime._read, _load_stored)
@@ -106,7 +109,10 @@ class DegradationService:
         monitor.transition_listeners.append(self._on_transition)
         for name in COMMANDS:
             self.runtime.commands.handlers[name] = self._command
-        await self.evaluate(force_publish=True)
+        try:
+            await self.evaluate(force_publish=True)
+        except Exception:  # a bug here must not keep the daemon from starting; the loop tries again
+            log.exception("first degradation evaluation failed")
         self._tasks.append(asyncio.create_task(self._loop(), name="degradation"))
         self._tasks.append(asyncio.create_task(self._hook_worker(), name="degradation-on-change"))
 
@@ -238,7 +244,9 @@ class DegradationService:
         if not (write_row or changed_flags or removed or snapshot_due):
             return
         history = [(c.at, c.from_level.value, c.to_level.value, c.score, c.reason) for c in changes]
-        snapshot = (score.value, tracker.level.value, score.unknown_count, len(score.components)) if snapshot_due else None
+        snapshot = None
+        if snapshot_due:
+            snapshot = (score.value, tracker.level.value, score.unknown_count, len(score.components))
         keep = list(current)
 
         def write(conn) -> None:
@@ -268,6 +276,9 @@ class DegradationService:
                                   trend=self.trend.trend, flags=self.flags, override=tracker.override,
                                   updated_at=now)
         comparable = {k: v for k, v in document.items() if k != "updated_at"}
+        path = self._state_path()  # a reload may have changed degradation.state_file
+        if path != self.state_path:
+            self.state_path, force = path, True
         if not force and comparable == self._published:
             return
         try:

@@ -99,6 +99,12 @@ def row_key(row: dict[str, Any]) -> tuple:
     )
 
 
+def _moved(change: LevelChange) -> str:
+    if change.changed:
+        return f"level {change.from_level.value} → {change.to_level.value}"
+    return f"level stays {change.to_level.value}"
+
+
 def apply_degrade_command(
     tracker: LevelTracker,
     command: str,
@@ -119,7 +125,8 @@ def apply_degrade_command(
         try:
             level = Level(args.get("level"))
         except ValueError:
-            raise ValueError(f"unknown level {args.get('level')!r} (one of {', '.join(lv.value for lv in Level)})") from None
+            known = ", ".join(lv.value for lv in Level)
+            raise ValueError(f"unknown level {args.get('level')!r} (one of {known})") from None
         if not args.get("for"):
             raise ValueError("an override needs a duration (--for), so it ends by itself")
         duration = parse_duration(args["for"]).total_seconds()
@@ -130,13 +137,11 @@ def apply_degrade_command(
         if until <= now:
             raise ValueError(f"the override would have ended at {iso(until)}, before it could be applied")
         change = tracker.set_override(level, until, reason)
-        moved = f"level {change.from_level.value} → {change.to_level.value}" if change.changed else f"level stays {level.value}"
-        return change, f"override {level.value} until {iso(until)} ({reason}); {moved}"
+        return change, f"override {level.value} until {iso(until)} ({reason}); {_moved(change)}"
     if command == CLEAR:
         reason = str(args.get("reason") or f"cleared by {who}")
         change = tracker.clear_override(reason)
         if change is None:
             return None, f"no override was set; level {tracker.level.value}"
-        moved = f"level {change.from_level.value} → {change.to_level.value}" if change.changed else f"level stays {change.to_level.value}"
-        return change, f"override {change.from_level.value} cleared ({reason}); {moved}"
+        return change, f"override {change.from_level.value} cleared ({reason}); {_moved(change)}"
     raise ValueError(f"unknown degradation command {command!r}")

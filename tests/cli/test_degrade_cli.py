@@ -34,7 +34,8 @@ def test_set_without_a_daemon_stores_the_override_and_records_the_command_and_th
             "SELECT level, override_level, override_until, override_reason, tracker FROM degradation_state"
         ).fetchone()
         view = conn.execute("SELECT level, computed_level, override_active FROM active_degradation").fetchone()
-    assert command == [("degrade_set", json.dumps({"level": "minimal", "for": "1h", "reason": "db migration"}), "applied")]
+    args = json.dumps({"level": "minimal", "for": "1h", "reason": "db migration"})
+    assert command == [("degrade_set", args, "applied")]
     assert history[0][:2] == ("full", "minimal") and history[0][2].endswith(": db migration")
     assert (level, override, reason) == ("full", "minimal", "db migration")
     assert before + 3600 <= until <= time.time() + 3600

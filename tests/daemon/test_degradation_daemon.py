@@ -60,6 +60,9 @@ def setup(config_dir, listener, on_change: str = ""):
     return a, b
 
 
+HISTORY = "SELECT to_level, reason FROM degradation_history ORDER BY id"
+
+
 def state(tmp_path) -> dict:
     try:
         return json.loads((tmp_path / "run" / "state.json").read_text())
@@ -75,25 +78,29 @@ def test_closing_a_listener_drops_the_level_with_its_reason_flags_state_file_and
     config_dir, start_daemon, listener, tmp_path
 ):
     out = tmp_path / "changes.txt"
-    script = f"import os; open({str(out)!r}, 'a').write(os.environ['HEALERD_OLD_LEVEL'] + '>' + os.environ['HEALERD_NEW_LEVEL'] + '\\n')"
-    a, b = setup(config_dir, listener, on_change=f"on_change = {{ run = {json.dumps([sys.executable, '-c', script])} }}")
+    script = (f"import os; open({str(out)!r}, 'a')"
+              ".write(os.environ['HEALERD_OLD_LEVEL'] + '>' + os.environ['HEALERD_NEW_LEVEL'] + '\\n')")
+    argv = json.dumps([sys.executable, "-c", script])
+    a, b = setup(config_dir, listener, on_change=f"on_change = {{ run = {argv} }}")
     d = start_daemon(config_dir)
     wait_until(lambda: state(tmp_path).get("score") == 100.0, message=lambda: str(state(tmp_path)))
     assert state(tmp_path)["level"] == "full" and state(tmp_path)["flags"] == {"extras": True, "checkout": True}
 
     port = b.port
     b.close()
-    doc = wait_until(lambda: (s := state(tmp_path)).get("level") == "minimal" and s, message=lambda: str(state(tmp_path)))
+    doc = wait_until(lambda: (s := state(tmp_path)).get("level") == "minimal" and s,
+                     message=lambda: str(state(tmp_path)))
     assert doc["score"] == 50.0 and doc["flags"] == {"extras": False, "checkout": False}
     # state.json is published without waiting for the commit (see service/degradation.py): poll the rows.
     history = wait_until(lambda: d.query("SELECT from_level, to_level, reason FROM degradation_history"))
     assert history == [("full", "minimal", "score 50.0 < 70 (minimal)")]
-    (reason,) = wait_until(lambda: d.query("SELECT reason FROM feature_flags WHERE name = 'checkout' AND enabled = 0"))[0]
+    off = "SELECT reason FROM feature_flags WHERE name = 'checkout' AND NOT enabled"
+    (reason,) = wait_until(lambda: d.query(off))[0]
     assert reason.startswith("component b ")  # unhealthy, or its breaker open: down either way
 
     listener(port)  # b is back on the same port
     wait_until(lambda: state(tmp_path).get("level") == "full", timeout=20, message=lambda: str(state(tmp_path)))
-    history = wait_until(lambda: (h := d.query("SELECT to_level, reason FROM degradation_history ORDER BY id"))[1:] and h)
+    history = wait_until(lambda: len(h := d.query(HISTORY)) == 2 and h)
     assert [t for t, _ in history] == ["minimal", "full"] and history[1][1].startswith("score 100.0 ≥ 95 for ")
     wait_until(lambda: out.exists() and out.read_text() == "full>minimal\nminimal>full\n",
                message=lambda: out.read_text() if out.exists() else "no on_change yet")
@@ -120,7 +127,8 @@ def test_an_override_set_with_the_cli_reaches_the_running_daemon_and_ends_by_its
 
     wait_until(lambda: state(tmp_path).get("level") == "full", timeout=15, message=lambda: str(state(tmp_path)))
     assert state(tmp_path)["override"] is None
-    reasons = wait_until(lambda: (r := [r for (r,) in d.query("SELECT reason FROM degradation_history ORDER BY id")])[1:] and r)
+    history = wait_until(lambda: len(h := d.query(HISTORY)) == 2 and h)
+    reasons = [r for _, r in history]
     assert reasons[0].endswith(": fire drill") and reasons[1].startswith("override emergency expired at")
     assert d.query("SELECT command, status FROM operator_commands") == [("degrade_set", "applied")]
     assert d.stop() == 0

@@ -94,7 +94,8 @@ async def test_an_override_command_is_applied_recorded_published_and_expires_by_
     assert await h.runtime.commands.poll_once() == 1
     await h.settled()
     status, outcome = h.rows("SELECT status, outcome FROM operator_commands WHERE id = ?", (command,))[0]
-    assert status == "applied" and outcome.startswith("override emergency until ") and "level full → emergency" in outcome
+    assert status == "applied" and outcome.startswith("override emergency until ")
+    assert outcome.endswith("(db migration); level full → emergency")
     doc = h.published()
     assert doc["level"] == "emergency" and doc["override"]["reason"] == "db migration"
     assert doc["flags"] == {"extras": False, "checkout": False}
@@ -158,9 +159,8 @@ async def test_on_change_runs_once_per_level_change_with_the_levels_in_its_envir
         "import json, os, sys; keys = ['HEALERD_OLD_LEVEL', 'HEALERD_NEW_LEVEL', 'HEALERD_SCORE', 'HEALERD_REASON'];"
         f"open({str(out)!r}, 'a').write(json.dumps({{k: os.environ[k] for k in keys}}) + '\\n')"
     )
-    settings = SETTINGS.replace(
-        "[degradation]\n", f"[degradation]\non_change = {{ run = {json.dumps([sys.executable, '-c', script])}, timeout = \"10s\" }}\n"
-    )
+    argv = json.dumps([sys.executable, "-c", script])
+    settings = SETTINGS.replace("[degradation]\n", f'[degradation]\non_change = {{ run = {argv}, timeout = "10s" }}\n')
     h = harness(settings=settings)
     svc = await h.start()
     await h.observe(a=H, b=U)
@@ -226,3 +226,37 @@ async def test_a_reload_that_removes_a_flag_deletes_its_row(harness, clock):
 def test_policy_fixture_has_two_equal_components():
     # The arithmetic in these tests (50 = one of two down) relies on it.
     assert POLICY.count("[[component]]") == 2 and "weight" not in POLICY
+
+
+async def test_an_http_on_change_posts_the_change_as_json(harness, clock):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        hook = f'on_change = {{ http = {{ url = "{url}" }}, timeout = "5s" }}'
+        h = harness(settings=SETTINGS.replace("[degradation]\n", f"[degradation]\n{hook}\n"))
+        await h.start()
+        await h.observe(a=U, b=U)
+        await until(lambda: received)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert len(received) == 1
+    assert {k: received[0][k] for k in ("old_level", "new_level", "score", "reason")} == {
+        "old_level": "full", "new_level": "emergency", "score": 0.0, "reason": "score 0.0 < 40 (emergency)"}
