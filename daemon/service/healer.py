@@ -39,7 +39,7 @@ from daemon.service.healer_state import LadderBook, store_fn
 from daemon.service.healer_steps import StepResult, StepRunner
 from daemon.service.healer_verify import Verifier
 from daemon.store import healer_sql
-from daemon.types import CheckResult
+from daemon.types import BreakerState, CheckResult
 
 log = structlog.get_logger(__name__)
 
@@ -138,31 +138,47 @@ class Healer:
         config = self.rt.config
         monitor = self.rt.monitor
         reset_after = self.settings.budget_reset_after.total_seconds()
-        facts = await self.facts.get(config, self.book)
+        facts: Facts | None = None  # built on the first component that needs a decision
+        # counted once per pass (not per component: that is quadratic in a large fleet) and raised as
+        # steps start below; a step that finishes meanwhile only makes the count conservative
+        running = sum(1 for n, s in self.book.ladders.items() if s.in_progress is not None and n in config.components)
         for name in list(config.components):
-            if name not in monitor.breakers:
+            breaker = monitor.breakers.get(name)
+            if breaker is None:
                 continue
             async with self.book.locks[name]:
                 state = self.book.fold(name, reset_after)
                 now = self.clock.wall()
-                decision = self._decide(name, state, facts, now)
-                try:
-                    await self._apply(name, state, decision, now)
-                except Exception:
-                    log.exception("applying a decision failed", component=name, decision=type(decision).__name__)
+                if not self._quiet(name, state, breaker.state):
+                    facts = facts or await self.facts.get(config, self.book)
+                    decision = self._decide(name, state, facts, now, running)
+                    try:
+                        await self._apply(name, state, decision, now)
+                    except Exception:
+                        log.exception("applying a decision failed", component=name, decision=type(decision).__name__)
+                    if state.in_progress is None and self.book.get(name).in_progress is not None:
+                        running += 1
                 if name in self.book.dirty:
                     self._store_quietly(name, self.book.get(name), now)
 
-    def _decide(self, name: str, state: LadderState, facts: Facts, now: float) -> Decision:
+    def _quiet(self, name: str, state: LadderState, breaker: BreakerState) -> bool:
+        """Healthy with nothing pending and nothing new to record: decide() would say Nothing again."""
+        last = self._last_key.get(name)
+        return (
+            breaker in (BreakerState.CLOSED, BreakerState.DISABLED)
+            and state.incident is None and state.fallback is None and state.in_progress is None
+            and not state.resolved_pending and state.operator_requested_at is None
+            and (last is None or last[0] == "Nothing")
+        )
+
+    def _decide(self, name: str, state: LadderState, facts: Facts, now: float, running: int) -> Decision:
         component = self.rt.config.components[name]
         last = self.rt.monitor.last.get(name)
         status = last.status if last is not None else facts.health.get(name)
         view = ComponentView.from_config(component, status, last.error_class if last else None, self.settings)
-        breaker = self.rt.monitor.breakers[name]
-        running = sum(1 for n, s in self.book.ladders.items() if s.in_progress is not None and n in self.rt.config.components)
         budget = GlobalBudget.from_settings(running, self.settings)
-        return decide(view, BreakerView(breaker.state), state, facts.deps, budget, facts.health, facts.checkpoints,
-                      now, facts.stats)
+        return decide(view, BreakerView(self.rt.monitor.breakers[name].state), state, facts.deps, budget,
+                      facts.health, facts.checkpoints, now, facts.stats)
 
     # --- applying ------------------------------------------------------------------------------------
 
