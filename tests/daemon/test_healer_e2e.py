@@ -143,6 +143,17 @@ def ladder(d, name: str) -> LadderState:
     return LadderState.from_json(text)
 
 
+def assert_decisions_recorded_only_on_change(d, name: str) -> None:
+    """Consecutive decision rows of a component differ (beyond elapsed times): no row per pass."""
+    from daemon.service.healer import _SPAN
+
+    rows = d.query("SELECT d.kind, d.step, d.incident_id, d.reason, round(coalesce(d.until, 0)) FROM decisions d "
+                   "JOIN components c ON c.id = d.component_id WHERE c.name = ? ORDER BY d.id", (name,))
+    keys = [(kind, step, incident, _SPAN.sub("…", reason), until) for kind, step, incident, reason, until in rows]
+    repeated = [a for a, b in zip(keys, keys[1:]) if a == b]
+    assert not repeated, repeated
+
+
 def closed_incident(d, name: str):
     return lambda: any(i["status"] == "resolved" for i in incidents(d, name))
 
@@ -182,6 +193,7 @@ def test_crash_is_restarted_verified_and_the_incident_closes_with_its_mttr_recor
     assert outcome[:3] == ("retry", 1, 1) and outcome[3] > 0
     state = ladder(d, "app")
     assert state.incident is None and state.in_progress is None and state.last_success_at is not None
+    assert_decisions_recorded_only_on_change(d, "app")
 
 
 def fallback_step(route: Path, candidates: list[str], *, failback_after: str = "1s") -> str:
@@ -314,6 +326,7 @@ def test_nothing_works_one_escalation_reminders_until_acked_and_a_resolved_messa
     assert rows[0] == ("initial",) and rows[-1] == ("resolved",) and ("reminder",) in rows
     assert [i["status"] for i in incidents(d, "app")] == ["resolved"]
     assert "escalation" in explain(d, "app")
+    assert_decisions_recorded_only_on_change(d, "app")
 
 
 def test_dependency_down_only_the_dependency_is_healed_and_the_dependent_waits(env):
