@@ -156,3 +156,22 @@ def test_an_override_set_while_the_daemon_is_stopped_is_in_force_when_it_starts(
     assert state(tmp_path)["level"] == "full"
     assert [t for (t,) in d.query("SELECT to_level FROM degradation_history ORDER BY id")] == ["minimal", "full"]
     assert d.stop() == 0
+
+
+def test_an_override_applied_by_the_daemon_survives_kill_9(config_dir, start_daemon, listener, tmp_path):
+    import os
+    import signal
+
+    setup(config_dir, listener)
+    d = start_daemon(config_dir)
+    wait_until(lambda: state(tmp_path).get("score") == 100.0)
+    result = degrade(d.db, "set", "reduced", "--for", "1h", "--reason", "before the crash")
+    assert result.exit_code == 0 and result.output.startswith("applied:"), result.output
+    os.killpg(d.pid, signal.SIGKILL)  # applied means durable: nothing is flushed at exit
+    d.proc.wait(10)
+    (state_file := tmp_path / "run" / "state.json").unlink()  # only the database may carry it over
+
+    d = start_daemon(config_dir)
+    doc = json.loads(state_file.read_text())
+    assert doc["level"] == "reduced" and doc["override"]["reason"] == "before the crash"
+    assert d.stop() == 0
