@@ -97,6 +97,27 @@ def assemble(files: list[ParsedFile], directory: Path | None = None) -> HealerdC
     )
 
 
+def changed_on_disk(loaded: LoadedConfig) -> bool:
+    """Whether the directory now differs from what `loaded` was read from (names or mtimes).
+
+    Cheap (a listing and a stat per file): the watcher calls it once it is live, to catch a change
+    made between the load and the moment the watcher started listening.
+    """
+    entries, _problems = list_entries(loaded.directory)
+    if entries is None:
+        return True
+    if {e.relpath for e in entries} != set(loaded.files):
+        return True
+    for entry in entries:
+        try:
+            mtime = entry.path.stat().st_mtime_ns
+        except OSError:
+            return True
+        if mtime != loaded.files[entry.relpath].mtime_ns:
+            return True
+    return False
+
+
 def _changed(pf: ParsedFile, previous: LoadedConfig) -> bool:
     return previous.files.get(pf.relpath) is not pf
 

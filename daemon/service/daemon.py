@@ -139,21 +139,44 @@ class Daemon:
             self.notifier.ready(self.runtime.status_line())
 
     async def _watch_loop(self) -> None:
-        """Any change in the config directory reloads it, debounced (editors write files in bursts)."""
+        """Any change in the config directory reloads it, debounced (editors write files in bursts).
+
+        The watcher only listens once its task has run, which is after READY: a change made in that
+        gap is caught by comparing the directory with what was loaded on the watcher's first tick.
+        If inotify is unavailable (e.g. its instance limit is reached), it falls back to polling.
+        """
         from watchfiles import awatch
 
         from daemon.config.files import is_config_path
+        from daemon.config.loader import changed_on_disk
 
         debounce_ms = int(self.runtime.config.settings.daemon.reload_debounce.total_seconds() * 1000)
-        try:
-            async for _changes in awatch(
-                self.options.config_dir, debounce=max(debounce_ms, 50), step=50, recursive=True,
-                stop_event=self._stop,
-                # services may keep pidfiles and logs under the config dir (the examples do): only
-                # files the loader reads trigger a reload
-                watch_filter=lambda _change, path: is_config_path(self.options.config_dir, path),
-            ):
-                log.info("config directory changed; reloading")
-                self.request_reload()
-        except Exception:
-            log.exception("config watcher failed; SIGHUP still reloads")
+        force_polling = False
+        while not self._stop.is_set():
+            checked = False
+            try:
+                async for changes in awatch(
+                    self.options.config_dir, debounce=max(debounce_ms, 50), step=50, recursive=True,
+                    stop_event=self._stop, yield_on_timeout=True, rust_timeout=500,
+                    force_polling=force_polling, poll_delay_ms=500,
+                    # services may keep pidfiles and logs under the config dir (the examples do): only
+                    # files the loader reads trigger a reload
+                    watch_filter=lambda _change, path: is_config_path(self.options.config_dir, path),
+                ):
+                    if changes:
+                        log.info("config directory changed; reloading")
+                        self.request_reload()
+                    elif not checked:
+                        checked = True
+                        if await asyncio.to_thread(changed_on_disk, self.runtime.loaded):
+                            log.info("config changed while the watcher was starting; reloading")
+                            self.request_reload()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if force_polling:
+                    log.exception("config watcher failed; SIGHUP still reloads")
+                    return
+                log.warning("config watcher failed; polling the directory instead", exc_info=True)
+                force_polling = True
