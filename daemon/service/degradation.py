@@ -5,7 +5,7 @@ evaluation reads what the monitor knows, updates the level tracker and then, onl
 
 * records it through the writer in one transaction — a history row per level change with its reason,
   the degradation_state row (the tracker's snapshot, so hysteresis and the override survive kill -9),
-  feature_flags rows, and a health snapshot every `snapshot_every`;
+  feature_flag_state rows, and a health snapshot every `snapshot_every`;
 * publishes state.json atomically (engine/publish.py) — before the write is durable, on purpose: the
   file is what applications act on, and a locked or full database must not keep them on a stale level;
 * logs each level change and hands it to the `on_change` action, run one at a time in order, off the

@@ -100,7 +100,7 @@ def latest_results(conn: sqlite3.Connection) -> dict[str, tuple[str, float]]:
 
 def load_flags(conn: sqlite3.Connection) -> dict[str, tuple[bool, str | None, float]]:
     """name → (enabled, reason, updated_at)."""
-    rows = conn.execute("SELECT name, enabled, reason, updated_at FROM feature_flags ORDER BY name").fetchall()
+    rows = conn.execute("SELECT name, enabled, reason, updated_at FROM feature_flag_state ORDER BY name").fetchall()
     return {name: (bool(enabled), reason, updated_at) for name, enabled, reason, updated_at in rows}
 
 
@@ -114,11 +114,11 @@ def save_flags(
     """
     for name, (enabled, reason) in changed.items():
         conn.execute(
-            "INSERT INTO feature_flags (name, enabled, reason, updated_at) VALUES (?, ?, ?, ?) "
+            "INSERT INTO feature_flag_state (name, enabled, reason, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, "
             "updated_at = excluded.updated_at",
             (name, 1 if enabled else 0, reason, now),
         )
     keep = list(keep)
     placeholders = ",".join("?" * len(keep)) or "''"
-    conn.execute(f"DELETE FROM feature_flags WHERE name NOT IN ({placeholders})", keep)
+    conn.execute(f"DELETE FROM feature_flag_state WHERE name NOT IN ({placeholders})", keep)

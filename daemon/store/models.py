@@ -340,8 +340,9 @@ health_snapshots = Table(
     CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score_range"),
 )
 
-feature_flags = Table(
-    "feature_flags",
+# The operator-facing report is the `feature_flags` view (schema/views/feature_flags.sql).
+feature_flag_state = Table(
+    "feature_flag_state",
     metadata,
     Column("name", Text, primary_key=True),
     flag("enabled", default=True),

@@ -79,21 +79,39 @@ def normalize(sql: str) -> str:
     return collapsed.rstrip(";").strip()
 
 
+def _tables(conn: _Executes) -> set[str]:
+    return {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def _execute(conn: _Executes, sql: str) -> None:
     conn.exec_driver_sql(sql)
 
 
 def drop(conn: _Executes, schema_dir: Path | None = None) -> None:
-    """Drop every view and trigger that has a file (triggers first: a trigger may select from a view)."""
+    """Drop every view and trigger that has a file (triggers first: a trigger may select from a view).
+
+    A view file whose name is a table here belongs to a later revision (see `apply`): nothing to drop.
+    """
+    tables = _tables(conn)
     for kind in reversed(KINDS):
         for name in files(kind, schema_dir):
+            if kind == "view" and name in tables:
+                continue
             _execute(conn, f'DROP {kind.upper()} IF EXISTS "{name}"')
 
 
 def apply(conn: _Executes, schema_dir: Path | None = None) -> None:
-    """Create every view, then every trigger, from its file. Objects must not exist yet."""
+    """Create every view, then every trigger, from its file. Objects must not exist yet.
+
+    A view whose name is still taken by a *table* is skipped: an older revision is running (the view
+    replaced that table later, e.g. `feature_flags` in 0004), and the revision that renames the table
+    creates the view.
+    """
+    tables = _tables(conn)
     for kind in KINDS:
         for name, path in files(kind, schema_dir).items():
+            if kind == "view" and name in tables:
+                continue
             sql = path.read_text(encoding="utf-8")
             _check_names_itself(kind, name, sql, path)
             _execute(conn, sql)

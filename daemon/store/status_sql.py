@@ -53,5 +53,5 @@ def flags(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return _rows(
         conn,
         "SELECT name, enabled, reason, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, 'unixepoch') AS updated_at "
-        "FROM feature_flags ORDER BY name",
+        "FROM feature_flag_state ORDER BY name",
     )

@@ -21,7 +21,7 @@ SELECT CASE WHEN s.override_level IS NOT NULL
        s.pending_level,
        strftime('%Y-%m-%dT%H:%M:%fZ', s.pending_since, 'unixepoch') AS pending_since,
        (SELECT group_concat(f.name, ',')
-          FROM (SELECT name FROM feature_flags WHERE enabled = 0 ORDER BY name) AS f) AS disabled_flags,
+          FROM (SELECT name FROM feature_flag_state WHERE enabled = 0 ORDER BY name) AS f) AS disabled_flags,
        strftime('%Y-%m-%dT%H:%M:%fZ', s.updated_at, 'unixepoch') AS updated_at
   FROM degradation_state AS s
  WHERE s.id = 1;

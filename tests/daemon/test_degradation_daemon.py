@@ -94,7 +94,7 @@ def test_closing_a_listener_drops_the_level_with_its_reason_flags_state_file_and
     # state.json is published without waiting for the commit (see service/degradation.py): poll the rows.
     history = wait_until(lambda: d.query("SELECT from_level, to_level, reason FROM degradation_history"))
     assert history == [("full", "minimal", "score 50.0 < 70 (minimal)")]
-    off = "SELECT reason FROM feature_flags WHERE name = 'checkout' AND NOT enabled"
+    off = "SELECT reason FROM feature_flag_state WHERE name = 'checkout' AND NOT enabled"
     (reason,) = wait_until(lambda: d.query(off))[0]
     assert reason.startswith("component b ")  # unhealthy, or its breaker open: down either way
 

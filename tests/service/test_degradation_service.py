@@ -36,7 +36,7 @@ async def test_a_component_going_down_drops_the_level_at_once_with_its_reason_fl
     assert h.rows("SELECT from_level, to_level, score, reason FROM degradation_history") == [
         ("full", "minimal", 50.0, "score 50.0 < 70 (minimal)")
     ]
-    assert dict(h.rows("SELECT name, reason FROM feature_flags WHERE enabled = 0")) == {
+    assert dict(h.rows("SELECT name, reason FROM feature_flag_state WHERE enabled = 0")) == {
         "extras": "level minimal ≥ off_at reduced",
         "checkout": "component b unhealthy",
     }
@@ -63,7 +63,7 @@ async def test_a_score_flapping_around_a_threshold_changes_the_level_once_down_a
     assert [(f, t) for f, t, _ in history] == [("full", "minimal"), ("minimal", "full")]
     assert history[1][2] == "score 100.0 ≥ 95 for 60s (full)"
     assert h.published()["level"] == "full"
-    assert h.rows("SELECT enabled FROM feature_flags WHERE name = 'extras'") == [(1,)]
+    assert h.rows("SELECT enabled FROM feature_flag_state WHERE name = 'extras'") == [(1,)]
 
 
 async def test_health_snapshots_are_downsampled_to_snapshot_every_and_feed_the_trend(harness, clock):
@@ -212,14 +212,14 @@ async def test_a_reload_that_removes_a_flag_deletes_its_row(harness, clock):
     h = harness()
     svc = await h.start()
     await h.settled()
-    assert {n for (n,) in h.rows("SELECT name FROM feature_flags")} == {"extras", "checkout"}
+    assert {n for (n,) in h.rows("SELECT name FROM feature_flag_state")} == {"extras", "checkout"}
     config = h.runtime.config
     degradation = config.settings.degradation.model_copy(update={"flag": config.settings.degradation.flag[:1]})
     settings = config.settings.model_copy(update={"degradation": degradation})
     h.runtime.loaded = dataclasses.replace(h.runtime.loaded, config=config.model_copy(update={"settings": settings}))
     await svc.evaluate()
     await h.settled()
-    assert h.rows("SELECT name FROM feature_flags") == [("extras",)]
+    assert h.rows("SELECT name FROM feature_flag_state") == [("extras",)]
     assert set(h.published()["flags"]) == {"extras"}
 
 

@@ -24,6 +24,7 @@ VIEWS = [
     "chaos_experiment_results",
     "component_availability_24h",
     "current_system_status",
+    "feature_flags",
     "recent_health_failures",
     "recovery_ladder_outcomes",
     "recovery_mttr",

@@ -30,6 +30,7 @@ EXPECTED_VIEWS = {
     "recovery_mttr",
     "chaos_experiment_results",
     "recovery_ladder_outcomes",
+    "feature_flags",
 }
 
 
@@ -278,3 +279,17 @@ def test_sqlite_failures_become_messages_an_operator_can_act_on(sqlite_message, 
     """Root ignores file modes, so the read-only case cannot be produced for real in CI."""
     message = migrate._explain(sqlite3.OperationalError(sqlite_message), Path("/var/lib/healerd/healerd.db"))
     assert expected in message and "/var/lib/healerd/healerd.db" in message
+
+
+def test_feature_flags_table_to_view_round_trips_its_rows_through_downgrade_and_upgrade(db_path):
+    with open_db(db_path) as conn:
+        conn.execute("INSERT INTO feature_flag_state (name, enabled, reason, updated_at) VALUES ('search', 0, 'level reduced', 1)")
+    migrate.downgrade(db_path, "0003")
+    with open_db(db_path) as conn:
+        assert conn.execute("SELECT name, enabled, reason FROM feature_flags").fetchall() == [("search", 0, "level reduced")]
+        assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'feature_flags'").fetchone() == ("table",)
+        conn.execute("SELECT disabled_flags FROM active_degradation").fetchall()  # the 0003 view still works
+    migrate.upgrade(db_path)
+    with open_db(db_path) as conn:
+        assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'feature_flags'").fetchone() == ("view",)
+        assert conn.execute("SELECT name, state, reason FROM feature_flags").fetchall() == [("search", "off", "level reduced")]

@@ -43,7 +43,7 @@ def test_plain_read_only_connection_has_every_pragma_and_refuses_writes(db_path)
     try:
         assert pragma_values(conn, PRAGMAS) == READ_ONLY
         with pytest.raises(sqlite3.OperationalError, match="readonly|read-only"):
-            conn.execute("INSERT INTO feature_flags (name, updated_at) VALUES ('x', 0)")
+            conn.execute("INSERT INTO feature_flag_state (name, updated_at) VALUES ('x', 0)")
     finally:
         conn.close()
 
@@ -52,7 +52,7 @@ def test_plain_connections_leave_transactions_to_the_caller(db_path):
     """No implicit BEGIN: the writer opens BEGIN IMMEDIATE itself and an INSERT alone autocommits."""
     conn = connect(db_path)
     try:
-        conn.execute("INSERT INTO feature_flags (name, updated_at) VALUES ('x', 0)")
+        conn.execute("INSERT INTO feature_flag_state (name, updated_at) VALUES ('x', 0)")
         assert not conn.in_transaction
     finally:
         conn.close()
@@ -75,7 +75,7 @@ def test_read_only_engine_refuses_writes(db_path):
     engine = create_engine(db_path, readonly=True)
     try:
         with engine.connect() as conn, pytest.raises(sa.exc.OperationalError, match="readonly|read-only"):
-            conn.exec_driver_sql("DELETE FROM feature_flags")
+            conn.exec_driver_sql("DELETE FROM feature_flag_state")
     finally:
         engine.dispose()
 
@@ -112,7 +112,7 @@ async def test_async_read_query_runs_read_only_with_the_pragmas(db_path):
     )
     assert rows[0]["name"] == "recovery_mttr"
     with pytest.raises(sqlite3.OperationalError):
-        await read_query(db_path, "DELETE FROM feature_flags")
+        await read_query(db_path, "DELETE FROM feature_flag_state")
 
 
 @pytest.mark.parametrize("name", ["with space.db", "what?.db", "hash#1.db", "per%20cent.db"])
@@ -120,18 +120,18 @@ def test_odd_file_names_open_read_write_and_read_only(db_path, tmp_path, name):
     odd = tmp_path / name
     shutil.copyfile(db_path, odd)
     conn = connect(odd)
-    conn.execute("INSERT INTO feature_flags (name, updated_at) VALUES ('odd', 0)")
+    conn.execute("INSERT INTO feature_flag_state (name, updated_at) VALUES ('odd', 0)")
     conn.close()
     for readonly in (False, True):
         engine = create_engine(odd, readonly=readonly)
         try:
             with engine.connect() as c:
-                assert c.exec_driver_sql("SELECT name FROM feature_flags").scalar() == "odd"
+                assert c.exec_driver_sql("SELECT name FROM feature_flag_state").scalar() == "odd"
         finally:
             engine.dispose()
     ro = connect(odd, readonly=True)
     try:
-        assert ro.execute("SELECT name FROM feature_flags").fetchone() == ("odd",)
+        assert ro.execute("SELECT name FROM feature_flag_state").fetchone() == ("odd",)
     finally:
         ro.close()
     assert not (tmp_path / "what").exists()  # the '?' was not taken as the start of URI parameters

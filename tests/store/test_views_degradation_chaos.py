@@ -14,9 +14,9 @@ def degradation(seed, **values) -> None:
 
 def test_active_degradation_prefers_a_live_override_and_lists_disabled_flags(seed, view):
     degradation(seed, override_level="minimal", override_until=seed.now + 3600, override_reason="maintenance")
-    seed.insert("feature_flags", name="search", enabled=0, reason="level reduced", updated_at=seed.now)
-    seed.insert("feature_flags", name="export", enabled=0, reason="level reduced", updated_at=seed.now)
-    seed.insert("feature_flags", name="checkout", enabled=1, updated_at=seed.now)
+    seed.insert("feature_flag_state", name="search", enabled=0, reason="level reduced", updated_at=seed.now)
+    seed.insert("feature_flag_state", name="export", enabled=0, reason="level reduced", updated_at=seed.now)
+    seed.insert("feature_flag_state", name="checkout", enabled=1, updated_at=seed.now)
 
     (row,) = view("active_degradation")
 
@@ -67,3 +67,13 @@ def test_chaos_experiment_results_times_detection_and_recovery_from_injection(se
     assert latest["time_to_detect_s"] == 7.0 and latest["time_to_recover_s"] is None
     assert latest["dry_run"] == 1
     assert latest["recommendations"] == "detection took 7 s: the check interval is 10 s; add a process check"
+
+
+def test_feature_flags_view_shows_each_flag_on_or_off_with_its_reason(seed, view):
+    seed.insert("feature_flag_state", name="search", enabled=0, reason="level reduced ≥ off_at reduced", updated_at=seed.now)
+    seed.insert("feature_flag_state", name="checkout", enabled=1, updated_at=seed.now)
+    rows = view("feature_flags")
+    assert [(r["name"], r["state"], r["reason"]) for r in rows] == [
+        ("checkout", "on", None),
+        ("search", "off", "level reduced ≥ off_at reduced"),
+    ]
