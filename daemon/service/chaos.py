@@ -25,7 +25,7 @@ from daemon.config.models import Experiment
 from daemon.engine.chaos import RunFacts, judge
 from daemon.errors import NotFoundError
 from daemon.service import chaos_faults
-from daemon.service.chaos_run import ExperimentRun, dry_run_components
+from daemon.service.chaos_run import STOP_UNDO_S, ExperimentRun, dry_run_components
 from daemon.store import chaos_sql
 
 log = structlog.get_logger(__name__)
@@ -80,12 +80,21 @@ class ChaosService:
         self._schedule()
 
     async def stop(self) -> None:
-        """Each running experiment reverts and rolls back (bounded) before the daemon goes."""
-        for task in list(self.tasks.values()):
-            task.cancel()
-        for task in list(self.tasks.values()):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Each running experiment reverts and rolls back before the daemon goes.
+
+        Asked first (the run leaves its wait, undoes, records `interrupted`); cancelled only if that
+        has not finished within STOP_UNDO_S — the run then undoes once more under its own bound.
+        """
+        for run in list(self.active.values()):
+            run.request_stop("the daemon stopped during the run")
+        tasks = list(self.tasks.values())
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=STOP_UNDO_S)
+            for task in late:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._recovery is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._recovery, 30)

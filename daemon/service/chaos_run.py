@@ -154,9 +154,22 @@ class ExperimentRun:
             self._event("abort", "failed", facts.aborted, {"score": score, "floor": floor, "steady_state_met": False})
 
     async def _wait(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives as the
+        # event is set, and a swallowed cancellation would keep a stopping daemon waiting for the window
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(0.0, timeout))
+            async with asyncio.timeout(max(0.0, timeout)):
+                await self._wake.wait()
         self._wake.clear()
+
+    def request_stop(self, reason: str) -> None:
+        """The daemon is stopping: leave the current wait, undo the fault, record `interrupted`."""
+        if self.facts.interrupted is None:
+            self.facts.interrupted = reason
+        self._wake.set()
+
+    @property
+    def _stopping(self) -> bool:
+        return self.facts.interrupted is not None
 
     # --- listeners -----------------------------------------------------------------------------------
 
@@ -204,11 +217,11 @@ class ExperimentRun:
     # --- the run -------------------------------------------------------------------------------------
 
     async def execute(self) -> Judgement:
-        """Never raises for a failed step; a cancellation (daemon stopping) undoes the fault first."""
+        """Never raises for a failed step; a stop request or a cancellation undoes the fault first."""
         try:
             await self._run()
-        except asyncio.CancelledError:
-            self.facts.interrupted = "the daemon stopped during the run"
+        except asyncio.CancelledError:  # the fallback when request_stop() was not enough in time
+            self.request_stop("the daemon stopped during the run")
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(STOP_UNDO_S):
                     await self._undo()
@@ -243,8 +256,11 @@ class ExperimentRun:
         if facts.dry_run:
             dry_run_components(self.runtime).add(exp.target)
         await self._inject()
-        if facts.inject_error is None:
+        if facts.inject_error is None and not self._stopping:
             await self._observe()
+        if self._stopping:
+            await self._undo()
+            return
         await self._after()
 
     async def _steady_before(self) -> bool:
@@ -259,7 +275,7 @@ class ExperimentRun:
         while True:
             met, score, level, why = self._steady()
             self._sample()
-            if met or loop.time() >= deadline or self.facts.aborted:
+            if met or loop.time() >= deadline or self.facts.aborted or self._stopping:
                 break
             await self._wait(min(SAMPLE_EVERY, deadline - loop.time()))
         minimum = self.experiment.steady_state.min_score
@@ -294,7 +310,7 @@ class ExperimentRun:
         deadline = loop.time() + self.experiment.duration.total_seconds()
         while True:
             self._sample()
-            if facts.aborted:
+            if facts.aborted or self._stopping:
                 break
             if not facts.held and facts.recovered_at is not None and self._steady()[0]:
                 break
@@ -371,7 +387,8 @@ class ExperimentRun:
         if not self._injected:
             return
         await self._revert()
-        await self._rollback()
+        if not self._rolled:
+            await self._rollback()
 
     async def _finish(self) -> None:
         facts = self.facts
