@@ -25,7 +25,8 @@ from daemon.config.models import Experiment
 from daemon.engine.chaos import RunFacts, judge
 from daemon.errors import NotFoundError
 from daemon.service import chaos_faults
-from daemon.service.chaos_run import STOP_UNDO_S, ExperimentRun, dry_run_components
+from daemon.service.chaos_health import dry_run_components
+from daemon.service.chaos_run import STOP_UNDO_S, ExperimentRun
 from daemon.store import chaos_sql
 
 log = structlog.get_logger(__name__)

@@ -15,14 +15,10 @@
           whose fault nobody healed — an experiment never leaves its fault behind
     verdict + recommendations (engine/chaos.py)
 
-The steady state is "score ≥ min_score *and* the target is well" (breaker closed or disabled, last
-result healthy or degraded): a system that is fine on average while the target itself is down is not
-a state to inject into, nor one to call recovered. The score is the degradation service's (one source
-of truth, already computed on every status change after a 50 ms debounce and every second; computing
-it again here per sample would cost O(components) each time). The run samples it on each of the
-target's results and transitions and every SAMPLE_EVERY seconds, so an abort follows the result that
-crossed the floor within about 0.15 s. The level is the degradation tracker's (it drops at once and
-climbs back with hysteresis, and an operator override pins it): the level the system really ran at.
+The steady state, the score and the level are read through service/chaos_health.py (the rule is
+stated there). The run samples them on each of the target's results and transitions and every
+SAMPLE_EVERY seconds: an abort follows the result that crossed the floor within the degradation
+service's 50 ms debounce plus one SAMPLE_EVERY at most (36 ms in the abort test's timeline).
 
 Recovery is the healer's: once the rollback starts, breaker moves are no longer counted as detection
 or recovery (a dry run whose rollback restarted the target did not "recover").
@@ -39,8 +35,9 @@ import structlog
 from daemon.config.models import Experiment
 from daemon.engine.chaos import IN_DAEMON_FAULTS, Judgement, RunFacts, TargetFacts, judge, recommendations
 from daemon.service import chaos_faults
+from daemon.service.chaos_health import dry_run_components, health, steady_state, target_well
 from daemon.store import chaos_sql
-from daemon.types import BreakerState, Level, Status
+from daemon.types import BreakerState, Level
 
 log = structlog.get_logger(__name__)
 
@@ -53,15 +50,6 @@ BEFORE_BOUNDS_S = (1.0, 30.0)
 #: A stop (SIGTERM) mid-run gets this long to revert and roll back before the daemon goes.
 STOP_UNDO_S = 30.0
 OPEN_STATES = (BreakerState.OPEN, BreakerState.FORCED_OPEN)
-WELL_BREAKERS = (BreakerState.CLOSED, BreakerState.DISABLED)
-
-
-def dry_run_components(runtime) -> set[str]:
-    """Targets of dry-run experiments: the healer records what it would do for them but runs nothing."""
-    found = getattr(runtime, "dry_run_components", None)
-    if found is None:
-        found = runtime.dry_run_components = set()
-    return found
 
 
 class ExperimentRun:
@@ -109,33 +97,13 @@ class ExperimentRun:
     # --- health --------------------------------------------------------------------------------------
 
     def _health(self) -> tuple[float | None, Level | None]:
-        """The degradation service's latest score and level (see the module doc)."""
-        degradation = getattr(self.runtime, "degradation", None)
-        score = getattr(getattr(degradation, "score", None), "value", None)
-        tracker = getattr(degradation, "tracker", None)
-        return score, None if tracker is None else tracker.level
+        return health(self.runtime)
 
     def _target_well(self) -> tuple[bool, str]:
-        monitor = self.runtime.monitor
-        breaker = monitor.breakers.get(self.target)
-        if breaker is not None and breaker.state not in WELL_BREAKERS:
-            return False, f"the breaker of {self.target} is {breaker.state.value}"
-        last = monitor.last.get(self.target)
-        if last is None:
-            return False, f"{self.target} has not been checked yet"
-        if last.status not in (Status.HEALTHY, Status.DEGRADED):
-            return False, f"{self.target}'s last check was {last.status.value}"
-        return True, ""
+        return target_well(self.runtime, self.target)
 
     def _steady(self) -> tuple[bool, float | None, Level | None, str]:
-        score, level = self._health()
-        minimum = self.experiment.steady_state.min_score
-        if score is None:
-            return False, None, level, "the score is unknown (nothing checked yet)"
-        if score < minimum:
-            return False, score, level, f"score {score:g} < min_score {minimum:g}"
-        well, why = self._target_well()
-        return well, score, level, why
+        return steady_state(self.runtime, self.target, self.experiment.steady_state.min_score)
 
     def _sample(self) -> None:
         if not self._injected:
