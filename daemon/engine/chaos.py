@@ -174,8 +174,8 @@ def promises_missed(experiment: Experiment, facts: RunFacts) -> list[str]:
 
 def _steady_after_sentence(experiment: Experiment, facts: RunFacts) -> str:
     score = "unknown" if facts.score_after is None else f"{facts.score_after:g}"
-    return (f"steady state not restored: score {score} < {experiment.steady_state.min_score:g} "
-            f"{seconds(facts.settle_s)} after the fault ended")
+    when = f"{seconds(facts.settle_s)} after the fault ended" if facts.settle_s > 0 else "at the end of the window"
+    return f"steady state not restored: score {score} < {experiment.steady_state.min_score:g} {when}"
 
 
 def judge(experiment: Experiment, facts: RunFacts) -> Judgement:
@@ -254,16 +254,18 @@ def recommendations(experiment: Experiment, facts: RunFacts, target: TargetFacts
         out.append(f"the fault was never detected (the breaker of {target.name} stayed closed); if it should "
                    "be, make the check able to see it" + _latency_hint(experiment, target))
     recover = time_to_recover(facts)
+    recovery_advised = False
     if target is not None and expect.recovered_within is not None and not facts.dry_run and detect is not None:
         limit = expect.recovered_within.total_seconds()
         if recover is None or recover > limit:
             out.append(_slow_recovery(recover, limit, target))
+            recovery_advised = True
     if expect.max_level is not None and facts.max_level is not None and facts.max_level.rank > expect.max_level.rank:
         share = f"{target.name} weighs {target.weight_share:.0%} of the score; " if target else ""
         out.append(f"the level reached {facts.max_level.value} (min score {facts.min_score:g}), worse than the "
                    f"promised {expect.max_level.value}: {share}add a fallback for it, lower its weight, or "
                    "relax `expect.max_level`")
-    if facts.steady_after is False:
+    if facts.steady_after is False and not recovery_advised:  # else the recovery advice already says why
         out.append(f"the steady state did not come back within {seconds(facts.settle_s)} of the fault's end: "
                    "see the healer's recovery_events for this window, and whether the rollback restores it")
     return out

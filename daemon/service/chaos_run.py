@@ -294,13 +294,15 @@ class ExperimentRun:
                     {"activity": {"type": "probe", "name": f"observe {self.target}"},
                      "start": facts.injected_at or end, "end": end, "output": output})
 
+    def _settle_bound(self) -> float:
+        """How long the steady state may take to come back: `recovered_within`, else `duration`."""
+        return (self.experiment.expect.recovered_within or self.experiment.duration).total_seconds()
+
     def _settle_s(self) -> float:
-        expect = self.experiment.expect
-        bound = (expect.recovered_within or self.experiment.duration).total_seconds()
         facts = self.facts
         if not facts.held and not facts.dry_run and facts.detected_at is not None and facts.recovered_at is None:
             return 0.0  # a one-shot fault detected and not healed in the whole window: no point waiting
-        return bound
+        return self._settle_bound()
 
     async def _after(self) -> None:
         facts = self.facts
@@ -320,7 +322,7 @@ class ExperimentRun:
             return
         if not rolled and (judge(self.experiment, facts).verdict != "passed" or not self._target_well()[0]):
             await self._rollback()
-            await self._probe("steady_state_after_rollback", facts.settle_s)
+            await self._probe("steady_state_after_rollback", self._settle_bound())
 
     async def _revert(self) -> None:
         if not self._holding:

@@ -84,3 +84,14 @@ def test_target_facts_come_from_the_config_with_the_targets_share_of_the_weight(
     facts_ = TargetFacts.from_config(config, "app")
     assert (facts_.weight_share, facts_.every_s, facts_.open_for_s, facts_.check_kind) == (0.75, 2.0, 5.0, "process")
     assert facts_.has_recovery is False and TargetFacts.from_config(config, "nope") is None
+
+
+def test_an_unhealed_fault_gets_the_recovery_advice_once_not_a_second_steady_state_one():
+    unhealed = facts(recovered_at=None, steady_after=False, score_after=0.0, settle_s=0.0)
+    (advice,) = recommendations(experiment(), unhealed, HTTP_TARGET)
+    assert advice.startswith("recovery did not finish")
+
+
+def test_a_steady_state_that_does_not_come_back_after_a_recovery_gets_its_own_advice():
+    (advice,) = recommendations(experiment(), facts(steady_after=False, score_after=80.0, settle_s=10.0), HTTP_TARGET)
+    assert advice.startswith("the steady state did not come back within 10 s of the fault's end")

@@ -93,3 +93,8 @@ def test_a_held_fault_healed_before_its_revert_counts_from_the_injection():
 def test_a_one_shot_fault_always_counts_recovery_from_the_injection():
     one_shot = facts(injected_at=T0, detected_at=T0 + 1, recovered_at=T0 + 11, reverted_at=T0 + 5)
     assert recovery_clock_start(one_shot) == T0 and time_to_recover(one_shot) == pytest.approx(11.0)
+
+
+def test_a_steady_state_checked_only_at_the_windows_end_says_so():
+    j = judge(experiment(), facts(recovered_at=None, steady_after=False, score_after=0.0, settle_s=0.0))
+    assert "steady state not restored: score 0 < 90 at the end of the window" in j.reason
