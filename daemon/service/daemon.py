@@ -21,6 +21,7 @@ from daemon.clock import SYSTEM_CLOCK, Clock
 from daemon.config.loader import load_config
 from daemon.errors import HealerdError, StartupError
 from daemon.service.sdnotify import Notifier, watchdog_loop
+from daemon.service.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -114,11 +115,7 @@ class Daemon:
     async def stop(self) -> None:
         self.notifier.stopping()
         log.info("healerd stopping")
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks, what="daemon loops")
         self._tasks.clear()
         if self.runtime is not None:
             await self.runtime.stop(grace=self.runtime.config.settings.daemon.shutdown_grace.total_seconds())

@@ -26,7 +26,7 @@ import structlog
 from daemon.config.models import FallbackStep, RetryStep
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
-    BreakerView, CloseIncident, ComponentView, Decision, DepView, Escalate, Failback, GlobalBudget, Nothing,
+    BreakerView, CloseIncident, ComponentView, Decision, Escalate, Failback, GlobalBudget, Nothing,
     OpenIncident, RunStep, Wait,
 )
 from daemon.engine.ladder import (
@@ -38,6 +38,7 @@ from daemon.service.healer_notify import Escalations
 from daemon.service.healer_state import LadderBook, store_fn
 from daemon.service.healer_steps import StepResult, StepRunner
 from daemon.service.healer_verify import Verifier
+from daemon.service.tasks import cancel_and_wait
 from daemon.store import healer_sql
 from daemon.types import BreakerState, CheckResult
 
@@ -107,8 +108,7 @@ class Healer:
         """Stop deciding; cancel running steps (their actions' process groups are killed) and record them
         as interrupted — the scheduler stops with us, so a step could not be verified anyway."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task], what="healer loop")
         for task in list(self._recoveries.values()):
             task.cancel()
         await asyncio.gather(*self._recoveries.values(), return_exceptions=True)
@@ -129,7 +129,9 @@ class Healer:
             except Exception:  # the healer must outlive any bug in one pass
                 log.exception("healer pass failed; trying again")
             try:
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel from stop()
+                async with asyncio.timeout(TICK_S):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -25,6 +25,7 @@ from daemon.config.models import Component, HealerdConfig, ProcessCheck
 from daemon.engine.breaker import BreakerSnapshot, CircuitBreaker, Transition
 from daemon.engine.checks import run_check
 from daemon.engine.pidwatch import PidWatcher
+from daemon.service.tasks import cancel_and_wait
 from daemon.store import state as store_state
 from daemon.types import BreakerState, CheckResult, Status
 
@@ -108,12 +109,11 @@ class Monitor:
 
     async def stop(self, grace: float) -> None:
         """Let running checks finish (up to `grace`), then persist every breaker one last time."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), grace)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
         if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+            await cancel_and_wait([self._flusher], what="breaker flush")
         self._dirty.update(self.breakers)
         await self._flush()
         if self._pidwatch is not None:

@@ -8,7 +8,6 @@ instead of growing one loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import Any
 
@@ -20,6 +19,7 @@ from daemon.scheduling.scheduler import CheckScheduler
 from daemon.service.commands import CommandProcessor
 from daemon.service.degradation import DegradationService
 from daemon.service.monitor import Monitor
+from daemon.service.tasks import cancel_and_wait
 from daemon.store import state as store_state
 from daemon.store.sqlite import connect
 from daemon.store.writer import Writer
@@ -125,11 +125,7 @@ class Runtime:
             await self.checkpoints.stop()
         if self.healer is not None:
             await self.healer.stop()  # running steps are recorded as interrupted while the writer still works
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks, what="runtime loops")
         if self.degradation is not None:
             await self.degradation.stop()
         if self.monitor is not None:

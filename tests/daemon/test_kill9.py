@@ -44,6 +44,8 @@ def test_kill_9_under_load_loses_nothing_committed_and_breakers_come_back(config
     rng = random.Random(20261122)
     config_dir.policy("many.toml", many_components(listener().port, free_port()))
     db = None
+    before_breakers: dict[str, tuple] = {}  # as stored just before the previous round's kill
+    killed_at = 0.0
     for round_ in range(4):
         d = start_daemon(config_dir, db)
         db = d.db
