@@ -26,6 +26,16 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def signal_name(value: str) -> str:
+    """"HUP", "SIGHUP" or "hup" → "HUP"; an unknown name is a config error, not a run-time surprise."""
+    import signal as _signal
+
+    name = value.upper().removeprefix("SIG")
+    if not hasattr(_signal, "SIG" + name):
+        raise ValueError(f"unknown signal {value!r} (e.g. HUP, TERM, KILL, USR1)")
+    return name
+
+
 def _seconds(value: str) -> timedelta:
     from daemon.config.durations import parse_duration
 
@@ -65,14 +75,7 @@ class Action(Model):
     @field_validator("signal")
     @classmethod
     def _known_signal(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        import signal as _signal
-
-        name = value.upper().removeprefix("SIG")
-        if not hasattr(_signal, "SIG" + name):
-            raise ValueError(f"unknown signal {value!r} (e.g. HUP, TERM, KILL, USR1)")
-        return name
+        return None if value is None else signal_name(value)
 
 
 # --- checks -----------------------------------------------------------------------------------------
@@ -432,6 +435,11 @@ class SettingsFile(Model):
 class KillFault(Model):
     kind: Literal["kill"]
     signal: str = "KILL"
+
+    @field_validator("signal")
+    @classmethod
+    def _known_signal(cls, value: str) -> str:
+        return signal_name(value)
 
 
 class StopFault(Model):
