@@ -95,7 +95,7 @@ async def inject(experiment: Experiment, component: Component, *, run_id: int, m
                         output=spec)
     try:
         action = fault_action(experiment)
-    except ValueError as exc:  # e.g. an unknown signal name: the config model does not check it
+    except ValueError as exc:  # the loader checks signals; this guards a model built another way
         now = wall()
         errors = getattr(exc, "errors", None)
         detail = "; ".join(e["msg"] for e in errors()) if callable(errors) else str(exc)

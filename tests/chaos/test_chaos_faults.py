@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from daemon.config.models import Component
+from daemon.config.models import Component, KillFault
 from daemon.service import chaos_faults
 
 from chaos_kit import experiment
@@ -38,8 +38,11 @@ async def test_kill_without_a_way_to_find_the_process_is_a_failed_injection_not_
     assert not act.ok and "no pidfile and no process match" in act.message
 
 
-async def test_an_unknown_signal_is_a_failed_injection_with_the_reason(tmp_path):
-    act = await chaos_faults.inject(experiment(fault={"kind": "kill", "signal": "BOGUS"}), component("x.pid"),
+async def test_an_unknown_signal_that_got_past_the_config_is_a_failed_injection_with_the_reason(tmp_path):
+    # the config loader refuses it (tests/config/test_experiment_validation.py); this is the last line
+    # of defence for a model built some other way
+    bad = KillFault.model_construct(kind="kill", signal="BOGUS")
+    act = await chaos_faults.inject(experiment().model_copy(update={"fault": bad}), component("x.pid"),
                                     run_id=1, monitor=None, cwd=None, wall=time.time)
     assert not act.ok and act.message.startswith("invalid fault: Value error, unknown signal 'BOGUS'")
 
