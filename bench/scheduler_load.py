@@ -143,8 +143,11 @@ def run_one(n: int, every: str, seconds: float, listeners: int) -> dict:
                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT,
             )
         t_start = time.monotonic()
-        while b"READY=1" not in notify.recv(65536):
-            pass
+        try:
+            while b"READY=1" not in notify.recv(65536):
+                pass
+        except TimeoutError:
+            return {"n": n, "every": every, "failed": "not READY within 120 s"}
         startup_s = time.monotonic() - t_start
         # warm-up: one full interval, so every staggered job has started
         time.sleep(min(parse_every(every), 10.0) + 1.0)
@@ -210,6 +213,9 @@ def main() -> None:
     print(" | ".join(header))
     for n, every in configs:
         r = run_one(n, every, args.seconds, args.listeners)
+        if "failed" in r:
+            print(f"{n} | {every} | {r['failed']}", flush=True)
+            continue
         print(" | ".join(str(x) for x in (
             r["n"], r["every"], r["scheduled_per_s"], r["executed_per_s"],
             "n/a" if r["on_time_share"] is None else f"{r['on_time_share']:.2%}",

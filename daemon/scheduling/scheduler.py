@@ -16,6 +16,7 @@ Choices, with their reasons:
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ JOB_PREFIX = "check:"
 MAX_FIRST_OFFSET_S = 10.0
 #: a run that starts later than this after its scheduled time is counted late (reported, not dropped)
 ON_TIME_S = 1.0
+MISSED_LOG_EVERY_S = 10.0
 
 
 @dataclass
@@ -93,6 +95,8 @@ class CheckScheduler:
         self._every: dict[str, float] = {}
         self._fast: set[str] = set()
         self.missed: Counter[str] = Counter()
+        self._missed_since_log: Counter[str] = Counter()
+        self._missed_logged_at = float("-inf")
         self.lateness = LatenessStats()
 
     # --- lifecycle ---
@@ -203,6 +207,19 @@ class CheckScheduler:
             return
         why = "late past its grace time" if event.code == EVENT_JOB_MISSED else "previous run still going"
         self.missed[name] += 1
-        log.warning("check run missed", component=name, why=why, missed_total=self.missed[name])
+        self._missed_since_log[why] += 1
+        self._log_missed()
         if self._on_missed is not None:
             self._on_missed(name, 1, why)
+
+    def _log_missed(self) -> None:
+        """One summary line per MISSED_LOG_EVERY_S, not one per miss: under overload a line per
+        missed run (thousands a second) would itself eat the loop the checks need."""
+        now = time.monotonic()
+        if now - self._missed_logged_at < MISSED_LOG_EVERY_S:
+            return
+        self._missed_logged_at = now
+        worst = self.missed.most_common(3)
+        log.warning("check runs missed", since_last_report=dict(self._missed_since_log),
+                    missed_total=sum(self.missed.values()), most_missed=dict(worst))
+        self._missed_since_log.clear()

@@ -82,11 +82,6 @@ class Runtime:
         self.commands = CommandProcessor(self)
         self.degradation = DegradationService(self)
         await self.degradation.start()  # restored (level, override) before the first check runs
-        self.scheduler.start()
-        self.scheduler.sync(self.config.components)
-        for name, breaker in self.monitor.breakers.items():
-            if breaker.state is BreakerState.HALF_OPEN:
-                self.scheduler.set_fast(name, True)
         from daemon.service.checkpointing import CheckpointTaker
         from daemon.service.healer import Healer
 
@@ -101,6 +96,13 @@ class Runtime:
         self.chaos = ChaosService(self)
         await self.chaos.start()  # marks and undoes runs a dead daemon left behind
         await self._record_problems([])
+        # Checks start last: under a heavy load of checks the rest of start-up (and READY) would
+        # otherwise compete with them for the loop.
+        self.scheduler.start()
+        self.scheduler.sync(self.config.components)
+        for name, breaker in self.monitor.breakers.items():
+            if breaker.state is BreakerState.HALF_OPEN:
+                self.scheduler.set_fast(name, True)
 
     def run_statistics(self) -> dict[str, Any]:
         """Counters since start, logged at shutdown (and read by bench/): what ran, what was missed."""
