@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def quick_start_commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
-    section = re.search(r"^## Quick start\n(.*?)^## ", text, re.S | re.M).group(1)
+    section = re.search(r"^## .*quick ?start\n(.*?)^## ", text, re.S | re.M | re.I).group(1)
     block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
     return [line for line in block.splitlines() if line.strip()]
 
