@@ -170,6 +170,8 @@ def start(args: argparse.Namespace, argv: list[str]) -> int:
     for stale in (args.pidfile, args.port_file):
         if stale:
             Path(stale).unlink(missing_ok=True)
+    if args.log:
+        Path(args.log).parent.mkdir(parents=True, exist_ok=True)  # run/ is not in a fresh clone
     log = open(args.log, "ab") if args.log else subprocess.DEVNULL
     child = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "run", *argv],
