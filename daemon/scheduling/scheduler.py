@@ -11,6 +11,8 @@ Choices, with their reasons:
   skipped because the previous run is still going) is counted per component and reported through
   `on_missed` — never silent.
 - Components that are half-open or under recovery can be switched to a faster cadence (`set_fast`).
+- When the host cannot keep up, every interval is stretched by a power of two (scheduling/overload.py)
+  and relaxed again once runs are on time: as much checking as the host allows, instead of a collapse.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon.config.models import Component
+from daemon.scheduling.overload import LoadState, Window, next_load_state
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +39,8 @@ MAX_FIRST_OFFSET_S = 10.0
 #: a run that starts later than this after its scheduled time is counted late (reported, not dropped)
 ON_TIME_S = 1.0
 MISSED_LOG_EVERY_S = 10.0
+#: how often the overload controller looks at the last window
+LOAD_WINDOW_S = 5.0
 
 
 @dataclass
@@ -95,6 +100,8 @@ class CheckScheduler:
         self._every: dict[str, float] = {}
         self._fast: set[str] = set()
         self.missed: Counter[str] = Counter()
+        self.load = LoadState()
+        self._window = [0, 0, 0]  # submitted, late, missed since the last load evaluation
         self._missed_since_log: Counter[str] = Counter()
         self._missed_logged_at = float("-inf")
         self.lateness = LatenessStats()
@@ -104,6 +111,10 @@ class CheckScheduler:
     def start(self) -> None:
         """Must be called from inside the running event loop (AsyncIOScheduler binds to it)."""
         self._scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_SUBMITTED)
+        self._scheduler.add_job(
+            self.evaluate_load, IntervalTrigger(seconds=LOAD_WINDOW_S, timezone=timezone.utc),
+            id="scheduler:load", max_instances=1, coalesce=True, misfire_grace_time=None,
+        )
         self._scheduler.start()
 
     def pause(self) -> None:
@@ -166,8 +177,29 @@ class CheckScheduler:
             job.remove()
 
     def _interval(self, name: str) -> float:
-        every = self._every[name]
+        every = self._every[name] * self.load.stretch
         return min(every, self._fast_every.total_seconds()) if name in self._fast else every
+
+    # --- overload ---
+
+    def evaluate_load(self) -> str | None:
+        """Every LOAD_WINDOW_S: stretch or relax all intervals from the last window's lateness."""
+        submitted, late, missed = self._window
+        self._window = [0, 0, 0]
+        before = self.load.stretch
+        self.load, reason = next_load_state(self.load, Window(submitted, late, missed))
+        if reason is None:
+            return None
+        (log.warning if self.load.stretch > before else log.info)(
+            "check intervals changed", stretch=self.load.stretch, reason=reason
+        )
+        for name in list(self._specs):
+            job = self._scheduler.get_job(JOB_PREFIX + name)
+            if job is not None:
+                # re-staggered, so the new cadence does not start in lockstep
+                first_in = self._rng.uniform(0, min(self._interval(name), MAX_FIRST_OFFSET_S))
+                job.reschedule(trigger=self._trigger(name, first_in=first_in))
+        return reason
 
     def _trigger(self, name: str, *, first_in: float) -> IntervalTrigger:
         start = datetime.now(timezone.utc) + timedelta(seconds=first_in)
@@ -203,10 +235,18 @@ class CheckScheduler:
         if event.code == EVENT_JOB_SUBMITTED:
             now = datetime.now(timezone.utc)
             for scheduled in getattr(event, "scheduled_run_times", None) or ():
-                self.lateness.add((now - scheduled).total_seconds())
+                lateness = (now - scheduled).total_seconds()
+                self.lateness.add(lateness)
+                self._window[0] += 1
+                if lateness > ON_TIME_S:
+                    self._window[1] += 1
             return
         why = "late past its grace time" if event.code == EVENT_JOB_MISSED else "previous run still going"
         self.missed[name] += 1
+        if event.code == EVENT_JOB_MISSED:
+            # only lateness says the host is overloaded; one check overrunning its own interval
+            # ("previous run still going") is that component's problem, not a reason to slow all
+            self._window[2] += 1
         self._missed_since_log[why] += 1
         self._log_missed()
         if self._on_missed is not None:

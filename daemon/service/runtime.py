@@ -114,6 +114,7 @@ class Runtime:
             "runs_submitted": late.submitted,
             "missed_runs": sum(self.scheduler.missed.values()),
             "on_time_runs": late.on_time,
+            "interval_stretch": self.scheduler.load.stretch,
             "lateness_p50_ms": None if late.percentile(50) is None else round(late.percentile(50) * 1000, 2),
             "lateness_p99_ms": None if late.percentile(99) is None else round(late.percentile(99) * 1000, 2),
             "writer": asdict(self.writer.stats()),
@@ -223,7 +224,9 @@ class Runtime:
         open_ = sum(1 for b in breakers if b.state in (BreakerState.OPEN, BreakerState.FORCED_OPEN))
         half = sum(1 for b in breakers if b.state is BreakerState.HALF_OPEN)
         missed = sum(self.scheduler.missed.values())
+        stretch = self.scheduler.load.stretch
         return (
             f"{len(self.config.components)} components, {open_} open breakers, {half} half-open, "
             f"{self.monitor.checks_run} checks run, {missed} missed"
+            + (f", intervals ×{stretch} (host overloaded)" if stretch > 1 else "")
         )

@@ -126,3 +126,46 @@ async def test_run_soon_pulls_the_next_run_forward():
         assert s.lateness.submitted >= 1
     finally:
         s.shutdown()
+
+
+async def test_an_overloaded_window_stretches_every_interval_and_calm_windows_relax_it():
+    from daemon.scheduling.overload import CALM_WINDOWS
+
+    async def run(name: str) -> None:
+        pass
+
+    s = CheckScheduler(run, rng=random.Random(3))
+    s.start()
+    try:
+        s.sync({"a": comp("a", "10s"), "b": comp("b", "20s")})
+        s._window = [100, 0, 40]  # 40 runs missed in the last window
+        reason = s.evaluate_load()
+        assert reason and "×2" in reason
+        assert s._scheduler.get_job(JOB_PREFIX + "a").trigger.interval == timedelta(seconds=20)
+        assert s._scheduler.get_job(JOB_PREFIX + "b").trigger.interval == timedelta(seconds=40)
+        for _ in range(CALM_WINDOWS):
+            s._window = [100, 0, 0]
+            s.evaluate_load()
+        assert s.load.stretch == 1
+        assert s._scheduler.get_job(JOB_PREFIX + "a").trigger.interval == timedelta(seconds=10)
+    finally:
+        s.shutdown()
+
+
+async def test_one_check_overrunning_its_interval_does_not_stretch_everyone():
+    release = asyncio.Event()
+
+    async def run(name: str) -> None:
+        if name == "slow":
+            await release.wait()
+
+    s = CheckScheduler(run)
+    s.start()
+    try:
+        s.sync({"slow": comp("slow", "100ms"), **{f"c{i}": comp(f"c{i}", "100ms") for i in range(5)}})
+        await wait_for(lambda: s.missed["slow"] >= 5 and s.lateness.submitted >= 25)
+        assert s.evaluate_load() is None
+        assert s.load.stretch == 1
+    finally:
+        release.set()
+        s.shutdown()
