@@ -14,11 +14,15 @@ One small loop instead of an APScheduler job per checkpoint: the gate (owner hea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 
-from daemon.engine.checkpoints import checkpoints_root, cleanup_interrupted, take_checkpoint
+from daemon.engine.checkpoints import (
+    checkpoints_root,
+    cleanup_interrupted,
+    take_checkpoint,
+)
+from daemon.service.tasks import cancel_and_wait
 from daemon.store import checkpoints_sql
 from daemon.types import BreakerState, Status
 
@@ -48,11 +52,7 @@ class CheckpointTaker:
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._running.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks, timeout=10.0, what="checkpoints")
 
     def owner_healthy(self, owner: str) -> bool:
         last = self.rt.monitor.last.get(owner)

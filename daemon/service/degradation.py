@@ -37,6 +37,7 @@ from daemon.engine.publish import publish_state, remove_stale_temps, state_docum
 from daemon.engine.score import Observation, Score, compute_score
 from daemon.engine.trend import TrendResult, compute_trend
 from daemon.service.degradation_state import COMMANDS, apply_degrade_command, row_key, state_row, tracker_from_row
+from daemon.service.tasks import cancel_and_wait
 from daemon.store import degradation_sql as sql
 from daemon.types import BreakerState
 
@@ -123,9 +124,8 @@ class DegradationService:
             monitor.result_listeners.remove(self._on_result)
         with contextlib.suppress(ValueError):
             monitor.transition_listeners.remove(self._on_transition)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)  # an on_change run is killed, group and all
+        # an on_change run is killed, group and all (within the bound)
+        await cancel_and_wait(self._tasks, timeout=10.0, what="degradation")
         self._tasks.clear()
         if self.tracker is None or self.score is None:
             return

@@ -109,9 +109,7 @@ class Healer:
         as interrupted — the scheduler stops with us, so a step could not be verified anyway."""
         if self._task is not None:
             await cancel_and_wait([self._task], what="healer loop")
-        for task in list(self._recoveries.values()):
-            task.cancel()
-        await asyncio.gather(*self._recoveries.values(), return_exceptions=True)
+        await cancel_and_wait(list(self._recoveries.values()), timeout=10.0, what="recoveries")
         if self._finishing:
             await asyncio.wait(self._finishing, timeout=10)
         await self.escalations.stop()

@@ -10,7 +10,6 @@ message, so a slow webhook never holds up the healer's pass.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 
@@ -18,6 +17,7 @@ from daemon.engine.decision import Escalate
 from daemon.engine.ladder import LadderState, record_escalation
 from daemon.engine.notify import Notification, deliver, incident_link
 from daemon.service.healer_state import store_fn
+from daemon.service.tasks import cancel_and_wait
 from daemon.store import escalations_sql, healer_sql
 
 log = structlog.get_logger(__name__)
@@ -109,11 +109,7 @@ class Escalations:
 
     async def stop(self) -> None:
         """Deliveries still running are cancelled: their rows stay `pending` and go out after a restart."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(list(self._tasks), timeout=10.0, what="escalations")
 
 
 def _pending_with_component(conn) -> list[dict]:
