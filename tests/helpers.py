@@ -51,3 +51,24 @@ def open_db(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+async def async_wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 20.0,
+    interval: float = 0.01,
+    message: str | Callable[[], str] = "condition not met",
+) -> T:
+    """`wait_until` for async tests: polls with a deadline, yielding to the loop so the code under test
+    (tasks, futures resolved by the writer thread) keeps running in between."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            text = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout:g}s waiting: {text}")
+        await asyncio.sleep(interval)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daemon.config.durations import Duration, Size, parse_size
+from daemon.config.durations import Duration, Size, parse_duration, parse_size
 from daemon.types import ERROR_CLASSES, Level
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -40,8 +40,6 @@ def signal_name(value: str) -> str:
 
 
 def _seconds(value: str) -> timedelta:
-    from daemon.config.durations import parse_duration
-
     return parse_duration(value)
 
 

@@ -50,9 +50,8 @@ class Runtime:
         settings = self.config.settings.daemon
         self.writer = Writer(options.db_path, max_queue=settings.max_queue)
         self.monitor: Monitor | None = None
-        self.scheduler = CheckScheduler(
-            self._run_check, fast_every=settings.fast_every, on_missed=self._on_missed
-        )
+        # missed runs are counted and logged by the scheduler and shown in status_line()
+        self.scheduler = CheckScheduler(self._run_check, fast_every=settings.fast_every)
         self.commands: CommandProcessor | None = None
         self.degradation: DegradationService | None = None
         self.chaos = None  # service/chaos.py ChaosService, once started
@@ -195,9 +194,6 @@ class Runtime:
             self.notifier.status(self.status_line())
 
         asyncio.get_running_loop().call_later(1.0, send)
-
-    def _on_missed(self, name: str, count: int, why: str) -> None:
-        pass  # counted by the scheduler; surfaced in status_line and `healerd status`
 
     def _read(self, fn, *args):
         conn = connect(self.options.db_path, readonly=True)

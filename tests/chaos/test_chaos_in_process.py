@@ -6,8 +6,6 @@ on a real migrated database, with a real exec check.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import datetime, timezone
 
 from apscheduler.triggers.cron import CronTrigger
@@ -15,6 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 from daemon.service.daemon import Daemon, DaemonOptions
 from daemon_fixtures_for_chaos import write_file
 from helpers import open_db
+from helpers import async_wait_until
 
 POLICY = """
 [[component]]
@@ -42,13 +41,7 @@ steady_state = {{ min_score = 50 }}
 """
 
 
-async def until(predicate, timeout: float = 20.0):
-    """wait_until for a coroutine: poll with a deadline, yielding to the daemon's tasks in between."""
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-    return result
+until = async_wait_until  # the suite-wide helper, under the name these tests use
 
 
 def next_fire(cron: str) -> datetime:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from daemon.config.models import Component
 from daemon.scheduling.scheduler import JOB_PREFIX, CheckScheduler
+from helpers import async_wait_until
 
 
 def comp(name: str, every: str = "200ms", port: int = 1, weight: float = 1.0) -> Component:
@@ -17,12 +18,7 @@ def comp(name: str, every: str = "200ms", port: int = 1, weight: float = 1.0) ->
     )
 
 
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.01)
+wait_for = async_wait_until  # the suite-wide helper
 
 
 async def test_every_component_gets_its_own_recurring_job():

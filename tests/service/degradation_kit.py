@@ -6,11 +6,9 @@ fake-clock times, so every score, hold time and expiry is exact and nothing wait
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import textwrap
-import time
 from pathlib import Path
 
 from daemon.clock import FakeClock
@@ -23,6 +21,7 @@ from daemon.service.runtime import Runtime
 from daemon.service.sdnotify import Notifier
 from daemon.store import state as store_state
 from daemon.types import CheckResult, Status
+from helpers import async_wait_until
 
 #: Two equal components and two flags: `extras` goes at reduced, `checkout` with component b.
 SETTINGS = """
@@ -67,13 +66,7 @@ def write(path: Path, text: str) -> None:
     os.chmod(path, 0o644)
 
 
-async def until(predicate, timeout: float = 10.0):
-    """wait_until for async tests: poll with a deadline, yielding to the service's tasks in between."""
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-    return result
+until = async_wait_until  # the suite-wide helper, under the name these tests use
 
 
 class Harness:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 from daemon.store.sqlite import connect
 from daemon.types import CheckResult, Status
 from helpers import open_db
+from helpers import async_wait_until
 
 NOW = 1_800_000_000.0  # a fixed wall-clock instant, on an hour boundary
 
@@ -66,13 +65,4 @@ def insert_transition(component_id: int, reason: str) -> Callable:
     return fn
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 15.0, message: str = "condition not met") -> Any:
-    """`wait_until` for async tests: polls without blocking the loop (futures keep resolving)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting: {message}")
-        await asyncio.sleep(0.005)
+until = async_wait_until  # the suite-wide helper, under the name these tests use
