@@ -89,11 +89,23 @@ def render_text(data: dict[str, Any]) -> str:
     rows = [
         (
             c["component"], c["status"], c["breaker_state"], c["last_check_at"], c["age_s"],
-            c["error_class"] and f"{c['error_class']}: {c['message']}", _recovery(c["last_recovery"]),
+            _detail(c), _recovery(c["last_recovery"]),
         )
         for c in data["components"]
     ]
-    return "\n".join(out) + "\n" + render(columns, rows, "table")
+    table = render(columns, rows, "table")
+    # Perfdata is long and only plugins have it: a column only when some component has some.
+    perf = [(c["component"], c["perfdata"]) for c in data["components"] if c.get("perfdata")]
+    if perf:
+        table += "\n" + render(["component", "perfdata"], perf, "table")
+    return "\n".join(out) + "\n" + table
+
+
+def _detail(c: dict[str, Any]) -> str:
+    """What the last result said when it was not healthy: a WARNING's text too, not only a failure's."""
+    if c["last_status"] in (None, "healthy"):
+        return ""
+    return f"{c['error_class']}: {c['message']}" if c["error_class"] else (c["message"] or "")
 
 
 @click.command("status")
