@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from daemon.cli.options import db_option, resolve_db
-from daemon.cli.report import render
+from daemon.cli.report import render, result_detail
 
 
 def _daemon(db_path: Path) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def render_text(data: dict[str, Any]) -> str:
     rows = [
         (
             c["component"], c["status"], c["breaker_state"], c["last_check_at"], c["age_s"],
-            _detail(c), _recovery(c["last_recovery"]),
+            result_detail(c["last_status"], c["error_class"], c["message"]), _recovery(c["last_recovery"]),
         )
         for c in data["components"]
     ]
@@ -100,12 +100,6 @@ def render_text(data: dict[str, Any]) -> str:
         table += "\n" + render(["component", "perfdata"], perf, "table")
     return "\n".join(out) + "\n" + table
 
-
-def _detail(c: dict[str, Any]) -> str:
-    """What the last result said when it was not healthy: a WARNING's text too, not only a failure's."""
-    if c["last_status"] in (None, "healthy"):
-        return ""
-    return f"{c['error_class']}: {c['message']}" if c["error_class"] else (c["message"] or "")
 
 
 @click.command("status")
