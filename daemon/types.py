@@ -76,3 +76,5 @@ class CheckResult:
     error_class: str | None
     ts: float
     injected: bool = False
+    #: a Nagios plugin's performance data (what follows its `|`), kept apart from `message`.
+    perfdata: str | None = None

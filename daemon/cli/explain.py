@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from daemon.cli.options import db_option, resolve_db
+from daemon.cli.report import result_detail
 from daemon.errors import NotFoundError
 
 
@@ -35,7 +36,8 @@ def timeline(data: dict[str, Any]) -> list[tuple[float, str, str]]:
     """(time, what, text) rows of the incident, oldest first."""
     rows: list[tuple[float, str, str]] = []
     for run in data["checks"]["runs"]:
-        why = f" ({run['error_class']}: {run['message']})" if run["error_class"] else ""
+        detail = result_detail(run["status"], run["error_class"], run["message"])
+        why = f" ({detail})" if detail else ""
         times = f" ×{run['count']} until {_at(run['last_ts'])}" if run["count"] > 1 else ""
         injected = f" [{run['injected']} injected by chaos]" if run["injected"] else ""
         rows.append((run["first_ts"], "check", f"{run['status']}{times}{why}{injected}"))

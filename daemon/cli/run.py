@@ -17,14 +17,15 @@ from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
               help="Overrides [daemon] log_level.")
 @click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto",
-              help="auto: JSON when stderr is not a terminal (journald), console when it is.")
+              help="auto: JSON when stderr is not a terminal (journald), console when it is. When stderr is "
+                   "journald's stream ($JOURNAL_STREAM), each line also starts with its syslog priority <N>.")
 def run(config_dir, db_path, log_level, log_format) -> None:
     """Run the daemon until SIGTERM/SIGINT; SIGHUP or a config change reloads.
 
     Exits 3 when it cannot start (invalid config, database that cannot be migrated, another daemon on
     the same database), so systemd's RestartPreventExitStatus=3 does not retry what cannot work.
     """
-    from daemon.logs import configure_logging
+    from daemon.logs import configure_logging, is_journal_stream
     from daemon.service.daemon import Daemon, DaemonOptions
     from daemon.service.lock import DaemonLock
 
@@ -38,7 +39,8 @@ def run(config_dir, db_path, log_level, log_format) -> None:
             raise HealerdError(f"cannot create the lock next to the database {options.db_path}: {exc}") from exc
         code = asyncio.run(Daemon(options).run())
     except HealerdError as exc:
-        click.echo(f"healerd: cannot start: {exc}", err=True)
+        prefix = "<3>" if is_journal_stream(sys.stderr) else ""  # journald files each line as an error
+        click.echo("\n".join(prefix + line for line in f"healerd: cannot start: {exc}".splitlines()), err=True)
         sys.exit(EXIT_STARTUP_FAILURE)
     except KeyboardInterrupt:
         code = 0

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from daemon.cli.options import db_option, resolve_db
-from daemon.cli.report import render
+from daemon.cli.report import render, result_detail
 
 
 def _daemon(db_path: Path) -> dict[str, Any]:
@@ -89,11 +89,17 @@ def render_text(data: dict[str, Any]) -> str:
     rows = [
         (
             c["component"], c["status"], c["breaker_state"], c["last_check_at"], c["age_s"],
-            c["error_class"] and f"{c['error_class']}: {c['message']}", _recovery(c["last_recovery"]),
+            result_detail(c["last_status"], c["error_class"], c["message"]), _recovery(c["last_recovery"]),
         )
         for c in data["components"]
     ]
-    return "\n".join(out) + "\n" + render(columns, rows, "table")
+    table = render(columns, rows, "table")
+    # Perfdata is long and only plugins have it: a column only when some component has some.
+    perf = [(c["component"], c["perfdata"]) for c in data["components"] if c.get("perfdata")]
+    if perf:
+        table += "\n" + render(["component", "perfdata"], perf, "table")
+    return "\n".join(out) + "\n" + table
+
 
 
 @click.command("status")

@@ -82,14 +82,24 @@ class Action(Model):
 # --- checks -----------------------------------------------------------------------------------------
 
 
+#: A check's timeout when the operator writes none: this, or `every` when that is shorter.
+DEFAULT_CHECK_TIMEOUT = _seconds("5s")
+
+
 class CheckBase(Model):
     every: Duration = _seconds("10s")
-    timeout: Duration = _seconds("5s")
+    #: default min(5s, every); see `_timeout_fits`.
+    timeout: Duration = DEFAULT_CHECK_TIMEOUT
     degraded_over: Duration | None = None
 
     @model_validator(mode="after")
     def _timeout_fits(self) -> CheckBase:
-        if self.timeout > self.every:
+        """The "no longer than every" rule is about a timeout the operator wrote; an unwritten one
+        follows `every` down, so `every = "1s"` alone is valid (the default must never break a rule)."""
+        if "timeout" not in self.model_fields_set:
+            # frozen model: set the derived default the way pydantic itself fills fields
+            object.__setattr__(self, "timeout", min(DEFAULT_CHECK_TIMEOUT, self.every))
+        elif self.timeout > self.every:
             raise ValueError("timeout must not be longer than every (checks would pile up)")
         return self
 

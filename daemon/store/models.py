@@ -79,6 +79,8 @@ check_results = Table(
     Column("latency_ms", REAL),
     Column("error_class", Text),
     Column("message", Text),
+    # A Nagios plugin's performance data (after its `|`), kept apart from the message it would clutter.
+    Column("perfdata", Text),
     flag("injected"),
     one_of("status", STATUSES),
     # (component_id, ts) serves "latest result per component" and is the FK's index; ts alone serves

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from daemon.types import CheckResult, Status
 
 INSERT_RESULT = (
-    "INSERT INTO check_results (component_id, ts, status, latency_ms, error_class, message, injected) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO check_results (component_id, ts, status, latency_ms, error_class, message, injected, perfdata) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 #: Adds a batch's counts to the hour's row. Unqualified columns in DO UPDATE are the stored row's;
@@ -44,7 +44,7 @@ ON CONFLICT (hour, component_id) DO UPDATE SET
 _STATUS_SLOT = {Status.HEALTHY: 3, Status.DEGRADED: 4, Status.UNHEALTHY: 5, Status.UNKNOWN: 6}
 _STATUS_SLOT.update({s.value: i for s, i in list(_STATUS_SLOT.items())})
 
-Row = tuple[int, float, str, float, "str | None", str, int]
+Row = tuple[int, float, str, float, "str | None", str, int, "str | None"]
 
 
 def hour_of(ts: float) -> int:
@@ -65,6 +65,7 @@ def result_row(result: CheckResult, component_id: int) -> Row:
         result.error_class,
         result.message,
         1 if result.injected else 0,
+        result.perfdata,
     )
 
 
@@ -77,7 +78,7 @@ def aggregate_rollups(rows: Iterable[Row]) -> list[tuple]:
     # group layout = UPSERT_ROLLUP's parameters: hour, component_id, total, healthy, degraded,
     # unhealthy, unknown, injected, latency sum, min, max
     groups: dict[tuple[int, int], list] = {}
-    for component_id, ts, status, latency, _error, _message, injected in rows:
+    for component_id, ts, status, latency, _error, _message, injected, _perfdata in rows:
         key = (int(ts // 3600) * 3600, component_id)
         group = groups.get(key)
         if group is None:

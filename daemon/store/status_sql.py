@@ -17,29 +17,38 @@ def _rows(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> list[dict[s
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
+def _latest(conn: sqlite3.Connection, table: str, order: str, columns: str) -> dict[str, dict[str, Any]]:
+    """component name → `columns` of its newest row in `table` (by `order`, then id)."""
+    rows = _rows(
+        conn,
+        f"""
+        SELECT c.name AS component, {columns}
+          FROM components AS c
+          JOIN {table} AS r
+            ON r.id = (SELECT r2.id FROM {table} AS r2
+                        WHERE r2.component_id = c.id
+                        ORDER BY r2.{order} DESC, r2.id DESC LIMIT 1)
+         WHERE c.removed_at IS NULL
+        """,
+    )
+    return {r.pop("component"): r for r in rows}
+
+
 def components(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """current_system_status, each row with its component's newest recovery event (or None)."""
+    """current_system_status, each row with its component's newest recovery event (or None) and its
+    latest result's perfdata (not in the view, a public interface; read beside it)."""
     rows = _rows(conn, "SELECT * FROM current_system_status ORDER BY component")
-    latest = {
-        r.pop("component"): r
-        for r in _rows(
-            conn,
-            """
-            SELECT c.name AS component, r.strategy, r.step, r.attempt, r.status,
-                   strftime('%Y-%m-%dT%H:%M:%fZ', r.started_at, 'unixepoch') AS started_at,
-                   strftime('%Y-%m-%dT%H:%M:%fZ', r.finished_at, 'unixepoch') AS finished_at,
-                   r.reason, r.dry_run
-              FROM components AS c
-              JOIN recovery_events AS r
-                ON r.id = (SELECT r2.id FROM recovery_events AS r2
-                            WHERE r2.component_id = c.id
-                            ORDER BY r2.started_at DESC, r2.id DESC LIMIT 1)
-             WHERE c.removed_at IS NULL
-            """,
-        )
-    }
+    recovery = _latest(
+        conn, "recovery_events", "started_at",
+        """r.strategy, r.step, r.attempt, r.status,
+           strftime('%Y-%m-%dT%H:%M:%fZ', r.started_at, 'unixepoch') AS started_at,
+           strftime('%Y-%m-%dT%H:%M:%fZ', r.finished_at, 'unixepoch') AS finished_at,
+           r.reason, r.dry_run""",
+    )
+    result = _latest(conn, "check_results", "ts", "r.perfdata")
     for row in rows:
-        row["last_recovery"] = latest.get(row["component"])
+        row["last_recovery"] = recovery.get(row["component"])
+        row["perfdata"] = result.get(row["component"], {}).get("perfdata")
     return rows
 
 

@@ -120,3 +120,12 @@ def test_status_never_writes_the_database(db_path):
 def test_a_missing_database_is_a_clear_error(tmp_path):
     result = status(tmp_path / "nope.db")
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_a_warnings_text_is_a_detail_like_a_failures():
+    from daemon.cli.report import result_detail
+
+    assert result_detail("degraded", None, "LOAD WARNING - load 5.1") == "LOAD WARNING - load 5.1"
+    assert result_detail("unhealthy", "exit_code", "LOAD CRITICAL") == "exit_code: LOAD CRITICAL"
+    assert result_detail("healthy", None, "LOAD OK") == ""
+    assert result_detail(None, None, None) == ""

@@ -21,7 +21,7 @@ import structlog
 
 from daemon.clock import SYSTEM_CLOCK, Clock
 from daemon.config.models import Component
-from daemon.engine.checks.base import CheckContext, CheckFn, Outcome, degraded, short, unhealthy
+from daemon.engine.checks.base import CheckContext, CheckFn, Outcome, short, unhealthy
 from daemon.engine.checks.disk import check_disk
 from daemon.engine.checks.exec import check_exec
 from daemon.engine.checks.file import check_file
@@ -51,7 +51,8 @@ CHECKS: dict[str, CheckFn] = {
 
 def _slow(outcome: Outcome, latency_ms: float, degraded_over_ms: float | None) -> Outcome:
     if outcome.status is Status.HEALTHY and degraded_over_ms is not None and latency_ms > degraded_over_ms:
-        return degraded(short(f"{outcome.message} (slow: {latency_ms:.0f} ms > {degraded_over_ms:.0f} ms)"))
+        message = short(f"{outcome.message} (slow: {latency_ms:.0f} ms > {degraded_over_ms:.0f} ms)")
+        return Outcome(Status.DEGRADED, message, perfdata=outcome.perfdata)
     return outcome
 
 
@@ -85,4 +86,5 @@ async def run_check(
         message=short(outcome.message),
         error_class=outcome.error_class,
         ts=clock.wall(),
+        perfdata=outcome.perfdata,
     )

@@ -17,6 +17,8 @@ from daemon.config.models import Component
 from daemon.types import ERROR_CLASSES, Status
 
 MESSAGE_LIMIT = 200
+#: Perfdata is figures for a grapher, longer than a message (check_disk prints one set per mount).
+PERFDATA_LIMIT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,8 @@ class Outcome:
     status: Status
     message: str
     error_class: str | None = None
+    #: a Nagios plugin's performance data; None for every other kind.
+    perfdata: str | None = None
 
     def __post_init__(self) -> None:
         if self.error_class is not None and self.error_class not in ERROR_CLASSES:

@@ -7,6 +7,8 @@ import stat
 import pytest
 
 from daemon.engine.checks import run_check
+from daemon.engine.checks.base import PERFDATA_LIMIT
+from daemon.engine.checks.exec import split_perfdata
 from daemon.types import Status
 
 
@@ -30,7 +32,30 @@ async def test_nagios_exit_codes_map_to_statuses(tmp_path, component, code, stat
     argv = plugin(tmp_path, f'echo "THING {code} - disk at 91% | used=91"\necho "detail line"\nexit {code}\n')
     result = await run_check(component("exec", run=[argv]))
     assert (result.status, result.error_class) == (status, error_class)
-    assert result.message == f"THING {code} - disk at 91% | used=91"  # first line only
+    # the first line's text, whatever the status; its perfdata kept apart
+    assert (result.message, result.perfdata) == (f"THING {code} - disk at 91%", "used=91")
+
+
+@pytest.mark.parametrize(
+    ("output", "text", "perfdata"),
+    [
+        ("LOAD OK - load 0.1\n", "LOAD OK - load 0.1", None),
+        ("DISK WARNING - / 77%;| /=250B;0;270;0;270\n", "DISK WARNING - / 77%;", "/=250B;0;270;0;270"),
+        # plugin API: long text lines, then from the first later `|` on, everything is more perfdata
+        ("TEXT | a=1\nlong text\nmore | b=2\nc=3\n", "TEXT", "a=1 b=2 c=3"),
+        ("\n\nTEXT|a=1  b=2\n", "TEXT", "a=1 b=2"),
+        ("", "", None),
+    ],
+)
+def test_plugin_output_splits_into_text_and_perfdata(output, text, perfdata):
+    assert split_perfdata(output) == (text, perfdata)
+
+
+def test_long_perfdata_is_cut_between_items_never_inside_one():
+    items = [f"/mnt/disk{i}=123456789B;0;999999999;0;999999999" for i in range(60)]
+    _, perfdata = split_perfdata("DISK OK | " + " ".join(items))
+    assert perfdata is not None and len(perfdata) <= PERFDATA_LIMIT
+    assert perfdata.split(" ") == items[: len(perfdata.split(" "))]
 
 
 async def test_other_exit_codes_are_unhealthy_exit_code(tmp_path, component):
