@@ -64,10 +64,9 @@ def _engine_logs_to_stderr() -> Iterator[None]:
 
 
 def _existing_db(db_path: Path | None) -> Path:
-    path = resolve_db(db_path)
-    if not path.is_file():
-        raise HealerdError(f"no database at {path} (run `healerd migrate --db {path}` or start the daemon)")
-    return path
+    from daemon.store.probe import require_healerd_db
+
+    return require_healerd_db(resolve_db(db_path))
 
 
 def _config(config_dir: Path | None):

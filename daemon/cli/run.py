@@ -18,20 +18,23 @@ from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError
               help="Overrides [daemon] log_level.")
 @click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto",
               help="auto: JSON when stderr is not a terminal (journald), console when it is.")
-def run(config_dir, db_path, log_level, log_format) -> None:
+@click.option("--force", is_flag=True, help="Use a SQLite file that holds other tables (adds healerd's schema).")
+def run(config_dir, db_path, log_level, log_format, force) -> None:
     """Run the daemon until SIGTERM/SIGINT; SIGHUP or a config change reloads.
 
     Exits 3 when it cannot start (invalid config, database that cannot be migrated, another daemon on
     the same database), so systemd's RestartPreventExitStatus=3 does not retry what cannot work.
     """
     from daemon.logs import configure_logging
-    from daemon.service.daemon import Daemon, DaemonOptions
+    from daemon.service.daemon import Daemon, DaemonOptions, load_valid_config
     from daemon.service.lock import DaemonLock
 
     configure_logging(log_level or "info", json=None if log_format == "auto" else log_format == "json")
-    options = DaemonOptions(config_dir=resolve_config(config_dir), db_path=resolve_db(db_path))
+    options = DaemonOptions(config_dir=resolve_config(config_dir), db_path=resolve_db(db_path), force_db=force)
     lock = DaemonLock(options.db_path)
     try:
+        # Validate before anything is created (the lock file, the database, its directory).
+        load_valid_config(options.config_dir)
         try:
             lock.acquire_for_daemon()
         except OSError as exc:

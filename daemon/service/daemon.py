@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,18 @@ class DaemonOptions:
     #: None: follow the daemon settings (watch_config); False in tests that want explicit reloads only.
     watch_config: bool | None = None
     env: dict[str, str] | None = None
+    #: add healerd's schema even to a SQLite file that holds another application's tables (`run --force`).
+    force_db: bool = False
     extra: dict = field(default_factory=dict)
+
+
+def load_valid_config(directory: Path):
+    """The loaded config directory, or a StartupError listing every problem (exit 3)."""
+    loaded, problems = load_config(directory)
+    if loaded is None or problems:
+        detail = "\n".join(f"  {p}" for p in problems) or "  (no detail)"
+        raise StartupError(f"invalid configuration in {directory}:\n{detail}")
+    return loaded
 
 
 class Daemon:
@@ -72,16 +84,14 @@ class Daemon:
         from daemon.service.runtime import Runtime
         from daemon.store.migrate import upgrade
 
+        # The config first: an invalid directory must not leave a new, empty database behind.
+        loaded = load_valid_config(self.options.config_dir)
+
         self.notifier.extend_timeout(90)  # migrations on a big database may take a while
         try:
-            await asyncio.to_thread(upgrade, self.options.db_path)
+            await asyncio.to_thread(functools.partial(upgrade, self.options.db_path, force=self.options.force_db))
         except HealerdError as exc:
             raise StartupError(f"cannot migrate the database {self.options.db_path}: {exc}") from exc
-
-        loaded, problems = load_config(self.options.config_dir)
-        if loaded is None or problems:
-            detail = "\n".join(f"  {p}" for p in problems) or "  (no detail)"
-            raise StartupError(f"invalid configuration in {self.options.config_dir}:\n{detail}")
 
         self.runtime = Runtime(self.options, loaded, notifier=self.notifier)
         try:
