@@ -67,11 +67,11 @@ def list_(config_dir: Path | None, db_path: Path | None) -> None:
     from daemon.config.loader import load_config
     from daemon.store import chaos_sql
 
-    directory = resolve_config(config_dir)
+    db = resolve_db(db_path)
+    directory = resolve_config(config_dir, db)
     loaded, problems = load_config(directory)
     if loaded is None:
         raise HealerdError(f"cannot load {directory}: " + "; ".join(str(p) for p in problems))
-    db = resolve_db(db_path)
     last = _read(db, chaos_sql.last_runs) if db.exists() else {}  # a foreign file is an error, not "never run"
     experiments = loaded.config.experiments
     if not experiments:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from daemon.cli.options import config_option, db_option, resolve_config, resolve_db
+from daemon.cli.options import config_option, db_option, note_last_db, resolve_config, resolve_db
 from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError
 
 
@@ -30,7 +30,8 @@ def run(config_dir, db_path, log_level, log_format, force) -> None:
     from daemon.service.lock import DaemonLock
 
     configure_logging(log_level or "info", json=None if log_format == "auto" else log_format == "json")
-    options = DaemonOptions(config_dir=resolve_config(config_dir), db_path=resolve_db(db_path), force_db=force)
+    options = DaemonOptions(config_dir=resolve_config(config_dir, use_daemon=False), db_path=resolve_db(db_path),
+                            force_db=force)
     lock = DaemonLock(options.db_path)
     try:
         # Validate before anything is created (the lock file, the database, its directory).
@@ -39,6 +40,7 @@ def run(config_dir, db_path, log_level, log_format, force) -> None:
             lock.acquire_for_daemon()
         except OSError as exc:
             raise HealerdError(f"cannot create the lock next to the database {options.db_path}: {exc}") from exc
+        note_last_db(options.db_path)  # so this user's `healerd status` etc. find it without --db
         code = asyncio.run(Daemon(options).run())
     except HealerdError as exc:
         click.echo(f"healerd: cannot start: {exc}", err=True)

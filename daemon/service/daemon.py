@@ -92,6 +92,7 @@ class Daemon:
             await asyncio.to_thread(functools.partial(upgrade, self.options.db_path, force=self.options.force_db))
         except HealerdError as exc:
             raise StartupError(f"cannot migrate the database {self.options.db_path}: {exc}") from exc
+        await asyncio.to_thread(self._record_instance, True)
 
         self.runtime = Runtime(self.options, loaded, notifier=self.notifier)
         try:
@@ -130,7 +131,28 @@ class Daemon:
         if self.runtime is not None:
             await self.runtime.stop(grace=self.runtime.config.settings.daemon.shutdown_grace.total_seconds())
         self.notifier.close()
+        with contextlib.suppress(Exception):  # a full or locked database must not turn a stop into a crash
+            await asyncio.to_thread(self._record_instance, False)
         log.info("healerd stopped")
+
+    def _record_instance(self, starting: bool) -> None:
+        """daemon_info: the CLI finds this daemon's config directory there (no --config needed)."""
+        import os
+        import socket
+
+        from daemon import __version__
+        from daemon.store import daemon_info_sql
+        from daemon.store.oneshot import run_in_transaction
+
+        now = self.options.clock.wall()
+        if starting:
+            run_in_transaction(self.options.db_path, lambda conn: daemon_info_sql.record_start(
+                conn, config_dir=str(Path(self.options.config_dir).resolve()),
+                db_path=str(Path(self.options.db_path).resolve()), host=socket.gethostname(), pid=os.getpid(),
+                version=__version__, now=now))
+        else:
+            run_in_transaction(self.options.db_path,
+                               lambda conn: daemon_info_sql.record_stop(conn, pid=os.getpid(), now=now))
 
     # --- reload --------------------------------------------------------------------------------------
 
