@@ -35,7 +35,10 @@ def run(config_dir, db_path, log_level, log_format, force) -> None:
     lock = DaemonLock(options.db_path)
     try:
         # Validate before anything is created (the lock file, the database, its directory).
-        load_valid_config(options.config_dir)
+        loaded = load_valid_config(options.config_dir)
+        if log_level is None:  # [daemon] log_level applies unless --log-level overrides it
+            configure_logging(loaded.config.settings.daemon.log_level,
+                              json=None if log_format == "auto" else log_format == "json")
         try:
             lock.acquire_for_daemon()
         except OSError as exc:

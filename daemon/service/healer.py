@@ -23,6 +23,7 @@ import re
 
 import structlog
 
+from daemon import logctx
 from daemon.config.models import FallbackStep, RetryStep
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
@@ -297,7 +298,7 @@ class Healer:
         self._recoveries[name] = task
 
     async def _recover(self, name: str, step, d: RunStep | Failback, event_id: int) -> None:
-        with structlog.contextvars.bound_contextvars(component=name, incident=d.incident_id):
+        with logctx.only(component=name, incident=d.incident_id):
             what = "failback" if isinstance(d, Failback) else d.strategy
             log.info("recovery step started", strategy=what, step=d.index, event_id=event_id, reason=d.reason)
             try:

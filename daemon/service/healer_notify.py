@@ -13,6 +13,7 @@ import asyncio
 
 import structlog
 
+from daemon import logctx
 from daemon.engine.decision import Escalate
 from daemon.engine.ladder import LadderState, record_escalation
 from daemon.engine.notify import Notification, deliver, incident_link
@@ -95,7 +96,7 @@ class Escalations:
     async def _deliver(self, row: dict, message: Notification) -> None:
         config = self.rt.config
         channel = config.settings.notify.get(row["channel"])
-        with structlog.contextvars.bound_contextvars(component=message.component, incident=message.incident):
+        with logctx.only(component=message.component, incident=message.incident):
             if channel is None:
                 delivered, attempts, error = False, 0, f"no notify channel named {row['channel']!r} is configured"
             else:
