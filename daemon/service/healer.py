@@ -25,6 +25,7 @@ import structlog
 
 from daemon import logctx
 from daemon.config.models import FallbackStep, RetryStep
+from daemon.engine.actions import last_lines
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
     BreakerView, CloseIncident, ComponentView, Decision, Escalate, Failback, GlobalBudget, Nothing,
@@ -314,7 +315,9 @@ class Healer:
                 except Exception as exc:  # a bug must not leave the step `started` forever
                     log.exception("recovery step crashed")
                     result = StepResult(Outcome.FAILED, f"healer error: {type(exc).__name__}: {exc}")
-                log.info("recovery step finished", strategy=what, outcome=result.outcome.value, message=result.message)
+                failed = result.outcome is not Outcome.SUCCEEDED and result.output
+                log.info("recovery step finished", strategy=what, outcome=result.outcome.value, message=result.message,
+                         exit_code=result.exit_code, **({"output": last_lines(result.output)} if failed else {}))
                 await asyncio.shield(self._finish_later(name, step, d, event_id, result))
             finally:
                 if self._recoveries.get(name) is asyncio.current_task():
