@@ -63,11 +63,24 @@ def resolve_db_with_source(db_path: Path | None) -> tuple[Path, str]:
     if from_env is not None:
         return from_env, "$HEALERD_DB" if os.environ.get("HEALERD_DB") else "$STATE_DIRECTORY"
     last = _last_daemon_db()
-    if last is not None and last.exists() and _running(last):
+    # os.path.exists, not Path.exists: a non-root operator cannot see into /var/lib/healerd (0700), and
+    # Path.exists raises PermissionError there; the verb then says "not readable (try sudo)" instead.
+    if last is not None and os.path.exists(last) and _running(last):
         return last, f"your running daemon ({last_daemon_file()})"
-    if SYSTEM_DB.exists() or last is None or not last.exists():
+    if _present(SYSTEM_DB) or last is None or not os.path.exists(last):
         return SYSTEM_DB, "the system default"
     return last, f"the last daemon you ran ({last_daemon_file()})"
+
+
+def _present(path: Path) -> bool:
+    """Exists, or exists behind a directory this user may not enter (the systemd install's 0700)."""
+    try:
+        path.stat()
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def resolve_db(db_path: Path | None) -> Path:

@@ -28,8 +28,10 @@ def user_tables(path: str | os.PathLike[str]) -> list[str] | None:
             ).fetchall()
         finally:
             conn.close()
-    except sqlite3.DatabaseError:
-        return None
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            return None
+        raise NotAHealerdDatabase(f"cannot read {path}: {exc}") from None
     return [row[0] for row in rows]
 
 
@@ -47,7 +49,11 @@ def is_foreign(path: str | os.PathLike[str]) -> list[str]:
 def require_healerd_db(path: str | os.PathLike[str]) -> Path:
     """PATH if it is a migrated healerd database; NotAHealerdDatabase with the remedy otherwise."""
     path = Path(path)
-    if not path.exists():
+    try:
+        path.stat()
+    except PermissionError:
+        raise NotAHealerdDatabase(f"{path} is not readable by this user (try sudo)") from None
+    except OSError:
         raise NotAHealerdDatabase(
             f"{path} does not exist; is the daemon running with another --db (or $HEALERD_DB)? "
             f"`healerd migrate --db {path}` creates an empty one"

@@ -134,3 +134,28 @@ def test_run_validates_the_config_before_it_creates_the_database_or_its_lock(tmp
     assert proc.returncode == EXIT_STARTUP_FAILURE
     assert "component[0].check.timout" in proc.stderr
     assert not db.parent.exists()  # neither the database, nor its directory, nor the lock
+
+
+def test_a_database_this_user_cannot_read_says_try_sudo(tmp_path, template_db):
+    """A non-root operator on the systemd install: /var/lib/healerd is 0700, and Path.exists() raises
+    PermissionError there (it used to be a traceback)."""
+    import os
+    import shutil as sh
+
+    setpriv = sh.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv(1) to run the CLI as another user")
+    as_nobody = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    probe = subprocess.run([*as_nobody, sys.executable, "-c", "import daemon"], capture_output=True, timeout=60,
+                           cwd=Path(__file__).resolve().parents[2])
+    if probe.returncode != 0:
+        pytest.skip(f"this python cannot run as nobody here: {probe.stderr.decode()[-200:]}")
+    private = tmp_path / "state"
+    private.mkdir(mode=0o700)
+    tmp_path.chmod(0o755)
+    db = private / "healerd.db"
+    sh.copyfile(template_db, db)
+    proc = subprocess.run([*as_nobody, sys.executable, "-m", "daemon", "status", "--db", str(db)],
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == EXIT_NOT_A_DATABASE, proc.stderr
+    assert proc.stderr == f"healerd: {db} is not readable by this user (try sudo)\n"
