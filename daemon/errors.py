@@ -5,6 +5,9 @@ from __future__ import annotations
 #: Exit code for a daemon that could not start (bad config, unmigratable database), as uvicorn uses 3,
 #: so systemd's RestartPreventExitStatus=3 stops a restart loop that cannot succeed.
 EXIT_STARTUP_FAILURE = 3
+#: Exit code of a read verb pointed at a database that is missing or is not healerd's: distinct from 1
+#: (a command that ran and failed), so a script can tell "wrong --db" from "the answer is bad".
+EXIT_NOT_A_DATABASE = 4
 
 
 class HealerdError(Exception):
@@ -25,6 +28,12 @@ class StoreError(HealerdError):
 
 class MigrationError(StoreError):
     """Alembic could not bring the database to head (or it is ahead of this code)."""
+
+
+class NotAHealerdDatabase(StoreError):
+    """The path names no file, a file that is not SQLite, or SQLite without healerd's schema."""
+
+    exit_code = EXIT_NOT_A_DATABASE
 
 
 class ReportError(HealerdError):

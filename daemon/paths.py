@@ -42,13 +42,30 @@ def default_config_dir(env: dict[str, str] | None = None) -> Path:
 
 
 def default_db_path(env: dict[str, str] | None = None) -> Path:
-    """$HEALERD_DB, else $STATE_DIRECTORY/healerd.db (systemd), else /var/lib/healerd/healerd.db."""
+    """$HEALERD_DB, else $STATE_DIRECTORY/healerd.db (systemd), else /var/lib/healerd/healerd.db.
+    (The CLI adds one step, the database of your running daemon: cli/options.py.)"""
+    return env_db_path(env) or SYSTEM_DB
+
+
+SYSTEM_DB = Path("/var/lib/healerd/healerd.db")
+
+
+def env_db_path(env: dict[str, str] | None = None) -> Path | None:
+    """$HEALERD_DB, else $STATE_DIRECTORY/healerd.db (systemd); None when neither is set."""
     env = os.environ if env is None else env
     if env.get("HEALERD_DB"):
         return Path(env["HEALERD_DB"])
     if env.get("STATE_DIRECTORY"):
         return Path(env["STATE_DIRECTORY"].split(":")[0]) / "healerd.db"
-    return Path("/var/lib/healerd/healerd.db")
+    return None
+
+
+def last_daemon_file(env: dict[str, str] | None = None) -> Path:
+    """Where `healerd run` notes the database it runs on, for this user's later commands without --db:
+    $XDG_STATE_HOME/healerd/last-db (default ~/.local/state/healerd/last-db)."""
+    env = os.environ if env is None else env
+    base = Path(env["XDG_STATE_HOME"]) if env.get("XDG_STATE_HOME") else Path.home() / ".local" / "state"
+    return base / "healerd" / "last-db"
 
 
 def default_runtime_dir(env: dict[str, str] | None = None) -> Path:

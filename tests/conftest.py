@@ -7,8 +7,10 @@ cheaper than running the migrations again).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from daemon.store import migrate  # noqa: E402
+
+# `healerd run` notes its database under $XDG_STATE_HOME for later commands without --db; the suite's
+# hundreds of daemons must not write into the real home (nor steer a developer's own `healerd status`).
+_STATE_HOME = Path(tempfile.mkdtemp(prefix="healerd-test-state-"))
+os.environ["XDG_STATE_HOME"] = str(_STATE_HOME)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_state_home():
+    yield _STATE_HOME
+    shutil.rmtree(_STATE_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -67,3 +67,16 @@ def test_security_score_is_printed_and_better_than_a_bare_unit(tmp_path):
     score = float(line.split(":")[1].split()[0])
     print(line)
     assert score < 9.6  # a bare unit scores 9.6 UNSAFE
+
+
+def test_unit_leaves_etc_writable_because_restore_writes_there():
+    """ProtectSystem=full mounts /etc read-only (systemd.exec(5)), and strict everything; either breaks
+    restoring the README's own /etc/app/app.conf unless ReadWritePaths= gives /etc back."""
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read_string(UNIT.read_text())
+    service = parser["Service"]
+    protect = service.get("ProtectSystem", "no").strip()
+    writable = service.get("ReadWritePaths", "").split()
+    assert protect in ("no", "false", "yes", "true") or "/etc" in writable, protect
+    assert protect not in ("no", "false")  # /usr and /boot stay read-only

@@ -26,8 +26,9 @@ def submit_command(db_path: Path, command: str, target: str | None, args: dict, 
     from daemon.store import state as store_state
     from daemon.store.sqlite import connect
 
-    if not db_path.exists():
-        raise HealerdError(f"no database at {db_path} (run `healerd migrate --db {db_path}` or start the daemon)")
+    from daemon.store.probe import require_healerd_db
+
+    require_healerd_db(db_path)  # never create a file, nor write into another application's database
     lock = DaemonLock(db_path)
     offline = lock.try_acquire()
     try:

@@ -67,12 +67,12 @@ def list_(config_dir: Path | None, db_path: Path | None) -> None:
     from daemon.config.loader import load_config
     from daemon.store import chaos_sql
 
-    directory = resolve_config(config_dir)
+    db = resolve_db(db_path)
+    directory = resolve_config(config_dir, db)
     loaded, problems = load_config(directory)
     if loaded is None:
         raise HealerdError(f"cannot load {directory}: " + "; ".join(str(p) for p in problems))
-    db = resolve_db(db_path)
-    last = _read(db, chaos_sql.last_runs) if db.is_file() else {}
+    last = _read(db, chaos_sql.last_runs) if db.exists() else {}  # a foreign file is an error, not "never run"
     experiments = loaded.config.experiments
     if not experiments:
         click.echo(f"no experiments in {directory / 'experiments.d'}")
@@ -107,8 +107,10 @@ def run(name: str, dry_run: bool, timeout: float | None, db_path: Path | None) -
     from daemon.service.chaos import COMMAND, run_id_from_outcome
     from daemon.service.lock import daemon_running
 
-    db = resolve_db(db_path)
-    if not db.is_file() or not daemon_running(db):
+    from daemon.store.probe import require_healerd_db
+
+    db = require_healerd_db(resolve_db(db_path))
+    if not daemon_running(db):
         raise HealerdError(
             f"healerd is not running on {db}: an experiment is observed through the daemon's checks and "
             "breakers and healed by its healer, so it runs only inside a running daemon (start `healerd run`)"

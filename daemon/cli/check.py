@@ -1,8 +1,13 @@
-"""`healerd check`: validate a config directory the way `nginx -t` and `monit -t` do.
+"""`healerd check`: validate a config directory the way `nginx -t` and `monit -t` do; `--run NAME` runs
+one component's check once, now, the first thing an operator does after writing a policy.
 
 Run before a reload (or in config management) so a bad edit is caught at the keyboard, not at 3 a.m.
 It uses exactly the loader the daemon starts with, without `previous`, so "ok" here means `healerd run`
 accepts the directory. Problems go to stderr one per line (grep- and CI-friendly); exit 1 on any.
+
+`--run` exits like a Nagios plugin (0 healthy, 1 degraded, 2 unhealthy, 3 unknown), so it also drops
+into an existing monitoring system. It runs the check exactly as the daemon would (same function,
+timeout and working directory), without the breaker, the database or any recovery.
 """
 
 from __future__ import annotations
@@ -11,17 +16,27 @@ import sys
 
 import click
 
-from daemon.cli.options import config_option, resolve_config
+from daemon.cli.options import config_option, db_option, resolve_config
+
+#: Status → exit code, as Nagios plugins (and healerd's own exec checks) read them.
+NAGIOS_EXIT = {"healthy": 0, "degraded": 1, "unhealthy": 2, "unknown": 3}
 
 
 @click.command("check")
 @config_option
-def check(config_dir) -> None:
+@db_option
+@click.option("--run", "run_name", metavar="NAME", default=None,
+              help="Run NAME's check once now and print status, latency, error class and message "
+                   "(exit 0/1/2/3 for healthy/degraded/unhealthy/unknown).")
+def check(config_dir, db_path, run_name) -> None:
     """Validate the whole config directory; print every problem, not just the first."""
     from daemon.config.loader import load_config
 
-    directory = resolve_config(config_dir)
+    directory = resolve_config(config_dir, db_path)
     loaded, problems = load_config(directory)
+    if run_name is not None:
+        _run_one(directory, loaded, problems, run_name)
+        return
     if loaded is None or problems:
         for problem in problems:
             click.echo(str(problem), err=True)
@@ -29,6 +44,27 @@ def check(config_dir) -> None:
             click.echo(f"{directory}: invalid", err=True)
         sys.exit(1)
     click.echo(f"ok: {loaded.summary()} in {directory}")
+
+
+def _run_one(directory, loaded, problems, name: str) -> None:
+    import asyncio
+
+    from daemon.engine.checks import run_check
+
+    components = loaded.config.components if loaded is not None else {}
+    component = components.get(name)
+    if component is None:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        known = ", ".join(sorted(components)) or "none"
+        click.echo(f"healerd: no component named {name!r} in {directory} (known: {known})", err=True)
+        sys.exit(NAGIOS_EXIT["unknown"])
+    if problems:  # the component itself loaded; say the rest of the directory has problems, then run it
+        click.echo(f"warning: {len(problems)} problem(s) elsewhere in {directory} (see `healerd check`)", err=True)
+    result = asyncio.run(run_check(component, cwd=loaded.config.directory))
+    error = f", {result.error_class}" if result.error_class else ""
+    click.echo(f"{name}: {result.status.value}{error}, {result.latency_ms:.1f} ms: {result.message}".rstrip(": "))
+    sys.exit(NAGIOS_EXIT[result.status.value])
 
 
 COMMANDS = (check,)

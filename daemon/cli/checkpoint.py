@@ -64,16 +64,15 @@ def _engine_logs_to_stderr() -> Iterator[None]:
 
 
 def _existing_db(db_path: Path | None) -> Path:
-    path = resolve_db(db_path)
-    if not path.is_file():
-        raise HealerdError(f"no database at {path} (run `healerd migrate --db {path}` or start the daemon)")
-    return path
+    from daemon.store.probe import require_healerd_db
+
+    return require_healerd_db(resolve_db(db_path))
 
 
-def _config(config_dir: Path | None):
+def _config(config_dir: Path | None, db_path: Path | None = None):
     from daemon.config.loader import load_config
 
-    directory = resolve_config(config_dir)
+    directory = resolve_config(config_dir, db_path)
     loaded, problems = load_config(directory)
     if loaded is None or problems:
         shown = "; ".join(str(p) for p in problems[:3]) or "invalid"
@@ -121,7 +120,7 @@ def create(name: str, config_dir: Path | None, db_path: Path | None) -> None:
     from daemon.store import oneshot
 
     path = _existing_db(db_path)
-    config = _config(config_dir)
+    config = _config(config_dir, path)
     declared = config.checkpoints.get(name)
     if declared is None:
         known = ", ".join(sorted(config.checkpoints)) or "none"
@@ -146,7 +145,7 @@ def create(name: str, config_dir: Path | None, db_path: Path | None) -> None:
 def restore(name: str, checkpoint_id: int | None, run_then: bool, config_dir: Path | None, db_path: Path | None) -> None:
     """Verify checkpoint NAME and put its files back; recorded in operator_commands."""
     path = _existing_db(db_path)
-    then = _then_action(name, config_dir) if run_then else None
+    then = _then_action(name, config_dir, path) if run_then else None
     with _engine_logs_to_stderr():
         ok, outcome = asyncio.run(_restore(path, name, checkpoint_id, then))
     if not ok:
@@ -154,10 +153,10 @@ def restore(name: str, checkpoint_id: int | None, run_then: bool, config_dir: Pa
     click.echo(outcome)
 
 
-def _then_action(name: str, config_dir: Path | None):
+def _then_action(name: str, config_dir: Path | None, db_path: Path | None = None):
     from daemon.config.models import RestoreStep
 
-    config = _config(config_dir)
+    config = _config(config_dir, db_path)
     owner = config.checkpoint_owner(name)
     component = config.components.get(owner) if owner else None
     for step in component.recovery if component else ():

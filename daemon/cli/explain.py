@@ -62,7 +62,14 @@ def timeline(data: dict[str, Any]) -> list[tuple[float, str, str]]:
         code = f", exit {e['exit_code']}" if e["exit_code"] is not None else ""
         verified = f", verified {_at(e['verified_at'])}" if e["verified_at"] else ""
         first_line = (e["output"] or "").splitlines()[0] if e["output"] else ""
-        rows.append((e["started_at"], "recovery", f"{head}: {e['status']}{took}{code}{verified} — {first_line}"))
+        text = f"{head}: {e['status']}{took}{code}{verified} — {first_line}"
+        if e["status"] in ("failed", "interrupted"):
+            from daemon.engine.actions import last_lines
+
+            # the verdict is the first line; why the action failed is at the end of its output
+            tail = last_lines("\n".join((e["output"] or "").splitlines()[1:]))
+            text += "".join(f"\n{' ' * 24}| {line}" for line in tail.splitlines())
+        rows.append((e["started_at"], "recovery", text))
     for x in data["escalations"]:
         tries = f", {x['attempts']} attempt(s)" if x["attempts"] else ""
         error = f": {x['error']}" if x["error"] and x["status"] != "delivered" else ""

@@ -13,7 +13,8 @@ from daemon.store import migrate as store_migrate
 @click.command("migrate")
 @db_option
 @click.option("--status", "show_status", is_flag=True, help="Show the current and head revisions; change nothing.")
-def migrate(db_path: Path | None, show_status: bool) -> None:
+@click.option("--force", is_flag=True, help="Add healerd's schema even to a SQLite file that holds other tables.")
+def migrate(db_path: Path | None, show_status: bool, force: bool) -> None:
     """Upgrade the SQLite database to the latest schema (creates it if missing)."""
     path = resolve_db(db_path)
     if show_status:
@@ -25,7 +26,7 @@ def migrate(db_path: Path | None, show_status: bool) -> None:
         click.echo(f"state:    {state}")
         return
     before = store_migrate.current(path)
-    head = store_migrate.upgrade(path)
+    head = store_migrate.upgrade(path, force=force)
     if before == head:
         click.echo(f"{path}: already at {head} (head)")
     else:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from daemon.cli.options import config_option, db_option, resolve_config, resolve_db
+from daemon.cli.options import config_option, db_option, note_last_db, resolve_config, resolve_db
 from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError
 
 
@@ -19,24 +19,32 @@ from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError
 @click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto",
               help="auto: JSON when stderr is not a terminal (journald), console when it is. When stderr is "
                    "journald's stream ($JOURNAL_STREAM), each line also starts with its syslog priority <N>.")
-def run(config_dir, db_path, log_level, log_format) -> None:
+@click.option("--force", is_flag=True, help="Use a SQLite file that holds other tables (adds healerd's schema).")
+def run(config_dir, db_path, log_level, log_format, force) -> None:
     """Run the daemon until SIGTERM/SIGINT; SIGHUP or a config change reloads.
 
     Exits 3 when it cannot start (invalid config, database that cannot be migrated, another daemon on
     the same database), so systemd's RestartPreventExitStatus=3 does not retry what cannot work.
     """
     from daemon.logs import configure_logging, is_journal_stream
-    from daemon.service.daemon import Daemon, DaemonOptions
+    from daemon.service.daemon import Daemon, DaemonOptions, load_valid_config
     from daemon.service.lock import DaemonLock
 
     configure_logging(log_level or "info", json=None if log_format == "auto" else log_format == "json")
-    options = DaemonOptions(config_dir=resolve_config(config_dir), db_path=resolve_db(db_path))
+    options = DaemonOptions(config_dir=resolve_config(config_dir, use_daemon=False), db_path=resolve_db(db_path),
+                            force_db=force)
     lock = DaemonLock(options.db_path)
     try:
+        # Validate before anything is created (the lock file, the database, its directory).
+        loaded = load_valid_config(options.config_dir)
+        if log_level is None:  # [daemon] log_level applies unless --log-level overrides it
+            configure_logging(loaded.config.settings.daemon.log_level,
+                              json=None if log_format == "auto" else log_format == "json")
         try:
             lock.acquire_for_daemon()
         except OSError as exc:
             raise HealerdError(f"cannot create the lock next to the database {options.db_path}: {exc}") from exc
+        note_last_db(options.db_path)  # so this user's `healerd status` etc. find it without --db
         code = asyncio.run(Daemon(options).run())
     except HealerdError as exc:
         prefix = "<3>" if is_journal_stream(sys.stderr) else ""  # journald files each line as an error

@@ -30,7 +30,7 @@ def collect(db_path: Path) -> dict[str, Any]:
     """Everything status shows, as plain data (what --json prints)."""
     from daemon.engine.trend import compute_trend
     from daemon.service.degradation import TREND_WINDOW
-    from daemon.store import status_sql, views
+    from daemon.store import daemon_info_sql, status_sql, views
     from daemon.store.degradation_sql import recent_snapshots
 
     conn = views.open_readonly(db_path)
@@ -38,6 +38,8 @@ def collect(db_path: Path) -> dict[str, Any]:
         components = status_sql.components(conn)
         degradation = status_sql.degradation(conn)
         flags = status_sql.flags(conn)
+        rejected = status_sql.rejected_config(conn)
+        instance = daemon_info_sql.read(conn)
         trend = compute_trend(recent_snapshots(conn, TREND_WINDOW))
     finally:
         conn.close()
@@ -48,7 +50,11 @@ def collect(db_path: Path) -> dict[str, Any]:
         degradation["disabled_flags"] = [f["name"] for f in flags if not f["enabled"]]
     for flag in flags:
         flag["enabled"] = bool(flag["enabled"])
-    return {"daemon": _daemon(db_path), "degradation": degradation, "flags": flags, "components": components}
+    daemon = _daemon(db_path)
+    if instance is not None:
+        daemon.update({k: instance[k] for k in ("host", "config_dir", "version")})
+    return {"daemon": daemon, "degradation": degradation, "flags": flags, "components": components,
+            "rejected_config": rejected}
 
 
 def _recovery(event: dict[str, Any] | None) -> str:
@@ -61,10 +67,14 @@ def _recovery(event: dict[str, Any] | None) -> str:
 def render_text(data: dict[str, Any]) -> str:
     out = []
     d = data["daemon"]
+    where = f" on {d['host']}, config {d['config_dir']}" if d.get("host") else ""
     if d["running"]:
-        out.append("daemon   running" + (f" (pid {d['pid']})" if d["pid"] else ""))
+        out.append("daemon   running" + (f" (pid {d['pid']})" if d["pid"] else "") + where)
     else:
         out.append("daemon   not running: level and score as last recorded")
+    for p in data.get("rejected_config", ()):
+        at = p["path"] + (f":{p['line']}" if p["line"] else "") + (f" {p['key']}" if p["key"] else "")
+        out.append(f"config   REJECTED {at}: {p['message']} (since {p['since']}; the last good version stays in force)")
     deg = data["degradation"]
     if deg is None:
         out.append("level    (not scored yet: the daemon has not run on this database)")

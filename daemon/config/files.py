@@ -38,6 +38,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from daemon.config.envsubst import expand as expand_env
 from daemon.config.locate import LineOf, toml_locator, yaml_duplicate_keys, yaml_locator
 from daemon.config.models import (
     DiskCheck,
@@ -328,6 +329,8 @@ def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None) -> Pa
     bad = ParsedFile(entry.relpath, entry.kind, None, digest, st.st_mtime_ns, line_of)
     if data is None or not isinstance(data, dict):
         return _with(bad, problems)
+    data, unset = expand_env(data, os.environ)
+    problems += [Problem(entry.relpath, format_key(key), message, line_of(key, False)) for key, message in unset]
     try:
         model = MODELS[entry.kind].model_validate(data)
     except ValidationError as exc:

@@ -168,6 +168,14 @@ def _tail(text: str, limit: int = OUTPUT_TAIL) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1):]
 
 
+def last_lines(output: str | None, lines: int = 3, width: int = 300) -> str:
+    """The end of an action's output, where the reason it failed is (a stack trace's last line, the
+    command's error): shown by `explain`, the log and escalations, which used to say only "exit 1"."""
+    kept = [line.rstrip() for line in (output or "").splitlines() if line.strip() and line.strip() != "[stderr]"]
+    tail = kept[-lines:]
+    return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in tail)
+
+
 def combine_output(stdout: str, stderr: str) -> str:
     """stdout then stderr (marked), bounded to OUTPUT_TAIL by keeping the end: errors come last."""
     parts = [stdout.rstrip()] if stdout.strip() else []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -52,6 +53,10 @@ class Notification:
     error: str | None = None
     link: str | None = None
     ts: float = field(default_factory=time.time)
+    #: which machine is sick: one receiver usually hears from many hosts' healerd.
+    host: str = field(default_factory=socket.gethostname)
+    #: the last failed recovery step and the end of its output (why "exit 1"), when there is one.
+    last_action: str | None = None
 
     @property
     def timestamp(self) -> str:
@@ -61,11 +66,13 @@ class Notification:
         """One line for chat (Slack's `text`), email subjects and logs."""
         what = {"resolved": "resolved", "reminder": "still failing", "initial": "needs attention"}.get(self.kind, self.kind)
         incident = f" (incident {self.incident})" if self.incident is not None else ""
-        line = f"healerd: {self.component} {what}{incident}: {self.status}"
+        line = f"healerd@{self.host}: {self.component} {what}{incident}: {self.status}"
         if self.reason:
             line += f" — {self.reason}"
         if self.error and self.kind != "resolved":
             line += f"; last error: {self.error}"
+        if self.last_action and self.kind != "resolved":
+            line += f"; last action: {self.last_action}"
         if self.link:
             line += f" {self.link}"
         return " ".join(line.split())
@@ -78,6 +85,8 @@ class Notification:
             "HEALERD_COMPONENT": self.component,
             "HEALERD_INCIDENT": "" if self.incident is None else str(self.incident),
             "HEALERD_KIND": self.kind,
+            "HEALERD_HOST": self.host,
+            "HEALERD_LAST_ACTION": self.last_action or "",
             "HEALERD_STATUS": self.status,
             "HEALERD_REASON": self.reason,
             "HEALERD_ERROR": self.error or "",

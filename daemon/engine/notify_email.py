@@ -30,7 +30,7 @@ def build_message(channel: EmailChannel, fields: dict[str, Any], text: str) -> E
     msg["Date"] = formatdate(fields["ts"], usegmt=True)
     msg["Message-ID"] = make_msgid(domain="healerd")
     lines = [text, ""]
-    for key in ("component", "incident", "kind", "status", "reason", "error", "link", "timestamp"):
+    for key in ("host", "component", "incident", "kind", "status", "reason", "error", "last_action", "link", "timestamp"):
         if fields.get(key) not in (None, ""):
             lines.append(f"{key}: {fields[key]}")
     msg.set_content("\n".join(lines) + "\n")

@@ -31,13 +31,24 @@ STATE_FILE_NAME = "state.json"
 DOCUMENT_VERSION = 1
 
 
-def state_file_path(config: Degradation, env: Mapping[str, str] | None = None) -> Path:
-    """`degradation.state_file` if set (a relative one is taken inside the runtime dir), else
-    `$RUNTIME_DIRECTORY/state.json` (`/run/healerd/state.json` outside systemd)."""
-    runtime = default_runtime_dir(dict(env) if env is not None else None)
+def state_file_path(config: Degradation, env: Mapping[str, str] | None = None, db_path: Path | None = None) -> Path:
+    """`degradation.state_file` if set, else `$RUNTIME_DIRECTORY/state.json` under systemd, else next to
+    the database (`example.db` → `example.state.json`).
+
+    Not /run/healerd outside systemd: every instance on a host would share (and fight over) one file,
+    and a non-root daemon cannot write there at all. A relative `state_file` is taken inside the same
+    directory.
+    """
+    env = os.environ if env is None else env
+    if env.get("RUNTIME_DIRECTORY") or db_path is None:
+        base = default_runtime_dir(dict(env))
+        default = base / STATE_FILE_NAME
+    else:
+        base = Path(db_path).absolute().parent
+        default = base / (Path(db_path).stem + "." + STATE_FILE_NAME)
     if config.state_file:
-        return runtime / config.state_file
-    return runtime / STATE_FILE_NAME
+        return base / config.state_file
+    return default
 
 
 def state_document(

@@ -29,6 +29,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from daemon import logctx
 from daemon.config.models import Component
 from daemon.scheduling.overload import LoadState, Window, next_load_state
 
@@ -198,7 +199,7 @@ class CheckScheduler:
             if job is not None:
                 # re-staggered, so the new cadence does not start in lockstep
                 first_in = self._rng.uniform(0, min(self._interval(name), MAX_FIRST_OFFSET_S))
-                job.reschedule(trigger=self._trigger(name, first_in=first_in))
+                logctx.detached(job.reschedule, trigger=self._trigger(name, first_in=first_in))
         return reason
 
     def _trigger(self, name: str, *, first_in: float) -> IntervalTrigger:
@@ -224,7 +225,7 @@ class CheckScheduler:
         """Pull the next run forward to now (a pidfd death event, an operator command)."""
         job = self._scheduler.get_job(JOB_PREFIX + name)
         if job is not None:
-            job.modify(next_run_time=datetime.now(timezone.utc))
+            logctx.detached(job.modify, next_run_time=datetime.now(timezone.utc))
 
     # --- accounting ---
 

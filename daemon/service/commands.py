@@ -28,18 +28,20 @@ def apply_breaker_command(
     breaker: CircuitBreaker, command: str, args: dict[str, Any], who: str = "operator"
 ) -> tuple[list[Transition], str]:
     """Returns the transitions and a sentence for the command's outcome. Raises ValueError if invalid."""
-    reason = args.get("reason") or f"{who} command"
+    given = args.get("reason")
+    why = f": {given}" if given else ""  # the operator's --reason, kept in breaker_transitions and shown back
     if command == "breaker_reset":
-        transitions = list(breaker.reset(reason=f"reset by {who}: {reason}" if args.get("reason") else f"reset by {who}"))
-        return transitions, f"breaker reset to closed (was {transitions[0].from_state.value})" if transitions else "breaker already closed"
+        transitions = list(breaker.reset(reason=f"reset by {who}{why}"))
+        outcome = f"breaker reset to closed (was {transitions[0].from_state.value})" if transitions else "breaker already closed"
+        return transitions, outcome + why
     if command == "breaker_open":
         duration = args.get("for")
         for_: timedelta | None = parse_duration(duration) if duration else None
-        transitions = list(breaker.force_open(for_=for_, reason=f"opened by {who}" + (f" for {duration}" if duration else "")))
-        return transitions, (f"breaker open for {duration}" if duration else "breaker forced open until reset")
+        transitions = list(breaker.force_open(for_=for_, reason=f"opened by {who}" + (f" for {duration}" if duration else "") + why))
+        return transitions, (f"breaker open for {duration}" if duration else "breaker forced open until reset") + why
     if command == "breaker_disable":
-        transitions = list(breaker.disable(reason=f"disabled by {who}"))
-        return transitions, "breaker disabled (always closed, no transitions) until reset"
+        transitions = list(breaker.disable(reason=f"disabled by {who}{why}"))
+        return transitions, "breaker disabled (always closed, whatever the checks say) until reset" + why
     raise ValueError(f"unknown breaker command {command!r}")
 
 

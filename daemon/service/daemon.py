@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,18 @@ class DaemonOptions:
     #: None: follow the daemon settings (watch_config); False in tests that want explicit reloads only.
     watch_config: bool | None = None
     env: dict[str, str] | None = None
+    #: add healerd's schema even to a SQLite file that holds another application's tables (`run --force`).
+    force_db: bool = False
     extra: dict = field(default_factory=dict)
+
+
+def load_valid_config(directory: Path):
+    """The loaded config directory, or a StartupError listing every problem (exit 3)."""
+    loaded, problems = load_config(directory)
+    if loaded is None or problems:
+        detail = "\n".join(f"  {p}" for p in problems) or "  (no detail)"
+        raise StartupError(f"invalid configuration in {directory}:\n{detail}")
+    return loaded
 
 
 class Daemon:
@@ -72,16 +84,15 @@ class Daemon:
         from daemon.service.runtime import Runtime
         from daemon.store.migrate import upgrade
 
+        # The config first: an invalid directory must not leave a new, empty database behind.
+        loaded = load_valid_config(self.options.config_dir)
+
         self.notifier.extend_timeout(90)  # migrations on a big database may take a while
         try:
-            await asyncio.to_thread(upgrade, self.options.db_path)
+            await asyncio.to_thread(functools.partial(upgrade, self.options.db_path, force=self.options.force_db))
         except HealerdError as exc:
             raise StartupError(f"cannot migrate the database {self.options.db_path}: {exc}") from exc
-
-        loaded, problems = load_config(self.options.config_dir)
-        if loaded is None or problems:
-            detail = "\n".join(f"  {p}" for p in problems) or "  (no detail)"
-            raise StartupError(f"invalid configuration in {self.options.config_dir}:\n{detail}")
+        await asyncio.to_thread(self._record_instance, True)
 
         self.runtime = Runtime(self.options, loaded, notifier=self.notifier)
         try:
@@ -120,7 +131,28 @@ class Daemon:
         if self.runtime is not None:
             await self.runtime.stop(grace=self.runtime.config.settings.daemon.shutdown_grace.total_seconds())
         self.notifier.close()
+        with contextlib.suppress(Exception):  # a full or locked database must not turn a stop into a crash
+            await asyncio.to_thread(self._record_instance, False)
         log.info("healerd stopped")
+
+    def _record_instance(self, starting: bool) -> None:
+        """daemon_info: the CLI finds this daemon's config directory there (no --config needed)."""
+        import os
+        import socket
+
+        from daemon import __version__
+        from daemon.store import daemon_info_sql
+        from daemon.store.oneshot import run_in_transaction
+
+        now = self.options.clock.wall()
+        if starting:
+            run_in_transaction(self.options.db_path, lambda conn: daemon_info_sql.record_start(
+                conn, config_dir=str(Path(self.options.config_dir).resolve()),
+                db_path=str(Path(self.options.db_path).resolve()), host=socket.gethostname(), pid=os.getpid(),
+                version=__version__, now=now))
+        else:
+            run_in_transaction(self.options.db_path,
+                               lambda conn: daemon_info_sql.record_stop(conn, pid=os.getpid(), now=now))
 
     # --- reload --------------------------------------------------------------------------------------
 

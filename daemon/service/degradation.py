@@ -87,7 +87,7 @@ class DegradationService:
 
     def _state_path(self) -> Path:
         env = self.runtime.options.env
-        return state_file_path(self.config, env if env is not None else os.environ)
+        return state_file_path(self.config, env if env is not None else os.environ, self.runtime.options.db_path)
 
     async def start(self) -> None:
         self.state_path = self._state_path()

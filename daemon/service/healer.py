@@ -23,7 +23,9 @@ import re
 
 import structlog
 
+from daemon import logctx
 from daemon.config.models import FallbackStep, RetryStep
+from daemon.engine.actions import last_lines
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
     BreakerView, CloseIncident, ComponentView, Decision, Escalate, Failback, GlobalBudget, Nothing,
@@ -297,7 +299,7 @@ class Healer:
         self._recoveries[name] = task
 
     async def _recover(self, name: str, step, d: RunStep | Failback, event_id: int) -> None:
-        with structlog.contextvars.bound_contextvars(component=name, incident=d.incident_id):
+        with logctx.only(component=name, incident=d.incident_id):
             what = "failback" if isinstance(d, Failback) else d.strategy
             log.info("recovery step started", strategy=what, step=d.index, event_id=event_id, reason=d.reason)
             try:
@@ -313,7 +315,9 @@ class Healer:
                 except Exception as exc:  # a bug must not leave the step `started` forever
                     log.exception("recovery step crashed")
                     result = StepResult(Outcome.FAILED, f"healer error: {type(exc).__name__}: {exc}")
-                log.info("recovery step finished", strategy=what, outcome=result.outcome.value, message=result.message)
+                failed = result.outcome is not Outcome.SUCCEEDED and result.output
+                log.info("recovery step finished", strategy=what, outcome=result.outcome.value, message=result.message,
+                         exit_code=result.exit_code, **({"output": last_lines(result.output)} if failed else {}))
                 await asyncio.shield(self._finish_later(name, step, d, event_id, result))
             finally:
                 if self._recoveries.get(name) is asyncio.current_task():

@@ -13,6 +13,8 @@ import asyncio
 
 import structlog
 
+from daemon import logctx
+from daemon.engine.actions import last_lines
 from daemon.engine.decision import Escalate
 from daemon.engine.ladder import LadderState, record_escalation
 from daemon.engine.notify import Notification, deliver, incident_link
@@ -21,6 +23,16 @@ from daemon.service.tasks import cancel_and_wait
 from daemon.store import escalations_sql, healer_sql
 
 log = structlog.get_logger(__name__)
+
+
+def describe_failed(event: dict | None) -> str | None:
+    """"retry step 1 attempt 3: exit 1: <last lines of its output>" for a recovery_events row."""
+    if event is None:
+        return None
+    code = f": exit {event['exit_code']}" if event["exit_code"] is not None else ""
+    tail = last_lines(event["output"])
+    head = f"{event['strategy']} step {event['step'] + 1} attempt {event['attempt']}{code}"
+    return head + (f": {' | '.join(tail.splitlines())}" if tail else "")
 
 
 class Escalations:
@@ -47,13 +59,13 @@ class Escalations:
             save(conn)
             healer_sql.insert_decision(conn, component_id=component_id, incident_id=incident_id, ts=now,
                                        reason=d.reason, **columns)
-            return rows
+            return rows, healer_sql.last_failed_event(conn, incident_id)
 
-        rows = await self.rt.writer.submit(write)
+        rows, failed = await self.rt.writer.submit(write)
         healer.book.set(name, new)
         healer._last_key[name] = decision_key(d, incident_id)
         log.warning("escalation", component=name, incident=incident_id, kind=d.kind, channels=list(d.channels))
-        message = self._message(name, incident_id, d.kind, d.reason)
+        message = self._message(name, incident_id, d.kind, d.reason, describe_failed(failed))
         for row in rows:
             if row["status"] != "delivered":
                 self._spawn(row, message)
@@ -71,7 +83,8 @@ class Escalations:
             reason = f"sent again after a restart (recorded {row['kind']} message was not delivered)"
             self._spawn(row, self._message(row["component"], row["incident_id"], row["kind"], reason))
 
-    def _message(self, name: str, incident_id: int, kind: str, reason: str) -> Notification:
+    def _message(self, name: str, incident_id: int, kind: str, reason: str,
+                 last_action: str | None = None) -> Notification:
         last = self.rt.monitor.last.get(name)
         breaker = self.rt.monitor.breakers.get(name)
         if kind == "resolved":
@@ -85,7 +98,7 @@ class Escalations:
             error = f"{last.error_class}: {last.message}" if last.error_class else last.message
         link = incident_link(self.rt.config.settings.daemon.incident_url, incident_id)
         return Notification(component=name, incident=incident_id, kind=kind, status=status, reason=reason,
-                            error=error, link=link, ts=self.healer.clock.wall())
+                            error=error, link=link, ts=self.healer.clock.wall(), last_action=last_action)
 
     def _spawn(self, row: dict, message: Notification) -> None:
         task = asyncio.create_task(self._deliver(row, message), name=f"escalation:{row['id']}")
@@ -95,7 +108,7 @@ class Escalations:
     async def _deliver(self, row: dict, message: Notification) -> None:
         config = self.rt.config
         channel = config.settings.notify.get(row["channel"])
-        with structlog.contextvars.bound_contextvars(component=message.component, incident=message.incident):
+        with logctx.only(component=message.component, incident=message.incident):
             if channel is None:
                 delivered, attempts, error = False, 0, f"no notify channel named {row['channel']!r} is configured"
             else:

@@ -16,7 +16,9 @@ from daemon.errors import StartupError
 
 
 def lock_path(db_path: Path) -> Path:
-    return Path(str(db_path) + ".lock")
+    """`<db>.lock` next to the database's real file: a symlink, `a/../a.db` or a relative path all name
+    the same lock, so a second daemon cannot start on the same file through another spelling."""
+    return Path(str(Path(db_path).resolve()) + ".lock")
 
 
 class DaemonLock:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import structlog
 
+from daemon import logctx
 from daemon.clock import Clock
 from daemon.config.models import Component, HealerdConfig, ProcessCheck
 from daemon.engine.breaker import BreakerSnapshot, CircuitBreaker, Transition
@@ -148,12 +149,14 @@ class Monitor:
         self._running[name] = self._running.get(name, 0) + 1
         self._idle.clear()
         try:
-            with structlog.contextvars.bound_contextvars(component=name):
+            with logctx.only(component=name):
                 result = await run_check(component, clock=self.clock, client=self._http, cwd=self.config.directory)
                 injector = self.injectors.get(name)
                 if injector is not None:
                     result = injector(result)
                 self.checks_run += 1
+                log.debug("check", status=result.status.value, error_class=result.error_class,
+                          latency_ms=round(result.latency_ms, 1))
                 self.observe(result)
                 if isinstance(component.check, ProcessCheck) and result.status is Status.HEALTHY:
                     await self._watch_process(component)

@@ -156,6 +156,15 @@ def finish_event(
     return cur.rowcount == 1
 
 
+def last_failed_event(conn: sqlite3.Connection, incident_id: int) -> dict[str, Any] | None:
+    """The incident's most recent failed recovery step (what an escalation should quote), or None."""
+    cursor = conn.execute(
+        "SELECT strategy, step, attempt, action, exit_code, output FROM recovery_events "
+        "WHERE incident_id = ? AND status = 'failed' ORDER BY id DESC LIMIT 1", (incident_id,))
+    row = cursor.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cursor.description], row))
+
+
 def started_events(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Events still `started`: after a daemon start, the ones its predecessor did not live to finish."""
     rows = conn.execute(

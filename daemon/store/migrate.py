@@ -78,8 +78,11 @@ def status(db_path: str | os.PathLike[str]) -> tuple[str | None, str]:
     return current(db_path), head()
 
 
-def upgrade(db_path: str | os.PathLike[str]) -> str:
-    """Migrate to head (creating the file and its directory if needed); returns the head revision."""
+def upgrade(db_path: str | os.PathLike[str], *, force: bool = False) -> str:
+    """Migrate to head (creating the file and its directory if needed); returns the head revision.
+
+    A SQLite file that already holds other tables and no healerd schema is refused unless `force`: a
+    mistyped --db must not graft healerd's 20 tables onto another application's database."""
     path = Path(db_path)
     target = head()
     try:
@@ -90,6 +93,14 @@ def upgrade(db_path: str | os.PathLike[str]) -> str:
         raise MigrationError(f"database path {path} is a directory, not a file")
     revision = current(path)
     _refuse_unknown(path, revision)
+    if revision is None and not force:
+        from daemon.store.probe import is_foreign
+
+        foreign = is_foreign(path)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
+            raise MigrationError(f"{path} is another application's SQLite database (tables: {shown}) and has no "
+                                 "healerd schema; refusing to add one (use --force if that is what you want)")
     if revision == target:
         log.debug("database %s already at head %s", path, target)
         return target

@@ -443,3 +443,22 @@ config_errors = Table(
     Column("resolved_at", Time),
     Index(None, "path", "ts"),
 )
+
+# --- the daemon itself -------------------------------------------------------------------------------
+
+# One row (id = 1), rewritten at each start and stop: where the daemon on this database reads its config,
+# so `healerd chaos list`, `checkpoint create` or `check --run` work without repeating --config, and
+# which host and version wrote the history (shown by `healerd status`).
+daemon_info = Table(
+    "daemon_info",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("config_dir", Text, nullable=False),
+    Column("db_path", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("started_at", Time, nullable=False),
+    Column("stopped_at", Time),
+    CheckConstraint("id = 1", name="single_row"),
+)

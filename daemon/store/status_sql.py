@@ -64,3 +64,12 @@ def flags(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         "SELECT name, enabled, reason, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, 'unixepoch') AS updated_at "
         "FROM feature_flag_state ORDER BY name",
     )
+
+
+def rejected_config(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Config problems the running daemon is living with (a rejected file keeps its last good version)."""
+    return _rows(
+        conn,
+        "SELECT path, key, line, message, strftime('%Y-%m-%dT%H:%M:%fZ', ts, 'unixepoch') AS since "
+        "FROM config_errors WHERE resolved_at IS NULL ORDER BY path, line, id",
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 from daemon.errors import ReportError
 from daemon.store import schema_sql
+from daemon.store.probe import require_healerd_db
 from daemon.store.sqlite import connect
 
 
@@ -34,9 +35,7 @@ def describe_views(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 
 def open_readonly(db_path: str | os.PathLike[str]) -> sqlite3.Connection:
     """A read-only connection, or a ReportError saying why there is none."""
-    path = Path(db_path)
-    if not path.is_file():
-        raise ReportError(f"database {path} does not exist (run `healerd migrate --db {path}` first)")
+    path = require_healerd_db(db_path)
     try:
         conn = connect(path, readonly=True)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

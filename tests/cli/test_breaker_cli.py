@@ -74,3 +74,17 @@ def test_a_bad_duration_is_a_usage_error_and_records_nothing(db_path):
     assert result.exit_code == 2 and "--for" in result.output
     with open_db(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM operator_commands").fetchone() == (0,)
+
+
+def test_the_reason_of_open_and_disable_is_recorded_and_shown(db_path):
+    """`--reason` used to be accepted and dropped by `breaker open` and `breaker disable`."""
+    seed_component(db_path)
+    opened = invoke("breaker", "open", "app", "--reason", "db migration INC-42", "--db", str(db_path))
+    assert opened.exit_code == 0 and "db migration INC-42" in opened.output
+    shown = invoke("report", "active_circuit_breakers", "--format", "json", "--db", str(db_path))
+    assert "db migration INC-42" in shown.output
+    disabled = invoke("breaker", "disable", "app", "--reason", "flaky probe, ticket 7", "--db", str(db_path))
+    assert disabled.exit_code == 0 and "flaky probe, ticket 7" in disabled.output
+    with open_db(db_path) as conn:
+        reasons = [r[0] for r in conn.execute("SELECT reason FROM breaker_transitions ORDER BY id")]
+    assert "db migration INC-42" in reasons[0] and "flaky probe, ticket 7" in reasons[1]

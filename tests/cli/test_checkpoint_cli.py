@@ -18,6 +18,7 @@ from helpers import open_db, wait_until
 from daemon.cli.main import cli
 from daemon.engine import checkpoint_files as cf
 from daemon.store.writer import Writer
+from daemon.errors import EXIT_NOT_A_DATABASE
 
 POLICY = """
 [[component]]
@@ -147,7 +148,7 @@ def test_unknown_names_are_errors(config_dir, db_path, args, message):
 def test_a_missing_database_is_an_error_not_a_new_file(tmp_path):
     missing = tmp_path / "none.db"
     result = healerd("checkpoint", "list", "--db", str(missing))
-    assert result.exit_code == 1 and "no database at" in last_error_line(result) and not missing.exists()
+    assert result.exit_code == EXIT_NOT_A_DATABASE and "does not exist" in last_error_line(result) and not missing.exists()
 
 
 def test_create_and_restore_work_while_a_daemon_writer_is_writing(config_dir, db_path):

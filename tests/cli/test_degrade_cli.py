@@ -70,8 +70,8 @@ def test_a_bad_level_or_duration_is_a_usage_error_and_records_nothing(db_path):
 
 def test_a_missing_database_is_a_clear_error(tmp_path):
     result = degrade(tmp_path / "nope.db", "set", "minimal", "--for", "1h", "--reason", "x")
-    assert result.exit_code == 1
-    assert "no database at" in result.output and not (tmp_path / "nope.db").exists()
+    assert result.exit_code == 4  # EXIT_NOT_A_DATABASE
+    assert "does not exist" in result.output and not (tmp_path / "nope.db").exists()
 
 
 def test_with_the_daemon_lock_held_the_command_is_left_pending_for_the_daemon(db_path, monkeypatch):

@@ -119,7 +119,7 @@ def test_status_never_writes_the_database(db_path):
 
 def test_a_missing_database_is_a_clear_error(tmp_path):
     result = status(tmp_path / "nope.db")
-    assert result.exit_code == 1 and "does not exist" in result.output
+    assert result.exit_code == 4 and "does not exist" in result.output
 
 
 def test_a_warnings_text_is_a_detail_like_a_failures():

@@ -63,6 +63,21 @@ def test_second_daemon_on_the_same_database_refuses_to_start(config_dir, start_d
     assert first.proc.poll() is None
 
 
+def test_second_daemon_through_a_symlink_or_dotdot_path_to_the_same_database_refuses_to_start(
+        config_dir, start_daemon, listener, tmp_path):
+    config_dir.policy("a.toml", tcp_component("a", listener().port, every="5s"))
+    first = start_daemon(config_dir)
+    link = tmp_path / "elsewhere" / "link.db"
+    link.parent.mkdir()
+    link.symlink_to(first.db)
+    dotdot = first.db.parent / "elsewhere" / ".." / first.db.name
+    for other in (link, dotdot):
+        proc = run_cli("run", "--config", str(config_dir.root), "--db", str(other))
+        assert proc.returncode == EXIT_STARTUP_FAILURE, (other, proc.stderr)
+        assert "already running" in proc.stderr and str(first.pid) in proc.stderr
+    assert first.proc.poll() is None
+
+
 def test_notify_ready_status_reload_and_stopping_reach_systemd_in_order(config_dir, start_daemon, listener):
     config_dir.policy("a.toml", tcp_component("a", listener().port, every="5s"))
     d = start_daemon(config_dir)

@@ -193,3 +193,12 @@ def test_the_state_file_defaults_to_the_runtime_directory(tmp_path):
     assert state_file_path(Degradation(), env=env) == tmp_path / "rt" / "state.json"
     assert state_file_path(Degradation(state_file="custom.json"), env=env) == tmp_path / "rt" / "custom.json"
     assert state_file_path(Degradation(state_file="/srv/app/healerd.json"), env=env).as_posix() == "/srv/app/healerd.json"
+
+
+def test_without_a_runtime_directory_the_state_file_sits_next_to_the_database(tmp_path):
+    """Not /run/healerd/state.json for every instance on the host (shared, and not writable as non-root)."""
+    db = tmp_path / "example.db"
+    assert state_file_path(Degradation(), env={}, db_path=db) == tmp_path / "example.state.json"
+    assert state_file_path(Degradation(state_file="custom.json"), env={}, db_path=db) == tmp_path / "custom.json"
+    env = {"RUNTIME_DIRECTORY": f"{tmp_path}/rt"}
+    assert state_file_path(Degradation(), env=env, db_path=db) == tmp_path / "rt" / "state.json"

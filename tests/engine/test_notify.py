@@ -35,7 +35,8 @@ def channel(**data):
 def message(**over) -> Notification:
     base = dict(component="app", incident=12, kind="initial", status="unhealthy",
                 reason="retry 3/3 used in 10m; restore: no checkpoint", error="refused",
-                link=incident_link("http://dash.local/incidents", 12), ts=1_700_000_000.0)
+                link=incident_link("http://dash.local/incidents", 12), ts=1_700_000_000.0, host="web1",
+                last_action="retry step 1 attempt 3: exit 1: Traceback (most recent call last): | OSError: disk full")
     return Notification(**{**base, **over})
 
 
@@ -68,14 +69,15 @@ async def test_webhook_posts_the_fields_and_a_one_line_text(http_server: Recordi
     assert (req.method, req.path, req.headers["Authorization"]) == ("POST", "/hook", "Bearer t")
     assert req.headers["Content-Type"] == "application/json"
     body = json.loads(req.body)
-    assert {k: body[k] for k in ("component", "incident", "kind", "status", "reason", "error", "link", "timestamp")} == {
-        "component": "app", "incident": 12, "kind": "initial", "status": "unhealthy",
+    assert {k: body[k] for k in ("host", "component", "incident", "kind", "status", "reason", "error", "link", "timestamp")} == {
+        "host": "web1", "component": "app", "incident": 12, "kind": "initial", "status": "unhealthy",
         "reason": "retry 3/3 used in 10m; restore: no checkpoint", "error": "refused",
         "link": "http://dash.local/incidents/12", "timestamp": "2023-11-14T22:13:20Z",
     }
     assert body["text"] == (
-        "healerd: app needs attention (incident 12): unhealthy — retry 3/3 used in 10m; restore: no checkpoint;"
-        " last error: refused http://dash.local/incidents/12"
+        "healerd@web1: app needs attention (incident 12): unhealthy — retry 3/3 used in 10m; restore: no checkpoint;"
+        " last error: refused; last action: retry step 1 attempt 3: exit 1: Traceback (most recent call last): |"
+        " OSError: disk full http://dash.local/incidents/12"
     )
     assert "\n" not in body["text"]
 
@@ -83,7 +85,8 @@ async def test_webhook_posts_the_fields_and_a_one_line_text(http_server: Recordi
 async def test_resolved_text_says_so_without_the_old_error(http_server: RecordingServer):
     await deliver(channel(kind="webhook", url=http_server.url), message(kind="resolved", status="healthy", reason="verified healthy after retry"))
     text = json.loads(http_server.requests[0].body)["text"]
-    assert text.startswith("healerd: app resolved (incident 12): healthy") and "last error" not in text
+    assert text.startswith("healerd@web1: app resolved (incident 12): healthy") and "last error" not in text
+    assert "last action" not in text
 
 
 async def test_failing_webhook_is_retried_with_backoff_then_failed(http_server: RecordingServer):
@@ -123,7 +126,8 @@ async def test_run_channel_gets_the_fields_in_its_environment(tmp_path):
     assert outcome.delivered and outcome.attempts == 1
     env = json.loads(out.read_text())
     assert env == {
-        "HEALERD_COMPONENT": "app", "HEALERD_INCIDENT": "12", "HEALERD_KIND": "initial",
+        "HEALERD_COMPONENT": "app", "HEALERD_INCIDENT": "12", "HEALERD_KIND": "initial", "HEALERD_HOST": "web1",
+        "HEALERD_LAST_ACTION": "retry step 1 attempt 3: exit 1: Traceback (most recent call last): | OSError: disk full",
         "HEALERD_STATUS": "unhealthy", "HEALERD_REASON": "retry 3/3 used in 10m; restore: no checkpoint",
         "HEALERD_ERROR": "refused", "HEALERD_LINK": "http://dash.local/incidents/12",
         "HEALERD_TIMESTAMP": "2023-11-14T22:13:20Z", "HEALERD_TEXT": message().text(),
@@ -174,7 +178,8 @@ async def test_email_is_sent_over_smtp(tmp_path):
     (env,) = inbox.envelopes
     assert env.mail_from == "healerd@host" and env.rcpt_tos == ["ops@example.org", "dev@example.org"]
     content = env.content.decode()
-    assert "Subject: [healerd] healerd: app needs attention (incident 12)" in content
+    assert "Subject: [healerd] healerd@web1: app needs attention (incident 12)" in content
+    assert "host: web1" in content and "last_action: retry step 1 attempt 3: exit 1" in content
     assert "reason: retry 3/3 used in 10m; restore: no checkpoint" in content and "link: http://dash.local/incidents/12" in content
 
 

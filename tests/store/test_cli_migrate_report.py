@@ -133,7 +133,7 @@ def test_report_of_an_unknown_view_fails_and_lists_the_known_ones(db_path):
 def test_report_on_a_missing_database_fails_clearly_and_creates_nothing(tmp_path):
     missing = tmp_path / "nope.db"
     result = run("report", "current_system_status", "--db", str(missing))
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # EXIT_NOT_A_DATABASE
     assert "does not exist" in result.stderr and "healerd migrate" in result.stderr
     assert not missing.exists()
 

@@ -24,6 +24,10 @@ from daemon.engine.pidwatch import pid_alive
 PROC = "/proc"
 
 
+#: How much of a foreign command line a "not /REGEX/" message quotes.
+CMDLINE_LIMIT = 60
+
+
 @dataclass(frozen=True, slots=True)
 class Found:
     """The live pids, or none and why (a sentence for the check's message)."""
@@ -67,7 +71,10 @@ def _by_pidfile(pidfile: str, pattern: re.Pattern[str] | None) -> Found:
     if pattern is not None:
         cmdline = read_cmdline(pid)
         if cmdline is None or not pattern.search(cmdline):
-            return Found((), f"pid {pid} from {pidfile} runs {cmdline or '?'!r}, not /{pattern.pattern}/")
+            # The command line is what gets shortened, never the reason: "not /REGEX/" is the point of
+            # the message, and a long checkout path or argv would otherwise push it past the limit.
+            shown = short(cmdline or "?", CMDLINE_LIMIT)
+            return Found((), f"pid {pid} from {pidfile} runs {shown!r}, not /{pattern.pattern}/")
     return Found((pid,))
 
 
@@ -103,7 +110,7 @@ async def check_process(component: Component, ctx: CheckContext) -> Outcome:
     else:
         found = await asyncio.to_thread(find_processes, check, None)
     if not found.pids:
-        return unhealthy("not_running", short(found.reason))
+        return unhealthy("not_running", found.reason)  # each part already bounded above
     if len(found.pids) == 1:
         return healthy(f"pid {found.pids[0]} running")
     shown = ", ".join(str(p) for p in found.pids[:5]) + (", …" if len(found.pids) > 5 else "")

@@ -86,3 +86,16 @@ async def test_pidfile_and_match_together_reject_a_reused_pid(tmp_path, componen
     assert right.status is Status.HEALTHY, right.message
     assert (wrong.status, wrong.error_class) == (Status.UNHEALTHY, "not_running")
     assert "not /^/usr/sbin/nginx/" in wrong.message
+
+
+async def test_a_long_foreign_command_line_is_shortened_but_the_reason_is_kept(tmp_path, component, spawn):
+    """The reason ("not /REGEX/") must survive whatever the command line's length (a long checkout path
+    or argv used to push it past the message limit, so the message lost the very thing it explains)."""
+    child = spawn("import time; time.sleep(120)", "x" * 400)
+    pidfile = tmp_path / "svc.pid"
+    pidfile.write_text(str(child.pid))
+    wrong = await run_check(component("process", pidfile=str(pidfile), match=r"^/usr/sbin/nginx"))
+    assert (wrong.status, wrong.error_class) == (Status.UNHEALTHY, "not_running")
+    assert wrong.message.endswith("not /^/usr/sbin/nginx/"), wrong.message
+    assert f"pid {child.pid} from {pidfile} runs " in wrong.message
+    assert "x" * 100 not in wrong.message  # the command line itself was shortened
