@@ -294,7 +294,13 @@ def resolve_paths(model: BaseModel, directory: Path) -> BaseModel:
             name: ch.model_copy(update={"password_file": _absolute(directory, ch.password_file)}) if isinstance(ch, EmailChannel) else ch
             for name, ch in model.notify.items()
         }
-        return model.model_copy(update={"degradation": degradation, "notify": notify})
+        http = model.http
+        if http.basic_auth is not None:
+            auth = http.basic_auth.model_copy(update={"password_file": _absolute(directory, http.basic_auth.password_file)})
+            http = http.model_copy(update={"basic_auth": auth})
+        http = http.model_copy(update={"tls_cert": _absolute(directory, http.tls_cert), "tls_key": _absolute(directory, http.tls_key)})
+        metrics = model.metrics.model_copy(update={"textfile": _absolute(directory, model.metrics.textfile)})
+        return model.model_copy(update={"degradation": degradation, "notify": notify, "http": http, "metrics": metrics})
     return model
 
 
