@@ -24,7 +24,17 @@ from typing import Any
 import httpx
 import structlog
 
-from daemon.config.models import Backoff, Channel, EmailChannel, LogChannel, RunChannel, WebhookChannel
+from daemon.config.models import (
+    AlertmanagerChannel,
+    AppriseChannel,
+    Backoff,
+    Channel,
+    EmailChannel,
+    LogChannel,
+    RunChannel,
+    WebhookChannel,
+)
+from daemon.engine import notify_alertmanager, notify_apprise
 from daemon.engine.actions import combine_output
 from daemon.engine.notify_email import EmailError, send_email
 from daemon.engine.proc import run_argv
@@ -165,6 +175,10 @@ async def _attempt(channel: Channel, message: Notification, cwd: str | os.PathLi
                 return await _run(channel, message, timeout, cwd)
             if isinstance(channel, EmailChannel):
                 return await _email(channel, message, timeout)
+            if isinstance(channel, (AppriseChannel, AlertmanagerChannel)):
+                sender = notify_apprise if isinstance(channel, AppriseChannel) else notify_alertmanager
+                await sender.send(channel, message, timeout, DeliveryError)
+                return None
             _log(channel, message)
             return None
     except TimeoutError:
