@@ -11,42 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers import wait_until
+from http_kit import POLICIES, http_url
 from prometheus_client.parser import text_string_to_metric_families
 
 HEALERD = [sys.executable, "-m", "daemon"]
-
-POLICIES = """
-[[component]]
-name = "web"
-[component.check]
-kind = "tcp"
-port = {web_port}
-every = "1s"
-timeout = "500ms"
-
-[[component]]
-name = "db"
-[component.check]
-kind = "tcp"
-port = {db_port}
-every = "1s"
-timeout = "500ms"
-[component.breaker]
-consecutive_failures = 2
-open_for = "1h"
-max_open_for = "2h"
-"""
-
-
-def http_url(d) -> str:
-    """The URL the daemon logged when it started listening (it was told port 0)."""
-    def find():
-        for line in d.log.read_text().splitlines():
-            if '"http listening"' in line:
-                return json.loads(line)["url"]
-        return None
-    return wait_until(find, 20, message=lambda: d.log.read_text()[-2000:])
-
 
 @pytest.fixture
 def running(config_dir, start_daemon, listener, free_port, tmp_path):
