@@ -221,25 +221,60 @@ def _format(snap: Snapshot, part: str) -> bytes:
     return generate_latest(registry)
 
 
-class Renderer:
-    """The text exposition format (0.0.4), reusing the per-component state block while it is unchanged.
+#: sample lines each component contributes to the four state families, in the order they are yielded
+_LINES_PER_COMPONENT = (1, len(STATES), 1, 1)
 
-    At 10,000 components the four per-component state families are 70,000 lines, most of a scrape's
-    cost, yet between two scrapes 15 s apart they almost never change; the counters must be formatted
-    every time. Comparing the block's inputs costs about a millisecond.
+
+def _blocks(text: bytes) -> list[list[bytes]]:
+    """Exposition text → one list of lines per family (its # HELP and # TYPE lines first)."""
+    blocks: list[list[bytes]] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(b"# HELP "):
+            blocks.append([])
+        blocks[-1].append(line)
+    return blocks
+
+
+class Renderer:
+    """The text exposition format (0.0.4), formatting each component's state lines only when they change.
+
+    At 10,000 components the four per-component state families are 70,000 of 80,000 lines and most of
+    a scrape's cost, yet between two scrapes 15 s apart only the few components whose state changed
+    have different lines. Those are formatted (by prometheus_client, in one pass) and spliced into a
+    per-component cache; the rest is a join. The counters are formatted every time.
     """
 
     def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._states = b""
-        self.state_renders = 0
+        self._keys: dict[str, tuple] = {}
+        self._lines: dict[str, list[bytes]] = {}  # name → its lines for each of the four families
+        self._headers = [b"".join(block) for block in _blocks(_format(Snapshot(now=0.0), "states"))]
+        #: components formatted so far (a test and the bench read it)
+        self.formatted = 0
+
+    def _states(self, snap: Snapshot) -> bytes:
+        incidents = snap.db.get("incidents", set())
+        keyed = [(c[0], (*c, c[0] in incidents)) for c in snap.components]
+        changed = [c for (name, key), c in zip(keyed, snap.components) if self._keys.get(name) != key]
+        if changed:
+            partial = Snapshot(now=snap.now, components=changed, db={"incidents": incidents})
+            blocks = _blocks(_format(partial, "states"))
+            for family, (block, per) in enumerate(zip(blocks, _LINES_PER_COMPONENT)):
+                samples = block[2:]
+                for i, (name, _state, _code) in enumerate(changed):
+                    self._lines.setdefault(name, [b""] * len(_LINES_PER_COMPONENT))[family] = b"".join(
+                        samples[i * per:(i + 1) * per])
+            self.formatted += len(changed)
+        self._keys = dict(keyed)
+        for gone in self._lines.keys() - self._keys.keys():
+            del self._lines[gone]
+        names = [c[0] for c in snap.components]
+        return b"".join(
+            header + b"".join(self._lines[name][family] for name in names)
+            for family, header in enumerate(self._headers)
+        )
 
     def render(self, snap: Snapshot) -> bytes:
-        key = (tuple(snap.components), frozenset(snap.db.get("incidents", ())))
-        if key != self._key:
-            self._states, self._key = _format(snap, "states"), key
-            self.state_renders += 1
-        return _format(snap, "counters") + self._states
+        return _format(snap, "counters") + self._states(snap)
 
 
 def render(snap: Snapshot) -> bytes:
