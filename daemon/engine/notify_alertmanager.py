@@ -17,8 +17,6 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from daemon.config.models import AlertmanagerChannel
 
 ALERTNAME = "HealerdComponentFailing"
@@ -57,18 +55,3 @@ def alert(channel: AlertmanagerChannel, message, host: str | None = None) -> dic
 
 def alerts_url(channel: AlertmanagerChannel) -> str:
     return channel.url.rstrip("/") + "/api/v2/alerts"
-
-
-async def send(channel: AlertmanagerChannel, message, timeout: float, error_type: type[Exception]) -> None:
-    url = alerts_url(channel)
-    headers = {"User-Agent": "healerd", **channel.headers}
-    try:
-        async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout) as client:
-            response = await client.post(url, json=[alert(channel, message)], headers=headers)
-    except httpx.TimeoutException:
-        raise error_type(f"POST {url}: no answer within {timeout:g}s") from None
-    except httpx.HTTPError as exc:
-        raise error_type(f"POST {url}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
-    if not 200 <= response.status_code < 300:
-        raise error_type(f"POST {url}: HTTP {response.status_code} {response.text[:200]}".rstrip())
-

@@ -6,27 +6,18 @@ import json
 
 from helpers import wait_until
 
-POLICIES = """
-[[component]]
-name = "web"
-[component.check]
-kind = "tcp"
-port = {web_port}
-every = "1s"
-timeout = "500ms"
+def tcp_component(name: str, port: int, extra: str = "") -> str:
+    """A tcp check every second; `db` below opens its breaker after two refusals and stays open."""
+    return (f'[[component]]\nname = "{name}"\n[component.check]\nkind = "tcp"\nport = {port}\n'
+            f'every = "1s"\ntimeout = "500ms"\n{extra}')
 
-[[component]]
-name = "db"
-[component.check]
-kind = "tcp"
-port = {db_port}
-every = "1s"
-timeout = "500ms"
-[component.breaker]
-consecutive_failures = 2
-open_for = "1h"
-max_open_for = "2h"
-"""
+
+FAILING = '[component.breaker]\nconsecutive_failures = 2\nopen_for = "1h"\nmax_open_for = "2h"\n'
+
+
+def policies(web_port: int, db_port: int) -> str:
+    """`web` healthy (a listener), `db` refused (nothing listens)."""
+    return tcp_component("web", web_port) + "\n" + tcp_component("db", db_port, FAILING)
 
 
 def http_url(d) -> str:

@@ -9,7 +9,7 @@ import subprocess
 
 import httpx
 import pytest
-from http_kit import POLICIES, http_url
+from http_kit import http_url, policies
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make a test certificate")
@@ -23,7 +23,7 @@ def test_basic_auth_and_tls_guard_every_endpoint_but_healthz(config_dir, start_d
     for path in (cert, key, password):
         os.chmod(path, 0o600)
     web = listener()
-    config_dir.policy("a.toml", POLICIES.format(web_port=web.port, db_port=free_port()))
+    config_dir.policy("a.toml", policies(web.port, free_port()))
     config_dir.settings("""
         [http]
         enabled = true

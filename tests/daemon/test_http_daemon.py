@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers import wait_until
-from http_kit import POLICIES, http_url
+from http_kit import http_url, policies
 from prometheus_client.parser import text_string_to_metric_families
 
 HEALERD = [sys.executable, "-m", "daemon"]
@@ -19,7 +19,7 @@ HEALERD = [sys.executable, "-m", "daemon"]
 @pytest.fixture
 def running(config_dir, start_daemon, listener, free_port, tmp_path):
     web = listener()
-    config_dir.policy("a.toml", POLICIES.format(web_port=web.port, db_port=free_port()))
+    config_dir.policy("a.toml", policies(web.port, free_port()))
     config_dir.settings(f"""
         [http]
         enabled = true

@@ -5,34 +5,17 @@ from __future__ import annotations
 
 import httpx
 from helpers import wait_until
-from http_kit import http_url
+from http_kit import FAILING, http_url, tcp_component
 from receivers import Receiver
 
-POLICY = """
-[[component]]
-name = "db"
-[component.check]
-kind = "tcp"
-port = {port}
-every = "1s"
-timeout = "500ms"
-[component.breaker]
-consecutive_failures = 2
-open_for = "1h"
-max_open_for = "2h"
-
-[[component.recovery]]
-strategy = "escalate"
-notify = ["am", "chat"]
-repeat_every = "1h"
-"""
+ESCALATE = '[[component.recovery]]\nstrategy = "escalate"\nnotify = ["am", "chat"]\nrepeat_every = "1h"\n'
 
 
 def test_escalations_reach_alertmanager_and_apprise_receivers_with_a_link_to_the_served_incident_page(
         config_dir, start_daemon, free_port):
     am, chat = Receiver(), Receiver()
     try:
-        config_dir.policy("a.toml", POLICY.format(port=free_port()))
+        config_dir.policy("a.toml", tcp_component("db", free_port(), FAILING + ESCALATE))
         config_dir.settings(f"""
             [http]
             enabled = true

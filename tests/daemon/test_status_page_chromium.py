@@ -10,7 +10,7 @@ import signal
 import subprocess
 
 import pytest
-from http_kit import POLICIES, http_url
+from http_kit import http_url, policies
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -45,7 +45,7 @@ def test_status_page_in_headless_chromium_shows_the_failing_component(config_dir
     from helpers import wait_until
 
     web = listener()
-    config_dir.policy("a.toml", POLICIES.format(web_port=web.port, db_port=free_port()))
+    config_dir.policy("a.toml", policies(web.port, free_port()))
     config_dir.settings('[http]\nenabled = true\nport = 0\nrefresh = "5s"\n')
     d = start_daemon(config_dir)
     url = http_url(d)
