@@ -157,3 +157,19 @@ def test_metrics_textfile_is_written_atomically_and_parses(running, tmp_path):
     names = {f.name for f in text_string_to_metric_families(text)}
     assert {"healerd_component_up", "healerd_checks", "healerd_breaker_state"} <= names
     assert not [p for p in Path(tmp_path).iterdir() if p.name.endswith(".tmp")]
+
+
+def test_healthz_fails_while_the_writer_cannot_commit_and_recovers_after(running):
+    import sqlite3
+
+    d = running
+    blocker = sqlite3.connect(d.db, timeout=30, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # holds the write lock: the writer's commits wait behind it
+        stuck = wait_until(lambda: (r := get(d, "/healthz")).status_code == 503 and r, 30)
+        assert stuck.json()["writer"]["ok"] is False and stuck.json()["loop"]["ok"] is True
+        assert get(d, "/api/v1/status").status_code == 200  # readers are not blocked by the writer (WAL)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    wait_until(lambda: get(d, "/healthz").status_code == 200, 30)
