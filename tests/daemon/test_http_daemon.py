@@ -149,6 +149,9 @@ def test_nothing_changes_state_and_healthz_reports_loop_and_writer(running):
         assert r.status_code == 405, method
     big = httpx.post(d.url + "/metrics", content=b"x" * (1 << 20), timeout=10, trust_env=False)
     assert big.status_code in (405, 413)
+    huge_header = httpx.get(d.url + "/metrics", headers={"X-Padding": "x" * 20_000}, timeout=10, trust_env=False)
+    assert huge_header.status_code in (400, 431)
+    assert get(d, "/healthz").status_code == 200  # and the service is still there
 
 
 def test_metrics_textfile_is_written_atomically_and_parses(running, tmp_path):
