@@ -31,6 +31,8 @@ log = structlog.get_logger(__name__)
 
 #: a request line or header longer than this is an attack or a bug (aiohttp's default, stated)
 MAX_LINE_BYTES = 8190
+#: aiohttp arms this timer when a connection opens, so it also bounds reading a request's head: a client
+#: dripping a header line every second (slowloris) is cut off after it, as is an idle keep-alive.
 KEEPALIVE_S = 15.0
 LAG_EVERY_S = 1.0
 
