@@ -161,7 +161,7 @@ class Runtime:
         if self.chaos is not None:
             await self.chaos.apply_config()
         if self.web is not None:
-            self.web.config_changed(self.config)
+            await self.web.apply_config(self.config)
         self.reloads += 1
         log.info("config reloaded", added=report.added, changed=report.changed, removed=report.removed,
                  unchanged=len(report.unchanged), problems=len(problems))

@@ -20,11 +20,9 @@ def policies(web_port: int, db_port: int) -> str:
     return tcp_component("web", web_port) + "\n" + tcp_component("db", db_port, FAILING)
 
 
-def http_url(d) -> str:
-    """The URL the daemon logged when it started listening (it was told port 0)."""
+def http_url(d, nth: int = 1) -> str:
+    """The URL the daemon logged the nth time it started listening (it was told port 0)."""
     def find():
-        for line in d.log.read_text().splitlines():
-            if '"http listening"' in line:
-                return json.loads(line)["url"]
-        return None
+        urls = [json.loads(line)["url"] for line in d.log.read_text().splitlines() if '"http listening"' in line]
+        return urls[nth - 1] if len(urls) >= nth else None
     return wait_until(find, 20, message=lambda: d.log.read_text()[-2000:])

@@ -176,3 +176,15 @@ def test_healthz_fails_while_the_writer_cannot_commit_and_recovers_after(running
         blocker.execute("ROLLBACK")
         blocker.close()
     wait_until(lambda: get(d, "/healthz").status_code == 200, 30)
+
+
+def test_a_reload_that_changes_http_settings_restarts_the_server_with_them(running, config_dir):
+    import signal
+
+    d = running
+    assert 'content="5"' in get(d, "/").text
+    config_dir.settings('[http]\nenabled = true\nport = 0\nrefresh = "7s"\n')
+    d.signal(signal.SIGHUP)
+    d.url = http_url(d, nth=2)
+    assert 'content="7"' in get(d, "/").text
+    assert get(d, "/healthz").status_code == 200

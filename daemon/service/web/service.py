@@ -6,7 +6,7 @@ to the database or changes the daemon's state; control stays with the CLI and `o
 
 If the port cannot be bound or the password file cannot be trusted, the daemon logs the error and
 keeps healing without HTTP: a page nobody can load is bad, a healer that will not start is worse.
-`[http]` and `[metrics]` are read at start; a reload that changes them says a restart is needed.
+A reload that changes `[http]` or `[metrics]` restarts the server with the new settings.
 """
 
 from __future__ import annotations
@@ -139,9 +139,17 @@ class WebService:
                 log.warning("http service did not close cleanly", exc_info=True)
             self.runner = None
 
-    def config_changed(self, config) -> None:
-        if (config.settings.http, config.settings.metrics) != (self.http, self.metrics_settings):
-            log.warning("[http] or [metrics] changed; restart healerd to apply (the running settings stay)")
+    async def apply_config(self, config) -> None:
+        """A reload that changed [http] or [metrics] restarts the server and the textfile loop with the
+        new settings (a new port, TLS files, password); the check counters carry on."""
+        wanted = (config.settings.http, config.settings.metrics)
+        if wanted == (self.http, self.metrics_settings):
+            return
+        log.info("[http] or [metrics] changed; restarting the http service")
+        await self.stop()
+        self.http, self.metrics_settings = wanted
+        self.address = None
+        await self.start()
 
     # --- what the handlers share ---------------------------------------------------------------------
 
