@@ -188,3 +188,14 @@ def test_a_reload_that_changes_http_settings_restarts_the_server_with_them(runni
     d.url = http_url(d, nth=2)
     assert 'content="7"' in get(d, "/").text
     assert get(d, "/healthz").status_code == 200
+
+
+def test_the_textfile_needs_no_socket_at_all(config_dir, start_daemon, listener, free_port, tmp_path):
+    config_dir.policy("a.toml", policies(listener().port, free_port()))
+    path = tmp_path / "only.prom"
+    config_dir.settings(f'[metrics]\ntextfile = "{path}"\ntextfile_every = "250ms"\n')
+    d = start_daemon(config_dir)
+    text = wait_until(lambda: path.exists() and 'healerd_component_up{component="db"}' in (t := path.read_text()) and t, 20)
+    assert {f.name for f in text_string_to_metric_families(text)} >= {"healerd_component_state", "healerd_checks"}
+    assert d.stop() == 0
+    assert '"http listening"' not in d.log.read_text()
