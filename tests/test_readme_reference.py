@@ -25,7 +25,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 #: file model → (how an operator calls that file, the README headings that document it)
 ROOTS: dict[type[BaseModel], tuple[str, tuple[str, ...]]] = {
     models.PolicyFile: ("policies.d/*.toml", ("### Components (`policies.d/`)", "### The recovery ladder")),
-    models.SettingsFile: ("healerd.toml", ("### `healerd.toml`",)),
+    models.SettingsFile: ("healerd.toml", ("### `healerd.toml`", "## HTTP: metrics, JSON API and the status page")),
     models.ExperimentFile: ("experiments.d/*.toml", ("### Chaos experiments (`experiments.d/`)",)),
 }
 

@@ -10,72 +10,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from daemon.cli.options import db_option, resolve_db
-from daemon.cli.report import result_detail
 from daemon.errors import NotFoundError
-
-
-def _at(ts: float | None, *, date: bool = False) -> str:
-    if ts is None:
-        return "-"
-    fmt = "%Y-%m-%dT%H:%M:%S.%f" if date else "%H:%M:%S.%f"
-    return datetime.fromtimestamp(ts, UTC).strftime(fmt)[:-3] + ("Z" if date else "")
-
-
-def _span(seconds: float) -> str:
-    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
-
-
-def timeline(data: dict[str, Any]) -> list[tuple[float, str, str]]:
-    """(time, what, text) rows of the incident, oldest first."""
-    rows: list[tuple[float, str, str]] = []
-    for run in data["checks"]["runs"]:
-        detail = result_detail(run["status"], run["error_class"], run["message"])
-        why = f" ({detail})" if detail else ""
-        times = f" ×{run['count']} until {_at(run['last_ts'])}" if run["count"] > 1 else ""
-        injected = f" [{run['injected']} injected by chaos]" if run["injected"] else ""
-        rows.append((run["first_ts"], "check", f"{run['status']}{times}{why}{injected}"))
-    for t in data["transitions"]:
-        rows.append((t["ts"], "breaker", f"{t['from_state']} → {t['to_state']}: {t['reason']}"))
-    for d in data["decisions"]:
-        strategy = f" {d['strategy']}" if d["strategy"] and d["strategy"] != d["kind"] else ""
-        what = d["kind"] + (f"{strategy} (step {d['step'] + 1})" if d["step"] is not None else "")
-        until = f" [until {_at(d['until'])}]" if d["until"] is not None else ""
-        rows.append((d["ts"], "decision", f"{what}: {d['reason']}{until}"))
-    for e in data["events"]:
-        strategy = "failback" if e["action"] == "deactivate" else e["strategy"]
-        head = f"{strategy} step {e['step'] + 1} attempt {e['attempt']}"
-        if e["candidate"]:
-            head += f" → {e['candidate']}"
-        if e["dry_run"]:
-            head += " (dry run)"
-        if e["status"] == "started":
-            rows.append((e["started_at"], "recovery", f"{head}: started, running"))
-            continue
-        took = f" after {_span(e['finished_at'] - e['started_at'])}" if e["finished_at"] else ""
-        code = f", exit {e['exit_code']}" if e["exit_code"] is not None else ""
-        verified = f", verified {_at(e['verified_at'])}" if e["verified_at"] else ""
-        first_line = (e["output"] or "").splitlines()[0] if e["output"] else ""
-        text = f"{head}: {e['status']}{took}{code}{verified} — {first_line}"
-        if e["status"] in ("failed", "interrupted"):
-            from daemon.engine.actions import last_lines
-
-            # the verdict is the first line; why the action failed is at the end of its output
-            tail = last_lines("\n".join((e["output"] or "").splitlines()[1:]))
-            text += "".join(f"\n{' ' * 24}| {line}" for line in tail.splitlines())
-        rows.append((e["started_at"], "recovery", text))
-    for x in data["escalations"]:
-        tries = f", {x['attempts']} attempt(s)" if x["attempts"] else ""
-        error = f": {x['error']}" if x["error"] and x["status"] != "delivered" else ""
-        rows.append((x["created_at"], "escalation", f"{x['kind']} → {x['channel']}: {x['status']}{tries}{error}"))
-    rows.sort(key=lambda r: r[0])
-    return rows
+from daemon.service.incident_timeline import at_time as _at, span as _span, timeline
 
 
 def render(data: dict[str, Any], now: float) -> str:

@@ -47,14 +47,6 @@ def report(view: str | None, db_path: Path | None, fmt: str, limit: int | None, 
     click.echo(render(columns, rows, fmt), nl=False)
 
 
-def result_detail(status: str | None, error_class: str | None, message: str | None) -> str:
-    """What a check result said, when it was not healthy: `class: message` for a failure, the bare
-    message for a warning (degraded has no error class, and its text matters as much)."""
-    if status in (None, "healthy"):
-        return ""
-    return f"{error_class}: {message}" if error_class else (message or "")
-
-
 def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps([dict(zip(columns, row)) for row in rows], indent=2) + "\n"

@@ -15,46 +15,20 @@ from typing import Any
 import click
 
 from daemon.cli.options import db_option, resolve_db
-from daemon.cli.report import render, result_detail
-
-
-def _daemon(db_path: Path) -> dict[str, Any]:
-    from daemon.service.lock import DaemonLock, daemon_running, lock_path
-
-    # No lock file means no daemon ever ran here; don't create one just to look.
-    running = lock_path(db_path).exists() and daemon_running(db_path)
-    return {"running": running, "pid": DaemonLock(db_path).holder_pid() if running else None}
+from daemon.cli.report import render
+from daemon.service.incident_timeline import result_detail
 
 
 def collect(db_path: Path) -> dict[str, Any]:
-    """Everything status shows, as plain data (what --json prints)."""
-    from daemon.engine.trend import compute_trend
-    from daemon.service.degradation import TREND_WINDOW
-    from daemon.store import daemon_info_sql, status_sql, views
-    from daemon.store.degradation_sql import recent_snapshots
+    """Everything status shows, as plain data (what --json prints; /api/v1/status serves the same)."""
+    from daemon.service.status_report import collect_from
+    from daemon.store import views
 
     conn = views.open_readonly(db_path)
     try:
-        components = status_sql.components(conn)
-        degradation = status_sql.degradation(conn)
-        flags = status_sql.flags(conn)
-        rejected = status_sql.rejected_config(conn)
-        instance = daemon_info_sql.read(conn)
-        trend = compute_trend(recent_snapshots(conn, TREND_WINDOW))
+        return collect_from(conn, db_path)
     finally:
         conn.close()
-    if degradation is not None:
-        degradation["trend"] = trend.trend.value
-        degradation["trend_per_min"] = None if trend.slope_per_min is None else round(trend.slope_per_min, 3)
-        degradation["override_active"] = bool(degradation["override_active"])
-        degradation["disabled_flags"] = [f["name"] for f in flags if not f["enabled"]]
-    for flag in flags:
-        flag["enabled"] = bool(flag["enabled"])
-    daemon = _daemon(db_path)
-    if instance is not None:
-        daemon.update({k: instance[k] for k in ("host", "config_dir", "version")})
-    return {"daemon": daemon, "degradation": degradation, "flags": flags, "components": components,
-            "rejected_config": rejected}
 
 
 def _recovery(event: dict[str, Any] | None) -> str:

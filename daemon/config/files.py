@@ -200,6 +200,17 @@ def _list_entries(directory: Path) -> tuple[list[Entry] | None, list[Problem]]:
     return entries, problems
 
 
+def read_trusted_file(path: str | os.PathLike[str]) -> bytes:
+    """A secret (e.g. [http] basic_auth's password_file) read under the same trust rules as config
+    files; raises ConfigError naming the reason."""
+    from daemon.errors import ConfigError
+
+    result = _read_trusted(Entry(os.fspath(path), "settings", Path(path)))
+    if isinstance(result, Problem):
+        raise ConfigError(f"{path}: {result.message}")
+    return result[0]
+
+
 def _read_trusted(entry: Entry) -> tuple[bytes, os.stat_result] | Problem:
     """Open, check through the descriptor, read. Follows symlinks and then checks the target's dir."""
     path = entry.path
@@ -295,7 +306,13 @@ def resolve_paths(model: BaseModel, directory: Path) -> BaseModel:
             name: ch.model_copy(update={"password_file": _absolute(directory, ch.password_file)}) if isinstance(ch, EmailChannel) else ch
             for name, ch in model.notify.items()
         }
-        return model.model_copy(update={"degradation": degradation, "notify": notify})
+        http = model.http
+        if http.basic_auth is not None:
+            auth = http.basic_auth.model_copy(update={"password_file": _absolute(directory, http.basic_auth.password_file)})
+            http = http.model_copy(update={"basic_auth": auth})
+        http = http.model_copy(update={"tls_cert": _absolute(directory, http.tls_cert), "tls_key": _absolute(directory, http.tls_key)})
+        metrics = model.metrics.model_copy(update={"textfile": _absolute(directory, model.metrics.textfile)})
+        return model.model_copy(update={"degradation": degradation, "notify": notify, "http": http, "metrics": metrics})
     return model
 
 
@@ -335,9 +352,23 @@ def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None) -> Pa
         model = MODELS[entry.kind].model_validate(data)
     except ValidationError as exc:
         return _with(bad, problems + from_validation_error(exc, entry.relpath, data, line_of, MODELS[entry.kind]))
+    model = resolve_paths(model, directory)
+    problems += _secret_problems(model, entry.relpath, line_of)
     if problems:
         return _with(bad, problems)
-    return ParsedFile(entry.relpath, entry.kind, resolve_paths(model, directory), digest, st.st_mtime_ns, line_of)
+    return ParsedFile(entry.relpath, entry.kind, model, digest, st.st_mtime_ns, line_of)
+
+
+def _secret_problems(model: BaseModel, relpath: str, line_of: LineOf) -> list[Problem]:
+    """[http] basic_auth's password file must pass the same trust checks as a config file."""
+    auth = model.http.basic_auth if isinstance(model, SettingsFile) and model.http.enabled else None
+    if auth is None:
+        return []
+    read = _read_trusted(Entry(auth.password_file, "settings", Path(auth.password_file)))
+    if not isinstance(read, Problem):
+        return []
+    key = ("http", "basic_auth", "password_file")
+    return [Problem(relpath, format_key(key), f"{auth.password_file}: {read.message}", line_of(key, False))]
 
 
 def _with(parsed: ParsedFile, problems: list[Problem]) -> ParsedFile:

@@ -365,8 +365,29 @@ class LogChannel(ChannelBase):
     level: Literal["info", "warning", "error", "critical"] = "warning"
 
 
+class AppriseChannel(ChannelBase):
+    """Any of Apprise's 90+ services by URL (`slack://…`, `ntfys://…`, `json://host/path`, …)."""
+
+    kind: Literal["apprise"]
+    urls: Annotated[list[Annotated[str, Field(min_length=3)]], Field(min_length=1)]
+
+
+class AlertmanagerChannel(ChannelBase):
+    """POSTs alerts to Alertmanager's `/api/v2/alerts`, so its grouping, inhibition and silences apply."""
+
+    kind: Literal["alertmanager"]
+    #: Alertmanager's base URL (`http://127.0.0.1:9093`); `/api/v2/alerts` is appended.
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    severity: str = "critical"
+    #: a firing alert's endsAt is now + lease (reminders renew it); see engine/notify_alertmanager.py.
+    lease: Duration = _seconds("24h")
+    labels: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
 Channel = Annotated[
-    Union[WebhookChannel, RunChannel, EmailChannel, LogChannel], Field(discriminator="kind")
+    Union[WebhookChannel, RunChannel, EmailChannel, LogChannel, AppriseChannel, AlertmanagerChannel],
+    Field(discriminator="kind"),
 ]
 
 
@@ -431,6 +452,58 @@ class DaemonSettings(Model):
     incident_url: str | None = None
 
 
+class BasicAuth(Model):
+    username: Annotated[str, Field(min_length=1)]
+    #: the password is read from this file (same trust rules as config files), never from the config.
+    password_file: str
+
+
+class HttpSettings(Model):
+    """[http]: the read-only HTTP service (/metrics, /api/v1, /healthz, the status page). Off by default."""
+
+    enabled: bool = False
+    address: str = "127.0.0.1"
+    #: 9797 by default; 0 picks a free port (the log says which).
+    port: Annotated[int, Field(ge=0, le=65535)] = 9797
+    #: a non-loopback address is refused unless this is true, and then needs basic_auth or TLS.
+    allow_remote: bool = False
+    basic_auth: BasicAuth | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    #: the whole of one request, reads included; a slower request gets 503.
+    request_timeout: Duration = _seconds("5s")
+    #: how often the status page reloads itself.
+    refresh: Duration = _seconds("15s")
+    #: the base of links in notifications (e.g. behind a proxy); default http(s)://address:port.
+    external_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+
+    @model_validator(mode="after")
+    def _safe_bind(self) -> HttpSettings:
+        import ipaddress
+
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if not self.enabled:
+            return self
+        try:
+            loopback = self.address == "localhost" or ipaddress.ip_address(self.address).is_loopback
+        except ValueError:
+            raise ValueError(f"address must be an IP address (or localhost), not {self.address!r}") from None
+        if not loopback:
+            if not self.allow_remote:
+                raise ValueError(f"address {self.address} is not loopback: set allow_remote = true "
+                                 "(and basic_auth or tls_cert/tls_key) to serve other hosts")
+            if self.basic_auth is None and self.tls_cert is None:
+                raise ValueError(f"allow_remote on {self.address} needs basic_auth or tls_cert/tls_key")
+        return self
+
+
+class MetricsSettings(Model):
+    #: also write /metrics' text to this file atomically, for node_exporter's textfile collector.
+    textfile: str | None = None
+    textfile_every: Duration = _seconds("15s")
+
+
 class SettingsFile(Model):
     """healerd.toml."""
 
@@ -438,6 +511,8 @@ class SettingsFile(Model):
     notify: dict[Name, Channel] = Field(default_factory=dict)
     retention: Retention = Retention()
     degradation: Degradation = Degradation()
+    http: HttpSettings = HttpSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
 
 # --- experiments.d/ ---------------------------------------------------------------------------------

@@ -25,7 +25,17 @@ from typing import Any
 import httpx
 import structlog
 
-from daemon.config.models import Backoff, Channel, EmailChannel, LogChannel, RunChannel, WebhookChannel
+from daemon.config.models import (
+    AlertmanagerChannel,
+    AppriseChannel,
+    Backoff,
+    Channel,
+    EmailChannel,
+    LogChannel,
+    RunChannel,
+    WebhookChannel,
+)
+from daemon.engine import notify_alertmanager, notify_apprise
 from daemon.engine.actions import combine_output
 from daemon.engine.notify_email import EmailError, send_email
 from daemon.engine.proc import run_argv
@@ -124,17 +134,22 @@ def _short(text: str) -> str:
     return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"
 
 
-async def _webhook(channel: WebhookChannel, message: Notification, timeout: float) -> str | None:
-    headers = {"User-Agent": "healerd", **channel.headers}
+async def _post(url: str, body: Any, headers: dict[str, str], timeout: float) -> None:
+    """POST JSON; anything but a 2xx answer within `timeout` is a DeliveryError naming it."""
+    headers = {"User-Agent": "healerd", **headers}
     try:
         async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout) as client:
-            response = await client.post(channel.url, json=message.fields(), headers=headers)
+            response = await client.post(url, json=body, headers=headers)
     except httpx.TimeoutException:
-        raise DeliveryError(f"POST {channel.url}: no answer within {timeout:g}s") from None
+        raise DeliveryError(f"POST {url}: no answer within {timeout:g}s") from None
     except httpx.HTTPError as exc:
-        raise DeliveryError(f"POST {channel.url}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+        raise DeliveryError(f"POST {url}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
     if not 200 <= response.status_code < 300:
-        raise DeliveryError(f"POST {channel.url}: HTTP {response.status_code} {response.text[:200]}".rstrip())
+        raise DeliveryError(f"POST {url}: HTTP {response.status_code} {response.text[:200]}".rstrip())
+
+
+async def _webhook(channel: WebhookChannel, message: Notification, timeout: float) -> str | None:
+    await _post(channel.url, message.fields(), channel.headers, timeout)
     return None
 
 
@@ -174,6 +189,13 @@ async def _attempt(channel: Channel, message: Notification, cwd: str | os.PathLi
                 return await _run(channel, message, timeout, cwd)
             if isinstance(channel, EmailChannel):
                 return await _email(channel, message, timeout)
+            if isinstance(channel, AlertmanagerChannel):
+                alerts = [notify_alertmanager.alert(channel, message)]
+                await _post(notify_alertmanager.alerts_url(channel), alerts, channel.headers, timeout)
+                return None
+            if isinstance(channel, AppriseChannel):
+                await notify_apprise.send(channel, message, timeout, DeliveryError)
+                return None
             _log(channel, message)
             return None
     except TimeoutError:

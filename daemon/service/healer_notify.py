@@ -96,7 +96,8 @@ class Escalations:
         error = None
         if last is not None and last.status.is_failure:
             error = f"{last.error_class}: {last.message}" if last.error_class else last.message
-        link = incident_link(self.rt.config.settings.daemon.incident_url, incident_id)
+        web = getattr(self.rt, "web", None)  # [http] on: link to its incident page unless incident_url says otherwise
+        link = incident_link(self.rt.config.settings.daemon.incident_url or (web and web.incident_base()), incident_id)
         return Notification(component=name, incident=incident_id, kind=kind, status=status, reason=reason,
                             error=error, link=link, ts=self.healer.clock.wall(), last_action=last_action)
 

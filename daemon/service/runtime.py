@@ -59,6 +59,7 @@ class Runtime:
         self.dry_run_components: set[str] = set()
         self.healer = None  # service/healer.py, built in start()
         self.checkpoints = None  # service/checkpointing.py
+        self.web = None  # service/web/service.py: [http] and the metrics textfile
         self._tasks: list[asyncio.Task] = []
         self.reloads = 0
         self._status_pending = False
@@ -94,6 +95,10 @@ class Runtime:
 
         self.chaos = ChaosService(self)
         await self.chaos.start()  # marks and undoes runs a dead daemon left behind
+        from daemon.service.web.service import WebService
+
+        self.web = WebService(self)
+        await self.web.start()
         await self._record_problems([])
         # Checks start last: under a heavy load of checks the rest of start-up (and READY) would
         # otherwise compete with them for the loop.
@@ -121,6 +126,8 @@ class Runtime:
 
     async def stop(self, grace: float) -> None:
         self.scheduler.pause()
+        if self.web is not None:
+            await self.web.stop()
         if self.chaos is not None:
             await self.chaos.stop()  # running experiments revert and roll back while the writer still works
         if self.checkpoints is not None:
@@ -153,6 +160,8 @@ class Runtime:
         report = self.scheduler.sync(self.config.components)
         if self.chaos is not None:
             await self.chaos.apply_config()
+        if self.web is not None:
+            await self.web.apply_config(self.config)
         self.reloads += 1
         log.info("config reloaded", added=report.added, changed=report.changed, removed=report.removed,
                  unchanged=len(report.unchanged), problems=len(problems))

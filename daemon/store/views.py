@@ -55,22 +55,29 @@ def query_view(
         raise ReportError(f"limit must be zero or more, not {limit}")
     conn = open_readonly(db_path)
     try:
-        known = list_views(conn)
-        if view not in known:
-            listed = ", ".join(known) if known else "none (is the database migrated?)"
-            raise ReportError(f"unknown view {view!r}; known views: {listed}")
-        # The name is one of the database's own views, so quoting it is enough to make it safe.
-        sql = f'SELECT * FROM "{view}"'
-        params: tuple[Any, ...] = ()
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (limit,)
-        try:
-            cursor = conn.execute(sql, params)
-            rows = cursor.fetchall()
-        except sqlite3.Error as exc:
-            raise ReportError(f"cannot read view {view!r} from {db_path}: {exc}") from exc
-        columns = [description[0] for description in cursor.description]
-        return columns, rows
+        return query_view_on(conn, view, limit=limit)
     finally:
         conn.close()
+
+
+def query_view_on(
+    conn: sqlite3.Connection, view: str, *, limit: int | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`query_view` on an open connection (the HTTP API runs it on an aiosqlite thread)."""
+    known = list_views(conn)
+    if view not in known:
+        listed = ", ".join(known) if known else "none (is the database migrated?)"
+        raise ReportError(f"unknown view {view!r}; known views: {listed}")
+    # The name is one of the database's own views, so quoting it is enough to make it safe.
+    sql = f'SELECT * FROM "{view}"'
+    params: tuple[Any, ...] = ()
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = (limit,)
+    try:
+        cursor = conn.execute(sql, params)
+        rows = cursor.fetchall()
+    except sqlite3.Error as exc:
+        raise ReportError(f"cannot read view {view!r}: {exc}") from exc
+    columns = [description[0] for description in cursor.description]
+    return columns, rows

@@ -123,7 +123,7 @@ def test_a_missing_database_is_a_clear_error(tmp_path):
 
 
 def test_a_warnings_text_is_a_detail_like_a_failures():
-    from daemon.cli.report import result_detail
+    from daemon.service.incident_timeline import result_detail
 
     assert result_detail("degraded", None, "LOAD WARNING - load 5.1") == "LOAD WARNING - load 5.1"
     assert result_detail("unhealthy", "exit_code", "LOAD CRITICAL") == "exit_code: LOAD CRITICAL"
