@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daemon.config.durations import Duration, Size, parse_duration, parse_size
+from daemon.config.durations import Duration, OptionalDuration, Size, parse_duration, parse_size
 from daemon.types import ERROR_CLASSES, Level
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -201,7 +201,8 @@ class Breaker(Model):
     open_for: Duration = _seconds("30s")
     max_open_for: Duration = _seconds("10m")
     half_open_successes: Annotated[int, Field(ge=1)] = 2
-    #: closed this long ⇒ the doubling of open_for starts again from open_for.
+    #: kept so existing files load; since issue 10 the doubling of open_for counts the re-opens of one
+    #: incident only (a new incident starts again from open_for), so this no longer changes anything.
     reset_after: Duration = _seconds("10m")
 
     @model_validator(mode="after")
@@ -406,8 +407,14 @@ class Degradation(Model):
 class DaemonSettings(Model):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_concurrent_recoveries: Annotated[int, Field(ge=1)] = 4
-    #: after a verified recovery the component gets no new action for this long.
-    cooldown: Duration = _seconds("1m")
+    #: a floor: after a verified recovery the component gets no new action for this long ("0s" = off).
+    #: The wait between incidents is the restart backoff below, not this.
+    cooldown: OptionalDuration = _seconds("0s")
+    #: restart backoff across incidents: the first action of a repeated incident waits along the step's
+    #: own backoff curve (first repeat at once), capped here ...
+    restart_backoff_max: Duration = _seconds("5m")
+    #: ... and the count of repeats starts again once the component has been healthy this long.
+    restart_backoff_reset: Duration = _seconds("10m")
     #: healthy this long ⇒ the ladder's budgets start again.
     budget_reset_after: Duration = _seconds("30m")
     #: cadence for components that are half-open or under recovery.

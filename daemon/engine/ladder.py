@@ -88,6 +88,11 @@ class IncidentState:
     acked_at: float | None = None
     #: fallback candidates that failed verification in this incident: tried again only if nothing else is left.
     failed_candidates: tuple[str, ...] = ()
+    #: incidents of this component that came before this one without a long healthy spell between
+    #: (`LadderState.repeats` when it opened): the restart backoff's exponent.
+    repeat: int = 0
+    #: when the first action of this incident started (the restart backoff only holds back the first).
+    first_action_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,8 @@ class LadderState:
     #: an operator asked for a recovery (`healerd heal NAME`); consumed when a step starts.
     operator_requested_at: float | None = None
     last_incident_id: int | str | None = None
+    #: incidents opened since the component was last healthy for `restart_backoff_reset`.
+    repeats: int = 0
 
     def step(self, index: int, strategy: str) -> StepRecord:
         return self.steps.get(step_key(index, strategy), StepRecord())
@@ -170,6 +177,7 @@ class LadderState:
             healthy_since=data.get("healthy_since"),
             operator_requested_at=data.get("operator_requested_at"),
             last_incident_id=data.get("last_incident_id"),
+            repeats=int(data.get("repeats", 0)),
         )
 
 
@@ -181,13 +189,14 @@ def _maybe(kind: type, data: dict[str, Any] | None) -> Any:
 
 
 def open_incident(state: LadderState, incident_id: int | str, trigger: str, now: float) -> LadderState:
-    """Apply after the `incidents` row is inserted (decision `OpenIncident`)."""
+    """Apply after the `incidents` row is inserted (decision `OpenIncident`); counts it as a repeat."""
     if state.incident is not None:
         raise ValueError(f"incident {state.incident.id} is still open")
     return replace(
         state,
-        incident=IncidentState(id=incident_id, opened_at=now, trigger=trigger),
+        incident=IncidentState(id=incident_id, opened_at=now, trigger=trigger, repeat=state.repeats),
         last_incident_id=incident_id,
+        repeats=state.repeats + 1,
     )
 
 
@@ -231,11 +240,15 @@ def record_started(
         key = step_key(index, strategy)
         rec = steps.get(key, StepRecord())
         steps[key] = replace(rec, attempts=rec.attempts + (now,))
+    incident = state.incident
+    if incident is not None and incident.first_action_at is None:
+        incident = replace(incident, first_action_at=now)
     return replace(
         state,
         steps=steps,
         in_progress=InProgress(index, strategy, now, candidate),
         operator_requested_at=None,
+        incident=incident,
     )
 
 
@@ -313,13 +326,19 @@ def record_escalation(
 
 
 def observe_health(
-    state: LadderState, status: Status, breaker: BreakerState, now: float, budget_reset_after: float
+    state: LadderState,
+    status: Status,
+    breaker: BreakerState,
+    now: float,
+    budget_reset_after: float,
+    repeats_reset_after: float = 600.0,
 ) -> LadderState:
     """Apply every check result: tracks `healthy_since` and resets the budgets after a long healthy spell.
 
     Healthy means the check passed *and* the breaker lets traffic through; the reset (unlike Monit's
     restart counters) forgets attempts and backoff once the component has been fine for
-    `budget_reset_after`, so the next incident starts with a full ladder.
+    `budget_reset_after`, so the next incident starts with a full ladder. The restart backoff's count
+    of repeated incidents resets after `repeats_reset_after` healthy (Kubernetes: 10 min running).
     """
     healthy = status is Status.HEALTHY and breaker in (BreakerState.CLOSED, BreakerState.DISABLED)
     if not healthy:
@@ -328,4 +347,6 @@ def observe_health(
     new = state if since == state.healthy_since else replace(state, healthy_since=since)
     if state.steps and now - since >= budget_reset_after and state.in_progress is None:
         new = replace(new, steps={})
+    if new.repeats and now - since >= repeats_reset_after:
+        new = replace(new, repeats=0)
     return new

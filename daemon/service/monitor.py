@@ -181,6 +181,17 @@ class Monitor:
             listener(result)
         return transitions
 
+    def recovered(self, name: str, reason: str) -> list[Transition]:
+        """The healer verified a recovery: an open breaker goes half-open now (its probes decide)."""
+        breaker = self.breakers.get(name)
+        if breaker is None:
+            return []
+        transitions = breaker.recovered(reason)
+        if transitions:
+            self._dirty.add(name)
+            self._persist_transitions(name, transitions)
+        return transitions
+
     def tick(self) -> None:
         """Time-based transitions (open → half_open at the deadline) without waiting for a result."""
         for name, breaker in self.breakers.items():
