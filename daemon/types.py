@@ -76,3 +76,5 @@ class CheckResult:
     error_class: str | None
     ts: float
     injected: bool = False
+    #: taken during a maintenance window or silence: recorded, left out of availability (issue 10).
+    maintenance: bool = False
