@@ -428,10 +428,51 @@ class DaemonSettings(Model):
     incident_url: str | None = None
 
 
+
+class MaintenanceWindow(Model):
+    """A planned window (`[[maintenance]]` in healerd.toml): checks keep running and are recorded; no
+    actions, no escalations; availability leaves the time out.
+
+    When it starts: `cron` (five fields, the start times) or `start` ("HH:MM") on `weekdays` (every
+    day when omitted), in `timezone`; it lasts `duration`. `components` empty means every component.
+    """
+
+    name: Name
+    components: list[Name] = Field(default_factory=list)
+    cron: str | None = None
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
+    start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+    duration: Duration
+    timezone: str = "UTC"
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> MaintenanceWindow:
+        if (self.cron is None) == (self.start is None):
+            raise ValueError("a maintenance window needs exactly one of cron or start (with optional weekdays)")
+        if self.cron is not None and self.weekdays is not None:
+            raise ValueError("weekdays go with start, not with cron (cron has its own day-of-week field)")
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(self.timezone)
+        except Exception:
+            raise ValueError(f"unknown timezone {self.timezone!r} (e.g. UTC, Europe/Paris)") from None
+        if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron, timezone=self.timezone)
+            except ValueError as exc:
+                raise ValueError(f"cron {self.cron!r}: {exc}") from None
+        return self
+
+
 class SettingsFile(Model):
     """healerd.toml."""
 
     daemon: DaemonSettings = DaemonSettings()
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     notify: dict[Name, Channel] = Field(default_factory=dict)
     retention: Retention = Retention()
     degradation: Degradation = Degradation()

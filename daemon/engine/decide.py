@@ -7,7 +7,9 @@ records what happened through the reducers in `engine/ladder.py`, and asks again
 The order of the gates below is the policy (each is pinned by tests/engine/test_decide.py):
 
 1. a step or failback in progress → Wait (never two actions at once for one component);
-2. a closed, escalated incident still owes its `resolved` message → Escalate(resolved);
+2. a closed, escalated incident still owes its `resolved` message → Escalate(resolved) (never
+   suppressed); a maintenance window or silence → Wait until it ends (only an incident whose breaker
+   closed may still close): no action, no escalation, no reminder;
 3. breaker closed/disabled → close the open incident, else Failback once the primary has been healthy
    for `failback_after` (at once if the standby is sick) — the one action a healthy component gets —
    else Nothing;
@@ -109,6 +111,10 @@ def decide(
 
     inc = ladder.incident
     state = breaker.state
+    if component.suppressed is not None:
+        if state in _PASSING and inc is not None:
+            return CloseIncident(inc.id, f"breaker {state.value}: incident {inc.id} closes")
+        return Wait(component.suppressed_until, f"{component.suppressed}: checks run and are recorded; no action, no escalation")
     if not requested:
         if state in _PASSING:
             if inc is not None:

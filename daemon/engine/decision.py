@@ -34,11 +34,15 @@ class ComponentView:
     #: wall time of the latest check result (None: never checked); a dependency's recovery newer than
     #: this means the component's status predates it and must be checked again before acting.
     checked_at: float | None = None
+    #: a maintenance window or silence covers it (its description) until `suppressed_until`: no action,
+    #: no escalation; checks still run and the incident still closes when the breaker does.
+    suppressed: str | None = None
+    suppressed_until: float | None = None
 
     @classmethod
     def from_config(
         cls, component: Component, status: Status, error_class: str | None, settings: DaemonSettings,
-        checked_at: float | None = None,
+        checked_at: float | None = None, suppressed: str | None = None, suppressed_until: float | None = None,
     ) -> ComponentView:
         return cls(
             name=component.name,
@@ -49,6 +53,8 @@ class ComponentView:
             cooldown=settings.cooldown.total_seconds(),
             restart_backoff_max=settings.restart_backoff_max.total_seconds(),
             checked_at=checked_at,
+            suppressed=suppressed,
+            suppressed_until=suppressed_until,
         )
 
 

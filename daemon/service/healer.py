@@ -180,8 +180,11 @@ class Healer:
         component = self.rt.config.components[name]
         last = self.rt.monitor.last.get(name)
         status = last.status if last is not None else facts.health.get(name)
+        period = self.rt.maintenance.covering(name, now) if self.rt.maintenance is not None else None
         view = ComponentView.from_config(component, status, last.error_class if last else None, self.settings,
-                                         checked_at=last.ts if last is not None else None)
+                                         checked_at=last.ts if last is not None else None,
+                                         suppressed=period.describe(now) if period else None,
+                                         suppressed_until=period.ends_at if period else None)
         budget = GlobalBudget.from_settings(running, self.settings)
         return decide(view, BreakerView(self.rt.monitor.breakers[name].state), state, facts.deps, budget,
                       facts.health, facts.checkpoints, now, facts.stats)
