@@ -324,6 +324,8 @@ class ChannelBase(Model):
     #: deliveries are retried this many times (with backoff) before they are recorded as failed.
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     timeout: Duration = _seconds("10s")
+    #: escalations raised within this long of the first one go out as one message ("0s": one each).
+    group_wait: OptionalDuration = _seconds("3s")
 
 
 class WebhookChannel(ChannelBase):
@@ -580,6 +582,19 @@ class HealerdConfig(Model):
     #: name → the file it came from: components, checkpoints and experiments by their bare name (they
     #: share one namespace), notify channels as "notify.NAME" (their own namespace).
     sources: dict[str, str] = Field(default_factory=dict)
+
+    def dependents(self, name: str) -> list[str]:
+        """Every component that depends on `name`, directly or through others (issue 10: who a
+        dependency's recovery wakes, whom a root cause's escalation names)."""
+        found: list[str] = []
+        frontier = [name]
+        while frontier:
+            current = frontier.pop()
+            for other, component in self.components.items():
+                if current in component.depends_on and other not in found and other != name:
+                    found.append(other)
+                    frontier.append(other)
+        return found
 
     def checkpoint_owner(self, checkpoint: str) -> str | None:
         cp = self.checkpoints.get(checkpoint)

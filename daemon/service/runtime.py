@@ -41,19 +41,6 @@ def component_row(component: Component, source: str | None) -> dict[str, Any]:
     }
 
 
-def dependents(config: HealerdConfig, name: str) -> list[str]:
-    """Every component that depends on `name`, directly or through others."""
-    found: list[str] = []
-    frontier = [name]
-    while frontier:
-        current = frontier.pop()
-        for other, component in config.components.items():
-            if current in component.depends_on and other not in found and other != name:
-                found.append(other)
-                frontier.append(other)
-    return found
-
-
 class Runtime:
     def __init__(self, options, loaded: LoadedConfig, notifier) -> None:
         self.options = options
@@ -213,7 +200,7 @@ class Runtime:
     def _wake_dependents(self, name: str) -> None:
         """A dependency recovered: its sick dependents are checked at once (not at their next interval),
         so the healer decides on a result newer than the recovery (the "late recovery" problem)."""
-        for other in dependents(self.config, name):
+        for other in self.config.dependents(name):
             breaker = self.monitor.breakers.get(other) if self.monitor else None
             if breaker is not None and breaker.state is not BreakerState.CLOSED:
                 self.scheduler.run_soon(other)
