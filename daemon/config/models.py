@@ -279,6 +279,21 @@ RecoveryStep = Annotated[
 ]
 
 
+class Flapping(Model):
+    """When a component counts as flapping, and what a flapping incident may do (issue 10).
+
+    `opens` incidents within `within` make the latest one a *flapping* incident: it stays open through
+    every further flap, sends one escalation, takes at most `actions` recovery actions (then only the
+    escalate steps), and ends — with one "flapping ended" message — once the component has been
+    healthy for `quiet`.
+    """
+
+    opens: Annotated[int, Field(ge=2)] = 3
+    within: Duration = _seconds("10m")
+    quiet: Duration = _seconds("5m")
+    actions: Annotated[int, Field(ge=0)] = 1
+
+
 # --- components and checkpoints -----------------------------------------------------------------------
 
 
@@ -291,6 +306,7 @@ class Component(Model):
     check: Check
     breaker: Breaker = Breaker()
     recovery: list[RecoveryStep] = Field(default_factory=list)
+    flapping: Flapping = Flapping()
 
     @model_validator(mode="after")
     def _process_needs_a_way_to_find_it(self) -> Component:

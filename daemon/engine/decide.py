@@ -15,7 +15,10 @@ The order of the gates below is the policy (each is pinned by tests/engine/test_
    else Nothing;
    breaker forced open → Nothing: an operator took it out, healing it would fight them;
 4. no incident yet → OpenIncident (the incident row exists before any action or escalation);
+   flapping (`Flapping.opens` incidents within `within`) → OpenIncident("flapping"); a flapping incident
+   stays open while the breaker passes until the component has been healthy for `quiet`;
 5. a dependency (transitively) is sick → Wait, burning no budget and sending nothing (root cause first);
+   a flapping incident escalates once at once; its steps stop after `Flapping.actions` actions;
 6. holds that need no action: breaker half-open (its probes decide), latest check passing, an active
    healthy fallback — reminders of an escalation may still go out;
 7. walk the ladder top to bottom (`when`, budget, preconditions, backoff) → RunStep | Escalate | Wait;
@@ -107,7 +110,8 @@ def decide(
         return Wait(None, f"{what} in progress since {_span(now - run.started_at)} ago")
     if ladder.resolved_pending:
         p = ladder.resolved_pending[0]
-        return Escalate(p.index, p.channels, "resolved", f"incident {p.incident_id} closed; resolved → {', '.join(p.channels)}", p.incident_id)
+        what = f"flapping ended: incident {p.incident_id} closed" if p.flapping else f"incident {p.incident_id} closed"
+        return Escalate(p.index, p.channels, "resolved", f"{what}; resolved → {', '.join(p.channels)}", p.incident_id)
 
     inc = ladder.incident
     state = breaker.state
@@ -115,6 +119,8 @@ def decide(
         if state in _PASSING and inc is not None:
             return CloseIncident(inc.id, f"breaker {state.value}: incident {inc.id} closes")
         return Wait(component.suppressed_until, f"{component.suppressed}: checks run and are recorded; no action, no escalation")
+    if inc is not None and inc.flapping and state in _PASSING:
+        return _flapping_passing(facts, inc)
     if not requested:
         if state in _PASSING:
             if inc is not None:
@@ -125,6 +131,12 @@ def decide(
         if state is BreakerState.FORCED_OPEN:
             return Nothing("breaker forced open by an operator: healerd leaves it alone")
     if inc is None:
+        flaps = _flap_count(facts)
+        if not requested and flaps >= component.flapping.opens:
+            return OpenIncident("flapping", (
+                f"breaker {state.value}: flapping ({flaps} incidents within {_dur(component.flapping.within.total_seconds())}): "
+                f"one flapping incident opens and stays open until the component is healthy for "
+                f"{_dur(component.flapping.quiet.total_seconds())}"))
         trigger = "operator" if requested else "breaker"
         why = "an operator asked for a recovery" if requested else f"breaker {state.value}"
         return OpenIncident(trigger, f"{why}: a new incident opens")
@@ -133,6 +145,13 @@ def decide(
     if waiting is not None:
         root, reason = waiting
         return Wait(None, reason, waiting_on=root)
+
+    if inc.flapping and inc.escalation is None:
+        first = next(((i, s) for i, s in enumerate(component.recovery) if isinstance(s, EscalateStep)), None)
+        if first is not None:
+            return Escalate(first[0], tuple(first[1].notify), "initial",
+                            f"flapping since {_span(now - inc.opened_at)} ago: one escalation for the whole flapping; "
+                            f"escalate → {', '.join(first[1].notify)}", inc.id)
 
     recheck = _recheck_after_dependency(facts, inc)
     if recheck is not None:
@@ -237,6 +256,26 @@ def _restart_wait(facts: _Facts, inc: IncidentState, step: object) -> tuple[floa
     return max(waits) if waits else None
 
 
+def _flap_count(facts: _Facts) -> int:
+    """Incidents within the flapping window, counting the one about to open."""
+    within = facts.component.flapping.within.total_seconds()
+    return 1 + sum(1 for t in facts.ladder.flap_opens if t > facts.now - within)
+
+
+def _flapping_passing(facts: _Facts, inc: IncidentState) -> Decision:
+    """A flapping incident stays open through the good phases; it ends after `quiet` healthy."""
+    quiet = facts.component.flapping.quiet.total_seconds()
+    since = facts.ladder.healthy_since
+    if since is not None and facts.now - since >= quiet:
+        return CloseIncident(inc.id, f"flapping ended: healthy for {_span(facts.now - since)} (≥ {_dur(quiet)}); "
+                                     f"incident {inc.id} closes")
+    until = None if since is None else since + quiet
+    healthy = "not healthy yet" if since is None else f"healthy for {_span(facts.now - since)}"
+    # no reminder in a good phase: a component that passes is never paged (the property tests pin it)
+    return Wait(until, f"flapping: breaker {facts.breaker.state.value}, {healthy}; the flapping incident ends "
+                       f"after {_dur(quiet)} healthy")
+
+
 def _failback(facts: _Facts) -> Decision:
     component, ladder, budget, now = facts.component, facts.ladder, facts.budget, facts.now
     fb = ladder.fallback
@@ -286,8 +325,12 @@ def _walk(facts: _Facts, inc: IncidentState) -> RunStep | Escalate | Wait | Noth
     notes: list[str] = []
     refill: list[float] = []
     error = component.error_class
+    flap_spent = inc.flapping and inc.actions >= component.flapping.actions
     for index, step in enumerate(component.recovery):
         name = step.strategy
+        if flap_spent and not isinstance(step, EscalateStep):
+            notes.append(f"{name}: flapping, {inc.actions}/{component.flapping.actions} action(s) used")
+            continue
         if step.when is not None and error not in step.when.errors:
             notes.append(f"{name}: only for {', '.join(step.when.errors)} (error is {error or 'none'})")
             continue

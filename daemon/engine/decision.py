@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Union
 
-from daemon.config.models import Component, DaemonSettings, RecoveryStep
+from daemon.config.models import Component, DaemonSettings, Flapping, RecoveryStep
 from daemon.types import BreakerState, Status
 
 #: breaker states that mean "this component is failing" for root-cause and candidate rules.
@@ -38,6 +38,7 @@ class ComponentView:
     #: no escalation; checks still run and the incident still closes when the breaker does.
     suppressed: str | None = None
     suppressed_until: float | None = None
+    flapping: Flapping = Flapping()
 
     @classmethod
     def from_config(
@@ -55,6 +56,7 @@ class ComponentView:
             checked_at=checked_at,
             suppressed=suppressed,
             suppressed_until=suppressed_until,
+            flapping=component.flapping,
         )
 
 
@@ -151,7 +153,7 @@ class Failback:
 
 @dataclass(frozen=True)
 class OpenIncident:
-    trigger: Literal["breaker", "operator"]
+    trigger: Literal["breaker", "operator", "flapping"]
     reason: str
 
 

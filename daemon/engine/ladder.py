@@ -36,6 +36,8 @@ from daemon.types import BreakerState, Status
 FAILBACK = "failback"
 _SCHEMA_VERSION = 1
 _UNBOUNDED_KEEP = 1000
+#: incident open times kept for flapping detection (`Flapping.opens` is rarely more than a handful).
+_FLAP_KEEP = 50
 
 
 class Outcome(str, enum.Enum):
@@ -93,6 +95,10 @@ class IncidentState:
     repeat: int = 0
     #: when the first action of this incident started (the restart backoff only holds back the first).
     first_action_at: float | None = None
+    #: a flapping incident (issue 10): open through every flap, its own small action budget.
+    flapping: bool = False
+    #: recovery actions started in this incident (failbacks aside).
+    actions: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,8 @@ class PendingResolved:
     index: int
     channels: tuple[str, ...]
     closed_at: float
+    #: the closed incident was a flapping one: its message says the flapping ended.
+    flapping: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,8 @@ class LadderState:
     last_incident_id: int | str | None = None
     #: incidents opened since the component was last healthy for `restart_backoff_reset`.
     repeats: int = 0
+    #: open times of the newest incidents (flapping detection counts those within its window).
+    flap_opens: tuple[float, ...] = ()
 
     def step(self, index: int, strategy: str) -> StepRecord:
         return self.steps.get(step_key(index, strategy), StepRecord())
@@ -178,6 +188,7 @@ class LadderState:
             operator_requested_at=data.get("operator_requested_at"),
             last_incident_id=data.get("last_incident_id"),
             repeats=int(data.get("repeats", 0)),
+            flap_opens=tuple(data.get("flap_opens", ())),
         )
 
 
@@ -194,9 +205,11 @@ def open_incident(state: LadderState, incident_id: int | str, trigger: str, now:
         raise ValueError(f"incident {state.incident.id} is still open")
     return replace(
         state,
-        incident=IncidentState(id=incident_id, opened_at=now, trigger=trigger, repeat=state.repeats),
+        incident=IncidentState(id=incident_id, opened_at=now, trigger=trigger, repeat=state.repeats,
+                               flapping=trigger == "flapping"),
         last_incident_id=incident_id,
         repeats=state.repeats + 1,
+        flap_opens=(state.flap_opens + (now,))[-_FLAP_KEEP:],
     )
 
 
@@ -207,8 +220,10 @@ def on_breaker_closed(state: LadderState, now: float) -> LadderState:
         return state
     pending = state.resolved_pending
     if inc.escalation is not None:
-        pending = pending + (PendingResolved(inc.id, inc.escalation.index, inc.escalation.channels, now),)
-    return replace(state, incident=None, resolved_pending=pending)
+        pending = pending + (PendingResolved(inc.id, inc.escalation.index, inc.escalation.channels, now, inc.flapping),)
+    # the flapping that ended must not count again towards the next detection
+    opens = () if inc.flapping else state.flap_opens
+    return replace(state, incident=None, resolved_pending=pending, flap_opens=opens)
 
 
 def request_recovery(state: LadderState, now: float) -> LadderState:
@@ -241,8 +256,9 @@ def record_started(
         rec = steps.get(key, StepRecord())
         steps[key] = replace(rec, attempts=rec.attempts + (now,))
     incident = state.incident
-    if incident is not None and incident.first_action_at is None:
-        incident = replace(incident, first_action_at=now)
+    if incident is not None and strategy != FAILBACK:
+        incident = replace(incident, actions=incident.actions + 1,
+                           first_action_at=incident.first_action_at if incident.first_action_at is not None else now)
     return replace(
         state,
         steps=steps,
