@@ -36,6 +36,8 @@ def collect(db_path: Path) -> dict[str, Any]:
     conn = views.open_readonly(db_path)
     try:
         components = status_sql.components(conn)
+        flapping = status_sql.rows(conn, "SELECT * FROM flapping_components")  # issue 10
+        maintenance = status_sql.rows(conn, "SELECT * FROM maintenance_windows WHERE active = 1")
         degradation = status_sql.degradation(conn)
         flags = status_sql.flags(conn)
         trend = compute_trend(recent_snapshots(conn, TREND_WINDOW))
@@ -48,7 +50,8 @@ def collect(db_path: Path) -> dict[str, Any]:
         degradation["disabled_flags"] = [f["name"] for f in flags if not f["enabled"]]
     for flag in flags:
         flag["enabled"] = bool(flag["enabled"])
-    return {"daemon": _daemon(db_path), "degradation": degradation, "flags": flags, "components": components}
+    return {"daemon": _daemon(db_path), "degradation": degradation, "flags": flags, "components": components,
+            "flapping": flapping, "maintenance": maintenance}
 
 
 def _recovery(event: dict[str, Any] | None) -> str:
@@ -84,6 +87,13 @@ def render_text(data: dict[str, Any]) -> str:
         out.append(f"flag off {flag['name']}: {flag['reason']}")
     if on:
         out.append(f"flags on {', '.join(on)}")
+    for f in data.get("flapping", ()):
+        out.append(f"flapping {f['component']} since {f['flapping_since']} (incident {f['incident_id']}): "
+                   f"{f['breaker_opens']} breaker opens, {f['actions']} action(s), breaker {f['breaker_state']}")
+    for m in data.get("maintenance", ()):
+        what = f"window {m['name']}" if m["kind"] == "window" else "silence"
+        why = f": {m['reason']}" if m["reason"] else ""
+        out.append(f"maintenance {m['component']} ({what}{why}) until {m['ended_at']}: no actions, no escalations")
     out.append("")
     columns = ["component", "health", "breaker", "last check", "age s", "detail", "last recovery"]
     rows = [

@@ -55,3 +55,8 @@ def flags(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         "SELECT name, enabled, reason, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, 'unixepoch') AS updated_at "
         "FROM feature_flag_state ORDER BY name",
     )
+
+
+def rows(conn: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
+    """Rows of a view as dicts (issue 10: flapping_components, maintenance_windows)."""
+    return _rows(conn, sql)

@@ -4,7 +4,8 @@
   its reason, planned end and early clear — what `status`, `explain` and the views read.
 - `check_results.maintenance` and the rollups' `maintenance` / `maintenance_up` counters: results taken
   in maintenance are still recorded, and `component_availability_24h` leaves them out of its fraction.
-- new view `maintenance_windows`; `component_availability_24h` changes (both files in schema/views/).
+- new views `maintenance_windows` and `flapping_components`; `component_availability_24h` changes
+  (all files in schema/views/).
 
 Revision ID: 0006
 Revises: 0004
@@ -106,7 +107,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
-    bind.exec_driver_sql("DROP VIEW IF EXISTS maintenance_windows")
     with schema_sql.objects_dropped(bind):
         with op.batch_alter_table('result_rollups_hourly') as batch:
             batch.drop_column('maintenance_up')
@@ -117,5 +117,8 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_maintenance_periods_ends_at'), table_name='maintenance_periods')
     op.drop_index(op.f('ix_maintenance_periods_component_id'), table_name='maintenance_periods')
     op.drop_table('maintenance_periods')
+    # views this revision added (objects_dropped re-created them from the files above)
+    bind.exec_driver_sql("DROP VIEW IF EXISTS maintenance_windows")
+    bind.exec_driver_sql("DROP VIEW IF EXISTS flapping_components")
     bind.exec_driver_sql("DROP VIEW IF EXISTS component_availability_24h")
     bind.exec_driver_sql(_OLD_AVAILABILITY)
