@@ -64,3 +64,4 @@ def test_a_service_killed_five_times_is_healed_each_time_with_growing_first_acti
     assert all(abs(p - 30) < 0.01 for p in opens), opens  # no doubling across incidents
     waits = [r[0] for r in d.query("SELECT reason FROM decisions WHERE kind = 'wait' AND reason LIKE '%restart backoff%'")]
     assert any("incident 5 in a row" in w and "waits 2s" in w for w in waits), waits
+    assert "restart backoff: incident 5 in a row" in explain(d, "app")  # explain shows why the action waited
