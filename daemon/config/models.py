@@ -282,13 +282,15 @@ RecoveryStep = Annotated[
 class Flapping(Model):
     """When a component counts as flapping, and what a flapping incident may do (issue 10).
 
-    `opens` incidents within `within` make the latest one a *flapping* incident: it stays open through
-    every further flap, sends one escalation, takes at most `actions` recovery actions (then only the
-    escalate steps), and ends — with one "flapping ended" message — once the component has been
-    healthy for `quiet`.
+    A *flap* is an incident that ended by itself: the component came back without a verified recovery
+    by healerd (an incident healerd heals each time is a crash loop, which the restart backoff spaces
+    instead). After `flaps` flaps within `within`, the next incident opens as a *flapping* one: it
+    stays open through every further flap, sends one escalation, takes at most `actions` recovery
+    actions (then only the escalate steps), and ends — with one "flapping ended" message — once the
+    component has been healthy for `quiet`.
     """
 
-    opens: Annotated[int, Field(ge=2)] = 3
+    flaps: Annotated[int, Field(ge=1)] = 2
     within: Duration = _seconds("10m")
     quiet: Duration = _seconds("5m")
     actions: Annotated[int, Field(ge=0)] = 1

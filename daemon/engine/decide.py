@@ -15,7 +15,8 @@ The order of the gates below is the policy (each is pinned by tests/engine/test_
    else Nothing;
    breaker forced open → Nothing: an operator took it out, healing it would fight them;
 4. no incident yet → OpenIncident (the incident row exists before any action or escalation);
-   flapping (`Flapping.opens` incidents within `within`) → OpenIncident("flapping"); a flapping incident
+   flapping (`Flapping.flaps` incidents that ended by themselves within `within`) →
+   OpenIncident("flapping"); a flapping incident
    stays open while the breaker passes until the component has been healthy for `quiet`;
 5. a dependency (transitively) is sick → Wait, burning no budget and sending nothing (root cause first);
    a flapping incident escalates once at once; its steps stop after `Flapping.actions` actions;
@@ -132,9 +133,10 @@ def decide(
             return Nothing("breaker forced open by an operator: healerd leaves it alone")
     if inc is None:
         flaps = _flap_count(facts)
-        if not requested and flaps >= component.flapping.opens:
+        if not requested and flaps >= component.flapping.flaps:
             return OpenIncident("flapping", (
-                f"breaker {state.value}: flapping ({flaps} incidents within {_dur(component.flapping.within.total_seconds())}): "
+                f"breaker {state.value}: flapping ({flaps} incident(s) ended by themselves within "
+                f"{_dur(component.flapping.within.total_seconds())}): "
                 f"one flapping incident opens and stays open until the component is healthy for "
                 f"{_dur(component.flapping.quiet.total_seconds())}"))
         trigger = "operator" if requested else "breaker"
@@ -257,9 +259,9 @@ def _restart_wait(facts: _Facts, inc: IncidentState, step: object) -> tuple[floa
 
 
 def _flap_count(facts: _Facts) -> int:
-    """Incidents within the flapping window, counting the one about to open."""
+    """Flaps (incidents that ended by themselves) within the flapping window."""
     within = facts.component.flapping.within.total_seconds()
-    return 1 + sum(1 for t in facts.ladder.flap_opens if t > facts.now - within)
+    return sum(1 for t in facts.ladder.flap_opens if t > facts.now - within)
 
 
 def _flapping_passing(facts: _Facts, inc: IncidentState) -> Decision:

@@ -99,6 +99,8 @@ class IncidentState:
     flapping: bool = False
     #: recovery actions started in this incident (failbacks aside).
     actions: int = 0
+    #: a recovery of this incident was verified (so its end is not a flap).
+    healed: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ class LadderState:
     last_incident_id: int | str | None = None
     #: incidents opened since the component was last healthy for `restart_backoff_reset`.
     repeats: int = 0
-    #: open times of the newest incidents (flapping detection counts those within its window).
+    #: open times of the newest incidents that ended by themselves (flaps; detection counts those
+    #: within its window).
     flap_opens: tuple[float, ...] = ()
 
     def step(self, index: int, strategy: str) -> StepRecord:
@@ -209,7 +212,6 @@ def open_incident(state: LadderState, incident_id: int | str, trigger: str, now:
                                flapping=trigger == "flapping"),
         last_incident_id=incident_id,
         repeats=state.repeats + 1,
-        flap_opens=(state.flap_opens + (now,))[-_FLAP_KEEP:],
     )
 
 
@@ -221,8 +223,8 @@ def on_breaker_closed(state: LadderState, now: float) -> LadderState:
     pending = state.resolved_pending
     if inc.escalation is not None:
         pending = pending + (PendingResolved(inc.id, inc.escalation.index, inc.escalation.channels, now, inc.flapping),)
-    # the flapping that ended must not count again towards the next detection
-    opens = () if inc.flapping else state.flap_opens
+    # an incident that ended by itself is a flap; the flapping that ended must not count again
+    opens = () if inc.flapping else state.flap_opens if inc.healed else (state.flap_opens + (inc.opened_at,))[-_FLAP_KEEP:]
     return replace(state, incident=None, resolved_pending=pending, flap_opens=opens)
 
 
@@ -297,6 +299,8 @@ def record_finished(
         steps = {k: replace(v, failures=0, prev_delay=None, next_at=None) for k, v in steps.items()}
         steps[key] = replace(rec, failures=0, prev_delay=None, next_at=None)
         new = replace(new, steps=steps, last_success_at=now)
+        if new.incident is not None:
+            new = replace(new, incident=replace(new.incident, healed=True))
         incident_id = state.incident.id if state.incident is not None else state.last_incident_id
         if run.strategy == "fallback" and candidate is not None and incident_id is not None:
             new = replace(new, fallback=ActiveFallback(run.index, candidate, now, incident_id))

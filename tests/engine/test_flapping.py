@@ -14,32 +14,37 @@ from daemon.types import BreakerState, Status
 from healer_kit import T0, CloseIncident, Escalate, OpenIncident, RunStep, Wait, call, comp, escalate, retry
 
 OPEN, CLOSED = BreakerState.OPEN, BreakerState.CLOSED
-FLAP = Flapping(opens=3, within="10m", quiet="1m", actions=1)
+FLAP = Flapping(flaps=2, within="10m", quiet="1m", actions=1)
 APP = replace(comp(retry(attempts=5), escalate("ops", repeat_every="1h"), cooldown=0.0), flapping=FLAP)
 
 
-def history(*opened_at: float) -> LadderState:
-    """Closed incidents opened at these times (each healed)."""
+def history(*opened_at: float, healed: bool = False) -> LadderState:
+    """Closed incidents opened at these times: ended by themselves (flaps), or each healed by a retry."""
     state = LadderState()
     for i, at in enumerate(opened_at):
-        state = on_breaker_closed(open_incident(state, i + 1, "breaker", at), at + 1)
+        state = open_incident(state, i + 1, "breaker", at)
+        if healed:
+            state = record_started(state, 0, "retry", at + 0.5)
+            state = record_finished(state, APP.recovery[0], Outcome.SUCCEEDED, at + 0.8, random.Random(0))
+        state = on_breaker_closed(state, at + 1)
     return state
 
 
 @pytest.mark.parametrize(
-    "opens, trigger",
+    "opens, healed, trigger",
     [
-        ((), "breaker"),
-        ((T0 - 60,), "breaker"),
-        ((T0 - 120, T0 - 60), "flapping"),  # the third incident within 10 minutes
-        ((T0 - 700, T0 - 60), "breaker"),  # one of them is out of the window
+        ((), False, "breaker"),
+        ((T0 - 60,), False, "breaker"),
+        ((T0 - 120, T0 - 60), False, "flapping"),  # two incidents ended by themselves within 10 minutes
+        ((T0 - 700, T0 - 60), False, "breaker"),  # one of them is out of the window
+        ((T0 - 50, T0 - 40, T0 - 30, T0 - 20), True, "breaker"),  # healed each time: a crash loop, not flapping
     ],
 )
-def test_the_nth_incident_within_the_window_opens_as_flapping(opens, trigger) -> None:
-    d = call(APP, history(*opens))
+def test_the_next_incident_after_enough_flaps_within_the_window_opens_as_flapping(opens, healed, trigger) -> None:
+    d = call(APP, history(*opens, healed=healed))
     assert isinstance(d, OpenIncident) and d.trigger == trigger
     if trigger == "flapping":
-        assert "flapping (3 incidents within 10m)" in d.reason and "healthy for 1m" in d.reason
+        assert "flapping (2 incident(s) ended by themselves within 10m)" in d.reason and "healthy for 1m" in d.reason
 
 
 def flapping(actions: int = 0, escalated: bool = True) -> LadderState:
