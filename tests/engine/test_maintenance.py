@@ -108,3 +108,18 @@ def test_in_maintenance_an_incident_still_closes_and_its_resolved_message_still_
     owed = replace(LadderState(), resolved_pending=(PendingResolved(9, 1, ("ops",), T0 - 1),))
     d = call(SILENCED, owed, breaker=BreakerState.CLOSED)
     assert isinstance(d, Escalate) and d.kind == "resolved"
+
+
+def test_healerd_check_names_a_window_covering_an_unknown_component(tmp_path) -> None:
+    import os
+
+    from daemon.config.loader import load_config
+
+    (tmp_path / "policies.d").mkdir()
+    (tmp_path / "healerd.toml").write_text(
+        '[[maintenance]]\nname = "w"\ncron = "0 2 * * *"\nduration = "1h"\ncomponents = ["dbb"]\n')
+    for p in (tmp_path, tmp_path / "policies.d"):
+        os.chmod(p, 0o755)
+    os.chmod(tmp_path / "healerd.toml", 0o644)
+    loaded, problems = load_config(tmp_path)
+    assert [(p.key, "no component named 'dbb'" in p.message) for p in problems] == [("maintenance[0].components[0]", True)]
