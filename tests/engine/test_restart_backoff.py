@@ -172,3 +172,14 @@ def test_a_sick_dependency_still_means_waiting_on_it() -> None:
     state = waited(open_incident(LadderState(), 1, "breaker", T0 - 30))
     decision = call(replace(DEPENDENT, checked_at=T0), state, deps={"db": dep("db", U, OPEN)})
     assert isinstance(decision, Wait) and decision.waiting_on == "db"
+
+
+def test_a_restart_during_the_restart_backoff_keeps_waiting_until_the_same_instant() -> None:
+    """The count and the incident's open time live in the persisted ladder JSON (written with the
+    incident row), so a daemon restarted — or killed -9 — mid-wait does not act early."""
+    state = incidents(4)
+    restored = LadderState.from_json(state.to_json())
+    assert restored == state and restored.repeats == 5 and restored.incident.repeat == 4
+    waiting = call(APP, restored, now=T0 + 3.9)
+    assert isinstance(waiting, Wait) and waiting.until == T0 + 4
+    assert isinstance(call(APP, restored, now=T0 + 4), RunStep)
