@@ -604,15 +604,18 @@ class HealerdConfig(Model):
     def dependents(self, name: str) -> list[str]:
         """Every component that depends on `name`, directly or through others (issue 10: who a
         dependency's recovery wakes, whom a root cause's escalation names)."""
-        found: list[str] = []
+        reverse: dict[str, list[str]] = {}
+        for other, component in self.components.items():  # one pass: O(components + edges) per call
+            for dependency in component.depends_on:
+                reverse.setdefault(dependency, []).append(other)
+        found: dict[str, None] = {}
         frontier = [name]
         while frontier:
-            current = frontier.pop()
-            for other, component in self.components.items():
-                if current in component.depends_on and other not in found and other != name:
-                    found.append(other)
+            for other in reverse.get(frontier.pop(), ()):
+                if other not in found and other != name:
+                    found[other] = None
                     frontier.append(other)
-        return found
+        return list(found)
 
     def checkpoint_owner(self, checkpoint: str) -> str | None:
         cp = self.checkpoints.get(checkpoint)
