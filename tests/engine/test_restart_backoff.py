@@ -183,3 +183,15 @@ def test_a_restart_during_the_restart_backoff_keeps_waiting_until_the_same_insta
     waiting = call(APP, restored, now=T0 + 3.9)
     assert isinstance(waiting, Wait) and waiting.until == T0 + 4
     assert isinstance(call(APP, restored, now=T0 + 4), RunStep)
+
+
+def test_dependents_are_found_through_chains_once_each() -> None:
+    from daemon.config.models import Component, HealerdConfig
+
+    def mk(name: str, deps: list[str]) -> Component:
+        return Component.model_validate({"name": name, "depends_on": deps, "check": {"kind": "tcp", "port": 1}})
+
+    config = HealerdConfig(components={"db": mk("db", []), "api": mk("api", ["db"]), "web": mk("web", ["api", "db"]),
+                                       "x": mk("x", [])})
+    assert sorted(config.dependents("db")) == ["api", "web"]
+    assert config.dependents("api") == ["web"] and config.dependents("x") == []
