@@ -42,14 +42,20 @@ RunStep / Failback → insert the `started` event with `record_started()`, act a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Mapping
 
-from daemon.config.durations import format_duration
-from daemon.config.models import Backoff, EscalateStep, FallbackStep, RestoreStep
+from daemon.config.models import EscalateStep, FallbackStep, RestoreStep
 from daemon.engine.ladder import IncidentState, LadderState
 from daemon.engine.select import CandidateStats, select
-from daemon.policies.backoff import restart_delay
+from daemon.engine.decide_between import (
+    dependency_recovered as _dependency_recovered,
+    dur as _dur,
+    flap_count as _flap_count,
+    flapping_passing as _flapping_passing,
+    recheck_after_dependency as _recheck_after_dependency,
+    restart_wait as _restart_wait,
+    span as _span,
+)
 from daemon.engine.decision import (
     BreakerView,
     CheckpointView,
@@ -71,8 +77,6 @@ from daemon.types import BreakerState, Status
 OPERATOR_REQUEST_TTL = 600.0
 _DEFAULT_FAILBACK_AFTER = FallbackStep.model_fields["failback_after"].default.total_seconds()
 _PASSING = (BreakerState.CLOSED, BreakerState.DISABLED)
-#: the restart backoff of a step without a backoff of its own (restore, fallback).
-_DEFAULT_BACKOFF = Backoff()
 
 
 @dataclass(frozen=True)
@@ -201,27 +205,6 @@ def _closure(start: tuple[str, ...], deps: Mapping[str, DepView]) -> set[str]:
     return seen
 
 
-def _dependency_recovered(facts: _Facts, inc: IncidentState) -> str | None:
-    """The dependency this incident waited on, once it is no longer sick (its recovery cuts waits)."""
-    dep = facts.deps.get(inc.waiting_on) if inc.waiting_on is not None else None
-    return dep.name if dep is not None and not dep.sick else None
-
-
-def _recheck_after_dependency(facts: _Facts, inc: IncidentState) -> str | None:
-    """A dependent's last result predates its dependency's recovery: check it again before acting.
-
-    Its failure was most likely the dependency's; restarting it on a stale result would be the very
-    action the wait was there to avoid. The service pulls such checks forward when a breaker closes.
-    """
-    name = _dependency_recovered(facts, inc)
-    if name is None:
-        return None
-    since, checked = facts.deps[name].since, facts.component.checked_at
-    if since is None or (checked is not None and checked > since):
-        return None
-    return f"{name} recovered {_span(facts.now - since)} ago: {facts.component.name} is checked again before any action"
-
-
 def _hold(facts: _Facts) -> tuple[str | None, float | None]:
     component, ladder, now = facts.component, facts.ladder, facts.now
     if facts.breaker.state is BreakerState.HALF_OPEN:
@@ -236,46 +219,6 @@ def _hold(facts: _Facts) -> tuple[str | None, float | None]:
             f"fails back once the primary is healthy for {_dur(after)}"
         ), None
     return None, None
-
-
-def _restart_wait(facts: _Facts, inc: IncidentState, step: object) -> tuple[float, str] | None:
-    """The later of the restart backoff (first action of a repeated incident) and the cooldown floor."""
-    component, ladder, now = facts.component, facts.ladder, facts.now
-    waits: list[tuple[float, str]] = []
-    if inc.first_action_at is None and inc.repeat >= 2:
-        cap = component.restart_backoff_max
-        delay = restart_delay(inc.repeat, getattr(step, "backoff", None) or _DEFAULT_BACKOFF, cap)
-        until = inc.opened_at + delay
-        if now < until:
-            waits.append((until, (
-                f"restart backoff: incident {inc.repeat + 1} in a row without a long healthy spell; its first "
-                f"action waits {_dur(delay)}{' (the cap)' if delay >= cap else ''} after it opened: "
-                f"{_span(until - now)} from now"
-            )))
-    if component.cooldown > 0 and ladder.last_success_at is not None and now < ladder.last_success_at + component.cooldown:
-        until = ladder.last_success_at + component.cooldown
-        waits.append((until, f"cooldown after the recovery {_span(now - ladder.last_success_at)} ago: until {_span(until - now)} from now"))
-    return max(waits) if waits else None
-
-
-def _flap_count(facts: _Facts) -> int:
-    """Flaps (incidents that ended by themselves) within the flapping window."""
-    within = facts.component.flapping.within.total_seconds()
-    return sum(1 for t in facts.ladder.flap_opens if t > facts.now - within)
-
-
-def _flapping_passing(facts: _Facts, inc: IncidentState) -> Decision:
-    """A flapping incident stays open through the good phases; it ends after `quiet` healthy."""
-    quiet = facts.component.flapping.quiet.total_seconds()
-    since = facts.ladder.healthy_since
-    if since is not None and facts.now - since >= quiet:
-        return CloseIncident(inc.id, f"flapping ended: healthy for {_span(facts.now - since)} (≥ {_dur(quiet)}); "
-                                     f"incident {inc.id} closes")
-    until = None if since is None else since + quiet
-    healthy = "not healthy yet" if since is None else f"healthy for {_span(facts.now - since)}"
-    # no reminder in a good phase: a component that passes is never paged (the property tests pin it)
-    return Wait(until, f"flapping: breaker {facts.breaker.state.value}, {healthy}; the flapping incident ends "
-                       f"after {_dur(quiet)} healthy")
 
 
 def _failback(facts: _Facts) -> Decision:
@@ -414,19 +357,3 @@ def _repeat_every(component: ComponentView, index: int) -> float | None:
     if step is None or step.repeat_every is None:
         return None
     return step.repeat_every.total_seconds()
-
-
-def _dur(seconds: float) -> str:
-    return format_duration(timedelta(seconds=seconds))
-
-
-def _span(seconds: float) -> str:
-    """A rough, readable length of time for reasons ("2.4s", "42s", "7m", "1.5h")."""
-    seconds = max(seconds, 0.0)
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
