@@ -68,6 +68,13 @@ def render_text(data: dict[str, Any]) -> str:
         out.append(f"flag off {flag['name']}: {flag['reason']}")
     if on:
         out.append(f"flags on {', '.join(on)}")
+    for f in data.get("flapping", ()):
+        out.append(f"flapping {f['component']} since {f['flapping_since']} (incident {f['incident_id']}): "
+                   f"{f['breaker_opens']} breaker opens, {f['actions']} action(s), breaker {f['breaker_state']}")
+    for m in data.get("maintenance", ()):
+        what = f"window {m['name']}" if m["kind"] == "window" else "silence"
+        why = f": {m['reason']}" if m["reason"] else ""
+        out.append(f"maintenance {m['component']} ({what}{why}) until {m['ended_at']}: no actions, no escalations")
     out.append("")
     columns = ["component", "health", "breaker", "last check", "age s", "detail", "last recovery"]
     rows = [

@@ -30,6 +30,7 @@ from daemon.config.models import (
     FallbackStep,
     Flag,
     KillFault,
+    MaintenanceWindow,
     PolicyFile,
     ProcessCheck,
     RestoreStep,
@@ -47,7 +48,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Definition:
-    kind: str  # component | checkpoint | experiment | channel | flag
+    kind: str  # component | checkpoint | experiment | channel | flag | maintenance
     name: str
     file: ParsedFile
     parts: KeyPath  # where the definition is, e.g. ("component", 0)
@@ -77,11 +78,13 @@ def definitions(files: list[ParsedFile]) -> list[Definition]:
             for i, flag in enumerate(model.degradation.flag):
                 parts = ("degradation", "flag", i)
                 found.append(Definition("flag", flag.name, pf, parts, parts + ("name",), flag))
+            for i, window in enumerate(model.maintenance):
+                found.append(Definition("maintenance", window.name, pf, ("maintenance", i), ("maintenance", i, "name"), window))
     return found
 
 
 def _namespace(kind: str) -> str:
-    return kind if kind in ("channel", "flag") else "object"
+    return kind if kind in ("channel", "flag", "maintenance") else "object"
 
 
 def _where(d: Definition) -> str:
@@ -187,6 +190,8 @@ def dangling_references(defs: list[Definition]) -> Iterator[Finding]:
             refs = iter([(base + ("component",), "component", d.value.component)])
         elif isinstance(d.value, Experiment):
             refs = _experiment_refs(d, d.value, r)
+        elif isinstance(d.value, MaintenanceWindow):
+            refs = iter([(base + ("components", j), "component", n) for j, n in enumerate(d.value.components)])
         elif isinstance(d.value, Flag):
             refs = iter(
                 [(base + ("depends_on", j), "flag", n) for j, n in enumerate(d.value.depends_on)]

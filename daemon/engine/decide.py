@@ -7,16 +7,24 @@ records what happened through the reducers in `engine/ladder.py`, and asks again
 The order of the gates below is the policy (each is pinned by tests/engine/test_decide.py):
 
 1. a step or failback in progress → Wait (never two actions at once for one component);
-2. a closed, escalated incident still owes its `resolved` message → Escalate(resolved);
+2. a closed, escalated incident still owes its `resolved` message → Escalate(resolved) (never
+   suppressed); a maintenance window or silence → Wait until it ends (only an incident whose breaker
+   closed may still close): no action, no escalation, no reminder;
 3. breaker closed/disabled → close the open incident, else Failback once the primary has been healthy
    for `failback_after` (at once if the standby is sick) — the one action a healthy component gets —
    else Nothing;
    breaker forced open → Nothing: an operator took it out, healing it would fight them;
 4. no incident yet → OpenIncident (the incident row exists before any action or escalation);
+   flapping (`Flapping.flaps` incidents that ended by themselves within `within`) →
+   OpenIncident("flapping"); a flapping incident
+   stays open while the breaker passes until the component has been healthy for `quiet`;
 5. a dependency (transitively) is sick → Wait, burning no budget and sending nothing (root cause first);
+   a flapping incident escalates once at once; its steps stop after `Flapping.actions` actions;
 6. holds that need no action: breaker half-open (its probes decide), latest check passing, an active
-   healthy fallback, the cooldown after a success — reminders of an escalation may still go out;
+   healthy fallback — reminders of an escalation may still go out;
 7. walk the ladder top to bottom (`when`, budget, preconditions, backoff) → RunStep | Escalate | Wait;
+   a step about to run first waits out the restart backoff across incidents (the first action of a
+   repeated incident, `policies/backoff.py: restart_delay`) and the `cooldown` floor after a success;
 8. the global limit on concurrent recoveries holds back RunStep and Failback, never a notification.
 
 An operator request (`ladder.operator_requested_at`, valid OPERATOR_REQUEST_TTL) opens an incident
@@ -34,13 +42,20 @@ RunStep / Failback → insert the `started` event with `record_started()`, act a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Mapping
 
-from daemon.config.durations import format_duration
 from daemon.config.models import EscalateStep, FallbackStep, RestoreStep
 from daemon.engine.ladder import IncidentState, LadderState
 from daemon.engine.select import CandidateStats, select
+from daemon.engine.decide_between import (
+    dependency_recovered as _dependency_recovered,
+    dur as _dur,
+    flap_count as _flap_count,
+    flapping_passing as _flapping_passing,
+    recheck_after_dependency as _recheck_after_dependency,
+    restart_wait as _restart_wait,
+    span as _span,
+)
 from daemon.engine.decision import (
     BreakerView,
     CheckpointView,
@@ -100,10 +115,17 @@ def decide(
         return Wait(None, f"{what} in progress since {_span(now - run.started_at)} ago")
     if ladder.resolved_pending:
         p = ladder.resolved_pending[0]
-        return Escalate(p.index, p.channels, "resolved", f"incident {p.incident_id} closed; resolved → {', '.join(p.channels)}", p.incident_id)
+        what = f"flapping ended: incident {p.incident_id} closed" if p.flapping else f"incident {p.incident_id} closed"
+        return Escalate(p.index, p.channels, "resolved", f"{what}; resolved → {', '.join(p.channels)}", p.incident_id)
 
     inc = ladder.incident
     state = breaker.state
+    if component.suppressed is not None:
+        if state in _PASSING and inc is not None:
+            return CloseIncident(inc.id, f"breaker {state.value}: incident {inc.id} closes")
+        return Wait(component.suppressed_until, f"{component.suppressed}: checks run and are recorded; no action, no escalation")
+    if inc is not None and inc.flapping and state in _PASSING:
+        return _flapping_passing(facts, inc)
     if not requested:
         if state in _PASSING:
             if inc is not None:
@@ -114,6 +136,13 @@ def decide(
         if state is BreakerState.FORCED_OPEN:
             return Nothing("breaker forced open by an operator: healerd leaves it alone")
     if inc is None:
+        flaps = _flap_count(facts)
+        if not requested and flaps >= component.flapping.flaps:
+            return OpenIncident("flapping", (
+                f"breaker {state.value}: flapping ({flaps} incident(s) ended by themselves within "
+                f"{_dur(component.flapping.within.total_seconds())}): "
+                f"one flapping incident opens and stays open until the component is healthy for "
+                f"{_dur(component.flapping.quiet.total_seconds())}"))
         trigger = "operator" if requested else "breaker"
         why = "an operator asked for a recovery" if requested else f"breaker {state.value}"
         return OpenIncident(trigger, f"{why}: a new incident opens")
@@ -122,6 +151,17 @@ def decide(
     if waiting is not None:
         root, reason = waiting
         return Wait(None, reason, waiting_on=root)
+
+    if inc.flapping and inc.escalation is None:
+        first = next(((i, s) for i, s in enumerate(component.recovery) if isinstance(s, EscalateStep)), None)
+        if first is not None:
+            return Escalate(first[0], tuple(first[1].notify), "initial",
+                            f"flapping since {_span(now - inc.opened_at)} ago: one escalation for the whole flapping; "
+                            f"escalate → {', '.join(first[1].notify)}", inc.id)
+
+    recheck = _recheck_after_dependency(facts, inc)
+    if recheck is not None:
+        return _with_reminder(component, inc, Wait(None, recheck), now)
 
     hold, hold_until = (None, None) if requested else _hold(facts)
     if hold is not None:
@@ -178,9 +218,6 @@ def _hold(facts: _Facts) -> tuple[str | None, float | None]:
             f"fallback → {fb.candidate} active since {_span(now - fb.since)} ago; "
             f"fails back once the primary is healthy for {_dur(after)}"
         ), None
-    if ladder.last_success_at is not None and now < ladder.last_success_at + component.cooldown:
-        until = ladder.last_success_at + component.cooldown
-        return f"cooldown after the recovery {_span(now - ladder.last_success_at)} ago: until {_span(until - now)} from now", until
     return None, None
 
 
@@ -233,8 +270,12 @@ def _walk(facts: _Facts, inc: IncidentState) -> RunStep | Escalate | Wait | Noth
     notes: list[str] = []
     refill: list[float] = []
     error = component.error_class
+    flap_spent = inc.flapping and inc.actions >= component.flapping.actions
     for index, step in enumerate(component.recovery):
         name = step.strategy
+        if flap_spent and not isinstance(step, EscalateStep):
+            notes.append(f"{name}: flapping, {inc.actions}/{component.flapping.actions} action(s) used")
+            continue
         if step.when is not None and error not in step.when.errors:
             notes.append(f"{name}: only for {', '.join(step.when.errors)} (error is {error or 'none'})")
             continue
@@ -273,9 +314,16 @@ def _walk(facts: _Facts, inc: IncidentState) -> RunStep | Escalate | Wait | Noth
             candidate, candidates, what = pick.candidate, pick.candidates, f"fallback → {pick.note}"
         else:
             what = f"{name} → attempt {len(used) + 1}/{step.attempts} in {_dur(within)}"
+        woken = _dependency_recovered(facts, inc)
         if rec.next_at is not None and now < rec.next_at and not facts.requested:
-            notes.append(f"{name} {len(used)}/{step.attempts} used; next attempt in {_span(rec.next_at - now)} (backoff)")
-            return Wait(rec.next_at, "; ".join(notes))
+            if woken is None:
+                notes.append(f"{name} {len(used)}/{step.attempts} used; next attempt in {_span(rec.next_at - now)} (backoff)")
+                return Wait(rec.next_at, "; ".join(notes))
+            notes.append(f"backoff of {_span(rec.next_at - now)} cut: {woken} recovered")
+        held = None if facts.requested or woken is not None else _restart_wait(facts, inc, step)
+        if held is not None:
+            notes.append(f"next: {what}; {held[1]}")
+            return Wait(held[0], "; ".join(notes))
         notes.append(what + (" (operator request)" if facts.requested else ""))
         return RunStep(index, name, candidate, "; ".join(notes), inc.id, len(used) + 1, candidates, checkpoint_id)
     if not component.recovery:
@@ -309,19 +357,3 @@ def _repeat_every(component: ComponentView, index: int) -> float | None:
     if step is None or step.repeat_every is None:
         return None
     return step.repeat_every.total_seconds()
-
-
-def _dur(seconds: float) -> str:
-    return format_duration(timedelta(seconds=seconds))
-
-
-def _span(seconds: float) -> str:
-    """A rough, readable length of time for reasons ("2.4s", "42s", "7m", "1.5h")."""
-    seconds = max(seconds, 0.0)
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"

@@ -39,7 +39,7 @@ from daemon.engine.trend import TrendResult, compute_trend
 from daemon.service.degradation_state import COMMANDS, apply_degrade_command, row_key, state_row, tracker_from_row
 from daemon.service.tasks import cancel_and_wait
 from daemon.store import degradation_sql as sql
-from daemon.types import BreakerState
+from daemon.types import BreakerState, Status
 
 log = structlog.get_logger(__name__)
 
@@ -184,12 +184,19 @@ class DegradationService:
         for name, component in self.runtime.config.components.items():
             last = monitor.last.get(name)
             status, ts = (last.status, last.ts) if last is not None else self._stored_results.get(name, (None, None))
+            if status is Status.HEALTHY and self._flapping(name):
+                status = Status.DEGRADED  # issue 10: flapping, it is not fully up even in a good phase
             breaker = monitor.breakers.get(name)
             out.append(Observation.for_component(
                 component, status=status, last_ts=ts,
                 breaker=BreakerState.CLOSED if breaker is None else breaker.state,
             ))
         return out
+
+    def _flapping(self, name: str) -> bool:
+        healer = self.runtime.healer
+        incident = healer.book.get(name).incident if healer is not None else None
+        return incident is not None and incident.flapping
 
     async def evaluate(
         self,

@@ -27,6 +27,8 @@ def collect_from(conn: sqlite3.Connection, db_path: Path) -> dict[str, Any]:
     from daemon.store.degradation_sql import recent_snapshots
 
     components = status_sql.components(conn)
+    flapping = status_sql.rows(conn, "SELECT * FROM flapping_components")  # issue 10
+    maintenance = status_sql.rows(conn, "SELECT * FROM maintenance_windows WHERE active = 1")
     degradation = status_sql.degradation(conn)
     flags = status_sql.flags(conn)
     rejected = status_sql.rejected_config(conn)
@@ -43,4 +45,4 @@ def collect_from(conn: sqlite3.Connection, db_path: Path) -> dict[str, Any]:
     if instance is not None:
         daemon.update({k: instance[k] for k in ("host", "config_dir", "version")})
     return {"daemon": daemon, "degradation": degradation, "flags": flags, "components": components,
-            "rejected_config": rejected}
+            "rejected_config": rejected, "flapping": flapping, "maintenance": maintenance}

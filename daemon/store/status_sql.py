@@ -73,3 +73,8 @@ def rejected_config(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         "SELECT path, key, line, message, strftime('%Y-%m-%dT%H:%M:%fZ', ts, 'unixepoch') AS since "
         "FROM config_errors WHERE resolved_at IS NULL ORDER BY path, line, id",
     )
+
+
+def rows(conn: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
+    """Rows of a view as dicts (issue 10: flapping_components, maintenance_windows)."""
+    return _rows(conn, sql)

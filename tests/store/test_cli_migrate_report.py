@@ -25,6 +25,8 @@ VIEWS = [
     "component_availability_24h",
     "current_system_status",
     "feature_flags",
+    "flapping_components",
+    "maintenance_windows",
     "recent_health_failures",
     "recovery_ladder_outcomes",
     "recovery_mttr",
