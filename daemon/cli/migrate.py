@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from daemon.cli.options import db_option, resolve_db
-from daemon.store import migrate as store_migrate
 
 
 @click.command("migrate")
@@ -15,6 +14,8 @@ from daemon.store import migrate as store_migrate
 @click.option("--status", "show_status", is_flag=True, help="Show the current and head revisions; change nothing.")
 def migrate(db_path: Path | None, show_status: bool) -> None:
     """Upgrade the SQLite database to the latest schema (creates it if missing)."""
+    from daemon.store import migrate as store_migrate  # Alembic: only for this verb (CLI start-up)
+
     path = resolve_db(db_path)
     if show_status:
         current, head = store_migrate.status(path)

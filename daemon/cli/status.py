@@ -28,8 +28,7 @@ def _daemon(db_path: Path) -> dict[str, Any]:
 
 def collect(db_path: Path) -> dict[str, Any]:
     """Everything status shows, as plain data (what --json prints)."""
-    from daemon.engine.trend import compute_trend
-    from daemon.service.degradation import TREND_WINDOW
+    from daemon.engine.trend import TREND_WINDOW, compute_trend
     from daemon.store import status_sql, views
     from daemon.store.degradation_sql import recent_snapshots
 

@@ -85,6 +85,9 @@ check_results = Table(
     # time windows and retention deletes (measured: cheaper to maintain than the composite).
     Index(None, "component_id", "ts"),
     Index(None, "ts"),
+    # Failures only (~1-2 % of rows): recent_health_failures walks the last hour's failures instead of
+    # looking up every result of the hour to drop the healthy ones (issue 11: ~60k lookups for 1.3k rows).
+    Index("ix_check_results_failures_ts", "ts", sqlite_where=text("status IN ('unhealthy', 'unknown')")),
 )
 
 result_rollups_hourly = Table(
@@ -107,6 +110,30 @@ result_rollups_hourly = Table(
     CheckConstraint("hour % 3600 = 0", name="hour_aligned"),
     CheckConstraint("total = healthy + degraded + unhealthy + unknown", name="counts_add_up"),
     CheckConstraint("injected <= total", name="injected_within_total"),
+)
+
+# The hourly rollups summed per UTC day, kept by triggers on result_rollups_hourly (schema/triggers/
+# result_rollups_daily_*.sql), so any writer keeps them exact. The 7- and 30-day availability views
+# read 7k / 30k of these instead of 168k / 720k hourly rows at 1,000 components (issue 11). Without
+# rowid: the views range-scan the (day, component_id) key itself instead of an index plus a lookup.
+result_rollups_daily = Table(
+    "result_rollups_daily",
+    metadata,
+    Column("day", BigInteger, primary_key=True),
+    Column("component_id", RowId, ForeignKey("components.id"), primary_key=True, index=True),
+    counter("total"),
+    counter("healthy"),
+    counter("degraded"),
+    counter("unhealthy"),
+    counter("unknown"),
+    counter("injected"),
+    Column("latency_sum_ms", REAL, nullable=False, server_default=text("0")),
+    Column("latency_min_ms", REAL),
+    Column("latency_max_ms", REAL),
+    CheckConstraint("day % 86400 = 0", name="day_aligned"),
+    CheckConstraint("total = healthy + degraded + unhealthy + unknown", name="counts_add_up"),
+    CheckConstraint("injected <= total", name="injected_within_total"),
+    sqlite_with_rowid=False,
 )
 
 # --- circuit breakers --------------------------------------------------------------------------------
@@ -143,6 +170,22 @@ breaker_transitions = Table(
     one_of("from_state", BREAKER_STATES),
     one_of("to_state", BREAKER_STATES),
     Index(None, "component_id", "ts"),
+)
+
+# One row per outage (a closed breaker opening, until its next close), kept by triggers on
+# breaker_transitions (schema/triggers/breaker_outages_*.sql). recovery_mttr reads these through the
+# (component_id, seconds, closed_at) index: the median is an OFFSET into it, so the view costs about one
+# index walk however long the history, where pairing transitions at query time cost seconds at a year
+# of history (issue 11). `seconds` is NULL while the outage goes on. Derived data: pruned with history.
+breaker_outages = Table(
+    "breaker_outages",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("component_id", "components.id", index=False),
+    Column("opened_at", Time, nullable=False),
+    Column("closed_at", Time),
+    Column("seconds", REAL),
+    Index(None, "component_id", "seconds", "closed_at"),
 )
 
 # --- healing -----------------------------------------------------------------------------------------
@@ -427,6 +470,18 @@ operator_commands = Table(
     json_valid("args"),
     # The daemon polls for pending commands about once a second.
     Index(None, "status"),
+)
+
+# The sanctioned way past the append-only triggers of breaker_transitions, decisions and recovery_events:
+# `[retention] history` pruning writes its cutoff here, deletes, and clears it, all in one transaction;
+# the triggers let a delete through only for a row older than this horizon that belongs to no open
+# incident (schema/triggers/*_no_delete.sql). NULL (always, outside a prune) refuses every delete.
+retention_horizon = Table(
+    "retention_horizon",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("history_before", Time),
+    CheckConstraint("id = 1", name="single_row"),
 )
 
 config_errors = Table(

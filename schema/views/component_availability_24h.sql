@@ -2,6 +2,9 @@
 -- Read from result_rollups_hourly, not raw results: it stays cheap however many results are kept.
 -- availability_pct counts healthy and degraded checks as up (degraded = passed, but slowly);
 -- healthy_pct counts healthy only. Both are NULL for a component without checks in the window.
+-- `bounds CROSS JOIN` (SQLite keeps the written order) and `GROUP BY +component_id` (no index may serve
+-- the grouping) make SQLite range-scan the (hour, component_id) key over the window's 24k rows instead of
+-- walking all 400 days through the component_id index (~25 s at 1,000 components; issue 11).
 CREATE VIEW component_availability_24h AS
 WITH bounds AS (
     SELECT CAST(((julianday('now') - 2440587.5) * 86400.0) / 3600 AS INTEGER) * 3600 - 23 * 3600
@@ -18,9 +21,10 @@ sums AS (
            sum(h.latency_sum_ms) AS latency_sum_ms,
            min(h.latency_min_ms) AS latency_min_ms,
            max(h.latency_max_ms) AS latency_max_ms
-      FROM result_rollups_hourly AS h, bounds
+      FROM bounds
+     CROSS JOIN result_rollups_hourly AS h
      WHERE h.hour >= bounds.first_hour
-     GROUP BY h.component_id
+     GROUP BY +h.component_id
 )
 SELECT c.name AS component,
        coalesce(s.checks, 0) AS checks,

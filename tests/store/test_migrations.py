@@ -25,6 +25,8 @@ EXPECTED_VIEWS = {
     "active_circuit_breakers",
     "recent_health_failures",
     "component_availability_24h",
+    "component_availability_7d",
+    "component_availability_30d",
     "recovery_success_rate",
     "active_degradation",
     "recovery_mttr",
