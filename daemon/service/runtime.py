@@ -203,13 +203,13 @@ class Runtime:
             conn.close()
 
     async def _retention_loop(self) -> None:
-        from daemon.store.retention import prune
+        from daemon.store.retention import prune_and_optimize
 
         every = self.config.settings.retention.prune_every.total_seconds()
         while True:
             await asyncio.sleep(every)
             try:
-                await prune(self.writer, self.config.settings.retention, now=self.clock.wall())
+                await prune_and_optimize(self.writer, self.config.settings.retention, now=self.clock.wall())
             except Exception:
                 log.exception("retention pruning failed; will try again")
 
