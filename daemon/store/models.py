@@ -188,7 +188,8 @@ breaker_transitions = Table(
 # breaker_transitions (schema/triggers/breaker_outages_*.sql). recovery_mttr reads these through the
 # (component_id, seconds, closed_at) index: the median is an OFFSET into it, so the view costs about one
 # index walk however long the history, where pairing transitions at query time cost seconds at a year
-# of history (issue 11). `seconds` is NULL while the outage goes on. Derived data: pruned with history.
+# of history (issue 11). `seconds` is NULL while the outage goes on. Derived data: a trigger prunes an
+# outage with the transition that opened it.
 breaker_outages = Table(
     "breaker_outages",
     metadata,
@@ -198,6 +199,21 @@ breaker_outages = Table(
     Column("closed_at", Time),
     Column("seconds", REAL),
     Index(None, "component_id", "seconds", "closed_at"),
+)
+
+# Per component, the finished outages' figures recovery_mttr shows, recomputed from breaker_outages through
+# its index whenever an outage closes or is pruned (schema/triggers/breaker_outages_*.sql), so the view
+# reads one row per component, median included.
+breaker_outage_stats = Table(
+    "breaker_outage_stats",
+    metadata,
+    Column("component_id", RowId, ForeignKey("components.id"), primary_key=True, autoincrement=False),
+    counter("recoveries"),
+    Column("mean_s", REAL),
+    Column("median_s", REAL),
+    Column("min_s", REAL),
+    Column("max_s", REAL),
+    Column("last_closed_at", Time),
 )
 
 # --- healing -----------------------------------------------------------------------------------------
@@ -287,8 +303,9 @@ recovery_events = Table(
 # Per component and ladder strategy (`failback` apart, as the view shows it), the counts of finished, real
 # recovery events by outcome, kept by triggers on recovery_events (schema/triggers/recovery_outcomes_*.sql)
 # including retention's deletes; recovery_verified holds each verified step's seconds to health, whose
-# (component_id, strategy, seconds) index serves the median and the maximum. recovery_ladder_outcomes
-# reads these instead of sorting every recovery event of the year (~200 ms at 75k events; issue 11).
+# (component_id, strategy, seconds) index gives the group's median and maximum, recomputed at write time
+# (a recovery event is rare; a report is not). recovery_ladder_outcomes reads one row per group instead
+# of sorting every recovery event of the year (~200 ms at 75k events; issue 11).
 recovery_outcomes = Table(
     "recovery_outcomes",
     metadata,
@@ -299,6 +316,10 @@ recovery_outcomes = Table(
     counter("interrupted"),
     counter("in_progress"),
     Column("last_started_at", Time),
+    # Over the group's recovery_verified rows, recomputed through its index whenever one comes or goes.
+    counter("verified"),
+    Column("median_to_verified_s", REAL),
+    Column("max_to_verified_s", REAL),
     PrimaryKeyConstraint("component_id", "strategy"),
     sqlite_with_rowid=False,
 )

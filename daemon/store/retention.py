@@ -74,7 +74,8 @@ _NO_OPEN_INCIDENT_OF_COMPONENT = (
 #: The row's own incident, if any, is not open.
 _NOT_IN_OPEN_INCIDENT = "NOT EXISTS (SELECT 1 FROM incidents AS i WHERE i.id = {t}.incident_id AND i.status = 'open')"
 
-#: Not here on purpose: degradation_history (append-only, one row per level change: small) and incidents
+#: Not here on purpose: breaker_outages and the summaries (a trigger prunes an outage with the transition
+#: that opened it, and the triggers keep the summaries in step with what stays); degradation_history (append-only, one row per level change: small) and incidents
 #: (referenced by escalations, ladder and fallback state; one row per outage, and no view scans them all).
 RULES: tuple[Rule, ...] = (
     Rule("check_results", "ts", "raw_results"),
@@ -97,8 +98,6 @@ RULES: tuple[Rule, ...] = (
         "recovery_events", "started_at", "history", guarded=True,
         only="status <> 'started' AND " + _NOT_IN_OPEN_INCIDENT.format(t="recovery_events"),
     ),
-    # Derived from the transitions (recovery_mttr reads it): finished outages go with them.
-    Rule("breaker_outages", "opened_at", "history", only="seconds IS NOT NULL"),
 )
 
 #: Written and cleared around a guarded batch, inside the same transaction.

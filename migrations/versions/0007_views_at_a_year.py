@@ -8,10 +8,13 @@
   instead of walking all 400 days of rollups through the component_id index.
 - `breaker_outages`: one row per outage, kept by two triggers on breaker_transitions and back-filled
   here with the exact pairing the old view made (each closed→open with the first close after it, by
-  (ts, id)). `recovery_mttr` reads it; its median is an OFFSET into an index. The old view was quadratic.
-- `recovery_outcomes` (counts per component and strategy) and `recovery_verified` (seconds to verified
-  health per succeeded step), kept by three triggers on recovery_events (insert, update, delete) and
-  back-filled here; `recovery_ladder_outcomes` reads them instead of sorting every event of the year.
+  (ts, id)); `breaker_outage_stats` (per component: count, mean, median, min, max, last close) is
+  recomputed from it through its index by triggers whenever an outage closes or goes. `recovery_mttr`
+  reads those. The old view was quadratic.
+- `recovery_outcomes` (counts per component and strategy, plus the median and maximum seconds to
+  verified health, recomputed from `recovery_verified` through its index), kept by triggers on
+  recovery_events and recovery_verified and back-filled here; `recovery_ladder_outcomes` reads it
+  instead of sorting every recovery event of the year.
 - `ix_check_results_failures_ts`, a partial index on failed results, serves recent_health_failures.
 - `retention_horizon` and the new `*_no_delete` triggers of breaker_transitions, decisions and
   recovery_events: `[retention] history` pruning may delete rows older than the horizon it sets inside
@@ -46,6 +49,7 @@ _NEW = {
     ('trigger', 'recovery_outcomes_insert'),
     ('trigger', 'recovery_outcomes_update'),
     ('trigger', 'recovery_outcomes_delete'),
+    ('trigger', 'breaker_outages_prune'),
 }
 
 #: Objects this revision changes, as revision 0004 had them (what a downgrade puts back).
@@ -107,6 +111,43 @@ SELECT id, component_id, {_MAPPED}, verified_at - started_at
 """
 
 
+#: The summaries the triggers keep, computed once for the rows already there (same definitions).
+_OUTAGE_STATS_BACKFILL = """
+INSERT INTO breaker_outage_stats (component_id, recoveries, mean_s, median_s, min_s, max_s, last_closed_at)
+WITH ranked AS (
+    SELECT component_id, seconds, closed_at,
+           row_number() OVER (PARTITION BY component_id ORDER BY seconds) AS rn,
+           count(*) OVER (PARTITION BY component_id) AS n
+      FROM breaker_outages
+     WHERE seconds IS NOT NULL
+)
+SELECT component_id, count(*), avg(seconds),
+       avg(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN seconds END),
+       min(seconds), max(seconds), max(closed_at)
+  FROM ranked
+ GROUP BY component_id
+"""
+
+_OUTCOMES_MEDIAN_BACKFILL = """
+WITH ranked AS (
+    SELECT component_id, strategy, seconds,
+           row_number() OVER (PARTITION BY component_id, strategy ORDER BY seconds) AS rn,
+           count(*) OVER (PARTITION BY component_id, strategy) AS n
+      FROM recovery_verified
+),
+figures AS (
+    SELECT component_id, strategy, count(*) AS n,
+           avg(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN seconds END) AS median_s, max(seconds) AS max_s
+      FROM ranked
+     GROUP BY component_id, strategy
+)
+UPDATE recovery_outcomes AS k
+   SET verified = f.n, median_to_verified_s = f.median_s, max_to_verified_s = f.max_s
+  FROM figures AS f
+ WHERE f.component_id = k.component_id AND f.strategy = k.strategy
+"""
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     schema_sql.drop(bind)
@@ -157,6 +198,9 @@ def upgrade() -> None:
         *[sa.Column(name, sa.BigInteger(), server_default=sa.text('0'), nullable=False)
           for name in ('succeeded', 'failed', 'interrupted', 'in_progress')],
         sa.Column('last_started_at', sa.REAL(), nullable=True),
+        sa.Column('verified', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+        sa.Column('median_to_verified_s', sa.REAL(), nullable=True),
+        sa.Column('max_to_verified_s', sa.REAL(), nullable=True),
         sa.ForeignKeyConstraint(['component_id'], ['components.id'],
                                 name=op.f('fk_recovery_outcomes_component_id_components')),
         sa.PrimaryKeyConstraint('component_id', 'strategy', name=op.f('pk_recovery_outcomes')),
@@ -174,12 +218,27 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_recovery_verified_component_id_strategy_seconds'), 'recovery_verified',
                     ['component_id', 'strategy', 'seconds'])
+    op.create_table(
+        'breaker_outage_stats',
+        sa.Column('component_id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('recoveries', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+        sa.Column('mean_s', sa.REAL(), nullable=True),
+        sa.Column('median_s', sa.REAL(), nullable=True),
+        sa.Column('min_s', sa.REAL(), nullable=True),
+        sa.Column('max_s', sa.REAL(), nullable=True),
+        sa.Column('last_closed_at', sa.REAL(), nullable=True),
+        sa.ForeignKeyConstraint(['component_id'], ['components.id'],
+                                name=op.f('fk_breaker_outage_stats_component_id_components')),
+        sa.PrimaryKeyConstraint('component_id', name=op.f('pk_breaker_outage_stats')),
+    )
     op.create_index('ix_check_results_failures_ts', 'check_results', ['ts'],
                     sqlite_where=sa.text("status IN ('unhealthy', 'unknown')"))
     bind.exec_driver_sql(_DAILY_BACKFILL)
     bind.exec_driver_sql(_OUTAGES_BACKFILL)
+    bind.exec_driver_sql(_OUTAGE_STATS_BACKFILL)
     bind.exec_driver_sql(_OUTCOMES_BACKFILL)
     bind.exec_driver_sql(_VERIFIED_BACKFILL)
+    bind.exec_driver_sql(_OUTCOMES_MEDIAN_BACKFILL)
     schema_sql.apply(bind)
 
 
@@ -187,6 +246,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     schema_sql.drop(bind)
     op.drop_index('ix_check_results_failures_ts', table_name='check_results')
+    op.drop_table('breaker_outage_stats')
     op.drop_table('recovery_verified')
     op.drop_table('recovery_outcomes')
     op.drop_table('retention_horizon')

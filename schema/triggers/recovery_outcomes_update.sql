@@ -27,4 +27,34 @@ BEGIN
     INSERT INTO recovery_verified (event_id, component_id, strategy, seconds)
     SELECT NEW.id, NEW.component_id, CASE WHEN NEW.strategy = 'fallback' AND NEW.action = 'deactivate' THEN 'failback' ELSE NEW.strategy END, NEW.verified_at - NEW.started_at
      WHERE NEW.dry_run = 0 AND NEW.status = 'succeeded' AND NEW.verified_at IS NOT NULL;
+    UPDATE recovery_outcomes
+       SET verified = (SELECT count(*) FROM recovery_verified AS v
+                     WHERE v.component_id = OLD.component_id AND v.strategy = CASE WHEN OLD.strategy = 'fallback' AND OLD.action = 'deactivate' THEN 'failback' ELSE OLD.strategy END),
+           median_to_verified_s = (
+               SELECT avg(md.seconds)
+                 FROM (SELECT v.seconds FROM recovery_verified AS v
+                        WHERE v.component_id = OLD.component_id AND v.strategy = CASE WHEN OLD.strategy = 'fallback' AND OLD.action = 'deactivate' THEN 'failback' ELSE OLD.strategy END
+                        ORDER BY v.seconds
+                        LIMIT 2 - (SELECT count(*) FROM recovery_verified AS v
+                     WHERE v.component_id = OLD.component_id AND v.strategy = CASE WHEN OLD.strategy = 'fallback' AND OLD.action = 'deactivate' THEN 'failback' ELSE OLD.strategy END) % 2
+                       OFFSET ((SELECT count(*) FROM recovery_verified AS v
+                     WHERE v.component_id = OLD.component_id AND v.strategy = CASE WHEN OLD.strategy = 'fallback' AND OLD.action = 'deactivate' THEN 'failback' ELSE OLD.strategy END) - 1) / 2) AS md),
+           max_to_verified_s = (SELECT max(v.seconds) FROM recovery_verified AS v
+                                 WHERE v.component_id = OLD.component_id AND v.strategy = CASE WHEN OLD.strategy = 'fallback' AND OLD.action = 'deactivate' THEN 'failback' ELSE OLD.strategy END)
+     WHERE component_id = OLD.component_id AND strategy = CASE WHEN OLD.strategy = 'fallback' AND OLD.action = 'deactivate' THEN 'failback' ELSE OLD.strategy END;
+    UPDATE recovery_outcomes
+       SET verified = (SELECT count(*) FROM recovery_verified AS v
+                     WHERE v.component_id = NEW.component_id AND v.strategy = CASE WHEN NEW.strategy = 'fallback' AND NEW.action = 'deactivate' THEN 'failback' ELSE NEW.strategy END),
+           median_to_verified_s = (
+               SELECT avg(md.seconds)
+                 FROM (SELECT v.seconds FROM recovery_verified AS v
+                        WHERE v.component_id = NEW.component_id AND v.strategy = CASE WHEN NEW.strategy = 'fallback' AND NEW.action = 'deactivate' THEN 'failback' ELSE NEW.strategy END
+                        ORDER BY v.seconds
+                        LIMIT 2 - (SELECT count(*) FROM recovery_verified AS v
+                     WHERE v.component_id = NEW.component_id AND v.strategy = CASE WHEN NEW.strategy = 'fallback' AND NEW.action = 'deactivate' THEN 'failback' ELSE NEW.strategy END) % 2
+                       OFFSET ((SELECT count(*) FROM recovery_verified AS v
+                     WHERE v.component_id = NEW.component_id AND v.strategy = CASE WHEN NEW.strategy = 'fallback' AND NEW.action = 'deactivate' THEN 'failback' ELSE NEW.strategy END) - 1) / 2) AS md),
+           max_to_verified_s = (SELECT max(v.seconds) FROM recovery_verified AS v
+                                 WHERE v.component_id = NEW.component_id AND v.strategy = CASE WHEN NEW.strategy = 'fallback' AND NEW.action = 'deactivate' THEN 'failback' ELSE NEW.strategy END)
+     WHERE component_id = NEW.component_id AND strategy = CASE WHEN NEW.strategy = 'fallback' AND NEW.action = 'deactivate' THEN 'failback' ELSE NEW.strategy END;
 END;

@@ -64,10 +64,13 @@ async def test_history_older_than_retention_goes_and_recent_history_stays(db_pat
 
     deleted = await prune(writer, Retention(), clock=CLOCK)
 
-    assert {t: deleted[t] for t in ("breaker_transitions", "decisions", "recovery_events", "breaker_outages")} == {
-        "breaker_transitions": 2, "decisions": 1, "recovery_events": 1, "breaker_outages": 1}
+    assert {t: deleted[t] for t in ("breaker_transitions", "decisions", "recovery_events")} == {
+        "breaker_transitions": 2, "decisions": 1, "recovery_events": 1}
+    assert counts(db_path)["breaker_outages"] == 1  # the derived outage went with its transition
     assert scalar(db_path, "SELECT min(ts) FROM breaker_transitions") == RECENT
+    # The views' summaries follow what stays.
     assert scalar(db_path, "SELECT recoveries FROM recovery_mttr") == 1
+    assert scalar(db_path, "SELECT attempts FROM recovery_ladder_outcomes") == 1
     # The horizon is set only inside the pruning transaction.
     assert scalar(db_path, "SELECT history_before FROM retention_horizon") is None
 
