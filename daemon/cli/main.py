@@ -9,7 +9,6 @@ a traceback only ever means a bug.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 
 import click
@@ -25,6 +24,8 @@ class HealerdGroup(click.Group):
         if self._discovered:
             return
         self._discovered = True
+        import pkgutil  # only here: a verb found by the fast path in get_command never needs it
+
         import daemon.cli as package
 
         for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
