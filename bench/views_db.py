@@ -7,7 +7,7 @@ the real migrations (`daemon.store.migrate.upgrade`); rows are written with plai
 transactions, the raw results with their two indexes dropped during the load and re-created from the
 exact SQL the migrations wrote (~10x faster than inserting into indexed tables).
 
-The file is cached (default `bench/.cache/views.db`, ~2 GB). Views measure against the real clock, so
+The file is cached (default `bench/.cache/views.db`, ~1.6 GB). Views measure against the real clock, so
 a cached copy is *topped up* on every run: the minutes since it was last written are added as the
 daemon would (raw rows plus the rollup UPSERT the writer runs), and raw rows past 7 days are pruned
 through `daemon.store.retention`. Older than `MAX_AGE_S` (a gap bigger than the raw window), it is
