@@ -133,6 +133,9 @@ class Runtime:
         if self.monitor is not None:
             await self.monitor.stop(grace)
         self.scheduler.shutdown()
+        from daemon.store.retention import optimize_before_close
+
+        await optimize_before_close(self.writer)  # SQLite: PRAGMA optimize just before closing
         await self.writer.stop(timeout=max(grace, 5.0))
         log.info("run statistics", **self.run_statistics())
 

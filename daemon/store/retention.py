@@ -183,6 +183,19 @@ async def prune(
     return deleted
 
 
+async def optimize_before_close(writer: Writer, timeout: float = 2.0) -> None:
+    """`optimize()` just before the writer's connection closes, as SQLite advises (lang_analyze.html).
+
+    Bounded: a busy or unavailable database never delays a stop by more than `timeout`; failing is only
+    logged (the statistics are an optimisation, the stop is not).
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await writer.submit(optimize)
+    except (TimeoutError, StoreError, sqlite3.Error) as exc:
+        log.warning("retention.optimize_failed", error=str(exc) or type(exc).__name__)
+
+
 async def prune_and_optimize(writer: Writer, retention: Retention, *, now: float | None = None) -> dict[str, int]:
     """What the daemon runs every `prune_every`: `prune()`, then `optimize()` on the writer's connection.
 

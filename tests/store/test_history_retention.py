@@ -13,7 +13,7 @@ import pytest
 
 from daemon.clock import FakeClock
 from daemon.config.models import Retention
-from daemon.store.retention import RULES, prune, prune_and_optimize
+from daemon.store.retention import RULES, optimize_before_close, prune, prune_and_optimize
 from daemon.store.sqlite import connect
 from daemon.store.writer import Writer
 from writer_kit import scalar
@@ -128,3 +128,15 @@ async def test_pruning_leaves_the_writer_connection_with_a_bounded_analysis_limi
     """`PRAGMA optimize` runs after each prune pass with analysis_limit set, as SQLite recommends."""
     await prune_and_optimize(writer, Retention(), now=NOW)
     assert await writer.submit(lambda conn: conn.execute("PRAGMA analysis_limit").fetchone()[0]) == 400
+
+
+async def test_the_writer_optimizes_before_it_closes(db_path, writer):
+    await optimize_before_close(writer)
+    assert await writer.submit(lambda conn: conn.execute("PRAGMA analysis_limit").fetchone()[0]) == 400
+
+
+async def test_optimizing_before_close_gives_up_on_a_stopped_writer_without_raising(db_path):
+    stopped = Writer(db_path)
+    await stopped.start()
+    await stopped.stop()
+    await optimize_before_close(stopped, timeout=1.0)  # logged, not raised: the stop goes on
