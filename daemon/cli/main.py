@@ -9,7 +9,6 @@ a traceback only ever means a bug.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 
 import click
@@ -25,6 +24,8 @@ class HealerdGroup(click.Group):
         if self._discovered:
             return
         self._discovered = True
+        import pkgutil  # only here: a verb found by the fast path in get_command never needs it
+
         import daemon.cli as package
 
         for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
@@ -39,7 +40,21 @@ class HealerdGroup(click.Group):
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        self._discover()
+        # Fast path: a verb usually lives in the module of its name (`report` in report.py), so running
+        # one imports that module alone, not every verb's dependencies; `healerd report` starts in
+        # ~100 ms instead of ~500 (issue 11). Anything else falls back to discovering every module.
+        if cmd_name not in self.commands and not self._discovered and cmd_name.isidentifier() \
+                and not cmd_name.startswith("_"):
+            try:
+                module = importlib.import_module(f"daemon.cli.{cmd_name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"daemon.cli.{cmd_name}":
+                    raise
+            else:
+                for command in getattr(module, "COMMANDS", ()):
+                    self.add_command(command)
+        if cmd_name not in self.commands:
+            self._discover()
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from daemon.cli.options import db_option, resolve_db
-from daemon.store import migrate as store_migrate
 
 
 @click.command("migrate")
@@ -16,6 +15,8 @@ from daemon.store import migrate as store_migrate
 @click.option("--force", is_flag=True, help="Add healerd's schema even to a SQLite file that holds other tables.")
 def migrate(db_path: Path | None, show_status: bool, force: bool) -> None:
     """Upgrade the SQLite database to the latest schema (creates it if missing)."""
+    from daemon.store import migrate as store_migrate  # Alembic: only for this verb (CLI start-up)
+
     path = resolve_db(db_path)
     if show_status:
         current, head = store_migrate.status(path)

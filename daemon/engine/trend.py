@@ -16,6 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+#: Snapshots the trend is fitted on, by the daemon and by `healerd status` alike (defined here, in the
+#: pure layer, so status need not import the daemon's service modules to read it).
+TREND_WINDOW = 10
+
+
 class Trend(str, enum.Enum):
     IMPROVING = "improving"
     STABLE = "stable"
@@ -33,7 +38,7 @@ class TrendResult:
 def compute_trend(
     snapshots: Iterable[tuple[float, float | None]],
     *,
-    window: int = 10,
+    window: int = TREND_WINDOW,
     dead_band: float = 0.5,
     min_points: int = 3,
 ) -> TrendResult:

@@ -35,7 +35,7 @@ from daemon.engine.flags import FlagState, evaluate_flags
 from daemon.engine.proc import run_argv
 from daemon.engine.publish import publish_state, remove_stale_temps, state_document, state_file_path
 from daemon.engine.score import Observation, Score, compute_score
-from daemon.engine.trend import TrendResult, compute_trend
+from daemon.engine.trend import TREND_WINDOW, TrendResult, compute_trend
 from daemon.service.degradation_state import COMMANDS, apply_degrade_command, row_key, state_row, tracker_from_row
 from daemon.service.tasks import cancel_and_wait
 from daemon.store import degradation_sql as sql
@@ -48,8 +48,6 @@ log = structlog.get_logger(__name__)
 EVALUATE_EVERY = 1.0
 #: A burst of results (a scheduler tick checking many components) becomes one evaluation.
 DEBOUNCE_S = 0.05
-#: Snapshots the trend is fitted on (engine/trend.py's default window).
-TREND_WINDOW = 10
 #: A final state write at stop may wait this long for a busy database before giving up.
 STOP_WRITE_TIMEOUT_S = 5.0
 

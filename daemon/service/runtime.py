@@ -148,6 +148,9 @@ class Runtime:
         if self.monitor is not None:
             await self.monitor.stop(grace)
         self.scheduler.shutdown()
+        from daemon.store.retention import optimize_before_close
+
+        await optimize_before_close(self.writer)  # SQLite: PRAGMA optimize just before closing
         await self.writer.stop(timeout=max(grace, 5.0))
         log.info("run statistics", **self.run_statistics())
 
@@ -236,13 +239,13 @@ class Runtime:
             conn.close()
 
     async def _retention_loop(self) -> None:
-        from daemon.store.retention import prune
+        from daemon.store.retention import prune_and_optimize
 
         every = self.config.settings.retention.prune_every.total_seconds()
         while True:
             await asyncio.sleep(every)
             try:
-                await prune(self.writer, self.config.settings.retention, now=self.clock.wall())
+                await prune_and_optimize(self.writer, self.config.settings.retention, now=self.clock.wall())
             except Exception:
                 log.exception("retention pruning failed; will try again")
 

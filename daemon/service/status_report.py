@@ -21,8 +21,7 @@ def daemon_info(db_path: Path) -> dict[str, Any]:
 
 def collect_from(conn: sqlite3.Connection, db_path: Path) -> dict[str, Any]:
     """Everything status shows, as plain data."""
-    from daemon.engine.trend import compute_trend
-    from daemon.service.degradation import TREND_WINDOW
+    from daemon.engine.trend import TREND_WINDOW, compute_trend
     from daemon.store import daemon_info_sql, status_sql
     from daemon.store.degradation_sql import recent_snapshots
 

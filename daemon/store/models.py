@@ -17,7 +17,19 @@ migrations test compares it as a whole; column helpers already live apart in col
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, MetaData, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.types import REAL
 
 from daemon.store.columns import (
@@ -89,6 +101,9 @@ check_results = Table(
     # time windows and retention deletes (measured: cheaper to maintain than the composite).
     Index(None, "component_id", "ts"),
     Index(None, "ts"),
+    # Failures only (~1-2 % of rows): recent_health_failures walks the last hour's failures instead of
+    # looking up every result of the hour to drop the healthy ones (issue 11: ~60k lookups for 1.3k rows).
+    Index("ix_check_results_failures_ts", "ts", sqlite_where=text("status IN ('unhealthy', 'unknown')")),
 )
 
 result_rollups_hourly = Table(
@@ -115,6 +130,32 @@ result_rollups_hourly = Table(
     CheckConstraint("hour % 3600 = 0", name="hour_aligned"),
     CheckConstraint("total = healthy + degraded + unhealthy + unknown", name="counts_add_up"),
     CheckConstraint("injected <= total", name="injected_within_total"),
+)
+
+# The hourly rollups summed per UTC day, kept by triggers on result_rollups_hourly (schema/triggers/
+# result_rollups_daily_*.sql), so any writer keeps them exact. The 7- and 30-day availability views
+# read 7k / 30k of these instead of 168k / 720k hourly rows at 1,000 components (issue 11). Without
+# rowid: the views range-scan the (day, component_id) key itself instead of an index plus a lookup.
+result_rollups_daily = Table(
+    "result_rollups_daily",
+    metadata,
+    Column("day", BigInteger, primary_key=True),
+    Column("component_id", RowId, ForeignKey("components.id"), primary_key=True, index=True),
+    counter("total"),
+    counter("healthy"),
+    counter("degraded"),
+    counter("unhealthy"),
+    counter("unknown"),
+    counter("injected"),
+    counter("maintenance"),
+    counter("maintenance_up"),
+    Column("latency_sum_ms", REAL, nullable=False, server_default=text("0")),
+    Column("latency_min_ms", REAL),
+    Column("latency_max_ms", REAL),
+    CheckConstraint("day % 86400 = 0", name="day_aligned"),
+    CheckConstraint("total = healthy + degraded + unhealthy + unknown", name="counts_add_up"),
+    CheckConstraint("injected <= total", name="injected_within_total"),
+    sqlite_with_rowid=False,
 )
 
 # --- circuit breakers --------------------------------------------------------------------------------
@@ -151,6 +192,38 @@ breaker_transitions = Table(
     one_of("from_state", BREAKER_STATES),
     one_of("to_state", BREAKER_STATES),
     Index(None, "component_id", "ts"),
+)
+
+# One row per outage (a closed breaker opening, until its next close), kept by triggers on
+# breaker_transitions (schema/triggers/breaker_outages_*.sql). recovery_mttr reads these through the
+# (component_id, seconds, closed_at) index: the median is an OFFSET into it, so the view costs about one
+# index walk however long the history, where pairing transitions at query time cost seconds at a year
+# of history (issue 11). `seconds` is NULL while the outage goes on. Derived data: a trigger prunes an
+# outage with the transition that opened it.
+breaker_outages = Table(
+    "breaker_outages",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("component_id", "components.id", index=False),
+    Column("opened_at", Time, nullable=False),
+    Column("closed_at", Time),
+    Column("seconds", REAL),
+    Index(None, "component_id", "seconds", "closed_at"),
+)
+
+# Per component, the finished outages' figures recovery_mttr shows, recomputed from breaker_outages through
+# its index whenever an outage closes or is pruned (schema/triggers/breaker_outages_*.sql), so the view
+# reads one row per component, median included.
+breaker_outage_stats = Table(
+    "breaker_outage_stats",
+    metadata,
+    Column("component_id", RowId, ForeignKey("components.id"), primary_key=True, autoincrement=False),
+    counter("recoveries"),
+    Column("mean_s", REAL),
+    Column("median_s", REAL),
+    Column("min_s", REAL),
+    Column("max_s", REAL),
+    Column("last_closed_at", Time),
 )
 
 # --- healing -----------------------------------------------------------------------------------------
@@ -235,6 +308,41 @@ recovery_events = Table(
     one_of("status", RECOVERY_STATUSES),
     Index(None, "component_id", "started_at"),
     Index(None, "started_at"),
+)
+
+# Per component and ladder strategy (`failback` apart, as the view shows it), the counts of finished, real
+# recovery events by outcome, kept by triggers on recovery_events (schema/triggers/recovery_outcomes_*.sql)
+# including retention's deletes; recovery_verified holds each verified step's seconds to health, whose
+# (component_id, strategy, seconds) index gives the group's median and maximum, recomputed at write time
+# (a recovery event is rare; a report is not). recovery_ladder_outcomes reads one row per group instead
+# of sorting every recovery event of the year (~200 ms at 75k events; issue 11).
+recovery_outcomes = Table(
+    "recovery_outcomes",
+    metadata,
+    fk("component_id", "components.id", index=False),
+    Column("strategy", Text, nullable=False),
+    counter("succeeded"),
+    counter("failed"),
+    counter("interrupted"),
+    counter("in_progress"),
+    Column("last_started_at", Time),
+    # Over the group's recovery_verified rows, recomputed through its index whenever one comes or goes.
+    counter("verified"),
+    Column("median_to_verified_s", REAL),
+    Column("max_to_verified_s", REAL),
+    PrimaryKeyConstraint("component_id", "strategy"),
+    sqlite_with_rowid=False,
+)
+
+recovery_verified = Table(
+    "recovery_verified",
+    metadata,
+    # The recovery event's id (not a foreign key: the row goes with its event, by trigger).
+    Column("event_id", RowId, primary_key=True, autoincrement=False),
+    fk("component_id", "components.id", index=False),
+    Column("strategy", Text, nullable=False),
+    Column("seconds", REAL, nullable=False),
+    Index(None, "component_id", "strategy", "seconds"),
 )
 
 ladder_state = Table(
@@ -457,6 +565,18 @@ operator_commands = Table(
     json_valid("args"),
     # The daemon polls for pending commands about once a second.
     Index(None, "status"),
+)
+
+# The sanctioned way past the append-only triggers of breaker_transitions, decisions and recovery_events:
+# `[retention] history` pruning writes its cutoff here, deletes, and clears it, all in one transaction;
+# the triggers let a delete through only for a row older than this horizon that belongs to no open
+# incident (schema/triggers/*_no_delete.sql). NULL (always, outside a prune) refuses every delete.
+retention_horizon = Table(
+    "retention_horizon",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("history_before", Time),
+    CheckConstraint("id = 1", name="single_row"),
 )
 
 config_errors = Table(

@@ -13,12 +13,11 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-import sqlalchemy
-from sqlalchemy import event
-from sqlalchemy.pool import NullPool
+if TYPE_CHECKING:  # imported where used: `healerd report`/`status` read through plain sqlite3 and must
+    # not pay ~100-250 ms importing SQLAlchemy and aiosqlite they never use (issue 11).
+    import sqlalchemy
 
 #: Milliseconds a statement waits for another connection's lock before failing with SQLITE_BUSY.
 BUSY_TIMEOUT_MS = 5000
@@ -109,6 +108,10 @@ def create_engine(
     engine's transactions start with BEGIN IMMEDIATE (they are there to write: migrations), so they
     take the write lock up front instead of failing on lock upgrade; reads belong on `readonly=True`.
     """
+    import sqlalchemy
+    from sqlalchemy import event
+    from sqlalchemy.pool import NullPool
+
     if readonly:
         target, uri = readonly_uri(path), True
     else:
@@ -146,6 +149,8 @@ async def read_query(
     A fresh connection per call: reads are rare next to writes, and a connection left open on the loop
     would pin an old WAL snapshot and keep the WAL from being checkpointed.
     """
+    import aiosqlite
+
     async with aiosqlite.connect(readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000) as db:
         for statement in _pragmas(readonly=True):
             await db.execute(statement)

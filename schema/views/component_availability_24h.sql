@@ -4,6 +4,9 @@
 -- healthy_pct counts healthy only. Both are NULL for a component without checks in the window.
 -- Checks taken in a maintenance window or silence (maintenance_checks) are left out of both fractions
 -- (and of checks_counted): planned downtime is not an outage.
+-- `bounds CROSS JOIN` (SQLite keeps the written order) and `GROUP BY +component_id` (no index may serve
+-- the grouping) make SQLite range-scan the (hour, component_id) key over the window's 24k rows instead of
+-- walking all 400 days through the component_id index (~25 s at 1,000 components; issue 11).
 CREATE VIEW component_availability_24h AS
 WITH bounds AS (
     SELECT CAST(((julianday('now') - 2440587.5) * 86400.0) / 3600 AS INTEGER) * 3600 - 23 * 3600
@@ -22,9 +25,10 @@ sums AS (
            sum(h.latency_sum_ms) AS latency_sum_ms,
            min(h.latency_min_ms) AS latency_min_ms,
            max(h.latency_max_ms) AS latency_max_ms
-      FROM result_rollups_hourly AS h, bounds
+      FROM bounds
+     CROSS JOIN result_rollups_hourly AS h
      WHERE h.hour >= bounds.first_hour
-     GROUP BY h.component_id
+     GROUP BY +h.component_id
 )
 SELECT c.name AS component,
        coalesce(s.checks, 0) AS checks,

@@ -23,6 +23,8 @@ VIEWS = [
     "active_degradation",
     "chaos_experiment_results",
     "component_availability_24h",
+    "component_availability_30d",
+    "component_availability_7d",
     "current_system_status",
     "feature_flags",
     "flapping_components",

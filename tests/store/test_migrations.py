@@ -27,6 +27,8 @@ EXPECTED_VIEWS = {
     "component_availability_24h",
     "maintenance_windows",
     "flapping_components",
+    "component_availability_7d",
+    "component_availability_30d",
     "recovery_success_rate",
     "active_degradation",
     "recovery_mttr",

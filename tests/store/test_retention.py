@@ -95,14 +95,14 @@ async def test_history_past_retention_goes_but_unfinished_rows_stay_whatever_the
     assert scalar(db_path, "SELECT count(*) FROM health_snapshots") == 1
 
 
-async def test_append_only_history_is_left_alone_whatever_its_age(db_path, seed, comp, writer):
-    """The schema's triggers forbid deleting these; retention must not fight them (or log errors)."""
+async def test_append_only_history_of_an_open_incident_is_left_alone_whatever_its_age(db_path, seed, comp, writer):
+    """History rows of an incident still open stay (issue 11 prunes the rest); degradation_history is never pruned."""
     ancient = NOW - 1_000 * DAY
     seed.transition(comp, ancient, "closed", "open")
-    incident = seed.incident(comp, ago=NOW - ancient)
+    incident = seed.incident(comp, ago=NOW - ancient)  # still open
     seed.recovery(incident, comp, ago=NOW - ancient, status="succeeded")
     seed.insert("degradation_history", ts=ancient, to_level="reduced", reason="score")
-    seed.insert("decisions", component_id=comp, ts=ancient, kind="nothing", reason="healthy")
+    seed.insert("decisions", incident_id=incident, component_id=comp, ts=ancient, kind="run_step", reason="open")
     with capture_logs() as logs:
         await prune(writer, Retention(), clock=CLOCK)
     for table in ("breaker_transitions", "recovery_events", "degradation_history", "decisions"):

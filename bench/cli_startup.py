@@ -1,0 +1,102 @@
+"""How long `healerd report VIEW` and `healerd status` take, start to exit, on the year-of-history database.
+
+Goal (issue 11): ≤ 200 ms wall. Each command runs `--runs` times as a fresh process (the console script
+of this venv); the figures are the median wall time and the median CPU time of the child (user + sys,
+from getrusage), the robust one on a shared machine. References in the same run: the interpreter alone
+(`python -c pass`), the same query from a bare `python -c` with only sqlite3 (the floor for a Python
+CLI), and importing the libraries a read verb no longer loads (SQLAlchemy, Alembic, APScheduler, httpx).
+Then `python -X importtime` of `healerd report current_system_status`: the biggest imports, with their
+cumulative microseconds, as evidence of what start-up spends its time on.
+
+Usage: .venv/bin/python bench/cli_startup.py [--db bench/.cache/views.db] [--runs 7]
+(build the database first with bench/views.py; any migrated database works, an empty one too)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+GOAL_MS = 200.0
+BIN = Path(sys.executable).parent
+
+
+def run_once(argv: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, start_new_session=True)
+    wall = (time.perf_counter() - t) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) * 1000
+    return wall, cpu, proc
+
+
+def measure(label: str, argv: list[str], runs: int, goal: bool) -> None:
+    run_once(argv)  # warm the page cache and the .pyc files
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall, cpu, proc = run_once(argv)
+        if proc.returncode != 0:
+            print(f"  {label}: exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+            return
+        walls.append(wall)
+        cpus.append(cpu)
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
+    verdict = ("ok" if wall <= GOAL_MS else "OVER") if goal else "reference"
+    print(f"  {label:58s} {wall:8.1f} {cpu:8.1f}  {verdict}", flush=True)
+
+
+def importtime(argv: list[str], top: int) -> None:
+    env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, start_new_session=True)
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line.split("|", 2)
+        if not name.startswith("  "):  # top-level imports only (nested ones are inside these)
+            rows.append((int(cumulative), name.strip()))
+    total = sum(c for c, _ in rows)
+    print(f"\n-X importtime of {' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv[:3]))}: "
+          f"{len(rows)} top-level imports, {total / 1000:.1f} ms in all; the biggest:")
+    for cumulative, name in sorted(rows, reverse=True)[:top]:
+        print(f"  {cumulative / 1000:8.1f} ms  {name}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", type=Path, default=Path(__file__).resolve().parent / ".cache" / "views.db")
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    if not args.db.exists():
+        sys.exit(f"{args.db} does not exist: run bench/views.py first (or pass --db)")
+    db = str(args.db)
+    healerd = str(BIN / "healerd")
+    py = sys.executable
+    uri = args.db.absolute().as_uri() + "?mode=ro"
+    print(f"database {db} ({args.db.stat().st_size / 1e9:.2f} GB); {args.runs} runs each, median")
+    print(f"  {'command':58s} {'wall ms':>8s} {'CPU ms':>8s}  goal ≤ {GOAL_MS:.0f} ms wall")
+    for view in ("current_system_status", "component_availability_24h", "component_availability_30d",
+                 "recovery_mttr", "recent_health_failures"):
+        measure(f"healerd report {view}", [healerd, "report", view, "--db", db], args.runs, True)
+    measure("healerd status", [healerd, "status", "--db", db], args.runs, True)
+    measure("healerd report --list", [healerd, "report", "--list", "--db", db], args.runs, True)
+    print("references, same run")
+    measure("python -c pass (the interpreter alone)", [py, "-c", "pass"], args.runs, False)
+    measure("python + sqlite3: SELECT * FROM current_system_status", [
+        py, "-c", f"import sqlite3; sqlite3.connect({uri!r}, uri=True)"
+        ".execute('SELECT * FROM current_system_status').fetchall()"], args.runs, False)
+    measure("python -c 'import sqlalchemy, alembic.command, apscheduler, httpx'",
+            [py, "-c", "import sqlalchemy, alembic.command, apscheduler.schedulers.asyncio, httpx"], args.runs, False)
+    measure("healerd --help (imports every verb)", [healerd, "--help"], args.runs, False)
+    importtime([healerd, "report", "current_system_status", "--db", db], 10)
+
+
+if __name__ == "__main__":
+    main()

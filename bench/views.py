@@ -1,0 +1,169 @@
+"""Time every public view on a year of history, against the goal (≤ 50 ms) and references in the same run.
+
+The database (built once and cached, see bench/views_db.py): 1,000 components checked every 60 s,
+7 days of raw results (~10 M rows), 400 days of hourly rollups (the default retention) and 400 days of
+outages (transitions, incidents, decisions, recovery events). It is migrated by the real migrations, so
+a cache built by older code also measures the upgrade.
+
+Each view is read the way `healerd report` reads it (a read-only connection, `SELECT *`, all rows
+fetched); the figure is the median of `--runs` runs, wall and CPU time of this process (CPU is the
+robust one on a shared machine: SQLite runs in-process). Two rounds:
+  1. without planner statistics (a database as migrated; nothing has run ANALYZE yet);
+  2. after `PRAGMA analysis_limit=400; ANALYZE` (what the daemon's periodic `PRAGMA optimize` runs).
+References, same run: the definition each changed view had before migration 0007 (as a TEMP view, one
+run: the old 24 h view alone takes ~25 s here), and raw counts over the same rows.
+
+Usage: .venv/bin/python bench/views.py [--db bench/.cache/views.db] [--runs 5] [--rebuild] [--no-old]
+       [--components 1000] [--raw-days 7] [--rollup-days 400] [--history-days 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sqlite3
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import views_db  # noqa: E402
+
+from daemon import paths  # noqa: E402
+from daemon.store import sqlite as store_sqlite  # noqa: E402
+
+GOAL_MS = 50.0
+NOW = "(julianday('now') - 2440587.5) * 86400.0"
+#: Raw references over the same rows the views read.
+REFERENCES = {
+    "count(*) check_results (all raw rows, covering index)": "SELECT count(*) FROM check_results",
+    "count(*) failures of the last hour, ts index": (
+        f"SELECT count(*) FROM check_results WHERE ts >= {NOW} - 3600 AND status IN ('unhealthy', 'unknown')"),
+    "sum(total) of 24 h hourly rollups, hour key": (
+        f"SELECT sum(total) FROM result_rollups_hourly WHERE hour >= CAST({NOW} / 3600 AS INTEGER) * 3600 - 82800"),
+    "count(*) breaker_transitions (all kept)": "SELECT count(*) FROM breaker_transitions",
+    "count(*) recovery_events (all kept)": "SELECT count(*) FROM recovery_events",
+}
+
+
+def old_definitions() -> dict[str, str]:
+    """The SQL of each view as it was before migration 0007 (kept in that migration for its downgrade)."""
+    found = sorted(paths.migrations_dir().glob("versions/0007_*.py"))
+    if not found:
+        return {}
+    spec = importlib.util.spec_from_file_location("m0007", found[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return {name: sql for (kind, name), sql in module.OLD_SQL.items() if kind == "view"}
+
+
+def timed(conn: sqlite3.Connection, sql: str, runs: int) -> tuple[float, float, int]:
+    """(median wall ms, median CPU ms, rows) of `runs` executions fetching every row."""
+    walls, cpus, n = [], [], 0
+    for _ in range(runs):
+        w, c = time.perf_counter(), time.process_time()
+        n = len(conn.execute(sql).fetchall())
+        cpus.append((time.process_time() - c) * 1000)
+        walls.append((time.perf_counter() - w) * 1000)
+    return statistics.median(walls), statistics.median(cpus), n
+
+
+def views_of(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name")]
+
+
+def round_of(path: Path, runs: int, title: str) -> dict[str, tuple[float, float, int]]:
+    conn = store_sqlite.connect(path, readonly=True)
+    try:
+        print(f"\n{title}")
+        print(f"  {'view':32s} {'wall ms':>9s} {'CPU ms':>9s} {'rows':>6s}  goal ≤ {GOAL_MS:.0f} ms (CPU)")
+        out = {}
+        for view in views_of(conn):
+            timed(conn, f'SELECT * FROM "{view}"', 1)  # warm the page cache: cold reads are disk, not SQL
+            wall, cpu, n = out[view] = timed(conn, f'SELECT * FROM "{view}"', runs)
+            verdict = "ok" if cpu <= GOAL_MS else "OVER"
+            print(f"  {view:32s} {wall:9.1f} {cpu:9.1f} {n:6d}  {verdict}", flush=True)
+        worst = max(out.items(), key=lambda kv: kv[1][1])
+        print(f"  slowest: {worst[0]} {worst[1][1]:.1f} ms CPU = {worst[1][1] / GOAL_MS:.2f} x the goal")
+        return out
+    finally:
+        conn.close()
+
+
+def references(path: Path, runs: int, new: dict[str, tuple[float, float, int]], with_old: bool) -> None:
+    conn = sqlite3.connect(store_sqlite.readonly_uri(path), uri=True)  # not query_only: TEMP views
+    try:
+        print("\nreferences, same run")
+        for label, sql in REFERENCES.items():
+            wall, cpu, _ = timed(conn, sql, runs)
+            print(f"  {label:52s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU")
+        if not with_old:
+            return
+        for view, sql in old_definitions().items():
+            temp = sql.replace(f"CREATE VIEW {view} AS", f"CREATE TEMP VIEW old_{view} AS", 1)
+            conn.execute(f"DROP VIEW IF EXISTS temp.old_{view}")
+            conn.execute(temp)
+            wall, cpu, _ = timed(conn, f"SELECT * FROM temp.old_{view}", 1)
+            mine = new.get(view, (0.0, 0.0, 0))[1]
+            ratio = f"{cpu / mine:,.0f}x slower" if mine else ""
+            print(f"  old {view} (before 0007, 1 run){'':10s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU  {ratio}",
+                  flush=True)
+    finally:
+        conn.close()
+
+
+def set_statistics(path: Path, analyzed: bool) -> float:
+    """Drop the planner statistics, or gather them as the daemon's `PRAGMA optimize` would; seconds taken."""
+    conn = store_sqlite.connect(path)
+    t = time.perf_counter()
+    try:
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+        if analyzed:
+            conn.execute("PRAGMA analysis_limit=400")
+            conn.execute("ANALYZE")
+        elif exists:
+            conn.execute("DELETE FROM sqlite_stat1")
+            conn.execute("ANALYZE sqlite_schema")  # reload: the planner forgets the deleted statistics
+    finally:
+        conn.close()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", type=Path, default=Path(__file__).resolve().parent / ".cache" / "views.db")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--no-old", action="store_true", help="skip timing the pre-0007 view definitions")
+    ap.add_argument("--components", type=int, default=1000)
+    ap.add_argument("--raw-days", type=int, default=7)
+    ap.add_argument("--rollup-days", type=int, default=400)
+    ap.add_argument("--history-days", type=int, default=400)
+    args = ap.parse_args()
+    shape = views_db.Shape(components=args.components, raw_days=args.raw_days,
+                           rollup_days=args.rollup_days, history_days=args.history_days)
+    print(f"database {args.db} ({shape.key()})")
+    views_db.ensure(args.db, shape, rebuild=args.rebuild)
+    conn = sqlite3.connect(store_sqlite.readonly_uri(args.db), uri=True)
+    for table in ("check_results", "result_rollups_hourly", "result_rollups_daily", "breaker_transitions",
+                  "breaker_outages", "decisions", "recovery_events", "incidents"):
+        try:
+            n = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            print(f"  {table:24s} {n:>12,} rows")
+        except sqlite3.Error:
+            pass
+    conn.close()
+    print(f"  file {args.db.stat().st_size / 1e9:.2f} GB; SQLite {sqlite3.sqlite_version}")
+
+    set_statistics(args.db, analyzed=False)
+    plain = round_of(args.db, args.runs, "1. no planner statistics (as migrated)")
+    references(args.db, args.runs, plain, with_old=not args.no_old)
+    took = set_statistics(args.db, analyzed=True)
+    round_of(args.db, args.runs, f"2. after PRAGMA analysis_limit=400; ANALYZE ({took:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+-- Availability per configured component over the last 30 days (this hour and the 719 before).
+-- Same columns and rules as component_availability_24h. Whole UTC days come from result_rollups_daily
+-- (kept from the hourly rollups by triggers) and only the window's first, partial day from the hourly
+-- rollups, so the view reads at most 30 daily + 23 hourly rows per component (issue 11).
+CREATE VIEW component_availability_30d AS
+WITH bounds AS (
+    SELECT first_hour, (first_hour + 86399) / 86400 * 86400 AS first_day
+      FROM (SELECT CAST(((julianday('now') - 2440587.5) * 86400.0) / 3600 AS INTEGER) * 3600 - 719 * 3600
+                   AS first_hour)
+),
+parts AS (
+    SELECT h.component_id, h.total, h.healthy, h.degraded, h.unhealthy, h.unknown, h.injected, h.maintenance, h.maintenance_up,
+           h.latency_sum_ms, h.latency_min_ms, h.latency_max_ms
+      FROM bounds
+     CROSS JOIN result_rollups_hourly AS h
+     WHERE h.hour >= bounds.first_hour AND h.hour < bounds.first_day
+    UNION ALL
+    SELECT d.component_id, d.total, d.healthy, d.degraded, d.unhealthy, d.unknown, d.injected, d.maintenance, d.maintenance_up,
+           d.latency_sum_ms, d.latency_min_ms, d.latency_max_ms
+      FROM bounds
+     CROSS JOIN result_rollups_daily AS d
+     WHERE d.day >= bounds.first_day
+),
+sums AS (
+    SELECT component_id,
+           sum(total) AS checks,
+           sum(healthy) AS healthy,
+           sum(degraded) AS degraded,
+           sum(unhealthy) AS unhealthy,
+           sum(unknown) AS unknown,
+           sum(injected) AS injected,
+           sum(maintenance) AS maintenance,
+           sum(maintenance_up) AS maintenance_up,
+           sum(latency_sum_ms) AS latency_sum_ms,
+           min(latency_min_ms) AS latency_min_ms,
+           max(latency_max_ms) AS latency_max_ms
+      FROM parts
+     GROUP BY component_id
+)
+SELECT c.name AS component,
+       coalesce(s.checks, 0) AS checks,
+       coalesce(s.healthy, 0) AS healthy,
+       coalesce(s.degraded, 0) AS degraded,
+       coalesce(s.unhealthy, 0) AS unhealthy,
+       coalesce(s.unknown, 0) AS unknown,
+       CASE WHEN coalesce(s.checks, 0) - coalesce(s.maintenance, 0) <= 0 THEN NULL
+            ELSE round(100.0 * (s.healthy + s.degraded - s.maintenance_up) / (s.checks - s.maintenance), 3)
+       END AS availability_pct,
+       CASE WHEN coalesce(s.checks, 0) - coalesce(s.maintenance, 0) <= 0 THEN NULL
+            ELSE round(100.0 * max(s.healthy - s.maintenance_up, 0) / (s.checks - s.maintenance), 3)
+       END AS healthy_pct,
+       CASE WHEN coalesce(s.checks, 0) = 0 THEN NULL
+            ELSE round(s.latency_sum_ms / s.checks, 3) END AS avg_latency_ms,
+       s.latency_min_ms AS min_latency_ms,
+       s.latency_max_ms AS max_latency_ms,
+       coalesce(s.injected, 0) AS injected,
+       coalesce(s.maintenance, 0) AS maintenance_checks,
+       strftime('%Y-%m-%dT%H:%M:%fZ', bounds.first_hour, 'unixepoch') AS since
+  FROM components AS c
+ CROSS JOIN bounds
+  LEFT JOIN sums AS s ON s.component_id = c.id
+ WHERE c.removed_at IS NULL
+ ORDER BY c.name;
