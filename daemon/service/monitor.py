@@ -17,13 +17,12 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import structlog
 
 from daemon.clock import Clock
 from daemon.config.models import Component, HealerdConfig, ProcessCheck
 from daemon.engine.breaker import BreakerSnapshot, CircuitBreaker, Transition
-from daemon.engine.checks import run_check
+from daemon.engine.checks import make_client, run_check
 from daemon.engine.pidwatch import PidWatcher
 from daemon.service.tasks import cancel_and_wait
 from daemon.store import state as store_state
@@ -82,7 +81,7 @@ class Monitor:
         self._running: dict[str, int] = {}
         self._idle = asyncio.Event()
         self._idle.set()
-        self._http = httpx.AsyncClient(follow_redirects=False)
+        self._http = make_client()  # kept-alive connections, no proxy from the environment
         self._pidwatch: PidWatcher | None = None
         self._watched: dict[str, tuple[int, ...]] = {}
         self._callbacks: dict[str, Callable[[int, float], None]] = {}

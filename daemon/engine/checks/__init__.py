@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import structlog
 
 from daemon.clock import SYSTEM_CLOCK, Clock
@@ -56,7 +55,7 @@ def _slow(outcome: Outcome, latency_ms: float, degraded_over_ms: float | None) -
 
 
 async def run_check(
-    component: Component, *, clock: Clock = SYSTEM_CLOCK, client: httpx.AsyncClient | None = None,
+    component: Component, *, clock: Clock = SYSTEM_CLOCK, client=None,
     cwd: str | None = None,
 ) -> CheckResult:
     """One observation of `component`; never raises except CancelledError."""
