@@ -95,7 +95,7 @@ class Daemon:
         """Start, serve until SIGTERM/SIGINT, stop. Returns the exit code (0 after a clean stop)."""
         await self.start()
         self._install_signals()
-        self._tasks.append(asyncio.create_task(watchdog_loop(self.notifier), name="watchdog"))
+        self._tasks.append(asyncio.create_task(watchdog_loop(self.notifier, alive=self.runtime.scheduler.alive), name="watchdog"))
         self._tasks.append(asyncio.create_task(self._reload_loop(), name="reload"))
         watch = self.options.watch_config
         if watch is None:
