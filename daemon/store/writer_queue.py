@@ -55,7 +55,11 @@ class WorkQueue:
                 self.shed_unlogged += 1
             self.results.append((time.monotonic(), result))
             self.seq += 1
-            if self.idle or (self.lingering and len(self.results) >= self.max_batch):
+            # With a linger the consumer polls for results (no cross-thread wake-up per result on the
+            # event loop's hot path); a full batch still wakes it at once.
+            if (self.idle and self.linger_s <= 0) or (
+                (self.idle or self.lingering) and len(self.results) >= self.max_batch
+            ):
                 self.cond.notify()
             return True
 
@@ -89,10 +93,11 @@ class WorkQueue:
         with self.cond:
             while not self.results and not self.calls and not self.stopping and not self.closed:
                 self.idle = True
-                self.cond.wait(wake_every)
+                self.cond.wait(min(wake_every, self.linger_s) if self.linger_s > 0 else wake_every)
                 self.idle = False
             if self.linger_s > 0 and not self.calls and len(self.results) < self.max_batch:
-                deadline = time.monotonic() + self.linger_s
+                # counted from the oldest queued result: none waits much longer than linger_s
+                deadline = self.results[0][0] + self.linger_s
                 self.lingering = True
                 try:
                     while (not self.calls and len(self.results) < self.max_batch and not self.stopping
