@@ -214,7 +214,7 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
             spy_bin = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
             profile.mkdir(parents=True, exist_ok=True)
             spy = subprocess.Popen([spy_bin, "record", "--pid", str(daemon.pid), "--duration", str(int(seconds)),
-                                    "--rate", "250", "--format", "raw", "--gil", "--nonblocking",
+                                    "--rate", "1000", "--format", "raw", "--gil", "--nonblocking",
                                     "--output", str(profile / f"{kind}.txt")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         c0, h0, m0, t0 = servers.counts(), cpu_seconds(daemon.pid), cpu_seconds(monit.pid), time.monotonic()

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from array import array
 import random
 import time
 from collections import Counter
@@ -58,7 +59,7 @@ MISSED_LOG_EVERY_S = 10.0
 LOAD_WINDOW_S = 5.0
 #: a bucket's job fires this many times per interval (within the tick bounds below)
 SLOTS_PER_INTERVAL = 50
-MIN_TICK_S = 0.05
+MIN_TICK_S = 0.1
 MAX_TICK_S = 1.0
 #: no job fired for this long (the load job alone fires every LOAD_WINDOW_S): the scheduler is stuck
 STALL_AFTER_S = 30.0
@@ -79,7 +80,8 @@ class SyncReport:
 class LatenessStats:
     """Start lateness of submitted runs (seconds after their scheduled time), kept in a bounded ring."""
 
-    samples: list[float] = field(default_factory=list)
+    #: a flat array of doubles: 100,000 float objects in a list cost ~3 MB, this ~0.8 MB
+    samples: array = field(default_factory=lambda: array("d"))
     limit: int = 100_000
     submitted: int = 0
     #: runs that started within ON_TIME_S of their scheduled time

@@ -20,6 +20,7 @@ import structlog
 from daemon.clock import SYSTEM_CLOCK, Clock
 from daemon.config.loader import load_config
 from daemon.errors import HealerdError, StartupError
+from daemon.service.memory import settle
 from daemon.service.sdnotify import Notifier, watchdog_loop
 from daemon.service.tasks import cancel_and_wait
 
@@ -102,6 +103,7 @@ class Daemon:
             watch = self.runtime.config.settings.daemon.watch_config
         if watch:
             self._tasks.append(asyncio.create_task(self._watch_loop(), name="config-watch"))
+        settle()  # start-up's garbage back to the system before READY
         self.notifier.ready(self.runtime.status_line())
         log.info("healerd ready", config=str(self.options.config_dir), db=str(self.options.db_path),
                  components=len(self.runtime.config.components))
@@ -133,6 +135,7 @@ class Daemon:
                 await self.runtime.reload()
             except Exception:  # a reload must never take the daemon down
                 log.exception("reload failed; the previous configuration stays in force")
+            settle()
             self.notifier.ready(self.runtime.status_line())
 
     async def _watch_loop(self) -> None:
