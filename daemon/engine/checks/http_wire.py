@@ -36,6 +36,7 @@ IDLE_MAX_S = 60.0
 #: idle connections kept per origin; more concurrent checks than this open and close their own
 IDLE_PER_ORIGIN = 32
 USER_AGENT = "healerd"
+_END = h11.EndOfMessage()
 
 
 class ConnectionBroken(Exception):
@@ -51,9 +52,8 @@ class Plan:
     """Everything about a request that depends only on the check's config, built once per config."""
 
     origin: tuple[str, str, int]
-    method: str
-    target: bytes
-    headers: tuple[tuple[bytes, bytes], ...]
+    #: built (and validated by h11) once per config, sent as is on every check
+    request: h11.Request
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,7 +82,7 @@ def plan(url: str, method: str, headers: tuple[tuple[str, str], ...]) -> Plan:
     out += [(name.encode(), value.encode()) for name, value in headers if name.lower() != "host"]
     if "host" in given:
         out[0] = (b"host", next(v for n, v in headers if n.lower() == "host").encode())
-    return Plan((scheme, host, port), method, target.encode(), tuple(out))
+    return Plan((scheme, host, port), h11.Request(method=method, target=target.encode(), headers=out))
 
 
 class _Connection(asyncio.Protocol):
@@ -172,8 +172,8 @@ class _Connection(asyncio.Protocol):
         self._waiter = asyncio.get_running_loop().create_future()
         self.uses += 1
         try:
-            data = self.h11.send(h11.Request(method=p.method, target=p.target, headers=p.headers))
-            data += self.h11.send(h11.EndOfMessage())
+            data = self.h11.send(p.request)
+            data += self.h11.send(_END)
         except h11.LocalProtocolError as exc:
             self._waiter = None
             raise ValueError(f"cannot send this request: {exc}") from exc

@@ -16,7 +16,7 @@ from daemon.engine.checks.base import CheckContext, Outcome, healthy, unhealthy
 async def check_tcp(component: Component, ctx: CheckContext) -> Outcome:
     check = component.check
     assert isinstance(check, TcpCheck)
-    where = f"{check.host}:{check.port}"
+    where = _where(check.host, check.port)
     try:
         await _connect(check.host, check.port)
     except ConnectionRefusedError:
@@ -27,7 +27,23 @@ async def check_tcp(component: Component, ctx: CheckContext) -> Outcome:
         return unhealthy("dns", f"cannot resolve {check.host}: not a valid host name ({exc})")
     except OSError as exc:  # unreachable network, no route, …: a failure we cannot name better
         return unhealthy("error", f"cannot connect to {where}: {exc}")
-    return healthy(f"connected to {where}")
+    return _CONNECTED[where]
+
+
+@functools.lru_cache(maxsize=16384)
+def _where(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+class _Connected(dict):
+    """One shared healthy Outcome per target: 10,000 components kept 10,000 equal message strings."""
+
+    def __missing__(self, where: str):
+        outcome = self[where] = healthy(f"connected to {where}")
+        return outcome
+
+
+_CONNECTED = _Connected()
 
 
 async def _connect(host: str, port: int) -> None:
