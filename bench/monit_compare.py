@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scheduler_load import cpu_seconds, rss_mb  # noqa: E402
+from scheduler_load import cpu_seconds, rss_mb, run_statistics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MONIT = shutil.which("monit") or "/usr/bin/monit"
@@ -226,14 +226,7 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
         checks_m = c1[kind][1] - c0[kind][1]
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
-        stats = {}
-        for line in log_path.read_text().splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if event.get("event") == "run statistics":
-                stats = event
+        stats = run_statistics(log_path)
         us_h = 1e6 * (h1 - h0) / max(checks_h, 1)
         us_m = 1e6 * (m1 - m0) / max(checks_m, 1)
         result = {

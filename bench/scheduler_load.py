@@ -87,6 +87,19 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def run_statistics(log_path: Path) -> dict:
+    """The daemon's last "run statistics" log event (JSON lines), logged at shutdown."""
+    stats: dict = {}
+    for line in log_path.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "run statistics":
+            stats = event
+    return stats
+
+
 def count_rows(db: Path) -> int:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
@@ -159,14 +172,7 @@ def run_one(n: int, every: str, seconds: float, listeners: int) -> dict:
         rss = rss_mb(daemon.pid)
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(120)
-        stats = {}
-        for line in log_path.read_text().splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if event.get("event") == "run statistics":
-                stats = event
+        stats = run_statistics(log_path)
         elapsed = t1 - t0
         scheduled_per_s = n / parse_every(every)
         rows_per_s = (rows1 - rows0) / elapsed

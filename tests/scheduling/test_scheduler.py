@@ -6,6 +6,7 @@ import asyncio
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 from daemon.config.models import Component
@@ -22,12 +23,18 @@ def comp(name: str, every: str = "200ms", port: int = 1, weight: float = 1.0) ->
 wait_for = async_wait_until  # the suite-wide helper
 
 
-async def test_every_component_runs_recurringly():
+def counting() -> tuple[Counter[str], Callable[[str], Awaitable[None]]]:
+    """A job that only counts its runs per component."""
     runs: Counter[str] = Counter()
 
     async def run(name: str) -> None:
         runs[name] += 1
 
+    return runs, run
+
+
+async def test_every_component_runs_recurringly():
+    runs, run = counting()
     s = CheckScheduler(run)
     s.start()
     try:
@@ -180,11 +187,7 @@ def _with_every(component: Component, every: timedelta) -> Component:
 
 
 async def test_components_sharing_an_interval_share_one_job_and_each_still_runs():
-    runs: Counter[str] = Counter()
-
-    async def run(name: str) -> None:
-        runs[name] += 1
-
+    runs, run = counting()
     s = CheckScheduler(run)
     s.start()
     try:
@@ -198,11 +201,7 @@ async def test_components_sharing_an_interval_share_one_job_and_each_still_runs(
 
 
 async def test_an_interval_of_millions_of_years_runs_once_and_the_others_keep_running():
-    runs: Counter[str] = Counter()
-
-    async def run(name: str) -> None:
-        runs[name] += 1
-
+    runs, run = counting()
     s = CheckScheduler(run, rng=_NoStagger())
     s.start()
     try:
