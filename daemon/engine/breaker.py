@@ -154,6 +154,10 @@ class _Window(list):
 class CircuitBreaker:
     """One component's breaker. Mutable; every method that changes state returns its transitions."""
 
+    # slots: one breaker per component, 10,000 of them in a large fleet
+    __slots__ = ("spec", "_clock", "_state", "_since", "_open_until", "_failures", "_successes", "_reopen_count",
+                 "_last_closed", "_recent")
+
     def __init__(self, spec: BreakerSpec, clock: Clock) -> None:
         self.spec = spec
         self._clock = clock
