@@ -148,3 +148,11 @@ def test_without_linger_a_lone_result_is_taken_at_once():
     q.put_result(result("api", message="r0"))
     calls, results = q.wait_and_take(1.0)
     assert calls == [] and messages(results) == ["r0"] and not q.lingering
+
+
+def test_a_stop_with_nothing_queued_ends_the_wait_without_lingering():
+    q = WorkQueue(max_queue=100, max_batch=10, linger_s=60.0)
+    taken = _take_in_thread(q)
+    wait_until(lambda: q.idle, message="the consumer never waited")
+    q.wake(stopping=True)
+    assert taken.result(timeout=30) is None  # nothing to write: time to exit (it used to raise IndexError)
