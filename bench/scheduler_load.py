@@ -135,7 +135,13 @@ def raw_executemany_rate(template: Path, rows: int) -> float:
         return done / elapsed
 
 
-def run_one(n: int, every: str, seconds: float, listeners: int) -> dict:
+#: `healerd run` without the CLI's discovery of every verb (which imports Alembic, rich, … for all of
+#: them): what the daemon itself costs in memory, and what `healerd run` costs once verbs load lazily.
+DIRECT_RUN = [sys.executable, "-c", "import sys; from daemon.cli.run import COMMANDS; "
+              "COMMANDS[0].main(sys.argv[1:], prog_name='healerd run')"]
+
+
+def run_one(n: int, every: str, seconds: float, listeners: int, direct: bool = False) -> dict:
     listener = subprocess.Popen([sys.executable, "-c", LISTENER, str(listeners)], stdout=subprocess.PIPE,
                                 text=True, start_new_session=True)
     tmp = Path(tempfile.mkdtemp(prefix="healerd-bench-"))
@@ -153,8 +159,8 @@ def run_one(n: int, every: str, seconds: float, listeners: int) -> dict:
         env = {**os.environ, "NOTIFY_SOCKET": str(notify_path)}
         with open(log_path, "wb") as out:
             daemon = subprocess.Popen(
-                [sys.executable, "-m", "daemon", "run", "--config", str(config), "--db", str(db),
-                 "--log-format", "json", "--log-level", "info"],
+                [*(DIRECT_RUN if direct else [sys.executable, "-m", "daemon", "run"]), "--config", str(config),
+                 "--db", str(db), "--log-format", "json", "--log-level", "info"],
                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT,
             )
         t_start = time.monotonic()
@@ -217,6 +223,8 @@ def main() -> None:
     parser.add_argument("--every", action="append", help='check interval, e.g. "10s" (repeatable)')
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per configuration")
     parser.add_argument("--listeners", type=int, default=8)
+    parser.add_argument("--direct-run", action="store_true",
+                        help="start the run verb's module directly, not through the CLI's verb discovery")
     args = parser.parse_args()
     configs = [(n, e) for n in (args.n or [1000, 10000]) for e in (args.every or ["10s", "1s"])]
     print("reference (semantics.md): APScheduler 3.11 no-op jobs: 10,000 every 10 s → 1,000 runs/s on time, "
@@ -227,7 +235,7 @@ def main() -> None:
               "cpu %", "µs/check", "rss MB", "rows/s", "raw rows/s", "ratio", "stretch")
     print(" | ".join(header))
     for n, every in configs:
-        r = run_one(n, every, args.seconds, args.listeners)
+        r = run_one(n, every, args.seconds, args.listeners, args.direct_run)
         if "failed" in r:
             print(f"{n} | {every} | {r['failed']}", flush=True)
             continue
