@@ -163,26 +163,40 @@ def wait_ready(sock: socket.socket) -> None:
         pass
 
 
-def profile_summary(raw: Path, top: int = 25) -> list[str]:
-    """py-spy --format raw: collapsed stacks `frame;frame;… count`. Self and inclusive shares."""
+#: samples are grouped by the first subsystem found anywhere in their stack, in this order
+SUBSYSTEMS = [
+    ("writer thread (SQLite batches)", ("writer.py", "writer_batch", "writer_queue", "results_sql", "store/state.py")),
+    ("http client (httpx / h11 + http_wire)", ("httpx", "httpcore", "http_wire", "h11", "checks/http.py")),
+    ("tcp connect", ("checks/tcp.py",)),
+    ("run_check / Monitor.run / breaker", ("checks/__init__", "monitor.py", "breaker.py", "structlog")),
+    ("scheduler (APScheduler + scheduler.py)", ("apscheduler", "scheduler.py")),
+    ("healer, degradation, commands (periodic)", ("healer", "degradation", "commands.py", "score.py")),
+]
+IDLE = ("EpollSelector.select", "Condition.wait", "_worker (concurrent")
+
+
+def profile_summary(raw: Path, top: int = 15) -> list[str]:
+    """py-spy --format raw: collapsed stacks `frame;frame;… count`. Shares by subsystem, then self time."""
     own: collections.Counter[str] = collections.Counter()
-    incl: collections.Counter[str] = collections.Counter()
+    groups: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         n = int(count)
-        total += n
         frames = stack.split(";")
+        if frames[-1].startswith(IDLE):
+            continue
+        total += n
         own[frames[-1]] += n
-        for f in set(frames):
-            incl[f] += n
-    out = [f"  {total} samples; self time:"]
+        name = next((g for g, keys in SUBSYSTEMS if any(k in f for f in frames for k in keys)), "event loop / other")
+        groups[name] += n
+    total = total or 1
+    out = [f"  {total} non-idle samples (GIL held); by subsystem:"]
+    out += [f"    {100 * c / total:5.1f}%  {g}" for g, c in groups.most_common()]
+    out.append("  self time:")
     out += [f"    {100 * c / total:5.1f}%  {f}" for f, c in own.most_common(top)]
-    out.append("  inclusive (healerd and library frames):")
-    out += [f"    {100 * c / total:5.1f}%  {f}" for f, c in incl.most_common(top * 3)
-            if ("daemon/" in f or "site-packages" in f or "asyncio" in f)][:top]
     return out
 
 
