@@ -39,7 +39,6 @@ timeline, so an OPEN breaker stays open until its stored `open_until`, however t
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, NamedTuple
@@ -130,8 +129,37 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}es" if word.endswith("s") else f"{n} {word}s"
 
 
+class _Window(list):
+    """The last `maxlen` outcome codes: a list that drops its oldest, like deque(maxlen=…).
+
+    Not a deque because a deque allocates a 64-slot block up front (~630 bytes for a 20-result
+    window): 10,000 breakers spent ~4 MB on empty slots. Dropping the oldest of a short window is
+    a small memmove.
+    """
+
+    __slots__ = ("maxlen",)
+
+    def __init__(self, maxlen: int) -> None:
+        super().__init__()
+        self.maxlen = maxlen
+
+    def append(self, code: str) -> None:
+        super().append(code)
+        if len(self) > self.maxlen:
+            del self[0]
+
+    def extend(self, codes) -> None:
+        super().extend(codes)
+        if len(self) > self.maxlen:
+            del self[: len(self) - self.maxlen]
+
+
 class CircuitBreaker:
     """One component's breaker. Mutable; every method that changes state returns its transitions."""
+
+    # slots: one breaker per component, 10,000 of them in a large fleet
+    __slots__ = ("spec", "_clock", "_state", "_since", "_open_until", "_failures", "_successes", "_reopen_count",
+                 "_last_closed", "_recent")
 
     def __init__(self, spec: BreakerSpec, clock: Clock) -> None:
         self.spec = spec
@@ -144,7 +172,7 @@ class CircuitBreaker:
         self._successes = 0
         self._reopen_count = 0
         self._last_closed: _Instant | None = None
-        self._recent: deque[str] = deque(maxlen=spec.window)
+        self._recent = _Window(spec.window)
 
     # --- persistence -------------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import os
 import signal
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +21,39 @@ import structlog
 
 from daemon.clock import SYSTEM_CLOCK, Clock
 from daemon.config.loader import load_config
-from daemon.errors import HealerdError, StartupError
+from daemon.errors import StartupError
+from daemon.service.memory import settle
 from daemon.service.sdnotify import Notifier, watchdog_loop
 from daemon.service.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
+
+MIGRATE_TIMEOUT_S = 300.0
+
+
+async def migrate_in_child(db_path: Path, *, force: bool = False) -> None:
+    """Run `healerd migrate` in a child process, so Alembic never lives in the daemon's memory.
+
+    Alembic, Mako and the parsed scripts stayed resident for the daemon's whole life (~14 MB) after a
+    migration it needed once. The child is bounded, in its own process group, killed as a group on
+    timeout; its error message becomes the StartupError's.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "daemon", "migrate", "--db", str(db_path), *(["--force"] if force else []),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(MIGRATE_TIMEOUT_S):
+            _, err = await proc.communicate()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        raise StartupError(f"cannot migrate the database {db_path}: no result within {MIGRATE_TIMEOUT_S:g}s") from None
+    if proc.returncode != 0:
+        detail = " ".join(err.decode(errors="replace").split()) or f"exit code {proc.returncode}"
+        raise StartupError(f"cannot migrate the database {db_path}: {detail}")
 
 
 @dataclass
@@ -82,16 +111,14 @@ class Daemon:
     async def start(self) -> None:
         """Everything up to READY=1. Raises StartupError; leaves nothing running if it does."""
         from daemon.service.runtime import Runtime
-        from daemon.store.migrate import upgrade
+        from daemon.store.revision import at_head
 
         # The config first: an invalid directory must not leave a new, empty database behind.
         loaded = load_valid_config(self.options.config_dir)
 
-        self.notifier.extend_timeout(90)  # migrations on a big database may take a while
-        try:
-            await asyncio.to_thread(functools.partial(upgrade, self.options.db_path, force=self.options.force_db))
-        except HealerdError as exc:
-            raise StartupError(f"cannot migrate the database {self.options.db_path}: {exc}") from exc
+        if not await asyncio.to_thread(at_head, self.options.db_path):
+            self.notifier.extend_timeout(MIGRATE_TIMEOUT_S)  # migrations on a big database may take a while
+            await migrate_in_child(self.options.db_path, force=self.options.force_db)
         await asyncio.to_thread(self._record_instance, True)
 
         self.runtime = Runtime(self.options, loaded, notifier=self.notifier)
@@ -106,13 +133,14 @@ class Daemon:
         """Start, serve until SIGTERM/SIGINT, stop. Returns the exit code (0 after a clean stop)."""
         await self.start()
         self._install_signals()
-        self._tasks.append(asyncio.create_task(watchdog_loop(self.notifier), name="watchdog"))
+        self._tasks.append(asyncio.create_task(watchdog_loop(self.notifier, alive=self.runtime.scheduler.alive), name="watchdog"))
         self._tasks.append(asyncio.create_task(self._reload_loop(), name="reload"))
         watch = self.options.watch_config
         if watch is None:
             watch = self.runtime.config.settings.daemon.watch_config
         if watch:
             self._tasks.append(asyncio.create_task(self._watch_loop(), name="config-watch"))
+        settle()  # start-up's garbage back to the system before READY
         self.notifier.ready(self.runtime.status_line())
         log.info("healerd ready", config=str(self.options.config_dir), db=str(self.options.db_path),
                  components=len(self.runtime.config.components))
@@ -165,6 +193,7 @@ class Daemon:
                 await self.runtime.reload()
             except Exception:  # a reload must never take the daemon down
                 log.exception("reload failed; the previous configuration stays in force")
+            settle()
             self.notifier.ready(self.runtime.status_line())
 
     async def _watch_loop(self) -> None:

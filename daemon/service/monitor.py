@@ -18,14 +18,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import httpx
 import structlog
 
-from daemon import logctx
 from daemon.clock import Clock
 from daemon.config.models import Component, HealerdConfig, ProcessCheck
 from daemon.engine.breaker import BreakerSnapshot, CircuitBreaker, Transition
-from daemon.engine.checks import run_check
+from daemon.engine.checks import make_client, run_check
+from daemon.engine.checks.base import CheckContext
 from daemon.engine.pidwatch import PidWatcher
 from daemon.service.tasks import cancel_and_wait
 from daemon.store import state as store_state
@@ -84,7 +83,8 @@ class Monitor:
         self._running: dict[str, int] = {}
         self._idle = asyncio.Event()
         self._idle.set()
-        self._http = httpx.AsyncClient(follow_redirects=False)
+        self._http = make_client()  # kept-alive connections, no proxy from the environment
+        self._context: CheckContext | None = None  # one per monitor, not one per check
         self._pidwatch: PidWatcher | None = None
         self._watched: dict[str, tuple[int, ...]] = {}
         self._callbacks: dict[str, Callable[[int, float], None]] = {}
@@ -151,21 +151,26 @@ class Monitor:
             return
         self._running[name] = self._running.get(name, 0) + 1
         self._idle.clear()
+        # bind/reset by token, not bound_contextvars(): that one reads the whole context on each call
+        tokens = structlog.contextvars.bind_contextvars(component=name)
         try:
-            with logctx.only(component=name):
-                result = await run_check(component, clock=self.clock, client=self._http, cwd=self.config.directory)
-                injector = self.injectors.get(name)
-                if injector is not None:
-                    result = injector(result)
-                self.checks_run += 1
-                log.debug("check", status=result.status.value, error_class=result.error_class,
-                          latency_ms=round(result.latency_ms, 1))
-                self.observe(result)
-                if isinstance(component.check, ProcessCheck) and result.status is Status.HEALTHY:
-                    await self._watch_process(component)
+            ctx = self._context
+            if ctx is None or ctx.cwd != self.config.directory:
+                ctx = self._context = CheckContext(clock=self.clock, client=self._http, cwd=self.config.directory)
+            result = await run_check(component, ctx=ctx)
+            injector = self.injectors.get(name)
+            if injector is not None:
+                result = injector(result)
+            self.checks_run += 1
+            log.debug("check", status=result.status.value, error_class=result.error_class,
+                      latency_ms=round(result.latency_ms, 1))
+            self.observe(result)
+            if isinstance(component.check, ProcessCheck) and result.status is Status.HEALTHY:
+                await self._watch_process(component)
         except Exception:
             log.exception("check pipeline failed", component=name)
         finally:
+            structlog.contextvars.reset_contextvars(**tokens)
             self._running[name] -= 1
             if self._running[name] <= 0:
                 del self._running[name]

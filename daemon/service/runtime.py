@@ -125,6 +125,8 @@ class Runtime:
             "missed_runs": sum(self.scheduler.missed.values()),
             "on_time_runs": late.on_time,
             "interval_stretch": self.scheduler.load.stretch,
+            "scheduler_batches": self.scheduler.batches,
+            "unschedulable": dict(self.scheduler.unschedulable),
             "lateness_p50_ms": None if late.percentile(50) is None else round(late.percentile(50) * 1000, 2),
             "lateness_p99_ms": None if late.percentile(99) is None else round(late.percentile(99) * 1000, 2),
             "writer": asdict(self.writer.stats()),
@@ -261,4 +263,5 @@ class Runtime:
             f"{len(self.config.components)} components, {open_} open breakers, {half} half-open, "
             f"{self.monitor.checks_run} checks run, {missed} missed"
             + (f", intervals ×{stretch} (host overloaded)" if stretch > 1 else "")
+            + (f", {len(self.scheduler.unschedulable)} unschedulable" if self.scheduler.unschedulable else "")
         )

@@ -12,7 +12,7 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import structlog
 
@@ -95,10 +95,32 @@ class Notifier:
             self._sock = None
 
 
-async def watchdog_loop(notifier: Notifier) -> None:
+async def watchdog_loop(notifier: Notifier, alive: Callable[[], bool] | None = None) -> None:
+    """WATCHDOG=1 every interval while the loop runs and `alive()` holds.
+
+    A running loop is not enough: if the check scheduler stopped firing (a job that broke its
+    wake-up, say), the daemon would look healthy to systemd while checking nothing. So the pings
+    stop when `alive()` (the scheduler's own liveness) is false, and systemd's WatchdogSec= restarts
+    healerd; it says why in the log first.
+    """
     interval = notifier.watchdog_interval
     if interval is None or not notifier.enabled:
         return
+    withheld = False
     while True:
-        notifier.watchdog()
+        ok = True
+        if alive is not None:
+            try:
+                ok = bool(alive())
+            except Exception:  # noqa: BLE001 - a broken probe is a reason to withhold, not to crash
+                log.exception("watchdog liveness probe failed")
+                ok = False
+        if ok:
+            notifier.watchdog()
+            if withheld:
+                log.warning("scheduler firing again; WATCHDOG=1 resumed")
+            withheld = False
+        elif not withheld:
+            withheld = True
+            log.error("the check scheduler has stopped firing; withholding WATCHDOG=1 so systemd restarts healerd")
         await asyncio.sleep(interval)

@@ -406,3 +406,17 @@ def test_a_new_spec_keeps_state_counters_and_deadline_and_truncates_the_window()
     assert longer.state is S.OPEN and longer.open_until == deadline
     clock.advance(30)
     assert [t.to_state for t in longer.tick()] == [S.HALF_OPEN]
+
+
+def test_the_outcome_window_keeps_only_the_newest_like_a_bounded_deque():
+    from daemon.engine.breaker import _Window
+
+    w = _Window(3)
+    for code in "abcde":
+        w.append(code)
+    assert list(w) == ["c", "d", "e"]
+    w.extend("fghij")
+    assert list(w) == ["h", "i", "j"] and w.maxlen == 3
+    w.clear()
+    w.extend("xy")
+    assert list(w) == ["x", "y"]

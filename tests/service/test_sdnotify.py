@@ -118,3 +118,47 @@ def test_a_full_notify_socket_drops_messages_instead_of_blocking(notify_socket):
     results = [n.status("x" * 1000) for _ in range(5000)]
     assert results[0] is True and results[-1] is False
     assert n.dropped > 0
+
+
+async def test_watchdog_pings_stop_while_the_scheduler_is_not_alive_and_resume_after(notify_socket):
+    sock, path = notify_socket
+    sock.setblocking(False)
+    n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "20000"})  # ping every 10 ms
+    state = {"alive": True, "probes": 0}
+
+    def alive() -> bool:
+        state["probes"] += 1
+        return state["alive"]
+
+    def drain() -> int:
+        count = 0
+        while True:
+            try:
+                sock.recv(64)
+                count += 1
+            except BlockingIOError:
+                return count
+
+    async def probes_pass(k: int) -> None:
+        target = state["probes"] + k
+        deadline = asyncio.get_running_loop().time() + 10
+        while state["probes"] < target:
+            assert asyncio.get_running_loop().time() < deadline, "the watchdog loop stopped probing"
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(watchdog_loop(n, alive=alive))
+    try:
+        await probes_pass(3)
+        assert drain() >= 2
+        state["alive"] = False
+        await probes_pass(1)  # the probe that saw it dead may follow a ping sent just before
+        drain()
+        await probes_pass(5)
+        assert drain() == 0  # five intervals, no ping: systemd's WatchdogSec would fire
+        state["alive"] = True
+        await probes_pass(3)
+        assert drain() >= 2
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -8,6 +8,7 @@ import pytest
 
 from daemon.store.writer_batch import Call
 from daemon.store.writer_queue import WorkQueue
+from helpers import wait_until
 from writer_kit import result
 
 
@@ -111,3 +112,47 @@ def test_a_closed_queue_refuses_work_and_hands_back_what_it_held():
 def test_sizes_must_be_positive():
     with pytest.raises(ValueError):
         WorkQueue(max_queue=0, max_batch=1)
+
+
+def _take_in_thread(q: WorkQueue) -> concurrent.futures.Future:
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    future = pool.submit(q.wait_and_take, 1.0)
+    pool.shutdown(wait=False)
+    return future
+
+
+def test_results_alone_linger_until_the_batch_is_full():
+    q = WorkQueue(max_queue=100, max_batch=10, linger_s=60.0)  # a linger no test run would outlast
+    q.put_result(result("api", message="r0"))
+    taken = _take_in_thread(q)
+    wait_until(lambda: q.lingering, message="the consumer never lingered")
+    for i in range(1, 10):
+        q.put_result(result("api", message=f"r{i}"))
+    calls, results = taken.result(timeout=30)  # the 10th result filled the batch and ended the linger
+    assert calls == [] and messages(results) == [f"r{i}" for i in range(10)]
+
+
+def test_a_call_ends_the_linger_at_once_and_goes_out_with_the_waiting_results():
+    q = WorkQueue(max_queue=100, max_batch=10, linger_s=60.0)
+    q.put_result(result("api", message="r0"))
+    taken = _take_in_thread(q)
+    wait_until(lambda: q.lingering, message="the consumer never lingered")
+    c = call()
+    q.put_call(c)
+    calls, results = taken.result(timeout=30)
+    assert calls == [c] and messages(results) == ["r0"]
+
+
+def test_without_linger_a_lone_result_is_taken_at_once():
+    q = WorkQueue(max_queue=100, max_batch=10)
+    q.put_result(result("api", message="r0"))
+    calls, results = q.wait_and_take(1.0)
+    assert calls == [] and messages(results) == ["r0"] and not q.lingering
+
+
+def test_a_stop_with_nothing_queued_ends_the_wait_without_lingering():
+    q = WorkQueue(max_queue=100, max_batch=10, linger_s=60.0)
+    taken = _take_in_thread(q)
+    wait_until(lambda: q.idle, message="the consumer never waited")
+    q.wake(stopping=True)
+    assert taken.result(timeout=30) is None  # nothing to write: time to exit (it used to raise IndexError)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import structlog
 
 from daemon.clock import SYSTEM_CLOCK, Clock
@@ -57,17 +56,21 @@ def _slow(outcome: Outcome, latency_ms: float, degraded_over_ms: float | None) -
 
 
 async def run_check(
-    component: Component, *, clock: Clock = SYSTEM_CLOCK, client: httpx.AsyncClient | None = None,
-    cwd: str | None = None,
+    component: Component, *, clock: Clock = SYSTEM_CLOCK, client=None,
+    cwd: str | None = None, ctx: CheckContext | None = None,
 ) -> CheckResult:
-    """One observation of `component`; never raises except CancelledError."""
+    """One observation of `component`; never raises except CancelledError. A caller running many
+    checks passes one `ctx` (clock, client, cwd) instead of the three."""
     check = component.check
+    if ctx is None:
+        ctx = CheckContext(clock=clock, client=client, cwd=cwd)
+    clock = ctx.clock
     timeout = check.timeout.total_seconds()
     started = clock.monotonic()
     try:
         fn = CHECKS[check.kind]
         async with asyncio.timeout(timeout):
-            outcome = await fn(component, CheckContext(clock=clock, client=client, cwd=cwd))
+            outcome = await fn(component, ctx)
     except TimeoutError:
         outcome = unhealthy("timeout", f"no result within {timeout:g}s")
     except asyncio.CancelledError:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-import httpx
+from typing import Any
 
 from daemon.clock import Clock
 from daemon.config.models import Component
@@ -39,8 +38,9 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class CheckContext:
     clock: Clock
-    #: shared HTTP client (connection reuse across checks); None ⇒ the http check makes its own.
-    client: httpx.AsyncClient | None = None
+    #: shared HTTP client (connection reuse across checks): an http_wire.HttpPool (or a caller's own
+    #: httpx.AsyncClient); None ⇒ the http check makes its own.
+    client: Any = None
     #: where argv from the config runs: the config directory, so relative paths mean the same
     #: thing in a terminal and under systemd.
     cwd: str | None = None

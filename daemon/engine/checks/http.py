@@ -8,15 +8,15 @@ equal `json_equals` exactly: `true` does not equal `1`, and `"1"` does not equal
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import socket
 from typing import Any
 
-import httpx
-
 from daemon.config.models import Component, HttpCheck
 from daemon.engine.checks.base import CheckContext, Outcome, healthy, short, unhealthy
+from daemon.engine.checks.http_wire import ConnectionBroken, HttpPool, plan
 
 #: Bytes of body read at most: enough for any health endpoint, bounded against a runaway one.
 MAX_BODY = 1024 * 1024
@@ -27,15 +27,16 @@ _PATH = re.compile(rf"(?:{_NAME}|{_INDEX})(?:\.{_NAME}|{_INDEX})*")
 _SEGMENT = re.compile(rf"({_NAME})|\[(\d+)\]")
 
 
-def make_client() -> httpx.AsyncClient:
+def make_client() -> HttpPool:
     """A client suited to health checks, to be shared by every http check of one daemon.
 
-    `trust_env=False`: a proxy from the daemon's environment must not sit between healerd and a local
-    service it is judging. Redirects are not followed: a 302 from a health endpoint is an answer.
+    No proxy from the daemon's environment sits between healerd and a local service it is judging,
+    and redirects are not followed: a 302 from a health endpoint is an answer (engine/checks/http_wire.py).
     """
-    return httpx.AsyncClient(trust_env=False, follow_redirects=False)
+    return HttpPool(MAX_BODY)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_json_path(path: str) -> list[str | int]:
     """`a.b[0].c` → ["a", "b", 0, "c"], `$` → [] (the whole document); ValueError otherwise."""
     if path == "$":
@@ -89,15 +90,6 @@ def classify_connect_error(exc: BaseException) -> Outcome:
     return unhealthy("error", f"cannot connect: {exc}")
 
 
-async def _read_capped(response: httpx.Response) -> bytes:
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) >= MAX_BODY:
-            break
-    return bytes(body[:MAX_BODY])
-
-
 def judge(check: HttpCheck, status_code: int, body: bytes) -> Outcome:
     """The verdict on one response (pure, so every rule is tested without a server)."""
     if status_code not in check.expect_status:
@@ -124,20 +116,36 @@ def judge(check: HttpCheck, status_code: int, body: bytes) -> Outcome:
     return healthy(f"HTTP {status_code}")
 
 
-async def _request(check: HttpCheck, client: httpx.AsyncClient) -> Outcome:
+async def _request(check: HttpCheck, client: HttpPool) -> Outcome:
+    try:
+        status, body = await client.request(plan(check.url, check.method, tuple(check.headers.items())))
+    except ConnectionBroken as exc:
+        return unhealthy("error", f"connection broken: {exc}")
+    except OSError as exc:
+        return classify_connect_error(exc)
+    return judge(check, status, body)
+
+
+async def _request_httpx(check: HttpCheck, client) -> Outcome:
+    """Through a caller's own httpx.AsyncClient (kept for callers that pass one)."""
+    import httpx
+
     timeout = check.timeout.total_seconds()
     try:
-        async with client.stream(
-            check.method, check.url, headers=check.headers, timeout=timeout
-        ) as response:
-            body = b"" if check.method == "HEAD" else await _read_capped(response)
+        async with client.stream(check.method, check.url, headers=check.headers, timeout=timeout) as response:
+            body = bytearray()
+            if check.method != "HEAD":
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) >= MAX_BODY:
+                        break
     except httpx.TimeoutException as exc:
         return unhealthy("timeout", short(f"no answer within {timeout:g}s ({type(exc).__name__})"))
     except httpx.ConnectError as exc:
         return classify_connect_error(exc)
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
         return unhealthy("error", f"connection broken: {exc}")
-    return judge(check, response.status_code, body)
+    return judge(check, response.status_code, bytes(body[:MAX_BODY]))
 
 
 async def check_http(component: Component, ctx: CheckContext) -> Outcome:
@@ -145,7 +153,12 @@ async def check_http(component: Component, ctx: CheckContext) -> Outcome:
     assert isinstance(check, HttpCheck)
     if check.json_path is not None:
         parse_json_path(check.json_path)  # a bad path is a config problem: unknown, not unhealthy
-    if ctx.client is not None:
+    if isinstance(ctx.client, HttpPool):
         return await _request(check, ctx.client)
-    async with make_client() as client:
-        return await _request(check, client)
+    if ctx.client is not None:
+        return await _request_httpx(check, ctx.client)
+    pool = make_client()
+    try:
+        return await _request(check, pool)
+    finally:
+        pool.close()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import functools
 import ipaddress
+import os
 import socket
 
 from daemon.config.models import Component, TcpCheck
@@ -13,7 +16,7 @@ from daemon.engine.checks.base import CheckContext, Outcome, healthy, unhealthy
 async def check_tcp(component: Component, ctx: CheckContext) -> Outcome:
     check = component.check
     assert isinstance(check, TcpCheck)
-    where = f"{check.host}:{check.port}"
+    where = _where(check.host, check.port)
     try:
         await _connect(check.host, check.port)
     except ConnectionRefusedError:
@@ -24,14 +27,32 @@ async def check_tcp(component: Component, ctx: CheckContext) -> Outcome:
         return unhealthy("dns", f"cannot resolve {check.host}: not a valid host name ({exc})")
     except OSError as exc:  # unreachable network, no route, …: a failure we cannot name better
         return unhealthy("error", f"cannot connect to {where}: {exc}")
-    return healthy(f"connected to {where}")
+    return _CONNECTED[where]
+
+
+@functools.lru_cache(maxsize=16384)
+def _where(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+class _Connected(dict):
+    """One shared healthy Outcome per target: 10,000 components kept 10,000 equal message strings."""
+
+    def __missing__(self, where: str):
+        outcome = self[where] = healthy(f"connected to {where}")
+        return outcome
+
+
+_CONNECTED = _Connected()
 
 
 async def _connect(host: str, port: int) -> None:
     """Connect and close a bare non-blocking socket.
 
     No stream reader/writer or transport: nothing is exchanged, and at 1,000 checks a second that
-    machinery was a quarter of the daemon's CPU. Each resolved address is tried in turn (as
+    machinery was a quarter of the daemon's CPU. A second `connect` right after EINPROGRESS says
+    whether the handshake already finished (it has, on loopback, almost always), which spares the
+    selector round trip; otherwise the loop waits for it. Each resolved address is tried in turn (as
     open_connection does), so a host with an IPv6 and an IPv4 address still works.
     """
     loop = asyncio.get_running_loop()
@@ -43,7 +64,13 @@ async def _connect(host: str, port: int) -> None:
         sock = socket.socket(family, type_, proto)
         try:
             sock.setblocking(False)
-            await loop.sock_connect(sock, address)
+            code = sock.connect_ex(address)
+            if code == errno.EINPROGRESS:
+                code = sock.connect_ex(address)
+            if code in (errno.EINPROGRESS, errno.EALREADY):
+                await loop.sock_connect(sock, address)
+            elif code not in (0, errno.EISCONN):
+                raise OSError(code, os.strerror(code))  # the matching subclass: ConnectionRefusedError, …
             return
         except OSError as exc:
             last = exc
@@ -52,6 +79,7 @@ async def _connect(host: str, port: int) -> None:
     raise last or OSError(f"no address for {host}")
 
 
+@functools.lru_cache(maxsize=4096)
 def _numeric(host: str, port: int) -> list | None:
     """An IP literal needs no lookup (loop.getaddrinfo would still go through a thread)."""
     try:
