@@ -294,7 +294,8 @@ def resolve_paths(model: BaseModel, directory: Path) -> BaseModel:
             name: ch.model_copy(update={"password_file": _absolute(directory, ch.password_file)}) if isinstance(ch, EmailChannel) else ch
             for name, ch in model.notify.items()
         }
-        return model.model_copy(update={"degradation": degradation, "notify": notify})
+        fleet = model.fleet and model.fleet.model_copy(update={"password_file": _absolute(directory, model.fleet.password_file)})
+        return model.model_copy(update={"degradation": degradation, "notify": notify, "fleet": fleet})
     return model
 
 
