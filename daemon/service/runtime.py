@@ -59,6 +59,7 @@ class Runtime:
         self.dry_run_components: set[str] = set()
         self.healer = None  # service/healer.py, built in start()
         self.checkpoints = None  # service/checkpointing.py
+        self.fleet = None  # service/fleet.py FleetShipper, when [fleet] is configured
         self._tasks: list[asyncio.Task] = []
         self.reloads = 0
         self._status_pending = False
@@ -88,6 +89,7 @@ class Runtime:
         await self.healer.start()  # interrupted steps finished, ladders restored, before any decision
         self.checkpoints = CheckpointTaker(self, self.healer)
         await self.checkpoints.start()
+        await self._start_fleet()
         self._tasks.append(asyncio.create_task(self.commands.loop(), name="operator-commands"))
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         from daemon.service.chaos import ChaosService
@@ -121,6 +123,8 @@ class Runtime:
 
     async def stop(self, grace: float) -> None:
         self.scheduler.pause()
+        if self.fleet is not None:
+            await self.fleet.stop()
         if self.chaos is not None:
             await self.chaos.stop()  # running experiments revert and roll back while the writer still works
         if self.checkpoints is not None:
@@ -153,6 +157,11 @@ class Runtime:
         report = self.scheduler.sync(self.config.components)
         if self.chaos is not None:
             await self.chaos.apply_config()
+        if (self.fleet.settings if self.fleet else None) != self.config.settings.fleet:
+            if self.fleet is not None:
+                await self.fleet.stop()
+                self.fleet = None
+            await self._start_fleet()
         self.reloads += 1
         log.info("config reloaded", added=report.added, changed=report.changed, removed=report.removed,
                  unchanged=len(report.unchanged), problems=len(problems))
@@ -202,14 +211,24 @@ class Runtime:
         finally:
             conn.close()
 
+    async def _start_fleet(self) -> None:
+        settings = self.config.settings.fleet
+        if settings is not None:
+            from daemon.service.fleet import FleetShipper
+
+            self.fleet = FleetShipper(self, settings)
+            await self.fleet.start()
+
     async def _retention_loop(self) -> None:
+        from daemon.service.fleet_retention import keep_unshipped
         from daemon.store.retention import prune
 
         every = self.config.settings.retention.prune_every.total_seconds()
         while True:
             await asyncio.sleep(every)
             try:
-                await prune(self.writer, self.config.settings.retention, now=self.clock.wall())
+                protect = await keep_unshipped(self, now=self.clock.wall())
+                await prune(self.writer, self.config.settings.retention, now=self.clock.wall(), protect=protect)
             except Exception:
                 log.exception("retention pruning failed; will try again")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -44,8 +45,10 @@ class Rule:
     only: str = ""
     key: tuple[str, ...] = ("id",)
 
-    def delete_sql(self) -> str:
+    def delete_sql(self, protect: str | None = None) -> str:
         condition = f"{self.time_column} < :cutoff" + (f" AND ({self.only})" if self.only else "")
+        if protect:  # fleet mode: rows not shipped yet stay (store/fleet_sql.py unshipped_guard)
+            condition += f" AND ({protect})"
         # No ORDER BY: with an index on the time column SQLite walks that index; without one it walks
         # the table in rowid order (oldest first) and stops after `limit` matches. Either way one batch
         # touches about `limit` rows.
@@ -81,9 +84,9 @@ def cutoff_for(rule: Rule, retention: Retention, now: float) -> float:
     return cutoff
 
 
-def delete_batch(conn: sqlite3.Connection, rule: Rule, cutoff: float, limit: int) -> int:
+def delete_batch(conn: sqlite3.Connection, rule: Rule, cutoff: float, limit: int, protect: str | None = None) -> int:
     """One batch, inside the writer's transaction; returns how many rows went."""
-    return conn.execute(rule.delete_sql(), {"cutoff": cutoff, "limit": limit}).rowcount
+    return conn.execute(rule.delete_sql(protect), {"cutoff": cutoff, "limit": limit}).rowcount
 
 
 async def prune(
@@ -94,10 +97,12 @@ async def prune(
     clock: Clock = SYSTEM_CLOCK,
     batch: int | None = None,
     rules: tuple[Rule, ...] = RULES,
+    protect: Callable[[str], str | None] | None = None,
 ) -> dict[str, int]:
     """Delete everything past retention, one batch per writer transaction; returns rows per table.
 
     Ages are measured from `now` (wall-clock seconds), or from `clock.wall()` when it is not given.
+    `protect(table)` adds a condition rows must also meet to go (fleet mode: already shipped).
 
     A rule that fails (a bug, a schema surprise) is logged and skipped so the others still run; a
     writer that stops mid-prune ends it early. What is left is picked up by the next run.
@@ -107,10 +112,11 @@ async def prune(
     deleted: dict[str, int] = {}
     for rule in rules:
         cutoff = cutoff_for(rule, retention, now)
+        guard = protect(rule.table) if protect is not None else None
         total = 0
         try:
             while True:
-                n = await writer.submit(lambda conn, r=rule, c=cutoff: delete_batch(conn, r, c, limit))
+                n = await writer.submit(lambda conn, r=rule, c=cutoff, g=guard: delete_batch(conn, r, c, limit, g))
                 total += n
                 if n < limit:
                     break
