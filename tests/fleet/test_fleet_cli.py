@@ -1,0 +1,74 @@
+"""`healerd fleet …` as an operator runs it (a real subprocess) against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+from daemon.service.fleet import FleetShipper
+from kit import FakeRuntime, add_component, add_results, fleet_settings, local, set_breaker
+
+
+def healerd(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "daemon", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_fleet_migrate_creates_then_reports_already_at_head(empty_centre):
+    first = healerd("fleet", "migrate", "--url", empty_centre.url, "--password-file", empty_centre.password_file)
+    assert first.returncode == 0, first.stderr
+    assert "migrated from empty to f001" in first.stdout
+    again = healerd("fleet", "migrate", "--url", empty_centre.url, env={"HEALERD_FLEET_PASSWORD_FILE": empty_centre.password_file})
+    assert again.returncode == 0 and "already at revision f001" in again.stdout
+
+
+def test_a_password_in_the_url_or_a_writable_password_file_is_refused(centre, tmp_path):
+    url_with_password = centre.url.replace("postgres@", "postgres:secret@")
+    out = healerd("fleet", "hosts", "--url", url_with_password)
+    assert out.returncode == 1 and "password_file" in out.stderr
+    loose = tmp_path / "pw"
+    loose.write_text("x\n")
+    os.chmod(loose, 0o666)
+    out = healerd("fleet", "hosts", "--url", centre.url, "--password-file", str(loose))
+    assert out.returncode == 1 and "group or others can write" in out.stderr
+
+
+def test_unreachable_centre_is_one_line_not_a_traceback(tmp_path, centre):
+    import pgcluster
+
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{pgcluster.free_port()}/x"
+    out = healerd("fleet", "status", "--url", url, "--password-file", centre.password_file)
+    assert out.returncode == 1
+    assert out.stderr.startswith("healerd: cannot reach the fleet centre") and "Traceback" not in out.stderr
+
+
+async def test_hosts_report_and_status_read_what_hosts_shipped(db_path, centre):
+    conn = local(db_path)
+    web = add_component(conn, "web")
+    add_results(conn, web, 3, status="unhealthy")
+    set_breaker(conn, web, "open")
+    conn.close()
+    rt = FakeRuntime(db_path, fleet_settings(centre, host="alpha", guard=False), components=("web",))
+    await rt.writer.start()
+    shipper = FleetShipper(rt, rt.config.settings.fleet)
+    await asyncio.to_thread(shipper._round)
+    shipper._engine.dispose()
+    await rt.writer.stop()
+    pw = ["--url", centre.url, "--password-file", centre.password_file]
+
+    hosts = json.loads(healerd("fleet", "hosts", *pw, "--format", "json").stdout)
+    assert [(h["host"], h["components"], h["breakers_not_closed"]) for h in hosts] == [("alpha", 1, 1)]
+    rows = json.loads(healerd("fleet", "report", "current_system_status", *pw, "--format", "json").stdout)
+    assert [(r["host"], r["component"], r["status"], r["breaker_state"]) for r in rows] == [("alpha", "web", "unhealthy", "open")]
+    csv_out = healerd("fleet", "report", "fleet_current_status", *pw, "--format", "csv").stdout.splitlines()
+    assert csv_out[0].startswith("component,hosts,healthy") and csv_out[1].startswith("web,1,0,0,1")
+    table = healerd("fleet", "status", *pw)
+    assert table.returncode == 0, table.stderr
+    assert "hosts    1 shipping" in table.stdout and "alpha" in table.stdout
+    listed = healerd("fleet", "report", "--list", *pw).stdout
+    assert "fleet_open_incidents" in listed and "recovery_mttr" in listed
+    missing = healerd("fleet", "report", "nope", *pw)
+    assert missing.returncode == 1 and "no fleet view named 'nope'" in missing.stderr
