@@ -168,7 +168,7 @@ class FleetShipper:
                                          lag_s=fleet_sql.lag(local, now), rows=shipped)
                 pg.commit()
                 if self.settings.guard:
-                    self._guard(pg, now)
+                    self._guard(pg, now, local)
                 return shipped
         finally:
             local.close()
@@ -179,10 +179,19 @@ class FleetShipper:
             lambda conn: fleet_sql.save_mark(conn, table, shipped_id, open_from, rows, now))
         future.result(MARK_TIMEOUT_S)
 
-    def _guard(self, pg, now: float) -> None:
+    def _guard(self, pg, now: float, local) -> None:
+        """Open or close fleet incidents, then hold or release local components accordingly.
+
+        The shares query scans the fleet's breakers, so a host only runs it while one of its own
+        breakers is open or half-open (it is then one of the hosts a fleet incident would count);
+        every host reads the open incidents, which is one indexed lookup."""
         s = self.settings
-        shares = [fleet_guard.Share(*row) for row in fleet_guard_sql.shares(pg, now - s.window.total_seconds())]
         incidents = fleet_guard_sql.open_incidents(pg)
+        pg.commit()
+        if not incidents and not fleet_sql.breakers_open(local):
+            self._apply_holds(incidents, pg, now)
+            return
+        shares = [fleet_guard.Share(*row) for row in fleet_guard_sql.shares(pg, now - s.window.total_seconds())]
         pg.commit()
         plan = fleet_guard.plan(shares, {c: i for c, (i, _r) in incidents.items()}, s.max_share, s.min_hosts)
         if plan and fleet_guard_sql.try_lock(pg):

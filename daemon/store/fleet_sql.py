@@ -155,6 +155,10 @@ def count_dropped(conn: sqlite3.Connection, table: str, count: int) -> None:
     )
 
 
+def breakers_open(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM breakers WHERE state IN ('open', 'half_open') LIMIT 1").fetchone() is not None
+
+
 # --- fleet holds ---------------------------------------------------------------------------------------
 
 
