@@ -79,26 +79,35 @@ def _booleans(table: sa.Table) -> list[str]:
 
 def upsert(conn: Connection, table_name: str, host: str, rows: Sequence[dict[str, Any]], *, update: bool) -> None:
     """INSERT … ON CONFLICT on (host, local key): a replayed row is a no-op (append-only tables) or
-    overwrites the centre's copy with the host's current one (rows that change)."""
+    overwrites the centre's copy with the host's current one (rows that change).
+
+    The rows reach the server by COPY into a session-local staging table, then one
+    `INSERT … SELECT … ON CONFLICT` moves them: measured ~2x the rows/s of a multi-row INSERT through
+    executemany (bench/fleet_ship.py), and still one transaction with the caller's.
+    """
     if not rows:
         return
     table = fleet_models.metadata.tables[table_name]
-    flags = _booleans(table)
-    values = []
-    for row in rows:
-        value = dict(row, host=host)
-        for name in flags:
-            if value.get(name) is not None:
-                value[name] = bool(value[name])
-        values.append(value)
-    stmt = pg_insert(table)
+    names = [c.name for c in table.columns]
+    flags = set(_booleans(table))
     key = [c.name for c in table.primary_key.columns]
+    stage = f"healerd_stage_{table_name}"
+    columns = ", ".join(f'"{n}"' for n in names)
     if update:
-        rest = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key}
-        stmt = stmt.on_conflict_do_update(index_elements=key, set_=rest)
+        assignments = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in key)
+        conflict = f"DO UPDATE SET {assignments}"
     else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=key)
-    conn.execute(stmt, values)
+        conflict = "DO NOTHING"
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE "{table_name}") ON COMMIT DELETE ROWS')
+        with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([host if n == "host" else (bool(row[n]) if n in flags and row[n] is not None else row[n])
+                                for n in names])
+        cur.execute(f'INSERT INTO "{table_name}" ({columns}) SELECT {columns} FROM {stage} '
+                    f'ON CONFLICT ({", ".join(key)}) {conflict}')
+        cur.execute(f"TRUNCATE {stage}")
 
 
 def touch_host(conn: Connection, host: str, *, now: float, version: str, local_revision: str | None,
