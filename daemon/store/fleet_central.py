@@ -61,6 +61,13 @@ def make_engine(url: str, password_file: str | None = None, *, connect_timeout: 
             "connect_timeout": max(1, int(round(connect_timeout))),
             "application_name": "healerd",
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            # A centre that vanishes mid-round (pulled cable, dead VM) must not hang the shipper's
+            # thread forever: TCP keepalives and tcp_user_timeout bound a silent peer to ~30 s.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 30_000,
         },
     )
 
