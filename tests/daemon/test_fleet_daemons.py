@@ -212,3 +212,51 @@ def test_a_fleet_incident_holds_remediation_on_all_three_hosts(centre, tmp_path,
     (incident,) = centre.rows("SELECT hosts_open, hosts_total FROM fleet_incidents")
     assert incident == (3, 3)
     assert len(centre.rows("SELECT * FROM fleet_open_incidents WHERE scope = 'fleet'")) == 1
+
+
+def test_a_centre_that_accepts_and_never_answers_does_not_slow_healing(tmp_path, start_daemon):
+    """A black hole (TCP accepted, not one byte back): the shipper's thread waits out connect_timeout
+    while checks and healing go on at their own pace."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_hold():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_hold, daemon=True)
+    thread.start()
+    pw = tmp_path / "pw"
+    pw.write_text("x\n")
+    os.chmod(pw, 0o600)
+    fake = Centre(f"postgresql+psycopg://healerd@127.0.0.1:{server.getsockname()[1]}/fleet", str(pw), None)
+    try:
+        host = Host("lonely", tmp_path / "lonely", fake, start_daemon)
+        host.start()
+        wait_until(lambda: held, 15, message="the shipper connected to the black hole")
+        host.file.unlink()
+        deleted_at = time.time()
+        wait_until(lambda: healed_count(host) >= 1, 20, message="healed while the centre hangs")
+        assert time.time() - deleted_at < 10
+        wait_until(lambda: (host.local("SELECT last_error FROM fleet_status") or [(None,)])[0][0], 20,
+                   message="the hang was recorded as a failed round")
+        wait_until(lambda: time.time() >= deleted_at + 4, 10)
+        checks = host.local("SELECT count(*) FROM check_results WHERE ts BETWEEN ? AND ?",
+                            (deleted_at, deleted_at + 4))[0][0]
+        assert checks >= 10, checks  # 20 expected at 200 ms: the checks never waited for the centre
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        server.close()
