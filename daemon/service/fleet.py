@@ -91,6 +91,11 @@ class FleetShipper:
         return {"lag_s": self.lag_s, "last_success_at": self.last_success, "rows_shipped": self.rows_shipped,
                 "consecutive_failures": self.failures, "last_error": self.last_error}
 
+    def status_suffix(self) -> str:
+        """For STATUS=: the shipping lag, and whether the centre is failing."""
+        lag = "?" if self.lag_s is None else f"{self.lag_s:.0f}"
+        return f", fleet lag {lag} s" + (" (centre unreachable)" if self.failures else "")
+
     def hold_reason(self, component: str, now: float) -> tuple[float, str] | None:
         hold = self.holds.get(component)
         if hold is None or hold[0] <= now:

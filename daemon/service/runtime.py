@@ -244,4 +244,5 @@ class Runtime:
             f"{len(self.config.components)} components, {open_} open breakers, {half} half-open, "
             f"{self.monitor.checks_run} checks run, {missed} missed"
             + (f", intervals ×{stretch} (host overloaded)" if stretch > 1 else "")
+            + (self.fleet.status_suffix() if self.fleet is not None else "")
         )

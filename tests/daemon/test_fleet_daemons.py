@@ -250,6 +250,9 @@ def test_a_centre_that_accepts_and_never_answers_does_not_slow_healing(tmp_path,
         assert time.time() - deleted_at < 10
         wait_until(lambda: (host.local("SELECT last_error FROM fleet_status") or [(None,)])[0][0], 20,
                    message="the hang was recorded as a failed round")
+        wait_until(lambda: any("fleet lag" in line and "(centre unreachable)" in line
+                               for m in host.daemon.notify.drain() for line in m), 15,
+                   message="STATUS= says the centre is unreachable")
         wait_until(lambda: time.time() >= deleted_at + 4, 10)
         checks = host.local("SELECT count(*) FROM check_results WHERE ts BETWEEN ? AND ?",
                             (deleted_at, deleted_at + 4))[0][0]
