@@ -33,8 +33,8 @@ class Stopped(Exception):
     """The daemon is stopping: leave the round between two batches."""
 
 
-def _digest(row: dict[str, Any]) -> int:
-    return hash(tuple(row.values()))
+def _digest(row: dict[str, Any], volatile: tuple[str, ...] = ()) -> int:
+    return hash(tuple(v for k, v in row.items() if k not in volatile))
 
 
 class TableShipper:
@@ -95,11 +95,11 @@ class TableShipper:
             rows = fleet_sql.read_range(local, spec.table, after, upto, self.batch)
             if not rows:
                 break
-            changed = [r for r in rows if cache.get(r[key]) != _digest(r)]
+            changed = [r for r in rows if cache.get(r[key]) != _digest(r, spec.volatile)]
             if changed:
                 self._send(pg, spec.table, changed, update=True)
                 for row in changed:
-                    cache[row[key]] = _digest(row)
+                    cache[row[key]] = _digest(row, spec.volatile)
                 sent += len(changed)
             if spec.mode == "window":
                 for row in rows:

@@ -44,6 +44,8 @@ class Shipped:
     open_when: str = ""
     #: column holding the row's time, for the lag ("how old is the oldest row not shipped").
     time_column: str | None = None
+    #: columns whose change alone does not make a row worth re-sending (see breakers below).
+    volatile: tuple[str, ...] = ()
 
 
 #: Raw results are shipped, not hourly rollups: a rollup row changes with every check of its hour, a
@@ -51,7 +53,11 @@ class Shipped:
 SHIPPED: tuple[Shipped, ...] = (
     Shipped("components", "snapshot"),
     Shipped("check_results", "append", time_column="ts"),
-    Shipped("breakers", "snapshot"),
+    # A breaker's success counter, outcome window and updated_at move with every check (flushed every
+    # 250 ms); re-sending 1,000 breakers per host per round for that would cost the centre more than
+    # the results do. A breaker is re-sent when its state, deadline or failure count changes; the
+    # centre's copy of the volatile columns is as of that moment.
+    Shipped("breakers", "snapshot", volatile=("consecutive_successes", "recent", "updated_at")),
     Shipped("breaker_transitions", "append", time_column="ts"),
     Shipped("incidents", "window", "status = 'open'", time_column="opened_at"),
     Shipped("decisions", "append", time_column="ts"),

@@ -125,3 +125,26 @@ async def test_retention_keeps_unshipped_rows_and_prunes_them_counted_only_when_
     with local(db_path) as conn:
         assert conn.execute("SELECT dropped_unshipped FROM fleet_marks WHERE table_name = 'check_results'").fetchone() == (60,)
     assert runtime._read(fleet_sql.status, time.time()) is None  # no round recorded a status yet
+
+
+async def test_a_breaker_is_resent_when_its_state_changes_not_for_every_counted_success(runtime, centre, db_path):
+    conn = local(db_path)
+    web = add_component(conn, "web")
+    set_breaker(conn, web, "closed")
+    conn.close()
+    shipper = FleetShipper(runtime, runtime.config.settings.fleet)
+    try:
+        assert await asyncio.to_thread(shipper._round) >= 2  # the component and its breaker
+        conn = local(db_path)
+        conn.execute("UPDATE breakers SET consecutive_successes = 41, updated_at = updated_at + 1")
+        conn.close()
+        assert await asyncio.to_thread(shipper._round) == 0
+        assert centre.rows("SELECT consecutive_successes FROM breakers") == [(0,)]
+        conn = local(db_path)
+        conn.execute("UPDATE breakers SET state = 'open', consecutive_successes = 0, consecutive_failures = 3")
+        conn.close()
+        assert await asyncio.to_thread(shipper._round) == 1
+        assert centre.rows("SELECT state, consecutive_failures FROM breakers") == [("open", 3)]
+    finally:
+        shipper._executor.shutdown(wait=False)
+        shipper._engine.dispose()
