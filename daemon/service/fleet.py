@@ -151,7 +151,10 @@ class FleetShipper:
                         centre=self.centre, error=error, lag_s=self.lag_s)
         self.last_error = error
         if not isinstance(exc, FleetError) and self._engine is not None:
-            self._engine.dispose(close=False)  # a connection broken by a restart must not be reused
+            # A connection broken by a restart must not be reused, and a refused login may mean the
+            # password was rotated: the next round builds a new engine and reads the file again.
+            self._engine.dispose(close=False)
+            self._engine = None
 
     # --- one round, on the shipper thread ------------------------------------------------------------
 
