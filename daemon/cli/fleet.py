@@ -2,7 +2,8 @@
 
 `healerd report` keeps reading this host's SQLite file; these read the centre every host ships to, in
 the same table/json/csv formats. The URL carries no password: it comes from `--password-file` (or
-$HEALERD_FLEET_PASSWORD_FILE), checked like a config file. `--url` defaults to $HEALERD_FLEET_URL.
+$HEALERD_FLEET_PASSWORD_FILE), checked like a config file. `--url` defaults to $HEALERD_FLEET_URL, and
+on a host with `[fleet]` configured, to that section's url and password_file (`--config DIR`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,36 @@ _FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json", "c
 
 
 def _centre_options(fn):
-    fn = click.option("--password-file", envvar="HEALERD_FLEET_PASSWORD_FILE", default=None,
-                      help="File whose first line is the password [env: HEALERD_FLEET_PASSWORD_FILE].")(fn)
-    fn = click.option("--url", envvar="HEALERD_FLEET_URL", required=True,
-                      help="postgresql+psycopg://USER@HOST:PORT/DB, no password [env: HEALERD_FLEET_URL].")(fn)
-    return fn
+    """--url/--password-file, else the environment, else this host's `[fleet]` (--config)."""
+    import functools
+
+    from daemon.cli.options import config_option
+
+    @functools.wraps(fn)
+    def wrapper(*args, url: str | None, password_file: str | None, config_dir, **kwargs):
+        if url is None:
+            url, password_file = _from_config(config_dir, password_file)
+        return fn(*args, url=url, password_file=password_file, **kwargs)
+
+    wrapper = config_option(wrapper)
+    wrapper = click.option("--password-file", envvar="HEALERD_FLEET_PASSWORD_FILE", default=None,
+                           help="File whose first line is the password [env: HEALERD_FLEET_PASSWORD_FILE].")(wrapper)
+    wrapper = click.option("--url", envvar="HEALERD_FLEET_URL", default=None,
+                           help="postgresql+psycopg://USER@HOST:PORT/DB, no password [env: HEALERD_FLEET_URL; "
+                                "default: [fleet] url of --config].")(wrapper)
+    return wrapper
+
+
+def _from_config(config_dir, password_file: str | None) -> tuple[str, str | None]:
+    from daemon.cli.options import resolve_config
+    from daemon.config.loader import load_config
+
+    directory = resolve_config(config_dir)
+    loaded, _problems = load_config(directory)
+    fleet = loaded.config.settings.fleet if loaded is not None else None
+    if fleet is None:
+        raise click.UsageError(f"give --url (or $HEALERD_FLEET_URL): {directory} has no usable [fleet] section")
+    return fleet.url, password_file or fleet.password_file
 
 
 def _engine(url: str, password_file: str | None) -> sa.Engine:

@@ -87,3 +87,22 @@ async def test_hosts_report_and_status_read_what_hosts_shipped(db_path, centre):
     assert "fleet_open_incidents" in listed and "recovery_mttr" in listed
     missing = healerd("fleet", "report", "nope", *pw)
     assert missing.returncode == 1 and "no fleet view named 'nope'" in missing.stderr
+
+
+def test_on_a_configured_host_the_centre_comes_from_fleet_settings(centre, tmp_path):
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    os.chmod(etc, 0o755)
+    settings = etc / "healerd.toml"
+    settings.write_text(f'[fleet]\nurl = "{centre.url}"\npassword_file = "{centre.password_file}"\n')
+    os.chmod(settings, 0o644)
+    out = healerd("fleet", "hosts", "--config", str(etc), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    os.chmod(bare, 0o755)
+    (bare / "healerd.toml").write_text("[daemon]\n")
+    os.chmod(bare / "healerd.toml", 0o644)
+    out = healerd("fleet", "hosts", "--config", str(bare))
+    assert out.returncode == 2 and "give --url" in out.stderr
