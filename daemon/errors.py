@@ -46,3 +46,11 @@ class StartupError(HealerdError):
 
 class NotFoundError(HealerdError):
     """An operator named a component, checkpoint, experiment or run that does not exist."""
+
+
+class FleetError(HealerdError):
+    """The fleet centre (PostgreSQL) is unreachable, refuses us, or its schema does not match ours."""
+
+
+class FleetSchemaError(FleetError):
+    """The centre's schema is older or newer than this host's: nothing is written until they match."""

@@ -31,6 +31,34 @@ def collect(db_path: Path) -> dict[str, Any]:
         conn.close()
 
 
+def _fleet(conn) -> dict[str, Any] | None:
+    """Shipping to the fleet centre (issue 14): None when this host never shipped."""
+    import sqlite3
+    import time
+
+    from daemon.store import fleet_sql
+
+    try:
+        return fleet_sql.status(conn, time.time())
+    except sqlite3.OperationalError:  # a database from before the fleet tables: nothing to show
+        return None
+
+
+def _fleet_line(f: dict[str, Any]) -> str:
+    def iso(ts: float | None) -> str:
+        import datetime as dt
+
+        return "never" if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    line = (f"fleet    host {f['host']} → {f['centre']}: lag {f['lag_s']:g} s, last success {iso(f['last_success_at'])}, "
+            f"{f['rows_shipped']} rows shipped")
+    if f["dropped_unshipped"]:
+        line += f", {f['dropped_unshipped']} unshipped rows pruned (disk nearly full)"
+    if f["last_error"]:
+        line += f"\nfleet    last error: {f['last_error']}"
+    return line
+
+
 def _recovery(event: dict[str, Any] | None) -> str:
     if event is None:
         return ""
@@ -75,6 +103,8 @@ def render_text(data: dict[str, Any]) -> str:
         what = f"window {m['name']}" if m["kind"] == "window" else "silence"
         why = f": {m['reason']}" if m["reason"] else ""
         out.append(f"maintenance {m['component']} ({what}{why}) until {m['ended_at']}: no actions, no escalations")
+    if data.get("fleet"):
+        out.append(_fleet_line(data["fleet"]))
     out.append("")
     columns = ["component", "health", "breaker", "last check", "age s", "detail", "last recovery"]
     rows = [

@@ -312,7 +312,9 @@ def resolve_paths(model: BaseModel, directory: Path) -> BaseModel:
             http = http.model_copy(update={"basic_auth": auth})
         http = http.model_copy(update={"tls_cert": _absolute(directory, http.tls_cert), "tls_key": _absolute(directory, http.tls_key)})
         metrics = model.metrics.model_copy(update={"textfile": _absolute(directory, model.metrics.textfile)})
-        return model.model_copy(update={"degradation": degradation, "notify": notify, "http": http, "metrics": metrics})
+        fleet = model.fleet and model.fleet.model_copy(update={"password_file": _absolute(directory, model.fleet.password_file)})
+        return model.model_copy(update={"degradation": degradation, "notify": notify, "http": http, "metrics": metrics,
+                                        "fleet": fleet})
     return model
 
 

@@ -571,6 +571,35 @@ class MaintenanceWindow(Model):
         return self
 
 
+class Fleet(Model):
+    """`[fleet]`: ship this host's history to a central PostgreSQL (issue 14). Off unless `url` is set.
+
+    The password is never in the URL: it comes from `password_file`, read under the same trust rules as
+    config files (see service/fleet.py). Local SQLite stays the source of truth; the centre is a mirror.
+    """
+
+    url: Annotated[str, Field(pattern=r"^postgresql(\+psycopg)?://")]
+    password_file: str | None = None
+    #: this host's name in the centre; default: the machine's host name.
+    host: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    every: Duration = _seconds("5s")
+    #: rows per INSERT … ON CONFLICT batch (and the most rows the shipper holds in memory per table).
+    batch: Annotated[int, Field(ge=10, le=50_000)] = 2000
+    connect_timeout: Duration = _seconds("5s")
+    #: while the centre is down, tries back off exponentially up to this.
+    max_backoff: Duration = _seconds("1m")
+    #: retention may prune rows not yet shipped only when the database's filesystem has less free.
+    min_free: Size = 256 << 20
+    #: the fleet-wide guard: more than this share of hosts opening one component's breaker within
+    #: `window` (and at least `min_hosts` of them) is a fleet incident ...
+    max_share: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    min_hosts: Annotated[int, Field(ge=2)] = 3
+    window: Duration = _seconds("5m")
+    #: ... and local remediation of that component is held this long (renewed while it lasts).
+    hold_for: Duration = _seconds("10m")
+    guard: bool = True
+
+
 class SettingsFile(Model):
     """healerd.toml."""
 
@@ -581,6 +610,7 @@ class SettingsFile(Model):
     degradation: Degradation = Degradation()
     http: HttpSettings = HttpSettings()
     metrics: MetricsSettings = MetricsSettings()
+    fleet: Fleet | None = None
 
 
 # --- experiments.d/ ---------------------------------------------------------------------------------

@@ -194,6 +194,10 @@ class Healer:
     # --- applying ------------------------------------------------------------------------------------
 
     async def _apply(self, name: str, state: LadderState, d: Decision, now: float) -> None:
+        fleet = getattr(self.rt, "fleet", None)
+        hold = fleet.hold_reason(name, now) if fleet is not None and isinstance(d, RunStep) else None
+        if hold is not None:  # a fleet incident: the cause is shared, a local restart would not fix it
+            d = Wait(until=hold[0], reason=hold[1])
         if isinstance(d, (RunStep, Failback, Escalate)) and name in getattr(self.rt, "dry_run_components", ()):
             await self._dry_run(name, state, d, now)
         elif isinstance(d, OpenIncident):

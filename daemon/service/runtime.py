@@ -61,6 +61,7 @@ class Runtime:
         self.maintenance = None  # service/maintenance.py (issue 10)
         self.checkpoints = None  # service/checkpointing.py
         self.web = None  # service/web/service.py: [http] and the metrics textfile
+        self.fleet = None  # service/fleet.py FleetShipper, when [fleet] is configured
         self._tasks: list[asyncio.Task] = []
         self.reloads = 0
         self._status_pending = False
@@ -95,6 +96,7 @@ class Runtime:
         await self.healer.start()  # interrupted steps finished, ladders restored, before any decision
         self.checkpoints = CheckpointTaker(self, self.healer)
         await self.checkpoints.start()
+        await self._start_fleet()
         self._tasks.append(asyncio.create_task(self.commands.loop(), name="operator-commands"))
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         from daemon.service.chaos import ChaosService
@@ -136,6 +138,8 @@ class Runtime:
         self.scheduler.pause()
         if self.web is not None:
             await self.web.stop()
+        if self.fleet is not None:
+            await self.fleet.stop()
         if self.chaos is not None:
             await self.chaos.stop()  # running experiments revert and roll back while the writer still works
         if self.checkpoints is not None:
@@ -175,6 +179,11 @@ class Runtime:
             await self.chaos.apply_config()
         if self.web is not None:
             await self.web.apply_config(self.config)
+        if (self.fleet.settings if self.fleet else None) != self.config.settings.fleet:
+            if self.fleet is not None:
+                await self.fleet.stop()
+                self.fleet = None
+            await self._start_fleet()
         self.reloads += 1
         log.info("config reloaded", added=report.added, changed=report.changed, removed=report.removed,
                  unchanged=len(report.unchanged), problems=len(problems))
@@ -240,14 +249,25 @@ class Runtime:
         finally:
             conn.close()
 
+    async def _start_fleet(self) -> None:
+        settings = self.config.settings.fleet
+        if settings is not None:
+            from daemon.service.fleet import FleetShipper
+
+            self.fleet = FleetShipper(self, settings)
+            await self.fleet.start()
+
     async def _retention_loop(self) -> None:
+        from daemon.service.fleet_retention import keep_unshipped
         from daemon.store.retention import prune_and_optimize
 
         every = self.config.settings.retention.prune_every.total_seconds()
         while True:
             await asyncio.sleep(every)
             try:
-                await prune_and_optimize(self.writer, self.config.settings.retention, now=self.clock.wall())
+                protect = await keep_unshipped(self, now=self.clock.wall())
+                await prune_and_optimize(self.writer, self.config.settings.retention, now=self.clock.wall(),
+                                         protect=protect)
             except Exception:
                 log.exception("retention pruning failed; will try again")
 
@@ -264,4 +284,5 @@ class Runtime:
             f"{self.monitor.checks_run} checks run, {missed} missed"
             + (f", intervals ×{stretch} (host overloaded)" if stretch > 1 else "")
             + (f", {len(self.scheduler.unschedulable)} unschedulable" if self.scheduler.unschedulable else "")
+            + (self.fleet.status_suffix() if self.fleet is not None else "")
         )

@@ -610,3 +610,48 @@ daemon_info = Table(
     Column("stopped_at", Time),
     CheckConstraint("id = 1", name="single_row"),
 )
+
+# --- fleet mode (issue 14) -----------------------------------------------------------------------------
+
+fleet_marks = Table(
+    "fleet_marks",
+    metadata,
+    # Per shipped table: the highest local id the centre has acknowledged (committed), so a restart
+    # resumes there and retention knows what it may prune; the centre's upsert makes a replay harmless.
+    Column("table_name", Text, primary_key=True),
+    Column("shipped_id", BigInteger, nullable=False, server_default=text("0")),
+    # Lowest id that was not final yet (an open incident, a started recovery): rows from here on are
+    # re-read each round and re-sent when they changed.
+    Column("open_from", BigInteger),
+    counter("rows_shipped"),
+    # Unshipped rows retention had to delete because the disk was about to fill (said in the log too).
+    counter("dropped_unshipped"),
+    Column("shipped_at", Time),
+)
+
+fleet_status = Table(
+    "fleet_status",
+    metadata,
+    # A single row (id = 1): what `healerd status` shows about shipping, written by the shipper.
+    Column("id", Integer, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("centre", Text, nullable=False),
+    Column("last_attempt_at", Time),
+    Column("last_success_at", Time),
+    Column("last_error", Text),
+    # Age of the oldest row not shipped yet (0 when caught up), as of `updated_at`.
+    Column("lag_s", REAL),
+    Column("updated_at", Time, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+fleet_holds = Table(
+    "fleet_holds",
+    metadata,
+    # Components whose local remediation is held because a fleet incident says the cause is shared.
+    Column("component", Text, primary_key=True),
+    Column("fleet_incident_id", BigInteger, nullable=False),
+    Column("until", Time, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("updated_at", Time, nullable=False),
+)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -54,8 +55,10 @@ class Rule:
     #: an append-only table: its batch runs with `retention_horizon` set (see the module docstring).
     guarded: bool = False
 
-    def delete_sql(self) -> str:
+    def delete_sql(self, protect: str | None = None) -> str:
         condition = f"{self.time_column} < :cutoff" + (f" AND ({self.only})" if self.only else "")
+        if protect:  # fleet mode: rows not shipped yet stay (store/fleet_sql.py unshipped_guard)
+            condition += f" AND ({protect})"
         # No ORDER BY: with an index on the time column SQLite walks that index; without one it walks
         # the table in rowid order (oldest first) and stops after `limit` matches. Either way one batch
         # touches about `limit` rows.
@@ -119,13 +122,13 @@ def cutoff_for(rule: Rule, retention: Retention, now: float) -> float:
     return cutoff
 
 
-def delete_batch(conn: sqlite3.Connection, rule: Rule, cutoff: float, limit: int) -> int:
+def delete_batch(conn: sqlite3.Connection, rule: Rule, cutoff: float, limit: int, protect: str | None = None) -> int:
     """One batch, inside the writer's transaction; returns how many rows went."""
     if not rule.guarded:
-        return conn.execute(rule.delete_sql(), {"cutoff": cutoff, "limit": limit}).rowcount
+        return conn.execute(rule.delete_sql(protect), {"cutoff": cutoff, "limit": limit}).rowcount
     conn.execute(_SET_HORIZON, {"cutoff": cutoff})
     try:
-        return conn.execute(rule.delete_sql(), {"cutoff": cutoff, "limit": limit}).rowcount
+        return conn.execute(rule.delete_sql(protect), {"cutoff": cutoff, "limit": limit}).rowcount
     finally:
         conn.execute(_CLEAR_HORIZON)
 
@@ -150,10 +153,12 @@ async def prune(
     clock: Clock = SYSTEM_CLOCK,
     batch: int | None = None,
     rules: tuple[Rule, ...] = RULES,
+    protect: Callable[[str], str | None] | None = None,
 ) -> dict[str, int]:
     """Delete everything past retention, one batch per writer transaction; returns rows per table.
 
     Ages are measured from `now` (wall-clock seconds), or from `clock.wall()` when it is not given.
+    `protect(table)` adds a condition rows must also meet to go (fleet mode: already shipped).
 
     A rule that fails (a bug, a schema surprise) is logged and skipped so the others still run; a
     writer that stops mid-prune ends it early. What is left is picked up by the next run.
@@ -163,10 +168,11 @@ async def prune(
     deleted: dict[str, int] = {}
     for rule in rules:
         cutoff = cutoff_for(rule, retention, now)
+        guard = protect(rule.table) if protect is not None else None
         total = 0
         try:
             while True:
-                n = await writer.submit(lambda conn, r=rule, c=cutoff: delete_batch(conn, r, c, limit))
+                n = await writer.submit(lambda conn, r=rule, c=cutoff, g=guard: delete_batch(conn, r, c, limit, g))
                 total += n
                 if n < limit:
                     break
@@ -196,12 +202,15 @@ async def optimize_before_close(writer: Writer, timeout: float = 2.0) -> None:
         log.warning("retention.optimize_failed", error=str(exc) or type(exc).__name__)
 
 
-async def prune_and_optimize(writer: Writer, retention: Retention, *, now: float | None = None) -> dict[str, int]:
+async def prune_and_optimize(
+    writer: Writer, retention: Retention, *, now: float | None = None,
+    protect: Callable[[str], str | None] | None = None,
+) -> dict[str, int]:
     """What the daemon runs every `prune_every`: `prune()`, then `optimize()` on the writer's connection.
 
     After the deletes, so statistics describe what stays. A failed optimize is logged, never fatal.
     """
-    deleted = await prune(writer, retention, now=now)
+    deleted = await prune(writer, retention, now=now, protect=protect)
     try:
         await writer.submit(optimize)
     except (StoreError, sqlite3.Error) as exc:

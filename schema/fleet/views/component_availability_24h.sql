@@ -1,0 +1,46 @@
+-- Per host and component: checks and availability over the last 24 hours, from the shipped raw results.
+-- The local view reads hourly rollups; the centre receives raw results instead (a result never changes,
+-- a rollup row changes with every check), so this one counts results since the start of the hour 23
+-- hours ago — the same window as the local view.
+CREATE VIEW component_availability_24h AS
+WITH bounds AS (
+    SELECT floor(healerd_now() / 3600) * 3600 - 23 * 3600 AS first_hour
+),
+sums AS (
+    SELECT r.host,
+           r.component_id,
+           count(*) AS checks,
+           count(*) FILTER (WHERE r.status = 'healthy') AS healthy,
+           count(*) FILTER (WHERE r.status = 'degraded') AS degraded,
+           count(*) FILTER (WHERE r.status = 'unhealthy') AS unhealthy,
+           count(*) FILTER (WHERE r.status = 'unknown') AS unknown,
+           count(*) FILTER (WHERE r.injected) AS injected,
+           sum(coalesce(r.latency_ms, 0)) AS latency_sum_ms,
+           min(r.latency_ms) AS latency_min_ms,
+           max(r.latency_ms) AS latency_max_ms
+      FROM check_results AS r, bounds
+     WHERE r.ts >= bounds.first_hour
+     GROUP BY r.host, r.component_id
+)
+SELECT c.host,
+       c.name AS component,
+       coalesce(s.checks, 0) AS checks,
+       coalesce(s.healthy, 0) AS healthy,
+       coalesce(s.degraded, 0) AS degraded,
+       coalesce(s.unhealthy, 0) AS unhealthy,
+       coalesce(s.unknown, 0) AS unknown,
+       CASE WHEN coalesce(s.checks, 0) = 0 THEN NULL
+            ELSE healerd_round(100.0 * (s.healthy + s.degraded) / s.checks) END AS availability_pct,
+       CASE WHEN coalesce(s.checks, 0) = 0 THEN NULL
+            ELSE healerd_round(100.0 * s.healthy / s.checks) END AS healthy_pct,
+       CASE WHEN coalesce(s.checks, 0) = 0 THEN NULL
+            ELSE healerd_round(s.latency_sum_ms / s.checks) END AS avg_latency_ms,
+       s.latency_min_ms AS min_latency_ms,
+       s.latency_max_ms AS max_latency_ms,
+       coalesce(s.injected, 0) AS injected,
+       healerd_iso(bounds.first_hour) AS since
+  FROM components AS c
+ CROSS JOIN bounds
+  LEFT JOIN sums AS s ON s.host = c.host AND s.component_id = c.id
+ WHERE c.removed_at IS NULL
+ ORDER BY c.host, c.name;
