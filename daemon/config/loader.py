@@ -21,10 +21,11 @@ Never raises for bad input, never touches the database: the caller records the p
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.config.files import ParsedFile, list_entries, read_file
+from daemon.config.files import SETTINGS_FILE, SUBDIRS, ParsedFile, list_entries, read_file
 from daemon.config.models import (
     Checkpoint,
     Component,
@@ -116,6 +117,30 @@ def changed_on_disk(loaded: LoadedConfig) -> bool:
         if mtime != loaded.files[entry.relpath].mtime_ns:
             return True
     return False
+
+
+def directory_signature(directory: Path) -> frozenset:
+    """Names (as bytes), sizes and mtimes of everything the loader may read: the polling watcher's view.
+
+    Bytes, not str: a file name that is not valid UTF-8 is exactly what broke watchfiles' watcher and
+    its own polling (issue 16); here it is one more name whose appearance triggers a reload.
+    """
+    root = os.fsencode(directory)
+    seen = set()
+    for sub in (b"", *(os.fsencode(s) for s in SUBDIRS)):
+        folder = os.path.join(root, sub) if sub else root
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if sub or entry.name == os.fsencode(SETTINGS_FILE):
+                        try:
+                            st = entry.stat()
+                        except OSError:
+                            continue
+                        seen.add((sub, entry.name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode))
+        except OSError:
+            seen.add((sub, None, 0, 0, 0, 0))
+    return frozenset(seen)
 
 
 def _changed(pf: ParsedFile, previous: LoadedConfig) -> bool:
