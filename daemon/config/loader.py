@@ -104,8 +104,8 @@ def changed_on_disk(loaded: LoadedConfig) -> bool:
     Cheap (a listing and a stat per file): the watcher calls it once it is live, to catch a change
     made between the load and the moment the watcher started listening.
     """
-    entries, _problems = list_entries(loaded.directory)
-    if entries is None:
+    entries, problems = list_entries(loaded.directory)
+    if entries is None or problems:  # a stray file (e.g. a name that is not UTF-8) must still be named
         return True
     if {e.relpath for e in entries} != set(loaded.files):
         return True
