@@ -97,7 +97,8 @@ class Healer:
         """Restore every ladder, finish what the previous daemon left `started`, then start deciding."""
         from daemon.service.healer_restore import restore
 
-        await self.intents.start()  # what a killed daemon journaled goes into the database first
+        await self.intents.start()  # ids continue after what the runtime replayed from the journal
+        self.rt.monitor.unconfirmed = self.intents.watch  # breaker transitions too
         await restore(self)
         self.rt.monitor.result_listeners.append(self._on_result)
         self.rt.monitor.transition_listeners.append(lambda name, t: self._wake.set())

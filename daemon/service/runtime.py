@@ -71,6 +71,9 @@ class Runtime:
 
     async def start(self) -> None:
         await self.writer.start()
+        from daemon.service.healer_intents import replay
+
+        await replay(self)  # a kill -9 during a database outage left intents in <db>.intents
         ids = await self._sync_components()
         stored = await asyncio.to_thread(self._read, store_state.load_breakers)
         self.monitor = Monitor(self.config, self.writer, self.clock, ids)

@@ -37,6 +37,7 @@ from typing import Any
 import structlog
 
 from daemon.store import healer_sql
+from daemon.store import state as store_state
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +63,10 @@ def _ladder(conn, op):
 
 
 _OPS = {
+    "transition": lambda conn, op: store_state.insert_transition(
+        conn, op["component_id"], ts=op["ts"], from_state=op["from_state"], to_state=op["to_state"],
+        reason=op["reason"], open_until=op["open_until"]),
+    "breaker": lambda conn, op: store_state.save_breaker(conn, op["component_id"], op["snapshot"], op["now"]),
     "ladder": _ladder,
     "decision": lambda conn, op: healer_sql.insert_decision(conn, **{k: v for k, v in op.items() if k != "op"}),
     "incident": lambda conn, op: healer_sql.insert_incident(
@@ -78,7 +83,8 @@ _OPS = {
 
 
 def entry(anchor: list | None, ops: list[dict[str, Any]]) -> Entry:
-    """`anchor`: ["absent", table, id] (apply unless that row exists) or ["started", event_id]."""
+    """`anchor`: ["absent", table, id] (apply unless that row exists), ["started", event_id] or
+    ["transition", component_id, ts, to_state]."""
     return {"anchor": anchor, "ops": [op for op in ops if op is not None]}
 
 
@@ -89,6 +95,10 @@ def _committed(conn: sqlite3.Connection, anchor: list | None) -> bool:
         table, row_id = anchor[1], anchor[2]
         assert table in TABLES
         return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is not None
+    if anchor[0] == "transition":  # breaker transitions: (component, time, new state) is their natural key
+        _, component_id, ts, to_state = anchor
+        return conn.execute("SELECT 1 FROM breaker_transitions WHERE component_id = ? AND ts = ? AND to_state = ?",
+                            (component_id, ts, to_state)).fetchone() is not None
     if anchor[0] == "started":
         row = conn.execute("SELECT status FROM recovery_events WHERE id = ?", (anchor[1],)).fetchone()
         return row is None or row[0] != "started"  # finished already (or its start was never written)

@@ -99,8 +99,12 @@ def test_kill_9_of_the_daemon_during_the_outage_replays_the_journal_and_the_step
     gate.open()
     wait_until(lambda: [(e["attempt"], e["status"]) for e in events(d2, "app")] == [(1, "interrupted"), (2, "succeeded")],
                timeout=30, message=lambda: explain(d2, "app"))
-    # the budget counted the interrupted attempt once: the retry after the restart was attempt 2 of 2
-    wait_until(lambda: d2.query("SELECT count(*) FROM incidents WHERE status = 'open'") == [(0,)], timeout=30)
+    # the breaker's transition to open was journaled too: the same incident goes on (not closed as if the
+    # breaker had never opened), and the budget counted the interrupted attempt once (attempt 2 of 2)
+    wait_until(closed_incident(d2, "app"), timeout=30, message=lambda: explain(d2, "app"))
+    assert len({e["incident"] for e in events(d2, "app")}) == 1
+    assert d2.query("SELECT count(*) FROM incidents") == [(1,)]
+    assert d2.query("SELECT count(*) FROM breaker_transitions WHERE to_state = 'open' AND ts < ?", (killed_at,)) == [(1,)]
 
 
 @pytest.fixture
