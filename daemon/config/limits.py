@@ -44,6 +44,8 @@ DURATION_RANGES: dict[str, tuple[timedelta, timedelta]] = {
 }
 #: Integers without a bound of their own stay below this (attempts, keep, consecutive_failures …).
 MAX_INT = 1_000_000
+#: Integers that count bytes or queue slots have their own bound.
+INT_RANGES: dict[str, int] = {"min_size": 2**50, "max_queue": 10_000_000}
 #: Numbers: finite, and no bigger than this unless a field says otherwise.
 MAX_FLOAT = 1e9
 FLOAT_RANGES: dict[str, float] = {"weight": 1e6}
@@ -84,8 +86,9 @@ def _check_data(field: str, value: Any, depth: int) -> None:
         if not math.isfinite(value) or abs(value) > high:
             raise ValueError(f"must be a finite number no bigger than {high:g}")
     elif isinstance(value, int):
-        if abs(value) > MAX_INT:
-            raise ValueError(f"must be no bigger than {MAX_INT}")
+        high = INT_RANGES.get(field, MAX_INT)
+        if abs(value) > high:
+            raise ValueError(f"must be no bigger than {high}")
     elif isinstance(value, str):
         check_text(value, STRING_RANGES.get(field, MAX_STRING))
     elif isinstance(value, (list, tuple, dict)):

@@ -243,3 +243,12 @@ def test_unknown_keys_that_are_not_key_like_are_not_echoed(cfg):
                                    "    'hunter2:$6$SECRET:': 1\n")
     problem = _one(cfg)
     assert (problem.key, problem.line) == ("component[0]", 4) and "SECRET" not in str(problem)
+
+
+def test_sizes_and_queue_lengths_have_their_own_larger_bound(cfg):
+    cfg.write("healerd.toml", "[daemon]\nmax_queue = 5000000\n")
+    cfg.write("policies.d/a.toml", component("a", check='kind = "file"\npath = "x"\nmin_size = "2GB"'))
+    loaded, problems = cfg.load()
+    assert problems == [] and loaded.config.components["a"].check.min_size == 2 * 10**9
+    cfg.write("policies.d/a.toml", component("a", check='kind = "file"\npath = "x"\nmin_size = "2000TB"'))
+    assert _one(cfg).key == "component[0].check.min_size"
