@@ -42,7 +42,7 @@ from daemon.store import state as store_state
 log = structlog.get_logger(__name__)
 
 #: How long the healer waits for an intent's COMMIT before it journals the intent and acts (README).
-INTENT_WAIT_S = 1.0
+INTENT_WAIT_S = 0.5
 SUFFIX = ".intents"
 TABLES = ("incidents", "recovery_events", "decisions")
 
