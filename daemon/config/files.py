@@ -305,19 +305,21 @@ def resolve_paths(model: BaseModel, directory: Path) -> BaseModel:
     return model
 
 
-def read_file(directory: Path, entry: Entry, previous: ParsedFile | None = None) -> ParsedFile:
+def read_file(
+    directory: Path, entry: Entry, previous: ParsedFile | None = None, rejected: ParsedFile | None = None
+) -> ParsedFile:
     """Read, parse and validate one file; never raises for bad input.
 
     With `previous` (the version in force) and identical bytes, its parse is reused: reload then costs
     a read and a hash per file, and the trust check still runs every time.
     """
     try:
-        return _read_file(directory, entry, previous)
+        return _read_file(directory, entry, previous, rejected)
     except Exception as exc:  # e.g. RecursionError on absurdly nested input: a problem, never a crash
         return ParsedFile(entry.relpath, entry.kind, None, problems=(Problem(entry.relpath, "", f"could not be read: {exc!r}"),))
 
 
-def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None) -> ParsedFile:
+def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None, rejected: ParsedFile | None) -> ParsedFile:
     read = _read_trusted(entry)
     if isinstance(read, Problem):
         return ParsedFile(entry.relpath, entry.kind, None, problems=(read,))
@@ -325,6 +327,8 @@ def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None) -> Pa
     digest = hashlib.sha256(raw).hexdigest()
     if previous is not None and previous.model is not None and previous.sha256 == digest:
         return previous
+    if rejected is not None and rejected.sha256 == digest:  # the same bad bytes: the same problems, unparsed
+        return rejected
     bad = ParsedFile(entry.relpath, entry.kind, None, digest, st.st_mtime_ns)
     try:
         text = raw.decode("utf-8")

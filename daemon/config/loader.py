@@ -49,6 +49,9 @@ class LoadedConfig:
     files: dict[str, ParsedFile] = field(default_factory=dict)
     #: files whose version on disk was rejected, so an older version of them is in force.
     held: frozenset[str] = frozenset()
+    #: relpath → the rejected parse of its bytes on disk (with their sha256): unchanged bad bytes are not
+    #: parsed again on the next reload (a directory of many bad files made every reload slow).
+    rejected: dict[str, ParsedFile] = field(default_factory=dict)
 
     def summary(self) -> str:
         """`3 components, 1 checkpoint, 2 channels, 1 experiment`: for `healerd check` and sd_notify."""
@@ -157,12 +160,15 @@ def load_config(
         return None, _sorted(problems)
     chosen: dict[str, ParsedFile] = {}
     held: set[str] = set()
+    rejected: dict[str, ParsedFile] = {}
     for entry in entries:
         before = previous.files.get(entry.relpath) if previous is not None else None
-        parsed = read_file(directory, entry, before)
+        parsed = read_file(directory, entry, before, previous.rejected.get(entry.relpath) if previous else None)
         if parsed.model is not None:
             chosen[entry.relpath] = parsed
             continue
+        if parsed.sha256:
+            rejected[entry.relpath] = parsed
         problems.extend(parsed.problems)
         if before is not None:
             chosen[entry.relpath] = before
@@ -190,7 +196,8 @@ def load_config(
         config = assemble(ordered, directory)
     except Exception as exc:  # a model rule only the whole can break; never crash on input
         return None, _sorted(problems + [Problem(str(directory), "", f"could not be assembled: {exc}")])
-    return LoadedConfig(directory, config, {pf.relpath: pf for pf in ordered}, frozenset(held)), _sorted(problems)
+    loaded = LoadedConfig(directory, config, {pf.relpath: pf for pf in ordered}, frozenset(held), rejected)
+    return loaded, _sorted(problems)
 
 
 def _in_force_first(chosen: dict[str, ParsedFile], previous: LoadedConfig | None) -> list[ParsedFile]:

@@ -252,3 +252,20 @@ def test_sizes_and_queue_lengths_have_their_own_larger_bound(cfg):
     assert problems == [] and loaded.config.components["a"].check.min_size == 2 * 10**9
     cfg.write("policies.d/a.toml", component("a", check='kind = "file"\npath = "x"\nmin_size = "2000TB"'))
     assert _one(cfg).key == "component[0].check.min_size"
+
+
+def test_unchanged_bad_bytes_are_not_parsed_again_on_the_next_reload(cfg, monkeypatch):
+    from daemon.config import files
+
+    cfg.write("policies.d/a.toml", component("a"))
+    first, _ = cfg.load()
+    cfg.write("policies.d/bad.toml", component("b", "weight = inf"))
+    parsed: list[str] = []
+    real = files._parse
+    monkeypatch.setattr(files, "_parse", lambda entry, text: (parsed.append(entry.relpath), real(entry, text))[1])
+    second, problems = cfg.load(previous=first)
+    third, again = cfg.load(previous=second)
+    assert parsed == ["policies.d/bad.toml"] and again == problems and len(problems) == 1
+    cfg.write("policies.d/bad.toml", component("b", "weight = 2.0"))
+    fourth, fixed = cfg.load(previous=third)
+    assert parsed == ["policies.d/bad.toml"] * 2 and fixed == [] and "b" in fourth.config.components
