@@ -167,8 +167,9 @@ def load_config(
         if parsed.model is not None:
             chosen[entry.relpath] = parsed
             continue
-        if parsed.sha256:
-            rejected[entry.relpath] = parsed
+        if parsed.sha256:  # kept without its line locator, which holds the whole text
+            rejected[entry.relpath] = ParsedFile(parsed.relpath, parsed.kind, None, parsed.sha256, parsed.mtime_ns,
+                                                 problems=parsed.problems)
         problems.extend(parsed.problems)
         if before is not None:
             chosen[entry.relpath] = before
