@@ -26,7 +26,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 ROOTS: dict[type[BaseModel], tuple[str, tuple[str, ...]]] = {
     models.PolicyFile: ("policies.d/*.toml", ("### Components (`policies.d/`)", "### The recovery ladder", "## Between incidents")),
     models.SettingsFile: ("healerd.toml", ("### `healerd.toml`", "## Between incidents",
-                                            "## HTTP: metrics, JSON API and the status page")),
+                                            "## HTTP: metrics, JSON API and the status page",
+                                            "## Fleet mode: one PostgreSQL for every host")),
     models.ExperimentFile: ("experiments.d/*.toml", ("### Chaos experiments (`experiments.d/`)",)),
 }
 

@@ -12,6 +12,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from daemon.config.limits import parse_bounded_seconds
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -37,7 +39,7 @@ def parse_duration(value: object) -> timedelta:
     match = _DURATION.match(value)
     if not match:
         raise ValueError(f'{value!r} is not a duration (use a number and ms, s, m, h or d, e.g. "30s")')
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return timedelta(seconds=parse_bounded_seconds(match.group(1), _UNIT_SECONDS[match.group(2)]))
 
 
 def format_duration(value: timedelta) -> str:

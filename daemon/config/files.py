@@ -49,7 +49,7 @@ from daemon.config.models import (
     SettingsFile,
     SqliteCheck,
 )
-from daemon.config.problems import Problem, format_key, from_validation_error
+from daemon.config.problems import Problem, format_key, from_validation_error, printable
 
 FileKind = Literal["settings", "policy", "experiment"]
 SETTINGS_FILE = "healerd.toml"
@@ -179,6 +179,9 @@ def _list_entries(directory: Path) -> tuple[list[Entry] | None, list[Problem]]:
             if is_ignored(name):
                 continue
             relpath = f"{subdir}/{name}"
+            if printable(name) != name:  # undecodable bytes: shown escaped by Problem, never loaded
+                problems.append(Problem(relpath, "", "the file name is not valid UTF-8, so it is not loaded: rename it"))
+                continue
             if (sub / name).is_dir():
                 problems.append(Problem(relpath, "", f"a directory inside {subdir}/ is not read: move it out"))
                 continue
@@ -214,23 +217,27 @@ def read_trusted_file(path: str | os.PathLike[str]) -> bytes:
 def _read_trusted(entry: Entry) -> tuple[bytes, os.stat_result] | Problem:
     """Open, check through the descriptor, read. Follows symlinks and then checks the target's dir."""
     path = entry.path
+    what = "this file"
     if path.is_symlink():
         try:
             target = path.resolve(strict=True)
         except (OSError, RuntimeError) as exc:
-            return Problem(entry.relpath, "", f"broken symlink: {exc}")
+            return Problem(entry.relpath, "", f"broken symlink: {exc.strerror if isinstance(exc, OSError) else exc}")
+        # A symlink may lead anywhere (/etc/shadow): its target must pass the same trust rules as a file
+        # in DIR, and every refusal says which target it was.
+        what = f"the symlink's target {target}"
         reason = trust_problem(target.parent.stat(), f"the directory of the symlink's target {target.parent}")
         if reason:
             return Problem(entry.relpath, "", reason)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        return Problem(entry.relpath, "", f"cannot open: {exc.strerror}")
+        return Problem(entry.relpath, "", f"cannot open {what}: {exc.strerror}")
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return Problem(entry.relpath, "", "not a regular file")
-        reason = trust_problem(st, "this file")
+            return Problem(entry.relpath, "", "not a regular file" if what == "this file" else f"{what} is not a regular file")
+        reason = trust_problem(st, what)
         if reason:
             return Problem(entry.relpath, "", reason)
         if st.st_size > MAX_BYTES:
@@ -279,7 +286,7 @@ def _parse(entry: Entry, text: str) -> tuple[Any, LineOf, list[Problem]]:
         for key, first, again in yaml_duplicate_keys(root)
     ]
     if not isinstance(data, dict):
-        problems.append(Problem(entry.relpath, "", f"a YAML config file must be a mapping, not a {type(data).__name__}", line_of((), False)))
+        problems.append(Problem(entry.relpath, "", f"not a mapping of keys (a YAML config file must be one, this is a {type(data).__name__})", line_of((), False)))
     return data, line_of, problems
 
 
@@ -318,19 +325,21 @@ def resolve_paths(model: BaseModel, directory: Path) -> BaseModel:
     return model
 
 
-def read_file(directory: Path, entry: Entry, previous: ParsedFile | None = None) -> ParsedFile:
+def read_file(
+    directory: Path, entry: Entry, previous: ParsedFile | None = None, rejected: ParsedFile | None = None
+) -> ParsedFile:
     """Read, parse and validate one file; never raises for bad input.
 
     With `previous` (the version in force) and identical bytes, its parse is reused: reload then costs
     a read and a hash per file, and the trust check still runs every time.
     """
     try:
-        return _read_file(directory, entry, previous)
+        return _read_file(directory, entry, previous, rejected)
     except Exception as exc:  # e.g. RecursionError on absurdly nested input: a problem, never a crash
         return ParsedFile(entry.relpath, entry.kind, None, problems=(Problem(entry.relpath, "", f"could not be read: {exc!r}"),))
 
 
-def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None) -> ParsedFile:
+def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None, rejected: ParsedFile | None) -> ParsedFile:
     read = _read_trusted(entry)
     if isinstance(read, Problem):
         return ParsedFile(entry.relpath, entry.kind, None, problems=(read,))
@@ -338,6 +347,8 @@ def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None) -> Pa
     digest = hashlib.sha256(raw).hexdigest()
     if previous is not None and previous.model is not None and previous.sha256 == digest:
         return previous
+    if rejected is not None and rejected.sha256 == digest:  # the same bad bytes: the same problems, unparsed
+        return rejected
     bad = ParsedFile(entry.relpath, entry.kind, None, digest, st.st_mtime_ns)
     try:
         text = raw.decode("utf-8")
@@ -348,6 +359,9 @@ def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None) -> Pa
     bad = ParsedFile(entry.relpath, entry.kind, None, digest, st.st_mtime_ns, line_of)
     if data is None or not isinstance(data, dict):
         return _with(bad, problems)
+    stranger = _not_config_keys(entry, data, line_of)
+    if stranger is not None:
+        return _with(bad, [stranger])
     data, unset = expand_env(data, os.environ)
     problems += [Problem(entry.relpath, format_key(key), message, line_of(key, False)) for key, message in unset]
     try:
@@ -358,6 +372,7 @@ def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None) -> Pa
     problems += _secret_problems(model, entry.relpath, line_of)
     if problems:
         return _with(bad, problems)
+    model.model_dump_json()  # stored as JSON later: a value that cannot be is this file's problem, now
     return ParsedFile(entry.relpath, entry.kind, model, digest, st.st_mtime_ns, line_of)
 
 
@@ -371,6 +386,18 @@ def _secret_problems(model: BaseModel, relpath: str, line_of: LineOf) -> list[Pr
         return []
     key = ("http", "basic_auth", "password_file")
     return [Problem(relpath, format_key(key), f"{auth.password_file}: {read.message}", line_of(key, False))]
+
+
+def _not_config_keys(entry: Entry, data: dict, line_of: LineOf) -> Problem | None:
+    """A mapping none of whose top-level keys healerd reads is some other file (a symlink to a secret,
+    a log): its keys may be its content (`root:$6$hash:…:` is a YAML key), so none is echoed."""
+    model = MODELS[entry.kind]
+    known = {f.alias or name for name, f in model.model_fields.items()}
+    if not data or any(key in known for key in data):
+        return None
+    first = next(iter(data))
+    return Problem(entry.relpath, "", f"not a mapping of config keys: none of its {len(data)} top-level keys is one "
+                   f"healerd reads ({', '.join(sorted(known))}); its content is not shown", line_of((first,), True))
 
 
 def _with(parsed: ParsedFile, problems: list[Problem]) -> ParsedFile:

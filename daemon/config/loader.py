@@ -21,10 +21,11 @@ Never raises for bad input, never touches the database: the caller records the p
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.config.files import ParsedFile, list_entries, read_file
+from daemon.config.files import SETTINGS_FILE, SUBDIRS, ParsedFile, list_entries, read_file
 from daemon.config.models import (
     Checkpoint,
     Component,
@@ -48,6 +49,9 @@ class LoadedConfig:
     files: dict[str, ParsedFile] = field(default_factory=dict)
     #: files whose version on disk was rejected, so an older version of them is in force.
     held: frozenset[str] = frozenset()
+    #: relpath → the rejected parse of its bytes on disk (with their sha256): unchanged bad bytes are not
+    #: parsed again on the next reload (a directory of many bad files made every reload slow).
+    rejected: dict[str, ParsedFile] = field(default_factory=dict)
 
     def summary(self) -> str:
         """`3 components, 1 checkpoint, 2 channels, 1 experiment`: for `healerd check` and sd_notify."""
@@ -103,8 +107,8 @@ def changed_on_disk(loaded: LoadedConfig) -> bool:
     Cheap (a listing and a stat per file): the watcher calls it once it is live, to catch a change
     made between the load and the moment the watcher started listening.
     """
-    entries, _problems = list_entries(loaded.directory)
-    if entries is None:
+    entries, problems = list_entries(loaded.directory)
+    if entries is None or problems:  # a stray file (e.g. a name that is not UTF-8) must still be named
         return True
     if {e.relpath for e in entries} != set(loaded.files):
         return True
@@ -116,6 +120,30 @@ def changed_on_disk(loaded: LoadedConfig) -> bool:
         if mtime != loaded.files[entry.relpath].mtime_ns:
             return True
     return False
+
+
+def directory_signature(directory: Path) -> frozenset:
+    """Names (as bytes), sizes and mtimes of everything the loader may read: the polling watcher's view.
+
+    Bytes, not str: a file name that is not valid UTF-8 is exactly what broke watchfiles' watcher and
+    its own polling (issue 16); here it is one more name whose appearance triggers a reload.
+    """
+    root = os.fsencode(directory)
+    seen = set()
+    for sub in (b"", *(os.fsencode(s) for s in SUBDIRS)):
+        folder = os.path.join(root, sub) if sub else root
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if sub or entry.name == os.fsencode(SETTINGS_FILE):
+                        try:
+                            st = entry.stat()
+                        except OSError:
+                            continue
+                        seen.add((sub, entry.name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode))
+        except OSError:
+            seen.add((sub, None, 0, 0, 0, 0))
+    return frozenset(seen)
 
 
 def _changed(pf: ParsedFile, previous: LoadedConfig) -> bool:
@@ -132,12 +160,16 @@ def load_config(
         return None, _sorted(problems)
     chosen: dict[str, ParsedFile] = {}
     held: set[str] = set()
+    rejected: dict[str, ParsedFile] = {}
     for entry in entries:
         before = previous.files.get(entry.relpath) if previous is not None else None
-        parsed = read_file(directory, entry, before)
+        parsed = read_file(directory, entry, before, previous.rejected.get(entry.relpath) if previous else None)
         if parsed.model is not None:
             chosen[entry.relpath] = parsed
             continue
+        if parsed.sha256:  # kept without its line locator, which holds the whole text
+            rejected[entry.relpath] = ParsedFile(parsed.relpath, parsed.kind, None, parsed.sha256, parsed.mtime_ns,
+                                                 problems=parsed.problems)
         problems.extend(parsed.problems)
         if before is not None:
             chosen[entry.relpath] = before
@@ -165,7 +197,8 @@ def load_config(
         config = assemble(ordered, directory)
     except Exception as exc:  # a model rule only the whole can break; never crash on input
         return None, _sorted(problems + [Problem(str(directory), "", f"could not be assembled: {exc}")])
-    return LoadedConfig(directory, config, {pf.relpath: pf for pf in ordered}, frozenset(held)), _sorted(problems)
+    loaded = LoadedConfig(directory, config, {pf.relpath: pf for pf in ordered}, frozenset(held), rejected)
+    return loaded, _sorted(problems)
 
 
 def _in_force_first(chosen: dict[str, ParsedFile], previous: LoadedConfig | None) -> list[ParsedFile]:

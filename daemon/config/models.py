@@ -15,8 +15,9 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from daemon.config import limits
 from daemon.config.durations import Duration, OptionalDuration, Size, parse_duration, parse_size
 from daemon.types import ERROR_CLASSES, Level
 
@@ -27,6 +28,12 @@ Argv = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _in_documented_range(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every value within its documented range (config/limits.py): no NUL, no inf, no 10,000 years."""
+        return limits.check(info.field_name or "", value)
 
 
 def signal_name(value: str) -> str:

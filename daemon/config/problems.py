@@ -27,6 +27,28 @@ KeyPath = tuple[str | int, ...]
 DISCRIMINATORS = ("kind", "strategy")
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+#: What a key an operator meant to write looks like; anything else is reported without its text.
+_PLAUSIBLE_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+#: Longest echo of an operator's value (a key, a name, a tag) in a problem: a 1 MB invalid name must
+#: not be copied whole into config_errors, the log and `healerd check`.
+MAX_ECHO = 80
+#: Backstops for the whole fields, whatever produced them.
+MAX_KEY, MAX_MESSAGE, MAX_PATH = 200, 500, 300
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, cut to MAX_ECHO characters with the full length said."""
+    text = repr(value)
+    if len(text) <= MAX_ECHO:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters shown as text"
+    return f"{text[:MAX_ECHO]}… ({size})"
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +57,13 @@ class Problem:
     key: str
     message: str
     line: int | None = None
+
+    def __post_init__(self) -> None:
+        # Names that are not valid UTF-8 arrive from os.listdir with surrogate escapes, which neither
+        # SQLite nor a UTF-8 log can take: shown escaped (b'\xff'), never raised on.
+        for name, limit in (("path", MAX_PATH), ("key", MAX_KEY), ("message", MAX_MESSAGE)):
+            text = printable(str(getattr(self, name)))
+            object.__setattr__(self, name, _cap(text, limit))
 
     def __str__(self) -> str:
         where = self.path
@@ -48,6 +77,15 @@ class Problem:
         return (self.path, self.line or 0, self.key, self.message)
 
 
+def printable(text: str) -> str:
+    """Text any UTF-8 sink accepts: undecodable bytes (surrogate escapes) become `\\xff`."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def format_key(parts: Iterable[str | int]) -> str:
     """`('component', 0, 'check', 'timeout')` → `component[0].check.timeout`.
 
@@ -56,6 +94,8 @@ def format_key(parts: Iterable[str | int]) -> str:
     """
     out = ""
     for part in parts:
+        if isinstance(part, str) and len(part) > MAX_ECHO:
+            part = f"{part[:MAX_ECHO]}…({len(part)} characters)"
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -148,13 +188,13 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
-        return f"unknown {ctx.get('discriminator', 'kind').strip(chr(39))} {ctx.get('tag')!r} (expected one of {ctx.get('expected_tags')})"
+        return f"unknown {ctx.get('discriminator', 'kind').strip(chr(39))} {shown(ctx.get('tag'))} (expected one of {ctx.get('expected_tags')})"
     if kind == "union_tag_not_found":
         return f"{ctx.get('discriminator', 'kind').strip(chr(39))} is missing"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
-        return f"{error.get('input')!r} is not a valid name: lowercase letters, digits, '_', '.' and '-', starting with a letter or digit"
+        return f"{shown(error.get('input'))} is not a valid name: lowercase letters, digits, '_', '.' and '-', starting with a letter or digit"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == r"^https?://":
-        return f"{error.get('input')!r} is not an http:// or https:// URL"
+        return f"{shown(error.get('input'))} is not an http:// or https:// URL"
     if kind == "too_short" and ctx.get("min_length") == 1:
         return "must not be empty"
     message = error["msg"]
@@ -180,6 +220,11 @@ def from_validation_error(
         message = _message(error)
         if is_key and "name" not in message:
             message = f"bad name: {message}"
+        if error["type"] == "extra_forbidden" and parts and isinstance(parts[-1], str) and not _PLAUSIBLE_KEY.match(parts[-1]):
+            # not a key anyone meant to write (a line of some other file): never echoed, the line says where
+            line = line_of(parts, True)
+            problems.append(Problem(path, format_key(parts[:-1]), "unknown key that is not a config key (not shown)", line))
+            continue
         if error["type"] == "extra_forbidden" and model is not None and parts and isinstance(parts[-1], str):
             close = difflib.get_close_matches(parts[-1], allowed_keys(model, parts[:-1], data), n=1)
             if close:

@@ -270,15 +270,19 @@ def cycles(defs: list[Definition], kind: str) -> Iterator[Finding]:
             if cycle in seen_cycles:
                 continue
             seen_cycles.add(cycle)
-            head = nodes[cycle[0]]
-            nxt = cycle[1] if len(cycle) > 1 else cycle[0]
-            j = depends[cycle[0]].index(nxt)
             shown = cycle + (cycle[0],) if len(cycle) <= 12 else cycle[:10] + ("…", cycle[-1], cycle[0])
             path = " → ".join(shown) + (f" ({len(cycle)} components)" if len(cycle) > 12 else "")
-            yield Finding(
-                _problem(head.file, head.parts + ("depends_on", j), f"dependency cycle: {path}"),
-                frozenset(nodes[n].file.relpath for n in cycle),
-            )
+            files = frozenset(nodes[n].file.relpath for n in cycle)
+            # One problem in every file the cycle runs through (at its first member there): a cycle
+            # across two files is both files' problem, and both are rolled back on a reload.
+            reported: set[str] = set()
+            for i, member in enumerate(cycle):
+                head = nodes[member]
+                if head.file.relpath in reported:
+                    continue
+                reported.add(head.file.relpath)
+                j = depends[member].index(cycle[(i + 1) % len(cycle)])
+                yield Finding(_problem(head.file, head.parts + ("depends_on", j), f"dependency cycle: {path}"), files)
 
 
 def cross_check(files: list[ParsedFile]) -> list[Finding]:

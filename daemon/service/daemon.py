@@ -211,6 +211,9 @@ class Daemon:
         debounce_ms = int(self.runtime.config.settings.daemon.reload_debounce.total_seconds() * 1000)
         force_polling = False
         while not self._stop.is_set():
+            if force_polling:
+                await self._poll_loop()
+                return
             checked = False
             try:
                 async for changes in awatch(
@@ -233,8 +236,27 @@ class Daemon:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                if force_polling:
-                    log.exception("config watcher failed; SIGHUP still reloads")
-                    return
                 log.warning("config watcher failed; polling the directory instead", exc_info=True)
                 force_polling = True
+                self.request_reload()  # whatever broke the watcher was a change it did not report
+
+    async def _poll_loop(self, every: float = 0.5) -> None:
+        """The watcher's fallback: compare the directory's signature every `every` seconds.
+
+        Our own loop rather than watchfiles' polling mode, which fails on a file name that is not valid
+        UTF-8 just like its inotify mode does (issue 16); names are compared as bytes here.
+        """
+        from daemon.config.loader import directory_signature
+
+        before = await asyncio.to_thread(directory_signature, self.options.config_dir)
+        while not self._stop.is_set():
+            await asyncio.sleep(every)
+            try:
+                now = await asyncio.to_thread(directory_signature, self.options.config_dir)
+            except Exception:  # never let the watcher die: SIGHUP is the only other way to reload
+                log.exception("polling the config directory failed; trying again")
+                continue
+            if now != before:
+                before = now
+                log.info("config directory changed; reloading")
+                self.request_reload()

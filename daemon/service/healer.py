@@ -37,11 +37,12 @@ from daemon.engine.ladder import (
 )
 from daemon.service.healer_facts import Facts, FactsCache
 from daemon.service.healer_notify import Escalations
-from daemon.service.healer_state import LadderBook, store_fn
+from daemon.service.healer_intents import Intents
+from daemon.service.healer_state import LadderBook, ladder_op, store_fn
 from daemon.service.healer_steps import StepResult, StepRunner
 from daemon.service.healer_verify import Verifier
 from daemon.service.tasks import cancel_and_wait
-from daemon.store import healer_sql
+from daemon.store.intent_journal import entry as intent_entry
 from daemon.types import BreakerState, CheckResult
 
 log = structlog.get_logger(__name__)
@@ -77,6 +78,7 @@ class Healer:
         self.steps = StepRunner(lambda: self.rt.config, self.clock, self.verifier.verify, self.rt.writer.submit)
         self.escalations = Escalations(self)
         self.facts = FactsCache(runtime)
+        self.intents = Intents(runtime)  # bounded intent commits; ids for incidents, events, decisions
         self.rng = random.Random()
         self._last_key: dict[str, tuple] = {}
         self._recoveries: dict[str, asyncio.Task] = {}
@@ -97,6 +99,8 @@ class Healer:
         """Restore every ladder, finish what the previous daemon left `started`, then start deciding."""
         from daemon.service.healer_restore import restore
 
+        await self.intents.start()  # ids continue after what the runtime replayed from the journal
+        self.rt.monitor.unconfirmed = self.intents.watch  # breaker transitions too
         await restore(self)
         self.rt.monitor.result_listeners.append(self._on_result)
         self.rt.monitor.transition_listeners.append(lambda name, t: self._wake.set())
@@ -115,6 +119,7 @@ class Healer:
         if self._finishing:
             await asyncio.wait(self._finishing, timeout=10)
         await self.escalations.stop()
+        self.intents.close()
 
     def wake(self) -> None:
         """Decide again now (a dependency recovered, a command arrived) rather than at the next tick."""
@@ -204,7 +209,7 @@ class Healer:
             await self._open(name, state, d, now)
         elif isinstance(d, CloseIncident):
             await self._commit(name, on_breaker_closed(state, now), d, now, incident_id=d.incident_id,
-                               rows=lambda conn: healer_sql.close_incident(conn, int(d.incident_id), now))
+                               ops=[{"op": "close_incident", "id": int(d.incident_id), "closed_at": now}])
             self._wake.set()  # an owed `resolved` message goes out on the next pass
         elif isinstance(d, (RunStep, Failback)):
             await self._start(name, state, d, now)
@@ -213,7 +218,7 @@ class Healer:
         elif isinstance(d, Wait) and d.waiting_on and state.incident is not None and state.incident.waiting_on != d.waiting_on:
             incident_id = int(state.incident.id)
             await self._commit(name, note_waiting(state, d.waiting_on), d, now, incident_id=incident_id,
-                               rows=lambda conn: healer_sql.set_waiting_on(conn, incident_id, d.waiting_on))
+                               ops=[{"op": "waiting_on", "id": incident_id, "name": d.waiting_on}])
         else:
             incident_id = state.incident.id if state.incident is not None else None
             if self._changed(name, d, incident_id) and not (isinstance(d, Nothing) and name not in self._last_key):
@@ -229,42 +234,41 @@ class Healer:
             await self._commit(name, None, d, now, incident_id=incident_id)
             return
         failback = isinstance(d, Failback)
-        event = {"incident_id": int(incident_id), "component_id": self.book.component_id(name),
+        event_id = self.intents.take("recovery_events")
+        event = {"op": "event", "id": event_id, "incident_id": int(incident_id),
+                 "component_id": self.book.component_id(name),
                  "strategy": "fallback" if failback else d.strategy, "step": d.index,
                  "attempt": 1 if failback else d.attempt, "reason": d.reason, "started_at": now,
                  "action": "deactivate" if failback else None, "candidate": d.candidate, "dry_run": 1}
-
-        def rows(conn):
-            event_id = healer_sql.insert_started(conn, **event)
-            healer_sql.finish_event(conn, event_id, status="skipped", finished_at=now,
-                                    output="dry run: recorded what would run; nothing ran")
-
-        await self._commit(name, None, d, now, incident_id=incident_id, rows=rows)
+        finish = {"op": "finish", "id": event_id, "status": "skipped", "finished_at": now,
+                  "output": "dry run: recorded what would run; nothing ran"}
+        await self._commit(name, None, d, now, incident_id=incident_id, ops=[event, finish])
 
     def _changed(self, name: str, d: Decision, incident_id) -> bool:
         return self._last_key.get(name) != decision_key(d, incident_id)
 
-    async def _commit(self, name: str, new: LadderState | None, d: Decision, now: float, *, incident_id, rows=None):
-        """One transaction: the decision's rows, the new ladder state (if any) and the decision itself."""
+    def _decision_op(self, component_id, d: Decision, incident_id, now: float) -> dict | None:
+        if component_id is None:
+            return None
+        return {"op": "decision", "id": self.intents.take("decisions"), "component_id": component_id, "ts": now,
+                "reason": d.reason, "incident_id": None if incident_id is None else int(incident_id),
+                **decision_columns(d)}
+
+    async def _commit(self, name: str, new: LadderState | None, d: Decision, now: float, *, incident_id, ops=()):
+        """One transaction: the decision's rows, the new ladder state (if any) and the decision itself.
+
+        Written as data (store/intent_journal.py) and committed by `intents.commit`, which waits a
+        bounded time for the database and otherwise journals it: a locked database never stops healing.
+        """
         component_id = self.book.component_id(name)
-        save = store_fn(component_id, new, self._cooldown(), now) if new is not None else None
-        columns = decision_columns(d)
-
-        def write(conn):
-            value = rows(conn) if rows is not None else None
-            if save is not None:
-                save(conn)
-            if component_id is not None:
-                healer_sql.insert_decision(conn, component_id=component_id, ts=now, reason=d.reason,
-                                           incident_id=None if incident_id is None else int(incident_id), **columns)
-            return value
-
-        value = await self.rt.writer.submit(write)
+        decision = self._decision_op(component_id, d, incident_id, now)
+        ladder = ladder_op(component_id, new, self._cooldown(), now) if new is not None else None
+        anchor = ["absent", "decisions", decision["id"]] if decision is not None else None
+        await self.intents.commit(intent_entry(anchor, [*ops, ladder, decision]))
         if new is not None:
             self.book.set(name, new)
         self._last_key[name] = decision_key(d, incident_id)
-        log.info("healer decision", component=name, incident=incident_id, kind=columns["kind"], reason=d.reason)
-        return value
+        log.info("healer decision", component=name, incident=incident_id, kind=decision_columns(d)["kind"], reason=d.reason)
 
     async def _open(self, name: str, state: LadderState, d: OpenIncident, now: float) -> None:
         """The incident's id exists only inside the transaction, so its ladder state and decision row
@@ -272,17 +276,12 @@ class Healer:
         component_id = self.book.component_id(name)
         if component_id is None:
             return
-        cooldown, columns = self._cooldown(), decision_columns(d)
-
-        def write(conn):
-            incident_id = healer_sql.insert_incident(conn, component_id, now, d.trigger)
-            store_fn(component_id, open_incident(state, incident_id, d.trigger, now), cooldown, now)(conn)
-            healer_sql.insert_decision(conn, component_id=component_id, incident_id=incident_id, ts=now,
-                                       reason=d.reason, **columns)
-            return incident_id
-
-        incident_id = await self.rt.writer.submit(write)
-        self.book.set(name, open_incident(state, incident_id, d.trigger, now))
+        incident_id = self.intents.take("incidents")
+        new = open_incident(state, incident_id, d.trigger, now)
+        ops = [{"op": "incident", "id": incident_id, "component_id": component_id, "opened_at": now, "trigger": d.trigger},
+               ladder_op(component_id, new, self._cooldown(), now), self._decision_op(component_id, d, incident_id, now)]
+        await self.intents.commit(intent_entry(["absent", "incidents", incident_id], ops))
+        self.book.set(name, new)
         self._last_key[name] = decision_key(d, incident_id)
         log.warning("incident opened", component=name, incident=incident_id, reason=d.reason)
         self._wake.set()
@@ -303,10 +302,10 @@ class Healer:
                      "checkpoint_id": int(d.checkpoint_id) if d.checkpoint_id is not None else None}
         incident_id = int(d.incident_id)
         component_id = self.book.component_id(name)
-        event.update(incident_id=incident_id, component_id=component_id, step=d.index, reason=d.reason,
-                     started_at=now, dry_run=0)
-        event_id = await self._commit(name, new, d, now, incident_id=incident_id,
-                                      rows=lambda conn: healer_sql.insert_started(conn, **event))
+        event_id = self.intents.take("recovery_events")
+        event.update(op="event", id=event_id, incident_id=incident_id, component_id=component_id, step=d.index,
+                     reason=d.reason, started_at=now, dry_run=0)
+        await self._commit(name, new, d, now, incident_id=incident_id, ops=[event])
         task = asyncio.create_task(self._recover(name, step, d, event_id), name=f"recover:{name}")
         task.add_done_callback(_log_failure)
         self._recoveries[name] = task
@@ -353,21 +352,18 @@ class Healer:
                     config_step = step if not isinstance(d, Failback) else None
                     new = record_finished(state, config_step, result.outcome, now, self.rng, candidate=result.candidate)
                 component_id = self.book.component_id(name)
-                save = store_fn(component_id, new, self._cooldown(), now)
                 activated = isinstance(d, RunStep) and d.strategy == "fallback" and result.outcome is Outcome.SUCCEEDED
                 failed_back = isinstance(d, Failback) and result.outcome is Outcome.SUCCEEDED
-
-                def write(conn):
-                    healer_sql.finish_event(conn, event_id, status=result.outcome.value, finished_at=now,
-                                            verified_at=result.verified_at, exit_code=result.exit_code,
-                                            output=result.text, candidate=result.candidate)
-                    if activated and component_id is not None:
-                        healer_sql.set_fallback(conn, component_id, result.candidate, now, int(d.incident_id), now)
-                    if failed_back and component_id is not None:
-                        healer_sql.clear_fallback(conn, component_id, now)
-                    save(conn)
-
-                await self.rt.writer.submit(write)
+                ops = [{"op": "finish", "id": event_id, "status": result.outcome.value, "finished_at": now,
+                        "verified_at": result.verified_at, "exit_code": result.exit_code, "output": result.text,
+                        "candidate": result.candidate}]
+                if activated and component_id is not None:
+                    ops.append({"op": "fallback_set", "component_id": component_id, "candidate": result.candidate,
+                                "activated_at": now, "incident_id": int(d.incident_id), "now": now})
+                if failed_back and component_id is not None:
+                    ops.append({"op": "fallback_clear", "component_id": component_id, "now": now})
+                ops.append(ladder_op(component_id, new, self._cooldown(), now))
+                await self.intents.commit(intent_entry(["started", event_id], ops))
                 self.book.set(name, new)
                 if isinstance(d, RunStep) and d.strategy != "fallback" and result.outcome is Outcome.SUCCEEDED:
                     # the component's own check proved it back: probe now instead of reporting it open

@@ -56,12 +56,13 @@ class Escalations:
         component_id = healer.book.component_id(name)
         save = store_fn(component_id, new, healer._cooldown(), now)
         columns = decision_columns(d)
+        decision_id = healer.intents.take("decisions")  # ids of these tables come from the daemon (intent_journal.py)
 
         def write(conn):
             rows = [escalations_sql.open_escalation(conn, incident_id, channel, d.kind, now) for channel in d.channels]
             save(conn)
             healer_sql.insert_decision(conn, component_id=component_id, incident_id=incident_id, ts=now,
-                                       reason=d.reason, **columns)
+                                       reason=d.reason, id=decision_id, **columns)
             return rows, healer_sql.last_failed_event(conn, incident_id)
 
         rows, failed = await self.rt.writer.submit(write)

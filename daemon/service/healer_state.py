@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from daemon.engine.ladder import LadderState, observe_health
-from daemon.store import healer_sql
+from daemon.store.intent_journal import apply_entry, entry
 from daemon.types import BreakerState, Status
 
 log = structlog.get_logger(__name__)
@@ -103,17 +103,21 @@ def store_fn(component_id: int | None, state: LadderState, cooldown: float, now:
     While a fallback is active, `fallback_state.primary_healthy_since` follows the ladder's
     `healthy_since` (the failback clock), so the table tells the same story as the ladder.
     """
-    text = state.to_json()
+    op = ladder_op(component_id, state, cooldown, now)
+
+    def store(conn) -> None:
+        if op is not None:
+            apply_entry(conn, entry(None, [op]))
+
+    return store
+
+
+def ladder_op(component_id: int | None, state: LadderState, cooldown: float, now: float) -> dict[str, Any] | None:
+    """The same write as `store_fn`, as data (an op of store/intent_journal.py); None without an id."""
+    if component_id is None:
+        return None
     cols = mirror(state, cooldown)
     if cols["incident_id"] is not None:
         cols["incident_id"] = int(cols["incident_id"])
-    fallback_active = state.fallback is not None
-
-    def store(conn) -> None:
-        if component_id is None:
-            return
-        healer_sql.save_ladder(conn, component_id, text, cols, now)
-        if fallback_active:
-            healer_sql.set_primary_healthy_since(conn, component_id, state.healthy_since, now)
-
-    return store
+    return {"op": "ladder", "component_id": component_id, "ladder": state.to_json(), "mirror": cols, "now": now,
+            "fallback_active": state.fallback is not None, "healthy_since": state.healthy_since}

@@ -28,6 +28,8 @@ from daemon.engine.checks.base import CheckContext
 from daemon.engine.pidwatch import PidWatcher
 from daemon.service.tasks import cancel_and_wait
 from daemon.store import state as store_state
+from daemon.store.intent_journal import apply_entry
+from daemon.store.intent_journal import entry as intent_entry
 from daemon.types import BreakerState, CheckResult, Status
 
 log = structlog.get_logger(__name__)
@@ -74,6 +76,8 @@ class Monitor:
         self.breakers: dict[str, CircuitBreaker] = {}
         self.last: dict[str, CheckResult] = {}
         self.transition_listeners: list[TransitionListener] = []
+        #: (future, entry) of each transition write: the healer journals those not committed in time
+        self.unconfirmed = None
         self.result_listeners: list[ResultListener] = []
         #: in-daemon fault injection (chaos): name → callable(result) -> result
         self.injectors: dict[str, Callable[[CheckResult], CheckResult]] = {}
@@ -228,16 +232,16 @@ class Monitor:
             log.info("breaker transition", component=name, from_state=str(t.from_state.value),
                      to_state=str(t.to_state.value), reason=t.reason)
         if component_id is not None:
-
-            def write(conn, transitions=tuple(transitions), snapshot=snapshot):
-                for t in transitions:
-                    store_state.insert_transition(
-                        conn, component_id, ts=t.at_wall, from_state=t.from_state.value,
-                        to_state=t.to_state.value, reason=t.reason, open_until=t.open_until_wall,
-                    )
-                store_state.save_breaker(conn, component_id, snapshot, now)
-
-            self.writer.submit(write)
+            # as data (store/intent_journal.py): if the database does not commit it in time, the healer's
+            # intent journal keeps it, so a kill -9 during a database outage loses no transition
+            ops = [{"op": "transition", "component_id": component_id, "ts": t.at_wall, "from_state": t.from_state.value,
+                    "to_state": t.to_state.value, "reason": t.reason, "open_until": t.open_until_wall} for t in transitions]
+            ops.append({"op": "breaker", "component_id": component_id, "snapshot": snapshot, "now": now})
+            last = transitions[-1]
+            write = intent_entry(["transition", component_id, last.at_wall, last.to_state.value], ops)
+            future = self.writer.submit(lambda conn, write=write: apply_entry(conn, write))
+            if self.unconfirmed is not None:
+                self.unconfirmed(future, write)
             self._dirty.discard(name)
         for t in transitions:
             for listener in self.transition_listeners:

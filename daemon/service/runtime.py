@@ -74,6 +74,9 @@ class Runtime:
 
     async def start(self) -> None:
         await self.writer.start()
+        from daemon.service.healer_intents import replay
+
+        await replay(self)  # a kill -9 during a database outage left intents in <db>.intents
         ids = await self._sync_components()
         stored = await asyncio.to_thread(self._read, store_state.load_breakers)
         self.monitor = Monitor(self.config, self.writer, self.clock, ids)
@@ -171,8 +174,27 @@ class Runtime:
         if loaded is None:
             log.error("reload rejected; the previous configuration stays in force", problems=len(problems))
             return False
+        previous = self.loaded
+        try:
+            report = await self._apply(loaded)
+        except Exception:
+            # All or nothing: a failure half-way (the database, the scheduler) must not leave the monitor
+            # on the new config and the scheduler on the old one. Everything goes back to `previous`.
+            log.exception("reload failed while being applied; rolling back to the previous configuration")
+            try:
+                await self._apply(previous)
+            except Exception:
+                log.exception("rolling back the reload failed too")
+            return False
+        self.reloads += 1
+        log.info("config reloaded", added=report.added, changed=report.changed, removed=report.removed,
+                 unchanged=len(report.unchanged), problems=len(problems))
+        return True
+
+    async def _apply(self, loaded: LoadedConfig):
+        rows = self._component_rows(loaded.config)  # before anything changes: a bad value fails here
         self.loaded = loaded
-        ids = await self._sync_components()
+        ids = await self.writer.submit(lambda conn: store_state.sync_components(conn, rows, self.clock.wall()))
         self.monitor.apply_config(self.config, ids)
         report = self.scheduler.sync(self.config.components)
         if self.chaos is not None:
@@ -184,10 +206,11 @@ class Runtime:
                 await self.fleet.stop()
                 self.fleet = None
             await self._start_fleet()
-        self.reloads += 1
-        log.info("config reloaded", added=report.added, changed=report.changed, removed=report.removed,
-                 unchanged=len(report.unchanged), problems=len(problems))
-        return True
+        return report
+
+    @staticmethod
+    def _component_rows(config: HealerdConfig) -> list[dict[str, Any]]:
+        return [component_row(c, config.sources.get(n)) for n, c in config.components.items()]
 
     async def _sync_components(self) -> dict[str, int]:
         rows = [component_row(c, self.config.sources.get(n)) for n, c in self.config.components.items()]
@@ -203,6 +226,8 @@ class Runtime:
             )
         except asyncio.TimeoutError:
             log.warning("config problems not recorded yet (database busy)")
+        except Exception:  # recording is bookkeeping: it must never fail a reload (issue 16)
+            log.exception("config problems could not be recorded")
 
     # --- glue ----------------------------------------------------------------------------------------
 

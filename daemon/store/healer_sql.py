@@ -55,10 +55,13 @@ def save_ladder(
 # --- incidents -------------------------------------------------------------------------------------------
 
 
-def insert_incident(conn: sqlite3.Connection, component_id: int, opened_at: float, trigger: str) -> int:
+def insert_incident(
+    conn: sqlite3.Connection, component_id: int, opened_at: float, trigger: str, incident_id: int | None = None
+) -> int:
+    """`incident_id`: the daemon allocates ids itself (store/intent_journal.py); None lets SQLite pick."""
     cur = conn.execute(
-        "INSERT INTO incidents (component_id, opened_at, status, trigger) VALUES (?, ?, 'open', ?)",
-        (component_id, opened_at, trigger),
+        "INSERT INTO incidents (id, component_id, opened_at, status, trigger) VALUES (?, ?, ?, 'open', ?)",
+        (incident_id, component_id, opened_at, trigger),
     )
     return int(cur.lastrowid)
 
@@ -113,11 +116,12 @@ def insert_decision(
     strategy: str | None,
     reason: str,
     until: float | None,
+    id: int | None = None,
 ) -> int:
     cur = conn.execute(
-        "INSERT INTO decisions (incident_id, component_id, ts, kind, step, strategy, reason, until) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (incident_id, component_id, ts, kind, step, strategy, reason, until),
+        "INSERT INTO decisions (id, incident_id, component_id, ts, kind, step, strategy, reason, until) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (id, incident_id, component_id, ts, kind, step, strategy, reason, until),
     )
     return int(cur.lastrowid)
 
@@ -127,7 +131,7 @@ def insert_decision(
 
 def insert_started(conn: sqlite3.Connection, **values: Any) -> int:
     """The intent row, committed before the action runs; `values` are recovery_events columns."""
-    values = {k: v for k, v in values.items() if k in EVENT_COLUMNS and k != "id"}
+    values = {k: v for k, v in values.items() if k in EVENT_COLUMNS}  # `id`: allocated by the daemon, or left out
     values["status"] = "started"
     cols = list(values)
     cur = conn.execute(

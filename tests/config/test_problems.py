@@ -28,10 +28,11 @@ def test_key_path_quotes_keys_that_are_not_bare():
      ("1h", timedelta(hours=1)), ("7d", timedelta(days=7)), ("1.5s", timedelta(seconds=1.5))],
 )
 def test_each_duration_form_loads(cfg, text, expected):
-    cfg.write("policies.d/a.toml", component("a", check=f'kind = "tcp"\nport = 1\nevery = "7d"\ntimeout = "{text}"'))
+    # max_age: a duration whose documented range spans every form (a check's timeout stops at 1h)
+    cfg.write("policies.d/a.toml", component("a", check=f'kind = "file"\npath = "x"\nmax_age = "{text}"'))
     loaded, problems = cfg.load()
     assert problems == []
-    assert loaded.config.components["a"].check.timeout == expected
+    assert loaded.config.components["a"].check.max_age == expected
 
 
 @pytest.mark.parametrize(
@@ -161,7 +162,7 @@ def test_yaml_syntax_error_carries_its_line(cfg):
 
 def test_yaml_file_must_be_a_mapping(cfg):
     cfg.write("policies.d/a.yml", "- name: a\n")
-    assert cfg.problems() == ["policies.d/a.yml (line 1): a YAML config file must be a mapping, not a list"]
+    assert cfg.problems() == ["policies.d/a.yml (line 1): not a mapping of keys (a YAML config file must be one, this is a list)"]
 
 
 def test_yaml_duplicate_key_is_refused_not_silently_overwritten(cfg):

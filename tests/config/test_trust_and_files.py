@@ -76,7 +76,7 @@ def test_symlink_is_followed_and_its_target_checked(cfg, tmp_path):
 
     os.chmod(target, 0o664)
     (problem,) = cfg.problems()
-    assert "group or others can write this file" in problem
+    assert "group or others can write the symlink's target " + str(target) in problem
 
     os.chmod(target, 0o644)
     os.chmod(elsewhere, 0o777)  # whoever can write the target's directory can swap the target
