@@ -31,19 +31,6 @@ def collect(db_path: Path) -> dict[str, Any]:
         conn.close()
 
 
-def _fleet(conn) -> dict[str, Any] | None:
-    """Shipping to the fleet centre (issue 14): None when this host never shipped."""
-    import sqlite3
-    import time
-
-    from daemon.store import fleet_sql
-
-    try:
-        return fleet_sql.status(conn, time.time())
-    except sqlite3.OperationalError:  # a database from before the fleet tables: nothing to show
-        return None
-
-
 def _fleet_line(f: dict[str, Any]) -> str:
     def iso(ts: float | None) -> str:
         import datetime as dt

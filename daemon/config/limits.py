@@ -48,7 +48,7 @@ DURATION_RANGES: dict[str, tuple[timedelta, timedelta]] = {
 #: Integers without a bound of their own stay below this (attempts, keep, consecutive_failures …).
 MAX_INT = 1_000_000
 #: Integers that count bytes or queue slots have their own bound.
-INT_RANGES: dict[str, int] = {"min_size": 2**50, "max_queue": 10_000_000}
+INT_RANGES: dict[str, int] = {"min_size": 2**50, "max_queue": 10_000_000, "min_free": 2**62}
 #: Numbers: finite, and no bigger than this unless a field says otherwise.
 MAX_FLOAT = 1e9
 FLOAT_RANGES: dict[str, float] = {"weight": 1e6}

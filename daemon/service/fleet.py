@@ -136,6 +136,7 @@ class FleetShipper:
         if self.failures:
             log.warning("fleet centre reachable again", centre=self.centre, failed_rounds=self.failures,
                         down_s=None if self.last_success is None else round(now - self.last_success, 1))
+            self.rt._status_soon()  # STATUS= stops saying "centre unreachable" now, not at the next transition
         self.failures, self.last_error, self.last_success = 0, None, now
         self.rows_shipped += shipped
         if now - self._logged_at >= LOG_EVERY_S:
@@ -145,6 +146,8 @@ class FleetShipper:
 
     def _failed(self, error: str, exc: Exception) -> None:
         self.failures += 1
+        if self.failures == 1:
+            self.rt._status_soon()  # STATUS= says so now, not only at the next breaker transition
         self._compatible = False
         if error != self.last_error:
             log.warning("fleet shipping failed; rows stay local and are shipped when the centre is back",

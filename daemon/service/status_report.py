@@ -44,4 +44,17 @@ def collect_from(conn: sqlite3.Connection, db_path: Path) -> dict[str, Any]:
     if instance is not None:
         daemon.update({k: instance[k] for k in ("host", "config_dir", "version")})
     return {"daemon": daemon, "degradation": degradation, "flags": flags, "components": components,
-            "rejected_config": rejected, "flapping": flapping, "maintenance": maintenance}
+            "rejected_config": rejected, "flapping": flapping, "maintenance": maintenance,
+            "fleet": fleet_status(conn)}
+
+
+def fleet_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """Shipping to the fleet centre (issue 14): None when this host never shipped."""
+    import time
+
+    from daemon.store import fleet_sql
+
+    try:
+        return fleet_sql.status(conn, time.time())
+    except sqlite3.OperationalError:  # a database from before the fleet tables: nothing to show
+        return None
