@@ -78,3 +78,5 @@ class CheckResult:
     injected: bool = False
     #: a Nagios plugin's performance data (what follows its `|`), kept apart from `message`.
     perfdata: str | None = None
+    #: taken during a maintenance window or silence: recorded, left out of availability (issue 10).
+    maintenance: bool = False

@@ -113,8 +113,13 @@ def explain(name: str, incident_id: int | None, as_json: bool, db_path: Path | N
     conn = open_readonly(resolve_db(db_path))
     try:
         data = explain_sql.explain(conn, name, incident_id, now)
+        hold = _hold_without_incident(conn, name) if data is None and incident_id is None else None
     finally:
         conn.close()
+    if hold is not None:  # e.g. a maintenance window held it before any incident opened (issue 10)
+        until = f" [until {_at(hold['until'], date=True)}]" if hold["until"] is not None else ""
+        click.echo(f"{name}: no incident; {_at(hold['ts'], date=True)} {hold['kind']}: {hold['reason']}{until}")
+        return
     if data is None:
         which = f"incident {incident_id}" if incident_id is not None else "incident"
         raise NotFoundError(f"no {which} recorded for {name!r}")
@@ -122,6 +127,12 @@ def explain(name: str, incident_id: int | None, as_json: bool, db_path: Path | N
         click.echo(json.dumps(data, indent=2, default=str))
     else:
         click.echo(render(data, now))
+
+
+def _hold_without_incident(conn, name: str):
+    from daemon.store.maintenance_sql import latest_hold
+
+    return latest_hold(conn, name)
 
 
 COMMANDS = (explain,)

@@ -73,4 +73,18 @@ Duration = Annotated[
 ]
 """A strictly positive duration written as a string."""
 
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value.total_seconds() < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+OptionalDuration = Annotated[
+    timedelta,
+    BeforeValidator(lambda v: _not_negative(parse_duration(v))),
+    PlainSerializer(format_duration, return_type=str),
+]
+"""A duration that may be "0s" (a floor that is off when zero)."""
+
 Size = Annotated[int, BeforeValidator(parse_size)]

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daemon.config.durations import Duration, Size, parse_duration, parse_size
+from daemon.config.durations import Duration, OptionalDuration, Size, parse_duration, parse_size
 from daemon.types import ERROR_CLASSES, Level
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -211,7 +211,8 @@ class Breaker(Model):
     open_for: Duration = _seconds("30s")
     max_open_for: Duration = _seconds("10m")
     half_open_successes: Annotated[int, Field(ge=1)] = 2
-    #: closed this long ⇒ the doubling of open_for starts again from open_for.
+    #: kept so existing files load; since issue 10 the doubling of open_for counts the re-opens of one
+    #: incident only (a new incident starts again from open_for), so this no longer changes anything.
     reset_after: Duration = _seconds("10m")
 
     @model_validator(mode="after")
@@ -288,6 +289,21 @@ RecoveryStep = Annotated[
 ]
 
 
+class Flapping(Model):
+    """When a component counts as flapping, and what a flapping incident may do (issue 10).
+
+    `opens` incidents within `within` make the latest one a *flapping* incident: it stays open through
+    every further flap, sends one escalation, takes at most `actions` recovery actions (then only the
+    escalate steps), and ends — with one "flapping ended" message — once the component has been
+    healthy for `quiet`.
+    """
+
+    opens: Annotated[int, Field(ge=2)] = 3
+    within: Duration = _seconds("10m")
+    quiet: Duration = _seconds("5m")
+    actions: Annotated[int, Field(ge=0)] = 1
+
+
 # --- components and checkpoints -----------------------------------------------------------------------
 
 
@@ -300,6 +316,7 @@ class Component(Model):
     check: Check
     breaker: Breaker = Breaker()
     recovery: list[RecoveryStep] = Field(default_factory=list)
+    flapping: Flapping = Flapping()
 
     @model_validator(mode="after")
     def _process_needs_a_way_to_find_it(self) -> Component:
@@ -333,6 +350,8 @@ class ChannelBase(Model):
     #: deliveries are retried this many times (with backoff) before they are recorded as failed.
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     timeout: Duration = _seconds("10s")
+    #: escalations raised within this long of the first one go out as one message ("0s": one each).
+    group_wait: OptionalDuration = _seconds("3s")
 
 
 class WebhookChannel(ChannelBase):
@@ -416,8 +435,14 @@ class Degradation(Model):
 class DaemonSettings(Model):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_concurrent_recoveries: Annotated[int, Field(ge=1)] = 4
-    #: after a verified recovery the component gets no new action for this long.
-    cooldown: Duration = _seconds("1m")
+    #: a floor: after a verified recovery the component gets no new action for this long ("0s" = off).
+    #: The wait between incidents is the restart backoff below, not this.
+    cooldown: OptionalDuration = _seconds("0s")
+    #: restart backoff across incidents: the first action of a repeated incident waits along the step's
+    #: own backoff curve (first repeat at once), capped here ...
+    restart_backoff_max: Duration = _seconds("5m")
+    #: ... and the count of repeats starts again once the component has been healthy this long.
+    restart_backoff_reset: Duration = _seconds("10m")
     #: healthy this long ⇒ the ladder's budgets start again.
     budget_reset_after: Duration = _seconds("30m")
     #: cadence for components that are half-open or under recovery.
@@ -431,10 +456,51 @@ class DaemonSettings(Model):
     incident_url: str | None = None
 
 
+
+class MaintenanceWindow(Model):
+    """A planned window (`[[maintenance]]` in healerd.toml): checks keep running and are recorded; no
+    actions, no escalations; availability leaves the time out.
+
+    When it starts: `cron` (five fields, the start times) or `start` ("HH:MM") on `weekdays` (every
+    day when omitted), in `timezone`; it lasts `duration`. `components` empty means every component.
+    """
+
+    name: Name
+    components: list[Name] = Field(default_factory=list)
+    cron: str | None = None
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
+    start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+    duration: Duration
+    timezone: str = "UTC"
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> MaintenanceWindow:
+        if (self.cron is None) == (self.start is None):
+            raise ValueError("a maintenance window needs exactly one of cron or start (with optional weekdays)")
+        if self.cron is not None and self.weekdays is not None:
+            raise ValueError("weekdays go with start, not with cron (cron has its own day-of-week field)")
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(self.timezone)
+        except Exception:
+            raise ValueError(f"unknown timezone {self.timezone!r} (e.g. UTC, Europe/Paris)") from None
+        if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron, timezone=self.timezone)
+            except ValueError as exc:
+                raise ValueError(f"cron {self.cron!r}: {exc}") from None
+        return self
+
+
 class SettingsFile(Model):
     """healerd.toml."""
 
     daemon: DaemonSettings = DaemonSettings()
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     notify: dict[Name, Channel] = Field(default_factory=dict)
     retention: Retention = Retention()
     degradation: Degradation = Degradation()
@@ -542,6 +608,19 @@ class HealerdConfig(Model):
     #: name → the file it came from: components, checkpoints and experiments by their bare name (they
     #: share one namespace), notify channels as "notify.NAME" (their own namespace).
     sources: dict[str, str] = Field(default_factory=dict)
+
+    def dependents(self, name: str) -> list[str]:
+        """Every component that depends on `name`, directly or through others (issue 10: who a
+        dependency's recovery wakes, whom a root cause's escalation names)."""
+        found: list[str] = []
+        frontier = [name]
+        while frontier:
+            current = frontier.pop()
+            for other, component in self.components.items():
+                if current in component.depends_on and other not in found and other != name:
+                    found.append(other)
+                    frontier.append(other)
+        return found
 
     def checkpoint_owner(self, checkpoint: str) -> str | None:
         cp = self.checkpoints.get(checkpoint)

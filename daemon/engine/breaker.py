@@ -12,10 +12,13 @@ Rules (resilience4j's semantics, deviations on purpose are marked):
   `unknown` are failures; `degraded` is a slow call: it breaks a failure streak and counts toward
   `slow_call_rate`, never toward `failure_rate` (there is no slow-call threshold in the config).
 - OPEN → HALF_OPEN when the open period has elapsed. The period is `open_for · 2^reopen_count`,
-  capped at `max_open_for`. `reopen_count` grows on every HALF_OPEN → OPEN, and also on CLOSED → OPEN
-  when the breaker closed less than `reset_after` ago (deviation: a service that flaps through
-  half-open is treated as still down, otherwise it would be hammered every `open_for`). After
-  `reset_after` closed, the doubling starts again from `open_for`.
+  capped at `max_open_for`. `reopen_count` counts the re-opens of one incident: it grows on every
+  HALF_OPEN → OPEN and starts again at 0 on CLOSED → OPEN (a new incident). Across incidents the
+  healer's restart backoff spaces the actions, and flapping is detected as its own state; doubling the
+  open period across incidents kept a healed service reported open long after it was back.
+- OPEN → HALF_OPEN at once on `recovered()`: the healer verified a recovery with the component's own
+  check, so waiting out the open period would only report a healthy service as down; the half-open
+  probes (on the fast cadence) still decide whether it closes.
 - HALF_OPEN → CLOSED after `half_open_successes` successes; any failure → OPEN with the next period.
   A `degraded` result counts as a success in half-open, consistent with CLOSED, where it is not a
   failure either: a service that answers slowly is up, and counting it as "neither" would leave a
@@ -213,6 +216,11 @@ class CircuitBreaker:
         return self._state
 
     @property
+    def since(self) -> float:
+        """Wall-clock instant the current state began."""
+        return self._since.wall
+
+    @property
     def open_until(self) -> float | None:
         """Wall-clock deadline of the current OPEN state, or None."""
         return self._open_until.wall if self._open_until else None
@@ -256,14 +264,12 @@ class CircuitBreaker:
     # --- inputs -------------------------------------------------------------------------------------
 
     def tick(self) -> list[Transition]:
-        """Time-based changes: OPEN → HALF_OPEN at the deadline; the doubling's expiry when CLOSED."""
+        """Time-based changes: OPEN → HALF_OPEN at the deadline."""
         now = self._now()
         if self._state is BreakerState.OPEN and self._open_remaining(now) <= 0:
             assert self._open_until is not None
             period = self._open_until.wall - self._since.wall
             return [self._enter(BreakerState.HALF_OPEN, now, f"open period {_fmt(period)} elapsed")]
-        if self._state is BreakerState.CLOSED and not self._streak_alive(now):
-            self._reopen_count = 0
         return []
 
     def feed(self, status: Status | str, error_class: str | None = None) -> list[Transition]:
@@ -289,6 +295,12 @@ class CircuitBreaker:
         until = _Instant(now.mono + seconds, now.wall + seconds)
         return [self._enter(BreakerState.OPEN, now, _operator(f"opened for {_fmt(seconds)}", reason), until)]
 
+    def recovered(self, reason: str) -> list[Transition]:
+        """A verified recovery: OPEN → HALF_OPEN now (operator states and other states are left alone)."""
+        if self._state is not BreakerState.OPEN:
+            return []
+        return [self._enter(BreakerState.HALF_OPEN, self._now(), reason)]
+
     def disable(self, reason: str = "") -> list[Transition]:
         return [self._enter(BreakerState.DISABLED, self._now(), _operator("disabled", reason))]
 
@@ -311,8 +323,7 @@ class CircuitBreaker:
         reason = self._trip_reason()
         if reason is None:
             return []
-        reopens = self._reopen_count + 1 if self._streak_alive(now) else 0
-        return [self._open(now, reopens, reason)]
+        return [self._open(now, 0, reason)]
 
     def _judge_half_open(self, now: _Instant, status: Status, code: str) -> list[Transition]:
         if status.is_failure:
@@ -356,11 +367,6 @@ class CircuitBreaker:
         if state is BreakerState.CLOSED:
             self._recent.clear()
         return Transition(previous, state, reason, now.wall, until.wall if until else None)
-
-    def _streak_alive(self, now: _Instant) -> bool:
-        """Did the breaker close after an open less than `reset_after` ago (so the doubling goes on)?"""
-        closed = self._last_closed
-        return closed is not None and now.mono - closed.mono < self.spec.reset_after.total_seconds()
 
     def _open_remaining(self, now: _Instant) -> float:
         assert self._open_until is not None

@@ -7,16 +7,23 @@ records what happened through the reducers in `engine/ladder.py`, and asks again
 The order of the gates below is the policy (each is pinned by tests/engine/test_decide.py):
 
 1. a step or failback in progress → Wait (never two actions at once for one component);
-2. a closed, escalated incident still owes its `resolved` message → Escalate(resolved);
+2. a closed, escalated incident still owes its `resolved` message → Escalate(resolved) (never
+   suppressed); a maintenance window or silence → Wait until it ends (only an incident whose breaker
+   closed may still close): no action, no escalation, no reminder;
 3. breaker closed/disabled → close the open incident, else Failback once the primary has been healthy
    for `failback_after` (at once if the standby is sick) — the one action a healthy component gets —
    else Nothing;
    breaker forced open → Nothing: an operator took it out, healing it would fight them;
 4. no incident yet → OpenIncident (the incident row exists before any action or escalation);
+   flapping (`Flapping.opens` incidents within `within`) → OpenIncident("flapping"); a flapping incident
+   stays open while the breaker passes until the component has been healthy for `quiet`;
 5. a dependency (transitively) is sick → Wait, burning no budget and sending nothing (root cause first);
+   a flapping incident escalates once at once; its steps stop after `Flapping.actions` actions;
 6. holds that need no action: breaker half-open (its probes decide), latest check passing, an active
-   healthy fallback, the cooldown after a success — reminders of an escalation may still go out;
+   healthy fallback — reminders of an escalation may still go out;
 7. walk the ladder top to bottom (`when`, budget, preconditions, backoff) → RunStep | Escalate | Wait;
+   a step about to run first waits out the restart backoff across incidents (the first action of a
+   repeated incident, `policies/backoff.py: restart_delay`) and the `cooldown` floor after a success;
 8. the global limit on concurrent recoveries holds back RunStep and Failback, never a notification.
 
 An operator request (`ladder.operator_requested_at`, valid OPERATOR_REQUEST_TTL) opens an incident
@@ -38,9 +45,10 @@ from datetime import timedelta
 from typing import Mapping
 
 from daemon.config.durations import format_duration
-from daemon.config.models import EscalateStep, FallbackStep, RestoreStep
+from daemon.config.models import Backoff, EscalateStep, FallbackStep, RestoreStep
 from daemon.engine.ladder import IncidentState, LadderState
 from daemon.engine.select import CandidateStats, select
+from daemon.policies.backoff import restart_delay
 from daemon.engine.decision import (
     BreakerView,
     CheckpointView,
@@ -62,6 +70,8 @@ from daemon.types import BreakerState, Status
 OPERATOR_REQUEST_TTL = 600.0
 _DEFAULT_FAILBACK_AFTER = FallbackStep.model_fields["failback_after"].default.total_seconds()
 _PASSING = (BreakerState.CLOSED, BreakerState.DISABLED)
+#: the restart backoff of a step without a backoff of its own (restore, fallback).
+_DEFAULT_BACKOFF = Backoff()
 
 
 @dataclass(frozen=True)
@@ -100,10 +110,17 @@ def decide(
         return Wait(None, f"{what} in progress since {_span(now - run.started_at)} ago")
     if ladder.resolved_pending:
         p = ladder.resolved_pending[0]
-        return Escalate(p.index, p.channels, "resolved", f"incident {p.incident_id} closed; resolved → {', '.join(p.channels)}", p.incident_id)
+        what = f"flapping ended: incident {p.incident_id} closed" if p.flapping else f"incident {p.incident_id} closed"
+        return Escalate(p.index, p.channels, "resolved", f"{what}; resolved → {', '.join(p.channels)}", p.incident_id)
 
     inc = ladder.incident
     state = breaker.state
+    if component.suppressed is not None:
+        if state in _PASSING and inc is not None:
+            return CloseIncident(inc.id, f"breaker {state.value}: incident {inc.id} closes")
+        return Wait(component.suppressed_until, f"{component.suppressed}: checks run and are recorded; no action, no escalation")
+    if inc is not None and inc.flapping and state in _PASSING:
+        return _flapping_passing(facts, inc)
     if not requested:
         if state in _PASSING:
             if inc is not None:
@@ -114,6 +131,12 @@ def decide(
         if state is BreakerState.FORCED_OPEN:
             return Nothing("breaker forced open by an operator: healerd leaves it alone")
     if inc is None:
+        flaps = _flap_count(facts)
+        if not requested and flaps >= component.flapping.opens:
+            return OpenIncident("flapping", (
+                f"breaker {state.value}: flapping ({flaps} incidents within {_dur(component.flapping.within.total_seconds())}): "
+                f"one flapping incident opens and stays open until the component is healthy for "
+                f"{_dur(component.flapping.quiet.total_seconds())}"))
         trigger = "operator" if requested else "breaker"
         why = "an operator asked for a recovery" if requested else f"breaker {state.value}"
         return OpenIncident(trigger, f"{why}: a new incident opens")
@@ -122,6 +145,17 @@ def decide(
     if waiting is not None:
         root, reason = waiting
         return Wait(None, reason, waiting_on=root)
+
+    if inc.flapping and inc.escalation is None:
+        first = next(((i, s) for i, s in enumerate(component.recovery) if isinstance(s, EscalateStep)), None)
+        if first is not None:
+            return Escalate(first[0], tuple(first[1].notify), "initial",
+                            f"flapping since {_span(now - inc.opened_at)} ago: one escalation for the whole flapping; "
+                            f"escalate → {', '.join(first[1].notify)}", inc.id)
+
+    recheck = _recheck_after_dependency(facts, inc)
+    if recheck is not None:
+        return _with_reminder(component, inc, Wait(None, recheck), now)
 
     hold, hold_until = (None, None) if requested else _hold(facts)
     if hold is not None:
@@ -165,6 +199,27 @@ def _closure(start: tuple[str, ...], deps: Mapping[str, DepView]) -> set[str]:
     return seen
 
 
+def _dependency_recovered(facts: _Facts, inc: IncidentState) -> str | None:
+    """The dependency this incident waited on, once it is no longer sick (its recovery cuts waits)."""
+    dep = facts.deps.get(inc.waiting_on) if inc.waiting_on is not None else None
+    return dep.name if dep is not None and not dep.sick else None
+
+
+def _recheck_after_dependency(facts: _Facts, inc: IncidentState) -> str | None:
+    """A dependent's last result predates its dependency's recovery: check it again before acting.
+
+    Its failure was most likely the dependency's; restarting it on a stale result would be the very
+    action the wait was there to avoid. The service pulls such checks forward when a breaker closes.
+    """
+    name = _dependency_recovered(facts, inc)
+    if name is None:
+        return None
+    since, checked = facts.deps[name].since, facts.component.checked_at
+    if since is None or (checked is not None and checked > since):
+        return None
+    return f"{name} recovered {_span(facts.now - since)} ago: {facts.component.name} is checked again before any action"
+
+
 def _hold(facts: _Facts) -> tuple[str | None, float | None]:
     component, ladder, now = facts.component, facts.ladder, facts.now
     if facts.breaker.state is BreakerState.HALF_OPEN:
@@ -178,10 +233,47 @@ def _hold(facts: _Facts) -> tuple[str | None, float | None]:
             f"fallback → {fb.candidate} active since {_span(now - fb.since)} ago; "
             f"fails back once the primary is healthy for {_dur(after)}"
         ), None
-    if ladder.last_success_at is not None and now < ladder.last_success_at + component.cooldown:
-        until = ladder.last_success_at + component.cooldown
-        return f"cooldown after the recovery {_span(now - ladder.last_success_at)} ago: until {_span(until - now)} from now", until
     return None, None
+
+
+def _restart_wait(facts: _Facts, inc: IncidentState, step: object) -> tuple[float, str] | None:
+    """The later of the restart backoff (first action of a repeated incident) and the cooldown floor."""
+    component, ladder, now = facts.component, facts.ladder, facts.now
+    waits: list[tuple[float, str]] = []
+    if inc.first_action_at is None and inc.repeat >= 2:
+        cap = component.restart_backoff_max
+        delay = restart_delay(inc.repeat, getattr(step, "backoff", None) or _DEFAULT_BACKOFF, cap)
+        until = inc.opened_at + delay
+        if now < until:
+            waits.append((until, (
+                f"restart backoff: incident {inc.repeat + 1} in a row without a long healthy spell; its first "
+                f"action waits {_dur(delay)}{' (the cap)' if delay >= cap else ''} after it opened: "
+                f"{_span(until - now)} from now"
+            )))
+    if component.cooldown > 0 and ladder.last_success_at is not None and now < ladder.last_success_at + component.cooldown:
+        until = ladder.last_success_at + component.cooldown
+        waits.append((until, f"cooldown after the recovery {_span(now - ladder.last_success_at)} ago: until {_span(until - now)} from now"))
+    return max(waits) if waits else None
+
+
+def _flap_count(facts: _Facts) -> int:
+    """Incidents within the flapping window, counting the one about to open."""
+    within = facts.component.flapping.within.total_seconds()
+    return 1 + sum(1 for t in facts.ladder.flap_opens if t > facts.now - within)
+
+
+def _flapping_passing(facts: _Facts, inc: IncidentState) -> Decision:
+    """A flapping incident stays open through the good phases; it ends after `quiet` healthy."""
+    quiet = facts.component.flapping.quiet.total_seconds()
+    since = facts.ladder.healthy_since
+    if since is not None and facts.now - since >= quiet:
+        return CloseIncident(inc.id, f"flapping ended: healthy for {_span(facts.now - since)} (≥ {_dur(quiet)}); "
+                                     f"incident {inc.id} closes")
+    until = None if since is None else since + quiet
+    healthy = "not healthy yet" if since is None else f"healthy for {_span(facts.now - since)}"
+    # no reminder in a good phase: a component that passes is never paged (the property tests pin it)
+    return Wait(until, f"flapping: breaker {facts.breaker.state.value}, {healthy}; the flapping incident ends "
+                       f"after {_dur(quiet)} healthy")
 
 
 def _failback(facts: _Facts) -> Decision:
@@ -233,8 +325,12 @@ def _walk(facts: _Facts, inc: IncidentState) -> RunStep | Escalate | Wait | Noth
     notes: list[str] = []
     refill: list[float] = []
     error = component.error_class
+    flap_spent = inc.flapping and inc.actions >= component.flapping.actions
     for index, step in enumerate(component.recovery):
         name = step.strategy
+        if flap_spent and not isinstance(step, EscalateStep):
+            notes.append(f"{name}: flapping, {inc.actions}/{component.flapping.actions} action(s) used")
+            continue
         if step.when is not None and error not in step.when.errors:
             notes.append(f"{name}: only for {', '.join(step.when.errors)} (error is {error or 'none'})")
             continue
@@ -273,9 +369,16 @@ def _walk(facts: _Facts, inc: IncidentState) -> RunStep | Escalate | Wait | Noth
             candidate, candidates, what = pick.candidate, pick.candidates, f"fallback → {pick.note}"
         else:
             what = f"{name} → attempt {len(used) + 1}/{step.attempts} in {_dur(within)}"
+        woken = _dependency_recovered(facts, inc)
         if rec.next_at is not None and now < rec.next_at and not facts.requested:
-            notes.append(f"{name} {len(used)}/{step.attempts} used; next attempt in {_span(rec.next_at - now)} (backoff)")
-            return Wait(rec.next_at, "; ".join(notes))
+            if woken is None:
+                notes.append(f"{name} {len(used)}/{step.attempts} used; next attempt in {_span(rec.next_at - now)} (backoff)")
+                return Wait(rec.next_at, "; ".join(notes))
+            notes.append(f"backoff of {_span(rec.next_at - now)} cut: {woken} recovered")
+        held = None if facts.requested or woken is not None else _restart_wait(facts, inc, step)
+        if held is not None:
+            notes.append(f"next: {what}; {held[1]}")
+            return Wait(held[0], "; ".join(notes))
         notes.append(what + (" (operator request)" if facts.requested else ""))
         return RunStep(index, name, candidate, "; ".join(notes), inc.id, len(used) + 1, candidates, checkpoint_id)
     if not component.recovery:

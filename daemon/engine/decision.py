@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Union
 
-from daemon.config.models import Component, DaemonSettings, RecoveryStep
+from daemon.config.models import Component, DaemonSettings, Flapping, RecoveryStep
 from daemon.types import BreakerState, Status
 
 #: breaker states that mean "this component is failing" for root-cause and candidate rules.
@@ -27,12 +27,23 @@ class ComponentView:
     error_class: str | None
     recovery: tuple[RecoveryStep, ...]
     depends_on: tuple[str, ...] = ()
-    #: seconds without a new action after a verified recovery.
-    cooldown: float = 60.0
+    #: seconds without a new action after a verified recovery (a floor; 0 = off).
+    cooldown: float = 0.0
+    #: the cap of the restart backoff across incidents.
+    restart_backoff_max: float = 300.0
+    #: wall time of the latest check result (None: never checked); a dependency's recovery newer than
+    #: this means the component's status predates it and must be checked again before acting.
+    checked_at: float | None = None
+    #: a maintenance window or silence covers it (its description) until `suppressed_until`: no action,
+    #: no escalation; checks still run and the incident still closes when the breaker does.
+    suppressed: str | None = None
+    suppressed_until: float | None = None
+    flapping: Flapping = Flapping()
 
     @classmethod
     def from_config(
-        cls, component: Component, status: Status, error_class: str | None, settings: DaemonSettings
+        cls, component: Component, status: Status, error_class: str | None, settings: DaemonSettings,
+        checked_at: float | None = None, suppressed: str | None = None, suppressed_until: float | None = None,
     ) -> ComponentView:
         return cls(
             name=component.name,
@@ -41,6 +52,11 @@ class ComponentView:
             recovery=tuple(component.recovery),
             depends_on=tuple(component.depends_on),
             cooldown=settings.cooldown.total_seconds(),
+            restart_backoff_max=settings.restart_backoff_max.total_seconds(),
+            checked_at=checked_at,
+            suppressed=suppressed,
+            suppressed_until=suppressed_until,
+            flapping=component.flapping,
         )
 
 
@@ -58,6 +74,8 @@ class DepView:
     status: Status
     breaker: BreakerState
     depends_on: tuple[str, ...] = ()
+    #: wall time the breaker entered its current state (for a closed one: when it recovered).
+    since: float | None = None
 
     @property
     def sick(self) -> bool:
@@ -135,7 +153,7 @@ class Failback:
 
 @dataclass(frozen=True)
 class OpenIncident:
-    trigger: Literal["breaker", "operator"]
+    trigger: Literal["breaker", "operator", "flapping"]
     reason: str
 
 

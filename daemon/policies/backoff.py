@@ -65,3 +65,16 @@ def delays(backoff: Backoff, rng: random.Random) -> Iterator[float]:
         prev = next_delay(backoff, attempt, prev, rng)
         yield prev
         attempt += 1
+
+
+def restart_delay(repeat: int, backoff: Backoff, cap: float) -> float:
+    """Seconds the first action of an incident waits when `repeat` incidents came before it recently.
+
+    Kubernetes' CrashLoopBackOff in the step's own terms: the first incident and the first repeat act
+    at once (a service killed twice is restarted twice, at once), then the wait follows the step's
+    backoff curve without jitter — `expo(repeat - 2)` — capped by `cap`. No jitter: this wait is per
+    component and is shown to operators by `explain`, so it must be the same number every time.
+    """
+    if repeat <= 1:
+        return 0.0
+    return min(cap, expo(backoff, repeat - 2))

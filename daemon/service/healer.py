@@ -114,6 +114,10 @@ class Healer:
             await asyncio.wait(self._finishing, timeout=10)
         await self.escalations.stop()
 
+    def wake(self) -> None:
+        """Decide again now (a dependency recovered, a command arrived) rather than at the next tick."""
+        self._wake.set()
+
     def wants_fast(self, name: str) -> bool:
         """A step being verified wants its component checked on the fast cadence."""
         return self.verifier.wants_fast(name)
@@ -138,6 +142,7 @@ class Healer:
         config = self.rt.config
         monitor = self.rt.monitor
         reset_after = self.settings.budget_reset_after.total_seconds()
+        repeats_reset = self.settings.restart_backoff_reset.total_seconds()
         facts: Facts | None = None  # built on the first component that needs a decision
         # counted once per pass (not per component: that is quadratic in a large fleet) and raised as
         # steps start below; a step that finishes meanwhile only makes the count conservative
@@ -147,7 +152,7 @@ class Healer:
             if breaker is None:
                 continue
             async with self.book.locks[name]:
-                state = self.book.fold(name, reset_after)
+                state = self.book.fold(name, reset_after, repeats_reset)
                 now = self.clock.wall()
                 if not self._quiet(name, state, breaker.state):
                     facts = facts or await self.facts.get(config, self.book)
@@ -175,7 +180,11 @@ class Healer:
         component = self.rt.config.components[name]
         last = self.rt.monitor.last.get(name)
         status = last.status if last is not None else facts.health.get(name)
-        view = ComponentView.from_config(component, status, last.error_class if last else None, self.settings)
+        period = self.rt.maintenance.covering(name, now) if self.rt.maintenance is not None else None
+        view = ComponentView.from_config(component, status, last.error_class if last else None, self.settings,
+                                         checked_at=last.ts if last is not None else None,
+                                         suppressed=period.describe(now) if period else None,
+                                         suppressed_until=period.ends_at if period else None)
         budget = GlobalBudget.from_settings(running, self.settings)
         return decide(view, BreakerView(self.rt.monitor.breakers[name].state), state, facts.deps, budget,
                       facts.health, facts.checkpoints, now, facts.stats)
@@ -352,6 +361,11 @@ class Healer:
 
                 await self.rt.writer.submit(write)
                 self.book.set(name, new)
+                if isinstance(d, RunStep) and d.strategy != "fallback" and result.outcome is Outcome.SUCCEEDED:
+                    # the component's own check proved it back: probe now instead of reporting it open
+                    # (a fallback verifies the standby, not the primary, so it does not count)
+                    self.rt.monitor.recovered(name, f"verified recovery: {d.strategy} (step {d.index + 1}) "
+                                                    f"of incident {d.incident_id}; half-open probes decide")
                 if isinstance(d, RunStep) and d.strategy == "restore":
                     self.facts.invalidate_checkpoints()  # a restore may have found its version corrupt
         except Exception:

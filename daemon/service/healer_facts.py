@@ -58,7 +58,8 @@ class FactsCache:
             breaker = monitor.breakers.get(name)
             state = breaker.state if breaker is not None else BreakerState.CLOSED
             health[name] = status
-            deps[name] = DepView(name, status, state, tuple(component.depends_on))
+            since = breaker.since if breaker is not None else None
+            deps[name] = DepView(name, status, state, tuple(component.depends_on), since)
         troubled = any(
             (breaker.state not in (BreakerState.CLOSED, BreakerState.DISABLED)) or book.get(name).incident is not None
             or book.get(name).fallback is not None

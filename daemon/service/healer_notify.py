@@ -16,6 +16,7 @@ import structlog
 from daemon.engine.decision import Escalate
 from daemon.engine.ladder import LadderState, record_escalation
 from daemon.engine.notify import Notification, deliver, incident_link
+from daemon.engine.notify_group import combine, waiting_note
 from daemon.service.healer_state import store_fn
 from daemon.service.tasks import cancel_and_wait
 from daemon.store import escalations_sql, healer_sql
@@ -27,6 +28,8 @@ class Escalations:
     def __init__(self, healer) -> None:
         self.healer = healer
         self._tasks: set[asyncio.Task] = set()
+        #: (channel, resolved?) → messages held for the channel's group_wait
+        self._groups: dict[tuple[str, bool], list] = {}
 
     @property
     def rt(self):
@@ -53,10 +56,59 @@ class Escalations:
         healer.book.set(name, new)
         healer._last_key[name] = decision_key(d, incident_id)
         log.warning("escalation", component=name, incident=incident_id, kind=d.kind, channels=list(d.channels))
-        message = self._message(name, incident_id, d.kind, d.reason)
+        waiting = waiting_note(self._dependents_waiting(name)) if d.kind != "resolved" else ""
+        message = self._message(name, incident_id, d.kind, d.reason + (f"; {waiting}" if waiting else ""))
         for row in rows:
             if row["status"] != "delivered":
-                self._spawn(row, message)
+                self._group(row, message)
+
+    def _dependents_waiting(self, name: str) -> list[str]:
+        """Sick components that depend on `name` (directly or not): their healing waits for it, so the
+        root cause's message names them (whether or not their own incident has noted the wait yet)."""
+        monitor = self.rt.monitor
+        out = []
+        for other in self.rt.config.dependents(name):
+            state = self.healer.book.get(other)
+            breaker = monitor.breakers.get(other)
+            last = monitor.last.get(other)
+            if (state.incident is not None or (last is not None and last.status.is_failure)
+                    or (breaker is not None and breaker.state.value not in ("closed", "disabled"))):
+                out.append(other)
+        return out
+
+    def _group(self, row: dict, message: Notification) -> None:
+        """Hold the message for its channel's `group_wait`, folding in whatever else is raised meanwhile
+        (resolved messages in their own group); never drops one: the group is sent as one message."""
+        channel = self.rt.config.settings.notify.get(row["channel"])
+        wait = channel.group_wait.total_seconds() if channel is not None else 0.0
+        if wait <= 0:
+            self._spawn_group([(row, message)])
+            return
+        key = (row["channel"], message.kind == "resolved")
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = []
+            task = asyncio.create_task(self._flush_after(key, wait), name=f"escalation-group:{row['channel']}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        group.append((row, message))
+
+    async def _flush_after(self, key: tuple[str, bool], wait: float) -> None:
+        await asyncio.sleep(wait)
+        items = self._groups.pop(key, [])
+        if items:
+            await self._deliver_group(items)
+
+    def _spawn_group(self, items: list) -> None:
+        task = asyncio.create_task(self._deliver_group(items), name=f"escalation:{items[0][0]['id']}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_group(self, items: list) -> None:
+        if len(items) > 1:
+            log.info("escalations grouped", channel=items[0][0]["channel"], count=len(items),
+                     components=sorted({m.component for _, m in items}))
+        await self._deliver([row for row, _ in items], combine([m for _, m in items]))
 
     async def resend_pending(self) -> None:
         """Messages a previous daemon recorded but did not finish sending go out again (at-least-once).
@@ -69,7 +121,7 @@ class Escalations:
             return
         for row in rows:
             reason = f"sent again after a restart (recorded {row['kind']} message was not delivered)"
-            self._spawn(row, self._message(row["component"], row["incident_id"], row["kind"], reason))
+            self._group(row, self._message(row["component"], row["incident_id"], row["kind"], reason))
 
     def _message(self, name: str, incident_id: int, kind: str, reason: str) -> Notification:
         last = self.rt.monitor.last.get(name)
@@ -87,12 +139,9 @@ class Escalations:
         return Notification(component=name, incident=incident_id, kind=kind, status=status, reason=reason,
                             error=error, link=link, ts=self.healer.clock.wall())
 
-    def _spawn(self, row: dict, message: Notification) -> None:
-        task = asyncio.create_task(self._deliver(row, message), name=f"escalation:{row['id']}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _deliver(self, row: dict, message: Notification) -> None:
+    async def _deliver(self, rows: list[dict], message: Notification) -> None:
+        """One delivery for a group; every row of the group is finished with its outcome."""
+        row = rows[0]
         config = self.rt.config
         channel = config.settings.notify.get(row["channel"])
         with structlog.contextvars.bound_contextvars(component=message.component, incident=message.incident):
@@ -102,8 +151,12 @@ class Escalations:
                 outcome = await deliver(channel, message, cwd=config.directory)
                 delivered, attempts, error = outcome.delivered, outcome.attempts, outcome.error
             now = self.healer.clock.wall()
-            await self.rt.writer.submit(lambda conn: escalations_sql.finish_escalation(
-                conn, row["id"], delivered=delivered, attempts=attempts, error=error, now=now))
+            def write(conn):
+                for r in rows:
+                    escalations_sql.finish_escalation(conn, r["id"], delivered=delivered, attempts=attempts,
+                                                      error=error, now=now)
+
+            await self.rt.writer.submit(write)
             log.info("escalation delivery", channel=row["channel"], kind=row["kind"], delivered=delivered,
                      attempts=attempts, error=error)
 

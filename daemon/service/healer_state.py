@@ -78,7 +78,7 @@ class LadderBook:
         if len(queue) > 1000:  # a component with no pass for a long while: keep what decides healthy_since
             del queue[:-1000]
 
-    def fold(self, name: str, budget_reset_after: float) -> LadderState:
+    def fold(self, name: str, budget_reset_after: float, repeats_reset_after: float = 600.0) -> LadderState:
         """Apply the queued observations (caller holds the lock); marks the component dirty if changed."""
         queue = self._observed.pop(name, None)
         state = self.get(name)
@@ -86,7 +86,7 @@ class LadderBook:
             return state
         new = state
         for status, breaker, at in queue:
-            new = observe_health(new, status, breaker, at, budget_reset_after)
+            new = observe_health(new, status, breaker, at, budget_reset_after, repeats_reset_after)
         if new != state:
             self.ladders[name] = new
             self.dirty.add(name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -88,6 +89,8 @@ class Monitor:
         self._callbacks: dict[str, Callable[[int, float], None]] = {}
         #: called with a component name when one of several watched pids dies (pull its check forward)
         self.on_process_event: Callable[[str], None] | None = None
+        #: name → why it is in maintenance (or None): results are marked, transitions say so (issue 10)
+        self.in_maintenance: Callable[[str], str | None] | None = None
         self._flusher: asyncio.Task | None = None
         self.checks_run = 0
 
@@ -168,6 +171,9 @@ class Monitor:
 
     def observe(self, result: CheckResult) -> list[Transition]:
         """Record a result and feed it to the component's breaker."""
+        why = self.in_maintenance(result.component) if self.in_maintenance is not None else None
+        if why is not None and not result.maintenance:
+            result = replace(result, maintenance=True)
         self.writer.submit_result(result)
         self.last[result.component] = result
         breaker = self.breakers.get(result.component)
@@ -175,10 +181,23 @@ class Monitor:
         if breaker is not None:
             transitions = breaker.feed(result.status, result.error_class)  # feed() ticks first
             self._dirty.add(result.component)
+            if transitions and why is not None:
+                transitions = [replace(t, reason=f"{t.reason} (during maintenance: {why})") for t in transitions]
             if transitions:
                 self._persist_transitions(result.component, transitions)
         for listener in self.result_listeners:
             listener(result)
+        return transitions
+
+    def recovered(self, name: str, reason: str) -> list[Transition]:
+        """The healer verified a recovery: an open breaker goes half-open now (its probes decide)."""
+        breaker = self.breakers.get(name)
+        if breaker is None:
+            return []
+        transitions = breaker.recovered(reason)
+        if transitions:
+            self._dirty.add(name)
+            self._persist_transitions(name, transitions)
         return transitions
 
     def tick(self) -> None:

@@ -58,6 +58,7 @@ class Runtime:
         #: targets of dry-run chaos experiments: the healer records what it would do, runs nothing
         self.dry_run_components: set[str] = set()
         self.healer = None  # service/healer.py, built in start()
+        self.maintenance = None  # service/maintenance.py (issue 10)
         self.checkpoints = None  # service/checkpointing.py
         self._tasks: list[asyncio.Task] = []
         self.reloads = 0
@@ -84,6 +85,11 @@ class Runtime:
         from daemon.service.checkpointing import CheckpointTaker
         from daemon.service.healer import Healer
 
+        from daemon.service.maintenance import Maintenance
+
+        self.maintenance = Maintenance(self)
+        await self.maintenance.start()  # windows and silences known before the first decision
+        self.monitor.in_maintenance = self._in_maintenance
         self.healer = Healer(self)
         await self.healer.start()  # interrupted steps finished, ladders restored, before any decision
         self.checkpoints = CheckpointTaker(self, self.healer)
@@ -127,6 +133,8 @@ class Runtime:
             await self.checkpoints.stop()
         if self.healer is not None:
             await self.healer.stop()  # running steps are recorded as interrupted while the writer still works
+        if self.maintenance is not None:
+            await self.maintenance.stop()
         await cancel_and_wait(self._tasks, what="runtime loops")
         if self.degradation is not None:
             await self.degradation.stop()
@@ -181,7 +189,23 @@ class Runtime:
     def _on_transition(self, name: str, transition) -> None:
         verifying = self.healer is not None and self.healer.wants_fast(name)
         self.scheduler.set_fast(name, transition.to_state is BreakerState.HALF_OPEN or verifying)
+        if transition.to_state is BreakerState.CLOSED:
+            self._wake_dependents(name)
         self._status_soon()
+
+    def _in_maintenance(self, name: str) -> str | None:
+        period = self.maintenance.covering(name) if self.maintenance is not None else None
+        return None if period is None else period.describe(self.clock.wall())
+
+    def _wake_dependents(self, name: str) -> None:
+        """A dependency recovered: its sick dependents are checked at once (not at their next interval),
+        so the healer decides on a result newer than the recovery (the "late recovery" problem)."""
+        for other in self.config.dependents(name):
+            breaker = self.monitor.breakers.get(other) if self.monitor else None
+            if breaker is not None and breaker.state is not BreakerState.CLOSED:
+                self.scheduler.run_soon(other)
+                if self.healer is not None:
+                    self.healer.wake()
 
     def _status_soon(self) -> None:
         """STATUS= at most once a second: a shared dependency failing flips thousands of breakers."""

@@ -82,6 +82,8 @@ check_results = Table(
     # A Nagios plugin's performance data (after its `|`), kept apart from the message it would clutter.
     Column("perfdata", Text),
     flag("injected"),
+    # Taken during a maintenance window or silence (issue 10): recorded, left out of availability.
+    flag("maintenance"),
     one_of("status", STATUSES),
     # (component_id, ts) serves "latest result per component" and is the FK's index; ts alone serves
     # time windows and retention deletes (measured: cheaper to maintain than the composite).
@@ -103,6 +105,10 @@ result_rollups_hourly = Table(
     counter("unknown"),
     # How many of `total` were injected by a chaos experiment (already counted by status as well).
     counter("injected"),
+    # How many of `total` were taken in maintenance, and how many of those passed (healthy or
+    # degraded): availability leaves them out of both sides of its fraction.
+    counter("maintenance"),
+    counter("maintenance_up"),
     Column("latency_sum_ms", REAL, nullable=False, server_default=text("0")),
     Column("latency_min_ms", REAL),
     Column("latency_max_ms", REAL),
@@ -410,6 +416,28 @@ chaos_events = Table(
     Column("data", Json),
     json_valid("data", nullable=True),
     Index(None, "run_id", "ts"),
+)
+
+# --- maintenance (issue 10) --------------------------------------------------------------------------
+
+maintenance_periods = Table(
+    "maintenance_periods",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    # NULL: every component.
+    fk("component_id", "components.id", nullable=True),
+    # `window`: one occurrence of a [[maintenance]] window; `silence`: `healerd silence`.
+    Column("kind", Text, nullable=False),
+    Column("name", Text),
+    Column("reason", Text),
+    Column("starts_at", Time, nullable=False),
+    Column("ends_at", Time, nullable=False),
+    # `healerd silence clear` ended it early.
+    Column("cleared_at", Time),
+    Column("created_at", Time, nullable=False),
+    one_of("kind", ("window", "silence")),
+    CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    Index(None, "ends_at"),
 )
 
 # --- operators and config ----------------------------------------------------------------------------

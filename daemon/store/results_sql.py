@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from daemon.types import CheckResult, Status
 
 INSERT_RESULT = (
-    "INSERT INTO check_results (component_id, ts, status, latency_ms, error_class, message, injected, perfdata) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO check_results (component_id, ts, status, latency_ms, error_class, message, injected, perfdata, "
+    "maintenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 #: Adds a batch's counts to the hour's row. Unqualified columns in DO UPDATE are the stored row's;
@@ -26,8 +26,8 @@ INSERT_RESULT = (
 UPSERT_ROLLUP = """
 INSERT INTO result_rollups_hourly
     (hour, component_id, total, healthy, degraded, unhealthy, unknown, injected,
-     latency_sum_ms, latency_min_ms, latency_max_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     latency_sum_ms, latency_min_ms, latency_max_ms, maintenance, maintenance_up)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (hour, component_id) DO UPDATE SET
     total = total + excluded.total,
     healthy = healthy + excluded.healthy,
@@ -35,6 +35,8 @@ ON CONFLICT (hour, component_id) DO UPDATE SET
     unhealthy = unhealthy + excluded.unhealthy,
     unknown = unknown + excluded.unknown,
     injected = injected + excluded.injected,
+    maintenance = maintenance + excluded.maintenance,
+    maintenance_up = maintenance_up + excluded.maintenance_up,
     latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms,
     latency_min_ms = min(coalesce(latency_min_ms, excluded.latency_min_ms), excluded.latency_min_ms),
     latency_max_ms = max(coalesce(latency_max_ms, excluded.latency_max_ms), excluded.latency_max_ms)
@@ -44,7 +46,8 @@ ON CONFLICT (hour, component_id) DO UPDATE SET
 _STATUS_SLOT = {Status.HEALTHY: 3, Status.DEGRADED: 4, Status.UNHEALTHY: 5, Status.UNKNOWN: 6}
 _STATUS_SLOT.update({s.value: i for s, i in list(_STATUS_SLOT.items())})
 
-Row = tuple[int, float, str, float, "str | None", str, int, "str | None"]
+Row = tuple[int, float, str, float, "str | None", str, int, "str | None", int]
+_UP = frozenset({"healthy", "degraded"})
 
 
 def hour_of(ts: float) -> int:
@@ -66,6 +69,7 @@ def result_row(result: CheckResult, component_id: int) -> Row:
         result.message,
         1 if result.injected else 0,
         result.perfdata,
+        1 if result.maintenance else 0,
     )
 
 
@@ -76,13 +80,16 @@ def aggregate_rollups(rows: Iterable[Row]) -> list[tuple]:
     timeout, which is what an operator wants to see next to the failure count.
     """
     # group layout = UPSERT_ROLLUP's parameters: hour, component_id, total, healthy, degraded,
-    # unhealthy, unknown, injected, latency sum, min, max
+    # unhealthy, unknown, injected, latency sum, min, max, maintenance, maintenance_up
     groups: dict[tuple[int, int], list] = {}
-    for component_id, ts, status, latency, _error, _message, injected, _perfdata in rows:
+    for component_id, ts, status, latency, _error, _message, injected, _perfdata, maintenance in rows:
         key = (int(ts // 3600) * 3600, component_id)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = [key[0], component_id, 0, 0, 0, 0, 0, 0, 0.0, latency, latency]
+            group = groups[key] = [key[0], component_id, 0, 0, 0, 0, 0, 0, 0.0, latency, latency, 0, 0]
+        if maintenance:
+            group[11] += 1
+            group[12] += status in _UP
         group[2] += 1
         group[_STATUS_SLOT[status]] += 1
         group[7] += injected

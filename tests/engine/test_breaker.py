@@ -191,27 +191,45 @@ def test_each_consecutive_reopen_doubles_the_open_period_up_to_the_cap() -> None
     assert breaker.reopen_count == 4
 
 
-def test_opening_again_soon_after_closing_continues_the_doubling() -> None:
+def test_a_new_incident_starts_the_open_period_again_from_open_for() -> None:
+    """Issue 10: the doubling counts re-opens within one incident; a service healed and killed again
+    soon after is not reported open for a doubled period (it was open for 80 s with open_for 5 s)."""
     breaker, clock = make(open_for="30s", reset_after="10m", half_open_successes=1)
     trip(breaker)
     clock.advance(30)
-    feed_all(breaker, OK)  # closed
+    feed_all(breaker, BAD)  # re-open 1 within the incident: 60 s
     clock.advance(60)
+    feed_all(breaker, OK)  # closed
+    clock.advance(5)
     t = trip(breaker)
-    assert t.open_until_wall - clock.wall() == 60
-    assert t.reason == "3 consecutive failures (refused); re-open 1, open for 1m"
+    assert t.open_until_wall - clock.wall() == 30
+    assert t.reason == "3 consecutive failures (refused)" and breaker.reopen_count == 0
 
 
-def test_the_doubling_resets_after_being_closed_for_reset_after() -> None:
-    breaker, clock = make(open_for="30s", reset_after="10m", half_open_successes=1)
+def test_a_verified_recovery_moves_an_open_breaker_to_half_open_at_once() -> None:
+    breaker, clock = make(open_for="30s", half_open_successes=2)
     trip(breaker)
-    clock.advance(30)
-    feed_all(breaker, BAD)  # re-open 1 (60 s)
-    clock.advance(60)
-    feed_all(breaker, OK)  # closed
-    clock.advance(600)
-    assert breaker.tick() == [] and breaker.reopen_count == 0
-    assert trip(breaker).open_until_wall - clock.wall() == 30
+    clock.advance(1)
+    [t] = breaker.recovered("verified recovery (incident 4, retry)")
+    assert (t.from_state, t.to_state, t.reason) == (S.OPEN, S.HALF_OPEN, "verified recovery (incident 4, retry)")
+    assert breaker.allows_check() and t.open_until_wall is None
+    assert [t.to_state for t in feed_all(breaker, OK, OK)] == [S.CLOSED]
+
+
+def test_a_failed_probe_after_a_verified_recovery_reopens_with_the_doubled_period() -> None:
+    breaker, clock = make(open_for="30s", half_open_successes=2)
+    trip(breaker)
+    breaker.recovered("verified")
+    [t] = feed_all(breaker, BAD)
+    assert t.to_state is S.OPEN and t.open_until_wall - clock.wall() == 60
+
+
+@pytest.mark.parametrize("operator", ["force_open", "disable", "reset"])
+def test_recovered_leaves_operator_and_passing_states_alone(operator: str) -> None:
+    breaker, _ = make()
+    getattr(breaker, operator)()
+    state = breaker.state
+    assert breaker.recovered("verified") == [] and breaker.state is state
 
 
 def test_open_period_never_overflows_for_absurd_reopen_counts() -> None:
@@ -345,26 +363,14 @@ def test_operator_states_survive_a_restart(operator: str) -> None:
     assert restored.tick() == [] and restored.state is breaker.state
 
 
-def test_time_closed_before_a_restart_counts_toward_reset_after() -> None:
-    breaker, clock = make(open_for="30s", reset_after="10m", half_open_successes=1)
-    trip(breaker)
-    clock.advance(30)
-    feed_all(breaker, OK)  # closed; the doubling is still live for 10 minutes
-    clock.advance(240)
-    restored, new_clock = restart(breaker, clock, down_for=300)  # 9 minutes closed so far
-    new_clock.advance(60)
-    assert restored.tick() == [] and restored.reopen_count == 0
-    assert trip(restored).open_until_wall - new_clock.wall() == 30
-
-
-def test_restore_when_the_wall_clock_stepped_back_treats_stored_instants_as_just_now() -> None:
+def test_an_open_after_a_restart_starts_from_open_for_whatever_the_stored_close() -> None:
     breaker, clock = make(open_for="30s", reset_after="10m", half_open_successes=1)
     trip(breaker)
     clock.advance(30)
     feed_all(breaker, OK)  # closed at clock.wall()
     restored, _ = restart(breaker, clock, down_for=-120)  # NTP stepped the clock back 2 minutes
     assert restored.tick() == [] and restored.reopen_count == 0
-    assert trip(restored).open_until_wall - restored._clock.wall() == 60  # closed "just now": a re-open
+    assert trip(restored).open_until_wall - restored._clock.wall() == 30
 
 
 def test_a_stored_window_longer_than_the_spec_keeps_its_newest_results() -> None:

@@ -25,6 +25,7 @@ VIEWS = [
     "component_availability_24h",
     "current_system_status",
     "feature_flags",
+    "maintenance_windows",
     "recent_health_failures",
     "recovery_ladder_outcomes",
     "recovery_mttr",

@@ -25,6 +25,7 @@ EXPECTED_VIEWS = {
     "active_circuit_breakers",
     "recent_health_failures",
     "component_availability_24h",
+    "maintenance_windows",
     "recovery_success_rate",
     "active_degradation",
     "recovery_mttr",

@@ -1,0 +1,110 @@
+"""Maintenance windows and silences in the daemon: who is covered now, recorded as it happens.
+
+The answer comes from the pure `engine/maintenance.py` over the configured windows and the stored
+silences (read at start and after every silence command). Each window occurrence is written to
+`maintenance_periods` when it starts (once, even across restarts), so the views can leave the time out
+of availability and show what was planned. Silence commands go through `operator_commands` like the
+breaker's and are applied by the same function with or without a daemon (`apply_silence_command`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from daemon.config.durations import format_duration, parse_duration
+from daemon.errors import NotFoundError
+from daemon.engine.maintenance import Period, covering, window_periods
+from daemon.store import maintenance_sql
+
+log = structlog.get_logger(__name__)
+
+TICK_S = 1.0
+SILENCE_COMMANDS = ("silence", "silence_clear")
+
+
+def apply_silence_command(conn, command: str, target: str, args: dict[str, Any], now: float) -> tuple[str, str]:
+    """(status, outcome) of `healerd silence …`; raises NotFoundError for an unknown component."""
+    who = "every component" if target == maintenance_sql.ALL else target
+    if command == "silence":
+        seconds = parse_duration(args["for"]).total_seconds()
+        if seconds <= 0:
+            return "rejected", "a silence must last longer than zero"
+        reason = args.get("reason") or ""
+        silence_id = maintenance_sql.add_silence(conn, target, seconds, reason, now)
+        return "applied", (f"silence {silence_id}: {who} silenced for {format_duration(timedelta(seconds=seconds))}"
+                           + (f" ({reason})" if reason else "") + "; checks run, no actions, no escalations")
+    if command == "silence_clear":
+        count = maintenance_sql.clear_silences(conn, target, now)
+        return "applied", f"{count} silence(s) on {who} cleared" if count else f"no silence in force on {who}"
+    raise ValueError(f"unknown silence command {command!r}")
+
+
+class Maintenance:
+    def __init__(self, runtime) -> None:
+        self.rt = runtime
+        self.silences: list[Period] = []
+        self._windows: list[Period] = []
+        self._recorded: set[tuple] = set()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await self.reload_silences()
+        self.tick()
+        self.rt.commands.handlers.update({name: self._command for name in SILENCE_COMMANDS})
+        self._task = asyncio.create_task(self._loop(), name="maintenance")
+
+    async def stop(self) -> None:
+        from daemon.service.tasks import cancel_and_wait
+
+        if self._task is not None:
+            await cancel_and_wait([self._task], what="maintenance")
+
+    def covering(self, component: str, now: float | None = None) -> Period | None:
+        now = self.rt.clock.wall() if now is None else now
+        return covering(self._windows + self.silences, component, now)
+
+    def tick(self) -> None:
+        """Recompute the windows in force; record each new occurrence (not awaited: never blocks checks)."""
+        now = self.rt.clock.wall()
+        self._windows = window_periods(self.rt.config.settings.maintenance, now)
+        ids = self.rt.monitor.component_ids if self.rt.monitor else {}
+        for p in self._windows:
+            key = (p.name, p.component, p.starts_at)
+            if key in self._recorded:
+                continue
+            self._recorded.add(key)
+            component_id = None if p.component is None else ids.get(p.component)
+            if p.component is not None and component_id is None:
+                continue
+            log.info("maintenance window in force", window=p.name, component=p.component or "*", ends_at=p.ends_at)
+            self.rt.writer.submit(lambda conn, p=p, cid=component_id: maintenance_sql.record_window(
+                conn, p.name, cid, p.starts_at, p.ends_at, p.reason, now))
+
+    async def reload_silences(self) -> None:
+        rows = await asyncio.to_thread(self.rt._read, maintenance_sql.active_silences, self.rt.clock.wall())
+        self.silences = [Period("silence", None, r["component"], r["starts_at"], r["ends_at"], r["reason"] or "", r["id"])
+                         for r in rows]
+
+    async def _command(self, cmd: dict[str, Any]) -> tuple[str, str]:
+        now = self.rt.clock.wall()
+        try:
+            result = await self.rt.writer.submit(
+                lambda conn: apply_silence_command(conn, cmd["command"], cmd["target"], cmd["args"], now))
+        except NotFoundError as exc:
+            return "rejected", str(exc)
+        await self.reload_silences()
+        if self.rt.healer is not None:
+            self.rt.healer.wake()
+        return result
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                self.tick()
+            except Exception:
+                log.exception("maintenance tick failed; trying again")
