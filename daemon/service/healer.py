@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 
 import structlog
 
 from daemon.config.models import FallbackStep, RetryStep
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
-    BreakerView, CloseIncident, ComponentView, Decision, Escalate, Failback, GlobalBudget, Nothing,
+    BreakerView, CloseIncident, ComponentView, Decision, Escalate, Failback, GlobalBudget,
     OpenIncident, RunStep, Wait,
 )
-from daemon.engine.ladder import (
-    FAILBACK, LadderState, Outcome, note_waiting, on_breaker_closed, open_incident, record_finished,
-    record_started,
-)
+from daemon.engine.heal_apply import SPAN, applied, decision_columns, decision_key, heals_breaker, is_quiet, is_recorded
+from daemon.engine.ladder import LadderState, Outcome, record_finished
 from daemon.service.healer_facts import Facts, FactsCache
 from daemon.service.healer_notify import Escalations
 from daemon.service.healer_state import LadderBook, store_fn
@@ -45,25 +42,8 @@ from daemon.types import BreakerState, CheckResult
 log = structlog.get_logger(__name__)
 
 TICK_S = 0.5
-_SPAN = re.compile(r"\d+(?:\.\d+)?(?:ms|s|m|h|d)")
-_KINDS = {
-    Wait: "wait", RunStep: "run_step", Escalate: "escalate", Nothing: "nothing", Failback: "failback",
-    OpenIncident: "open_incident", CloseIncident: "close_incident",
-}
-
-
-def decision_columns(d: Decision) -> dict:
-    """kind, step, strategy, until of a `decisions` row (reason and ids are added by the caller)."""
-    step = getattr(d, "index", None)
-    strategy = {RunStep: getattr(d, "strategy", None), Escalate: "escalate", Failback: "fallback"}.get(type(d))
-    return {"kind": _KINDS[type(d)], "step": step, "strategy": strategy, "until": getattr(d, "until", None)}
-
-
-def decision_key(d: Decision, incident_id) -> tuple:
-    """What makes a decision new: its kind, step, incident and reason, with elapsed times blanked."""
-    until = getattr(d, "until", None)
-    return (type(d).__name__, getattr(d, "index", None), incident_id, getattr(d, "waiting_on", None),
-            None if until is None else round(until), _SPAN.sub("…", d.reason))
+#: kept importable from here (tests and older callers); the rules live in engine/heal_apply.py
+_SPAN = SPAN
 
 
 class Healer:
@@ -168,13 +148,7 @@ class Healer:
 
     def _quiet(self, name: str, state: LadderState, breaker: BreakerState) -> bool:
         """Healthy with nothing pending and nothing new to record: decide() would say Nothing again."""
-        last = self._last_key.get(name)
-        return (
-            breaker in (BreakerState.CLOSED, BreakerState.DISABLED)
-            and state.incident is None and state.fallback is None and state.in_progress is None
-            and not state.resolved_pending and state.operator_requested_at is None
-            and (last is None or last[0] == "Nothing")
-        )
+        return is_quiet(state, breaker, self._last_key.get(name))
 
     def _decide(self, name: str, state: LadderState, facts: Facts, now: float, running: int) -> Decision:
         component = self.rt.config.components[name]
@@ -197,20 +171,20 @@ class Healer:
         elif isinstance(d, OpenIncident):
             await self._open(name, state, d, now)
         elif isinstance(d, CloseIncident):
-            await self._commit(name, on_breaker_closed(state, now), d, now, incident_id=d.incident_id,
+            await self._commit(name, applied(state, d, now), d, now, incident_id=d.incident_id,
                                rows=lambda conn: healer_sql.close_incident(conn, int(d.incident_id), now))
             self._wake.set()  # an owed `resolved` message goes out on the next pass
         elif isinstance(d, (RunStep, Failback)):
             await self._start(name, state, d, now)
         elif isinstance(d, Escalate):
             await self.escalations.start(name, state, d, now)
-        elif isinstance(d, Wait) and d.waiting_on and state.incident is not None and state.incident.waiting_on != d.waiting_on:
+        elif isinstance(d, Wait) and applied(state, d, now) is not None:
             incident_id = int(state.incident.id)
-            await self._commit(name, note_waiting(state, d.waiting_on), d, now, incident_id=incident_id,
+            await self._commit(name, applied(state, d, now), d, now, incident_id=incident_id,
                                rows=lambda conn: healer_sql.set_waiting_on(conn, incident_id, d.waiting_on))
         else:
             incident_id = state.incident.id if state.incident is not None else None
-            if self._changed(name, d, incident_id) and not (isinstance(d, Nothing) and name not in self._last_key):
+            if is_recorded(state, d, self._last_key.get(name), incident_id):
                 await self._commit(name, None, d, now, incident_id=incident_id)
 
     async def _dry_run(self, name: str, state: LadderState, d: RunStep | Failback | Escalate, now: float) -> None:
@@ -270,13 +244,13 @@ class Healer:
 
         def write(conn):
             incident_id = healer_sql.insert_incident(conn, component_id, now, d.trigger)
-            store_fn(component_id, open_incident(state, incident_id, d.trigger, now), cooldown, now)(conn)
+            store_fn(component_id, applied(state, d, now, incident_id), cooldown, now)(conn)
             healer_sql.insert_decision(conn, component_id=component_id, incident_id=incident_id, ts=now,
                                        reason=d.reason, **columns)
             return incident_id
 
         incident_id = await self.rt.writer.submit(write)
-        self.book.set(name, open_incident(state, incident_id, d.trigger, now))
+        self.book.set(name, applied(state, d, now, incident_id))
         self._last_key[name] = decision_key(d, incident_id)
         log.warning("incident opened", component=name, incident=incident_id, reason=d.reason)
         self._wake.set()
@@ -288,10 +262,10 @@ class Healer:
         failback = isinstance(d, Failback)
         if failback:
             step = step if isinstance(step, FallbackStep) else None
-            new = record_started(state, d.index, FAILBACK, now, d.candidate)
+            new = applied(state, d, now)
             event = {"strategy": "fallback", "action": "deactivate", "attempt": 1, "candidate": d.candidate}
         else:
-            new = record_started(state, d.index, d.strategy, now, d.candidate)
+            new = applied(state, d, now)
             event = {"strategy": d.strategy, "action": _action_label(step), "attempt": d.attempt,
                      "candidate": d.candidate,
                      "checkpoint_id": int(d.checkpoint_id) if d.checkpoint_id is not None else None}
@@ -361,9 +335,8 @@ class Healer:
 
                 await self.rt.writer.submit(write)
                 self.book.set(name, new)
-                if isinstance(d, RunStep) and d.strategy != "fallback" and result.outcome is Outcome.SUCCEEDED:
+                if heals_breaker(d, result.outcome is Outcome.SUCCEEDED):
                     # the component's own check proved it back: probe now instead of reporting it open
-                    # (a fallback verifies the standby, not the primary, so it does not count)
                     self.rt.monitor.recovered(name, f"verified recovery: {d.strategy} (step {d.index + 1}) "
                                                     f"of incident {d.incident_id}; half-open probes decide")
                 if isinstance(d, RunStep) and d.strategy == "restore":
