@@ -60,6 +60,8 @@ class Healer:
         self._recoveries: dict[str, asyncio.Task] = {}
         self._finishing: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
+        #: the earliest deadline of this pass's decisions: the next pass starts then (or at the tick)
+        self._due: float | None = None
         self._task: asyncio.Task | None = None
 
     @property
@@ -112,7 +114,10 @@ class Healer:
                 log.exception("healer pass failed; trying again")
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel from stop()
-                async with asyncio.timeout(TICK_S):
+                # a decision's deadline (a backoff's end, a reminder) is honoured on time, not up to a
+                # tick late: `healerd replay` decides at those instants too, and the two must agree
+                due = self._due - self.clock.wall() if self._due is not None else TICK_S
+                async with asyncio.timeout(min(TICK_S, max(0.0, due))):
                     await self._wake.wait()
             except TimeoutError:
                 pass
@@ -126,6 +131,7 @@ class Healer:
         facts: Facts | None = None  # built on the first component that needs a decision
         # counted once per pass (not per component: that is quadratic in a large fleet) and raised as
         # steps start below; a step that finishes meanwhile only makes the count conservative
+        self._due = None
         running = sum(1 for n, s in self.book.ladders.items() if s.in_progress is not None and n in config.components)
         for name in list(config.components):
             breaker = monitor.breakers.get(name)
@@ -137,6 +143,9 @@ class Healer:
                 if not self._quiet(name, state, breaker.state):
                     facts = facts or await self.facts.get(config, self.book)
                     decision = self._decide(name, state, facts, now, running)
+                    until = getattr(decision, "until", None)
+                    if until is not None and until > now and (self._due is None or until < self._due):
+                        self._due = until
                     try:
                         await self._apply(name, state, decision, now)
                     except Exception:
