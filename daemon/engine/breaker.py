@@ -145,6 +145,9 @@ class CircuitBreaker:
         self._reopen_count = 0
         self._last_closed: _Instant | None = None
         self._recent: deque[str] = deque(maxlen=spec.window)
+        #: failures in `_recent`, kept as results come and go: the rate check is then O(1) per result
+        #: (a replay feeds millions of results through this; see bench/replay.py)
+        self._window_failures = 0
 
     # --- persistence -------------------------------------------------------------------------------
 
@@ -187,6 +190,7 @@ class CircuitBreaker:
         if snapshot.last_closed_at is not None:
             breaker._last_closed = past(snapshot.last_closed_at)
         breaker._recent.extend(str(code) for code in snapshot.recent)
+        breaker._recount()
         if state is BreakerState.OPEN:
             if snapshot.open_until is None:
                 period = open_period(spec, breaker._reopen_count)
@@ -207,6 +211,7 @@ class CircuitBreaker:
         other._failures, other._successes = self._failures, self._successes
         other._reopen_count, other._last_closed = self._reopen_count, self._last_closed
         other._recent.extend(self._recent)
+        other._recount()
         return other
 
     # --- what callers read --------------------------------------------------------------------------
@@ -313,7 +318,12 @@ class CircuitBreaker:
     # --- the rules ----------------------------------------------------------------------------------
 
     def _judge_closed(self, now: _Instant, status: Status, code: str) -> list[Transition]:
-        self._recent.append(code)
+        recent = self._recent
+        if len(recent) == recent.maxlen and _is_failure_code(recent[0]):
+            self._window_failures -= 1
+        recent.append(code)
+        if _is_failure_code(code):
+            self._window_failures += 1
         if status.is_failure:
             self._failures += 1
             self._successes = 0
@@ -345,7 +355,7 @@ class CircuitBreaker:
             return f"{self._failures} consecutive failures ({classes})"
         checks = len(self._recent)
         if checks >= spec.min_checks:
-            rate = sum(map(_is_failure_code, self._recent)) / checks
+            rate = self._window_failures / checks
             if rate >= spec.failure_rate - _RATE_EPSILON:
                 return f"failure rate {_pct(rate)} ≥ {_pct(spec.failure_rate)} over last {checks} checks"
         return None
@@ -366,7 +376,11 @@ class CircuitBreaker:
             self._failures = 0
         if state is BreakerState.CLOSED:
             self._recent.clear()
+            self._window_failures = 0
         return Transition(previous, state, reason, now.wall, until.wall if until else None)
+
+    def _recount(self) -> None:
+        self._window_failures = sum(map(_is_failure_code, self._recent))
 
     def _open_remaining(self, now: _Instant) -> float:
         assert self._open_until is not None
