@@ -16,7 +16,11 @@ from daemon.cli.options import config_option, resolve_config
 
 @click.command("check")
 @config_option
-def check(config_dir) -> None:
+@click.option("--simulate", is_flag=True,
+              help="Also run canned failures through each policy and report what a syntax check cannot see.")
+@click.option("--escalate-within", default="10m", show_default=True,
+              help="With --simulate: a ladder must escalate a persistent failure within this.")
+def check(config_dir, simulate, escalate_within) -> None:
     """Validate the whole config directory; print every problem, not just the first."""
     from daemon.config.loader import load_config
 
@@ -29,6 +33,11 @@ def check(config_dir) -> None:
             click.echo(f"{directory}: invalid", err=True)
         sys.exit(1)
     click.echo(f"ok: {loaded.summary()} in {directory}")
+    if simulate:
+        from daemon.cli.simulate import simulate_config
+        from daemon.config.durations import parse_duration
+
+        sys.exit(simulate_config(loaded.config, parse_duration(escalate_within).total_seconds()))
 
 
 COMMANDS = (check,)
