@@ -26,6 +26,7 @@ EXPECTED_VIEWS = {
     "recent_health_failures",
     "component_availability_24h",
     "maintenance_windows",
+    "shadow_decision_comparison",
     "recovery_success_rate",
     "active_degradation",
     "recovery_mttr",
