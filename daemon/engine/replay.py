@@ -27,7 +27,7 @@ from daemon.engine.decision import (
     BreakerView, CheckpointView, CloseIncident, ComponentView, DepView, Escalate, Failback, GlobalBudget,
     OpenIncident, RunStep, Wait,
 )
-from daemon.engine.heal_apply import KINDS, applied, decision_key, heals_breaker, is_quiet, is_recorded
+from daemon.engine.heal_apply import applied, decision_columns, decision_key, heals_breaker, is_quiet, is_recorded
 from daemon.engine.ladder import LadderState, Outcome, observe_health, record_ack, record_finished
 from daemon.engine.replay_outcomes import Guess, Outcomes
 from daemon.types import BreakerState, Status
@@ -110,8 +110,10 @@ class ReplayResult:
 
 
 class Replay:
-    def __init__(self, config: HealerdConfig, outcomes: Outcomes, *, checkpoints: Iterable[CheckpointView] = (),
+    def __init__(self, config: HealerdConfig, outcomes: Outcomes | None, *, checkpoints: Iterable[CheckpointView] = (),
                  acks: dict[str, list[float]] | None = None, seed: int = 0) -> None:
+        """outcomes None: judge each action by the results that follow it, like the daemon's verifier (a
+        passing check after its start heals it, none within `verify_within` fails it) — shadow mode."""
         self.config = config
         self.settings = config.settings.daemon
         self.outcomes = outcomes
@@ -154,8 +156,43 @@ class Replay:
             self.results += 1
             self._result(comp, ts, _STATUS[status], error_class, bool(maintenance))
         end = until if until is not None else self.clock.t
-        while timers and timers[0][0] <= end:
+        self.advance(end)
+        self.clock.t = max(self.clock.t, end)
+        return self.result()
+
+    def feed(self, name: str, ts: float, status: str, error_class: str | None, maintenance: bool = False) -> None:
+        """One live result (shadow mode): timers due before it fire first."""
+        comp = self.comps.get(name)
+        if comp is None:
+            return
+        if self.start is None:
+            self.start = ts
+        self.advance(ts)
+        self.clock.t = max(self.clock.t, ts)
+        self.results += 1
+        self._result(comp, ts, _STATUS[status], error_class, bool(maintenance))
+
+    def advance(self, until: float) -> None:
+        """Fire every timer due by `until` (deadlines, action ends) in time order."""
+        timers = self._timers
+        while timers and timers[0][0] <= until:
             self._fire(*heapq.heappop(timers))
+
+    def drain(self, keep_closed: int = 5) -> dict[str, list[dict]]:
+        """The decisions recorded since the last drain; closed incidents beyond `keep_closed` are forgotten
+        (a long-running shadow keeps bounded memory)."""
+        out = {n: d for n, d in self.decisions.items() if d}
+        for name in out:
+            self.decisions[name] = []
+        for name, incidents in self.incidents.items():
+            closed = [i for i in incidents if i.closed_at is not None]
+            if len(closed) > keep_closed:
+                drop = {id(i) for i in closed[:-keep_closed]}
+                self.incidents[name] = [i for i in incidents if id(i) not in drop]
+        return out
+
+    def result(self) -> ReplayResult:
+        end = self.clock.t
         return ReplayResult(self.decisions, self.incidents, self.transitions, self.synthetic, self.results,
                             self.start, end if self.start is not None else None)
 
@@ -179,6 +216,8 @@ class Replay:
 
     def _result(self, comp: _Comp, ts: float, status: Status, error_class: str | None, maintenance: bool) -> None:
         self.clock.t = ts
+        if comp.running is not None and self.outcomes is None and not status.is_failure and ts > comp.running[3]:
+            self._finish(comp, ts, True)  # the shadow's verification: a passing check after the start
         if comp.healed:
             if status.is_failure:
                 status, error_class = Status.HEALTHY, None
@@ -247,11 +286,8 @@ class Replay:
 
     def _record(self, comp: _Comp, d, now: float, incident_id) -> None:
         comp.last_key = decision_key(d, incident_id)
-        self.decisions[comp.name].append({
-            "ts": now, "kind": KINDS[type(d)], "step": getattr(d, "index", None), "incident": incident_id,
-            "strategy": getattr(d, "strategy", None) if isinstance(d, RunStep) else None,
-            "reason": d.reason,
-        })
+        self.decisions[comp.name].append({"ts": now, "incident": incident_id, "reason": d.reason,
+                                          **decision_columns(d)})
 
     def _side_effects(self, comp: _Comp, d, now: float, incident_id) -> None:
         incidents = self.incidents[comp.name]
@@ -284,7 +320,11 @@ class Replay:
         strategy = "fallback" if failback else d.strategy
         verify = step.verify_within.total_seconds() if step is not None and not isinstance(step, EscalateStep) else 30.0
         candidate = d.candidate or (d.candidates[0] if not failback and d.candidates else None)
-        guess = self.outcomes.guess(comp.name, strategy, d.index, comp.error_class, now, verify, failback, candidate)
+        if self.outcomes is None:
+            guess = Guess(False, verify, "observed", "verified by the results that followed (shadow)", candidate)
+        else:
+            guess = self.outcomes.guess(comp.name, strategy, d.index, comp.error_class, now, verify, failback,
+                                        candidate)
         # the history's own verdict came at a recorded instant (its verifying check is in the record)
         ends = guess.matched.finished_at if guess.matched is not None else now + guess.duration
         action = SimAction(comp.name, d.incident_id, strategy, d.index, 1 if failback else d.attempt, now,
@@ -292,16 +332,19 @@ class Replay:
         inc = self._incident(comp.name, d.incident_id)
         if inc is not None:
             inc.actions.append(action)
-        comp.running = (d, guess, step)
+        comp.running = (d, guess, step, now, action)
         self._running += 1
         self._schedule(action.finished_at, comp.name, "finish")
 
-    def _finish(self, comp: _Comp, at: float) -> None:
-        if comp.running is None:
-            return
-        d, guess, step = comp.running
+    def _finish(self, comp: _Comp, at: float, observed: bool | None = None) -> None:
+        if comp.running is None or (observed is None and at < comp.running[4].finished_at):
+            return  # already finished (a shadow's action verified early) or a stale timer
+        d, guess, step, _started, action = comp.running
         comp.running = None
         self._running -= 1
+        if observed is not None:
+            guess = Guess(observed, at - action.started_at, guess.basis, guess.rule, guess.candidate)
+            action.succeeded, action.finished_at = observed, at
         outcome = Outcome.SUCCEEDED if guess.succeeded else Outcome.FAILED
         if comp.ladder.in_progress is not None:
             config_step = None if isinstance(d, Failback) else step
@@ -310,7 +353,7 @@ class Replay:
             self._transitions(comp, comp.breaker.recovered(
                 f"verified recovery: {d.strategy} (step {d.index + 1}) of incident {d.incident_id}; "
                 "half-open probes decide"), at)
-            if guess.basis != "recorded" and comp.status.is_failure:
+            if guess.basis in ("estimated", "assumed") and comp.status.is_failure:
                 comp.healed = True
         self._pass(comp, at)
 

@@ -103,3 +103,9 @@ def verified_checkpoints(conn: sqlite3.Connection) -> list[dict]:
     rows = conn.execute("SELECT name, id, taken_at FROM checkpoints WHERE status IN ('verified', 'pruned') "
                         "ORDER BY taken_at").fetchall()
     return [dict(zip(("name", "id", "taken_at"), r)) for r in rows]
+
+
+def insert_shadow_decisions(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    """rows: (component_id, ts, shadow_config, incident, kind, step, strategy, reason, until)."""
+    conn.executemany("INSERT INTO shadow_decisions (component_id, ts, shadow_config, incident, kind, step, strategy, "
+                     "reason, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -85,6 +85,31 @@ def query(db: Path, sql: str, params=()) -> list[tuple]:
         conn.close()
 
 
+def start_healerd(config: Path, db: Path, log: Path, run: Path, *extra: str) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(config), "--db", str(db),
+                                 "--log-format", "json", *extra], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, "RUNTIME_DIRECTORY": str(run)})
+
+
+def stop_healerd(daemon: subprocess.Popen) -> None:
+    """SIGTERM, then the whole process group (its own session) if it does not stop in time."""
+    if daemon.poll() is None:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(10)
+
+
+def counter(db: Path):
+    def count(sql: str) -> int:
+        rows = query(db, sql)
+        return rows[0][0] if rows else 0
+    return count
+
+
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("replay")
@@ -95,15 +120,9 @@ def history(tmp_path_factory):
     db = tmp / "healerd.db"
     log = tmp / "daemon.log"
     app.start()
-    with open(log, "wb") as out:
-        daemon = subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(live), "--db", str(db),
-                                   "--log-format", "json"], stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True, env={**os.environ, "RUNTIME_DIRECTORY": str(run)})
+    daemon = start_healerd(live, db, log, run)
+    count = counter(db)
     try:
-        def count(sql):
-            rows = query(db, sql)
-            return rows[0][0] if rows else 0
-
         tail = lambda: log.read_text()[-3000:]  # noqa: E731
         wait_until(lambda: count("SELECT count(*) FROM check_results WHERE status = 'healthy'") >= 2, 30, message=tail)
         app.crash()  # incident 1: the first restart heals it
@@ -117,13 +136,7 @@ def history(tmp_path_factory):
         wait_until(lambda: count("SELECT count(*) FROM check_results WHERE ts > (SELECT max(created_at) "
                                  "FROM escalations)") >= 2, 30, message=tail)
     finally:
-        if daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait(10)
+        stop_healerd(daemon)
         app.kill()
     return {"db": db, "live": live, "tmp": tmp, "app": app}
 
