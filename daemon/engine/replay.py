@@ -128,8 +128,9 @@ class Replay:
         self._running = 0
         self._next_incident = 0
         #: decide()'s views of every component, rebuilt only after a status or breaker state changed.
-        self._deps: dict[str, DepView] | None = None
-        self._healths: dict[str, Status] | None = None
+        self._depends = {n: tuple(c.depends_on) for n, c in config.components.items()}
+        self._deps: dict[str, DepView] = {n: self._dep(c) for n, c in self.comps.items()}
+        self._healths: dict[str, Status] = {n: c.status for n, c in self.comps.items()}
         self.decisions: dict[str, list[dict]] = {n: [] for n in self.comps}
         self.incidents: dict[str, list[SimIncident]] = {n: [] for n in self.comps}
         self.transitions: dict[str, list[dict]] = {n: [] for n in self.comps}
@@ -230,7 +231,7 @@ class Replay:
         comp.ladder = observe_health(comp.ladder, status, comp.breaker.state, ts, self._reset_after,
                                      self._repeats_reset)
         if changed or transitions:
-            self._deps = None
+            self._touch(comp)
         if transitions:
             self._transitions(comp, transitions, ts)
         self._pass(comp, ts)
@@ -241,7 +242,7 @@ class Replay:
     def _transitions(self, comp: _Comp, transitions, ts: float) -> None:
         if not transitions:
             return
-        self._deps = None
+        self._touch(comp)
         for t in transitions:
             self.transitions[comp.name].append({"ts": t.at_wall, "from": t.from_state.value, "to": t.to_state.value,
                                                 "reason": t.reason})
@@ -364,16 +365,18 @@ class Replay:
             self.config.components[comp.name], comp.status, comp.error_class, self.settings,
             checked_at=comp.checked_at, suppressed="maintenance or silence (recorded)" if comp.maintenance else None)
 
+    def _dep(self, comp: _Comp) -> DepView:
+        return DepView(comp.name, comp.status, comp.breaker.state, self._depends[comp.name], comp.breaker.since)
+
+    def _touch(self, comp: _Comp) -> None:
+        """A status or breaker change: decide()'s views of the others follow (one entry, not all N)."""
+        self._deps[comp.name] = self._dep(comp)
+        self._healths[comp.name] = comp.status
+
     def _dep_views(self) -> dict[str, DepView]:
-        if self._deps is None:
-            self._deps = {n: DepView(n, c.status, c.breaker.state, tuple(self.config.components[n].depends_on),
-                                     c.breaker.since) for n, c in self.comps.items()}
         return self._deps
 
     def _health(self) -> dict[str, Status]:
-        if self._healths is None or self._deps is None:
-            self._dep_views()
-            self._healths = {n: c.status for n, c in self.comps.items()}
         return self._healths
 
     def _checkpoints_at(self, now: float) -> dict[str, CheckpointView]:
