@@ -138,7 +138,8 @@ def replay(config_dir, db_path, since, from_, until, components, fmt, assume) ->
         first, last = replay_sql.bounds(conn)
         if first is None:
             raise NotFoundError(f"{db}: no check results recorded")
-        end = parse_instant(until) if until is not None else last + 1e-3
+        # past the newest result nothing is known: deadlines there would only be guesses (and reminders)
+        end = min(parse_instant(until), last + 1e-3) if until is not None else last + 1e-3
         if from_ is not None:
             start = parse_instant(from_)
         else:
