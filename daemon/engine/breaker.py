@@ -279,14 +279,16 @@ class CircuitBreaker:
 
     def feed(self, status: Status | str, error_class: str | None = None) -> list[Transition]:
         """Judge one check result (after any time-based change that was due)."""
-        status = Status(status)
-        transitions = self.tick()
-        now = self._now()
+        if status.__class__ is not Status:
+            status = Status(status)
+        # only an OPEN breaker has a deadline to tick, and the clock is read only when the state changes
+        # (a replay feeds millions of results through here)
+        transitions = self.tick() if self._state is BreakerState.OPEN else []
         code = outcome_code(status, error_class)
         if self._state is BreakerState.HALF_OPEN:
-            transitions += self._judge_half_open(now, status, code)
+            transitions += self._judge_half_open(self._now(), status, code)
         elif self._state is BreakerState.CLOSED:
-            transitions += self._judge_closed(now, status, code)
+            transitions += self._judge_closed(status, code)
         return transitions
 
     def force_open(self, for_: timedelta | float | None = None, reason: str = "") -> list[Transition]:
@@ -317,7 +319,7 @@ class CircuitBreaker:
 
     # --- the rules ----------------------------------------------------------------------------------
 
-    def _judge_closed(self, now: _Instant, status: Status, code: str) -> list[Transition]:
+    def _judge_closed(self, status: Status, code: str) -> list[Transition]:
         recent = self._recent
         if len(recent) == recent.maxlen and _is_failure_code(recent[0]):
             self._window_failures -= 1
@@ -333,7 +335,7 @@ class CircuitBreaker:
         reason = self._trip_reason()
         if reason is None:
             return []
-        return [self._open(now, 0, reason)]
+        return [self._open(self._now(), 0, reason)]
 
     def _judge_half_open(self, now: _Instant, status: Status, code: str) -> list[Transition]:
         if status.is_failure:
