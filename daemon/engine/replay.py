@@ -391,3 +391,18 @@ class Replay:
         acks = self._acks.get(comp.name)
         while acks and acks[0] <= now:
             comp.ladder = record_ack(comp.ladder, acks.pop(0))
+
+
+def closure(config: HealerdConfig, names: Iterable[str]) -> list[str]:
+    """The named components and what their decisions read: transitive dependencies, fallback candidates."""
+    out: list[str] = []
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        component = config.components.get(name)
+        if name in out or component is None:
+            continue
+        out.append(name)
+        stack.extend(component.depends_on)
+        stack.extend(c for step in component.recovery for c in getattr(step, "candidates", ()))
+    return out

@@ -94,7 +94,8 @@ class Runtime:
         self.healer = Healer(self)
         await self.healer.start()  # interrupted steps finished, ladders restored, before any decision
         shadow = getattr(self.options, "extra", {}).get("shadow")
-        if shadow is not None:  # issue 15: a second policy set decides alongside; nothing it decides runs
+        if shadow is not None or any(c.shadow_config for c in self.config.components.values()):
+            # issue 15: a second policy set decides alongside; nothing it decides runs
             from daemon.service.shadow import ShadowService
 
             self.shadow = ShadowService(self, shadow)

@@ -17,18 +17,23 @@ from test_replay_history import counter, policy, query, start_healerd, stop_heal
 pytestmark = pytest.mark.slow
 
 
-def test_a_shadow_policy_decides_alongside_records_its_decisions_and_runs_nothing(tmp_path):
+def crash_once(tmp_path, *, per_component: bool):
+    """Run the live daemon with the shadow (by flag or by the component's shadow_config); crash the service
+    once; return the database, the shadow's marker file and the shadow directory."""
     run = tmp_path / "run"
     run.mkdir()
     app = Service("app", run)
     marker = run / "shadow-action-ran"
-    live = write_config(tmp_path / "live", app, policy(argv=app.argv("start")))
+    live_policy = policy(argv=app.argv("start"))
+    if per_component:
+        live_policy = live_policy.replace('name = "app"\n', 'name = "app"\nshadow_config = "../shadow"\n', 1)
+    live = write_config(tmp_path / "live", app, live_policy)
     shadow = write_config(tmp_path / "shadow", app, policy(
         failures=1, attempts=1, argv=[PY, "-c", "import sys; open(sys.argv[1], 'w').write('ran')", str(marker)]))
     db = tmp_path / "healerd.db"
     log = tmp_path / "daemon.log"
     app.start()
-    daemon = start_healerd(live, db, log, run, "--shadow", str(shadow))
+    daemon = start_healerd(live, db, log, run, *(() if per_component else ("--shadow", str(shadow))))
     count = counter(db)
     try:
         tail = lambda: log.read_text()[-3000:]  # noqa: E731
@@ -40,7 +45,11 @@ def test_a_shadow_policy_decides_alongside_records_its_decisions_and_runs_nothin
     finally:
         stop_healerd(daemon)
         app.kill()
+    return db, marker, shadow
 
+
+def test_a_shadow_policy_decides_alongside_records_its_decisions_and_runs_nothing(tmp_path):
+    db, marker, shadow = crash_once(tmp_path, per_component=False)
     assert not marker.exists()  # the shadow's retry never ran
     assert query(db, "SELECT strategy, status FROM recovery_events") == [("retry", "succeeded")]  # the live one
     shadow_rows = query(db, "SELECT kind, step, ts, shadow_config FROM shadow_decisions "
@@ -55,3 +64,13 @@ def test_a_shadow_policy_decides_alongside_records_its_decisions_and_runs_nothin
     assert [(k, s, ls, a, found) for k, s, ls, a, _, found in compared] == [
         ("open_incident", None, None, 1, 1), ("run_step", 0, 0, 1, 1), ("close_incident", None, None, 1, 1)]
     assert all(0 < off < 60 for _, _, _, _, off, _ in compared[:2])  # the live policy acted later
+
+
+
+def test_a_components_shadow_config_decides_alongside_for_that_component(tmp_path):
+    db, marker, shadow = crash_once(tmp_path, per_component=True)
+    assert not marker.exists()
+    rows = query(db, "SELECT kind, step, shadow_config FROM shadow_decisions WHERE kind NOT IN ('wait', 'nothing') "
+                     "ORDER BY id")
+    assert rows == [("open_incident", None, str(shadow)), ("run_step", 0, str(shadow)),
+                    ("close_incident", None, str(shadow))]
