@@ -89,3 +89,55 @@ def replay_db(config, conn: sqlite3.Connection, start: float, end: float, names:
     if shown:
         summary["components"] = {n: v for n, v in summary["components"].items() if n in shown}
     return summary
+
+
+@click.command("replay")
+@click.option("--config", "config_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The policy set to try (a config directory, like /etc/healerd).")
+@db_option
+@click.option("--since", default=None, help="How far back from the newest result (e.g. 7d, 12h) [default: 7d].")
+@click.option("--from", "from_", default=None, help="Start (ISO 8601 or unix seconds); with --until.")
+@click.option("--until", default=None, help="End (ISO 8601 or unix seconds) [default: the newest result].")
+@click.option("--component", "components", multiple=True, help="Only these components (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--assume", type=click.Choice(["healed", "failed"]), default=None,
+              help="Outcome of every action the history cannot tell, instead of the estimate.")
+def replay(config_dir, db_path, since, from_, until, components, fmt, assume) -> None:
+    """Replay the recorded check results through another policy set and compare with what happened."""
+    from daemon.config.durations import parse_duration
+    from daemon.engine.replay_report import table
+    from daemon.store import replay_sql
+    from daemon.store.sqlite import connect
+
+    if since is not None and from_ is not None:
+        raise click.UsageError("--since and --from exclude each other")
+    config = load_policies(config_dir)
+    missing = [n for n in components if n not in config.components]
+    if missing:
+        raise NotFoundError(f"not in {config_dir}: {', '.join(missing)}")
+    db = resolve_db(db_path)
+    if not db.exists():
+        raise NotFoundError(f"no database at {db}")
+    conn = connect(db, readonly=True)
+    try:
+        first, last = replay_sql.bounds(conn)
+        if first is None:
+            raise NotFoundError(f"{db}: no check results recorded")
+        # past the newest result nothing is known: deadlines there would only be guesses (and reminders)
+        end = min(parse_instant(until), last + 1e-3) if until is not None else last + 1e-3
+        if from_ is not None:
+            start = parse_instant(from_)
+        else:
+            start = end - parse_duration(since or "7d").total_seconds()
+        began = time.process_time()
+        summary = replay_db(config, conn, start, end, list(components) or None, assume)
+        summary["cpu_s"] = round(time.process_time() - began, 3)
+    finally:
+        conn.close()
+    if fmt == "json":
+        click.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        click.echo(table(summary))
+
+
+COMMANDS = (replay,)

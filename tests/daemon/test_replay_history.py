@@ -206,7 +206,7 @@ def test_outcomes_the_history_cannot_tell_are_estimated_and_labelled_with_the_ru
     assert "[ESTIMATED: 1/1 recorded retry on app (error refused) succeeded]" in table
     assert "estimates: estimated from recorded outcomes" in table
 
-    assumed = replay(history, other, "--assume", "healed")
+    assumed = replay(history, other, "--assume", "healed", "--component", "app")
     labels = {a["basis"] for inc in assumed["replayed"]["incident_detail"] for a in inc["actions"]}
     assert labels == {"assumed"}
     assert assumed["replayed"]["actions"]["retry"] < app["replayed"]["actions"]["retry"]
