@@ -25,7 +25,7 @@ from daemon.engine.breaker import CircuitBreaker
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
     BreakerView, CheckpointView, CloseIncident, ComponentView, DepView, Escalate, Failback, GlobalBudget,
-    OpenIncident, RunStep, Wait,
+    OpenIncident, RunStep,
 )
 from daemon.engine.heal_apply import applied, decision_columns, decision_key, heals_breaker, is_quiet, is_recorded
 from daemon.engine.ladder import LadderState, Outcome, observe_health, record_ack, record_finished
