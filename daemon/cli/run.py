@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import click
 
@@ -20,7 +21,10 @@ from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError
               help="auto: JSON when stderr is not a terminal (journald), console when it is. When stderr is "
                    "journald's stream ($JOURNAL_STREAM), each line also starts with its syslog priority <N>.")
 @click.option("--force", is_flag=True, help="Use a SQLite file that holds other tables (adds healerd's schema).")
-def run(config_dir, db_path, log_level, log_format, force) -> None:
+@click.option("--shadow", "shadow_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="A second policy set that decides alongside on the same results; its decisions are recorded "
+                   "in shadow_decisions, nothing of it is executed.")
+def run(config_dir, db_path, log_level, log_format, force, shadow_dir) -> None:
     """Run the daemon until SIGTERM/SIGINT; SIGHUP or a config change reloads.
 
     Exits 3 when it cannot start (invalid config, database that cannot be migrated, another daemon on
@@ -33,6 +37,8 @@ def run(config_dir, db_path, log_level, log_format, force) -> None:
     configure_logging(log_level or "info", json=None if log_format == "auto" else log_format == "json")
     options = DaemonOptions(config_dir=resolve_config(config_dir, use_daemon=False), db_path=resolve_db(db_path),
                             force_db=force)
+    if shadow_dir is not None:
+        options.extra["shadow"] = shadow_dir
     lock = DaemonLock(options.db_path)
     try:
         # Validate before anything is created (the lock file, the database, its directory).

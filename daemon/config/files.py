@@ -18,7 +18,7 @@ and the *target* is checked, together with the directory the target lives in. Th
 through the descriptor it is read from, so it cannot be swapped between the check and the read.
 Ancestors of DIR are not checked (nginx and sshd's config loading don't either); /etc is root's.
 
-Relative paths in path-valued fields (`pidfile`, check `path`, checkpoint `paths`,
+Relative paths in path-valued fields (`pidfile`, `shadow_config`, check `path`, checkpoint `paths`,
 `degradation.state_file`, `password_file`) are resolved against DIR here, so the example directory
 runs from any working directory and a daemon's later `chdir` changes nothing.
 """
@@ -304,7 +304,8 @@ def resolve_paths(model: BaseModel, directory: Path) -> BaseModel:
             check = comp.check
             if isinstance(check, (FileCheck, DiskCheck, SqliteCheck)):
                 check = check.model_copy(update={"path": _absolute(directory, check.path)})
-            components.append(comp.model_copy(update={"pidfile": _absolute(directory, comp.pidfile), "check": check}))
+            components.append(comp.model_copy(update={"pidfile": _absolute(directory, comp.pidfile), "check": check,
+                                                       "shadow_config": _absolute(directory, comp.shadow_config)}))
         checkpoints = [cp.model_copy(update={"paths": [_absolute(directory, p) for p in cp.paths]}) for cp in model.checkpoint]
         return model.model_copy(update={"component": components, "checkpoint": checkpoints})
     if isinstance(model, SettingsFile):

@@ -326,6 +326,9 @@ class Component(Model):
     breaker: Breaker = Breaker()
     recovery: list[RecoveryStep] = Field(default_factory=list)
     flapping: Flapping = Flapping()
+    #: issue 15: a config directory whose policy for this component decides alongside (shadow mode):
+    #: its decisions are recorded in `shadow_decisions`, never executed. Relative to the config directory.
+    shadow_config: str | None = None
 
     @model_validator(mode="after")
     def _process_needs_a_way_to_find_it(self) -> Component:

@@ -159,7 +159,7 @@ class CircuitBreaker:
 
     # slots: one breaker per component, 10,000 of them in a large fleet
     __slots__ = ("spec", "_clock", "_state", "_since", "_open_until", "_failures", "_successes", "_reopen_count",
-                 "_last_closed", "_recent")
+                 "_last_closed", "_recent", "_window_failures")
 
     def __init__(self, spec: BreakerSpec, clock: Clock) -> None:
         self.spec = spec
@@ -173,6 +173,9 @@ class CircuitBreaker:
         self._reopen_count = 0
         self._last_closed: _Instant | None = None
         self._recent = _Window(spec.window)
+        #: failures in `_recent`, kept as results come and go: the rate check is then O(1) per result
+        #: (a replay feeds millions of results through this; see bench/replay.py)
+        self._window_failures = 0
 
     # --- persistence -------------------------------------------------------------------------------
 
@@ -215,6 +218,7 @@ class CircuitBreaker:
         if snapshot.last_closed_at is not None:
             breaker._last_closed = past(snapshot.last_closed_at)
         breaker._recent.extend(str(code) for code in snapshot.recent)
+        breaker._recount()
         if state is BreakerState.OPEN:
             if snapshot.open_until is None:
                 period = open_period(spec, breaker._reopen_count)
@@ -235,6 +239,7 @@ class CircuitBreaker:
         other._failures, other._successes = self._failures, self._successes
         other._reopen_count, other._last_closed = self._reopen_count, self._last_closed
         other._recent.extend(self._recent)
+        other._recount()
         return other
 
     # --- what callers read --------------------------------------------------------------------------
@@ -302,14 +307,16 @@ class CircuitBreaker:
 
     def feed(self, status: Status | str, error_class: str | None = None) -> list[Transition]:
         """Judge one check result (after any time-based change that was due)."""
-        status = Status(status)
-        transitions = self.tick()
-        now = self._now()
+        if status.__class__ is not Status:
+            status = Status(status)
+        # only an OPEN breaker has a deadline to tick, and the clock is read only when the state changes
+        # (a replay feeds millions of results through here)
+        transitions = self.tick() if self._state is BreakerState.OPEN else []
         code = outcome_code(status, error_class)
         if self._state is BreakerState.HALF_OPEN:
-            transitions += self._judge_half_open(now, status, code)
+            transitions += self._judge_half_open(self._now(), status, code)
         elif self._state is BreakerState.CLOSED:
-            transitions += self._judge_closed(now, status, code)
+            transitions += self._judge_closed(status, code)
         return transitions
 
     def force_open(self, for_: timedelta | float | None = None, reason: str = "") -> list[Transition]:
@@ -340,8 +347,13 @@ class CircuitBreaker:
 
     # --- the rules ----------------------------------------------------------------------------------
 
-    def _judge_closed(self, now: _Instant, status: Status, code: str) -> list[Transition]:
-        self._recent.append(code)
+    def _judge_closed(self, status: Status, code: str) -> list[Transition]:
+        recent = self._recent
+        if len(recent) == recent.maxlen and _is_failure_code(recent[0]):
+            self._window_failures -= 1
+        recent.append(code)
+        if _is_failure_code(code):
+            self._window_failures += 1
         if status.is_failure:
             self._failures += 1
             self._successes = 0
@@ -351,7 +363,7 @@ class CircuitBreaker:
         reason = self._trip_reason()
         if reason is None:
             return []
-        return [self._open(now, 0, reason)]
+        return [self._open(self._now(), 0, reason)]
 
     def _judge_half_open(self, now: _Instant, status: Status, code: str) -> list[Transition]:
         if status.is_failure:
@@ -373,7 +385,7 @@ class CircuitBreaker:
             return f"{self._failures} consecutive failures ({classes})"
         checks = len(self._recent)
         if checks >= spec.min_checks:
-            rate = sum(map(_is_failure_code, self._recent)) / checks
+            rate = self._window_failures / checks
             if rate >= spec.failure_rate - _RATE_EPSILON:
                 return f"failure rate {_pct(rate)} ≥ {_pct(spec.failure_rate)} over last {checks} checks"
         return None
@@ -394,7 +406,11 @@ class CircuitBreaker:
             self._failures = 0
         if state is BreakerState.CLOSED:
             self._recent.clear()
+            self._window_failures = 0
         return Transition(previous, state, reason, now.wall, until.wall if until else None)
+
+    def _recount(self) -> None:
+        self._window_failures = sum(map(_is_failure_code, self._recent))
 
     def _open_remaining(self, now: _Instant) -> float:
         assert self._open_until is not None

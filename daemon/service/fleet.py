@@ -20,7 +20,6 @@ import concurrent.futures
 import random
 import socket
 import threading
-import time
 from typing import Any
 
 import structlog

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 
 import structlog
 
@@ -28,13 +27,11 @@ from daemon.config.models import FallbackStep, RetryStep
 from daemon.engine.actions import last_lines
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
-    BreakerView, CloseIncident, ComponentView, Decision, Escalate, Failback, GlobalBudget, Nothing,
+    BreakerView, CloseIncident, ComponentView, Decision, Escalate, Failback, GlobalBudget,
     OpenIncident, RunStep, Wait,
 )
-from daemon.engine.ladder import (
-    FAILBACK, LadderState, Outcome, note_waiting, on_breaker_closed, open_incident, record_finished,
-    record_started,
-)
+from daemon.engine.heal_apply import SPAN, applied, decision_columns, decision_key, heals_breaker, is_quiet, is_recorded
+from daemon.engine.ladder import LadderState, Outcome, record_finished
 from daemon.service.healer_facts import Facts, FactsCache
 from daemon.service.healer_notify import Escalations
 from daemon.service.healer_intents import Intents
@@ -48,25 +45,8 @@ from daemon.types import BreakerState, CheckResult
 log = structlog.get_logger(__name__)
 
 TICK_S = 0.5
-_SPAN = re.compile(r"\d+(?:\.\d+)?(?:ms|s|m|h|d)")
-_KINDS = {
-    Wait: "wait", RunStep: "run_step", Escalate: "escalate", Nothing: "nothing", Failback: "failback",
-    OpenIncident: "open_incident", CloseIncident: "close_incident",
-}
-
-
-def decision_columns(d: Decision) -> dict:
-    """kind, step, strategy, until of a `decisions` row (reason and ids are added by the caller)."""
-    step = getattr(d, "index", None)
-    strategy = {RunStep: getattr(d, "strategy", None), Escalate: "escalate", Failback: "fallback"}.get(type(d))
-    return {"kind": _KINDS[type(d)], "step": step, "strategy": strategy, "until": getattr(d, "until", None)}
-
-
-def decision_key(d: Decision, incident_id) -> tuple:
-    """What makes a decision new: its kind, step, incident and reason, with elapsed times blanked."""
-    until = getattr(d, "until", None)
-    return (type(d).__name__, getattr(d, "index", None), incident_id, getattr(d, "waiting_on", None),
-            None if until is None else round(until), _SPAN.sub("…", d.reason))
+#: kept importable from here (tests and older callers); the rules live in engine/heal_apply.py
+_SPAN = SPAN
 
 
 class Healer:
@@ -84,6 +64,8 @@ class Healer:
         self._recoveries: dict[str, asyncio.Task] = {}
         self._finishing: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
+        #: the earliest deadline of this pass's decisions: the next pass starts then (or at the tick)
+        self._due: float | None = None
         self._task: asyncio.Task | None = None
 
     @property
@@ -139,7 +121,10 @@ class Healer:
                 log.exception("healer pass failed; trying again")
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel from stop()
-                async with asyncio.timeout(TICK_S):
+                # a decision's deadline (a backoff's end, a reminder) is honoured on time, not up to a
+                # tick late: `healerd replay` decides at those instants too, and the two must agree
+                due = self._due - self.clock.wall() if self._due is not None else TICK_S
+                async with asyncio.timeout(min(TICK_S, max(0.0, due))):
                     await self._wake.wait()
             except TimeoutError:
                 pass
@@ -153,6 +138,7 @@ class Healer:
         facts: Facts | None = None  # built on the first component that needs a decision
         # counted once per pass (not per component: that is quadratic in a large fleet) and raised as
         # steps start below; a step that finishes meanwhile only makes the count conservative
+        self._due = None
         running = sum(1 for n, s in self.book.ladders.items() if s.in_progress is not None and n in config.components)
         for name in list(config.components):
             breaker = monitor.breakers.get(name)
@@ -164,6 +150,9 @@ class Healer:
                 if not self._quiet(name, state, breaker.state):
                     facts = facts or await self.facts.get(config, self.book)
                     decision = self._decide(name, state, facts, now, running)
+                    until = getattr(decision, "until", None)
+                    if until is not None and until > now and (self._due is None or until < self._due):
+                        self._due = until
                     try:
                         await self._apply(name, state, decision, now)
                     except Exception:
@@ -175,13 +164,7 @@ class Healer:
 
     def _quiet(self, name: str, state: LadderState, breaker: BreakerState) -> bool:
         """Healthy with nothing pending and nothing new to record: decide() would say Nothing again."""
-        last = self._last_key.get(name)
-        return (
-            breaker in (BreakerState.CLOSED, BreakerState.DISABLED)
-            and state.incident is None and state.fallback is None and state.in_progress is None
-            and not state.resolved_pending and state.operator_requested_at is None
-            and (last is None or last[0] == "Nothing")
-        )
+        return is_quiet(state, breaker, self._last_key.get(name))
 
     def _decide(self, name: str, state: LadderState, facts: Facts, now: float, running: int) -> Decision:
         component = self.rt.config.components[name]
@@ -208,20 +191,20 @@ class Healer:
         elif isinstance(d, OpenIncident):
             await self._open(name, state, d, now)
         elif isinstance(d, CloseIncident):
-            await self._commit(name, on_breaker_closed(state, now), d, now, incident_id=d.incident_id,
+            await self._commit(name, applied(state, d, now), d, now, incident_id=d.incident_id,
                                ops=[{"op": "close_incident", "id": int(d.incident_id), "closed_at": now}])
             self._wake.set()  # an owed `resolved` message goes out on the next pass
         elif isinstance(d, (RunStep, Failback)):
             await self._start(name, state, d, now)
         elif isinstance(d, Escalate):
             await self.escalations.start(name, state, d, now)
-        elif isinstance(d, Wait) and d.waiting_on and state.incident is not None and state.incident.waiting_on != d.waiting_on:
+        elif isinstance(d, Wait) and applied(state, d, now) is not None:
             incident_id = int(state.incident.id)
-            await self._commit(name, note_waiting(state, d.waiting_on), d, now, incident_id=incident_id,
+            await self._commit(name, applied(state, d, now), d, now, incident_id=incident_id,
                                ops=[{"op": "waiting_on", "id": incident_id, "name": d.waiting_on}])
         else:
             incident_id = state.incident.id if state.incident is not None else None
-            if self._changed(name, d, incident_id) and not (isinstance(d, Nothing) and name not in self._last_key):
+            if is_recorded(state, d, self._last_key.get(name), incident_id):
                 await self._commit(name, None, d, now, incident_id=incident_id)
 
     async def _dry_run(self, name: str, state: LadderState, d: RunStep | Failback | Escalate, now: float) -> None:
@@ -277,7 +260,7 @@ class Healer:
         if component_id is None:
             return
         incident_id = self.intents.take("incidents")
-        new = open_incident(state, incident_id, d.trigger, now)
+        new = applied(state, d, now, incident_id)
         ops = [{"op": "incident", "id": incident_id, "component_id": component_id, "opened_at": now, "trigger": d.trigger},
                ladder_op(component_id, new, self._cooldown(), now), self._decision_op(component_id, d, incident_id, now)]
         await self.intents.commit(intent_entry(["absent", "incidents", incident_id], ops))
@@ -293,10 +276,10 @@ class Healer:
         failback = isinstance(d, Failback)
         if failback:
             step = step if isinstance(step, FallbackStep) else None
-            new = record_started(state, d.index, FAILBACK, now, d.candidate)
+            new = applied(state, d, now)
             event = {"strategy": "fallback", "action": "deactivate", "attempt": 1, "candidate": d.candidate}
         else:
-            new = record_started(state, d.index, d.strategy, now, d.candidate)
+            new = applied(state, d, now)
             event = {"strategy": d.strategy, "action": _action_label(step), "attempt": d.attempt,
                      "candidate": d.candidate,
                      "checkpoint_id": int(d.checkpoint_id) if d.checkpoint_id is not None else None}
@@ -365,9 +348,8 @@ class Healer:
                 ops.append(ladder_op(component_id, new, self._cooldown(), now))
                 await self.intents.commit(intent_entry(["started", event_id], ops))
                 self.book.set(name, new)
-                if isinstance(d, RunStep) and d.strategy != "fallback" and result.outcome is Outcome.SUCCEEDED:
+                if heals_breaker(d, result.outcome is Outcome.SUCCEEDED):
                     # the component's own check proved it back: probe now instead of reporting it open
-                    # (a fallback verifies the standby, not the primary, so it does not count)
                     self.rt.monitor.recovered(name, f"verified recovery: {d.strategy} (step {d.index + 1}) "
                                                     f"of incident {d.incident_id}; half-open probes decide")
                 if isinstance(d, RunStep) and d.strategy == "restore":

@@ -16,7 +16,8 @@ import structlog
 from daemon import logctx
 from daemon.engine.actions import last_lines
 from daemon.engine.decision import Escalate
-from daemon.engine.ladder import LadderState, record_escalation
+from daemon.engine.heal_apply import applied, decision_columns, decision_key
+from daemon.engine.ladder import LadderState
 from daemon.engine.notify import Notification, deliver, incident_link
 from daemon.engine.notify_group import combine, waiting_note
 from daemon.service.healer_state import store_fn
@@ -48,11 +49,9 @@ class Escalations:
         return self.healer.rt
 
     async def start(self, name: str, state: LadderState, d: Escalate, now: float) -> None:
-        from daemon.service.healer import decision_columns, decision_key
-
         healer = self.healer
         incident_id = int(d.incident_id)
-        new = record_escalation(state, d.kind, d.index, d.channels, now, d.incident_id)
+        new = applied(state, d, now)
         component_id = healer.book.component_id(name)
         save = store_fn(component_id, new, healer._cooldown(), now)
         columns = decision_columns(d)

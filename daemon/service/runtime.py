@@ -62,6 +62,7 @@ class Runtime:
         self.checkpoints = None  # service/checkpointing.py
         self.web = None  # service/web/service.py: [http] and the metrics textfile
         self.fleet = None  # service/fleet.py FleetShipper, when [fleet] is configured
+        self.shadow = None  # service/shadow.py (issue 15), with `healerd run --shadow DIR`
         self._tasks: list[asyncio.Task] = []
         self.reloads = 0
         self._status_pending = False
@@ -97,6 +98,13 @@ class Runtime:
         self.monitor.in_maintenance = self._in_maintenance
         self.healer = Healer(self)
         await self.healer.start()  # interrupted steps finished, ladders restored, before any decision
+        shadow = getattr(self.options, "extra", {}).get("shadow")
+        if shadow is not None or any(c.shadow_config for c in self.config.components.values()):
+            # issue 15: a second policy set decides alongside; nothing it decides runs
+            from daemon.service.shadow import ShadowService
+
+            self.shadow = ShadowService(self, shadow)
+            await self.shadow.start()
         self.checkpoints = CheckpointTaker(self, self.healer)
         await self.checkpoints.start()
         await self._start_fleet()
@@ -147,6 +155,8 @@ class Runtime:
             await self.chaos.stop()  # running experiments revert and roll back while the writer still works
         if self.checkpoints is not None:
             await self.checkpoints.stop()
+        if self.shadow is not None:
+            await self.shadow.stop()
         if self.healer is not None:
             await self.healer.stop()  # running steps are recorded as interrupted while the writer still works
         if self.maintenance is not None:

@@ -52,9 +52,13 @@ def fleet_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
     """Shipping to the fleet centre (issue 14): None when this host never shipped."""
     import time
 
-    from daemon.store import fleet_sql
-
     try:
+        # fleet_sql needs the models (SQLAlchemy): import it only on a host that ships, so a plain
+        # `healerd status` stays fast (tests/cli/test_read_verbs_import_graph.py)
+        if conn.execute("SELECT 1 FROM fleet_status WHERE id = 1").fetchone() is None:
+            return None
+        from daemon.store import fleet_sql
+
         return fleet_sql.status(conn, time.time())
     except sqlite3.OperationalError:  # a database from before the fleet tables: nothing to show
         return None

@@ -655,3 +655,25 @@ fleet_holds = Table(
     Column("reason", Text, nullable=False),
     Column("updated_at", Time, nullable=False),
 )
+
+# --- shadow mode (issue 15) ---------------------------------------------------------------------------
+
+shadow_decisions = Table(
+    "shadow_decisions",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    fk("component_id", "components.id", index=False),
+    Column("ts", Time, nullable=False),
+    # The shadow policy set (its config directory): several may be compared over time.
+    Column("shadow_config", Text, nullable=False),
+    # The shadow's own incident number: its incidents are never rows of `incidents`.
+    Column("incident", Integer),
+    Column("kind", Text, nullable=False),
+    Column("step", Integer),
+    Column("strategy", Text),
+    Column("reason", Text, nullable=False),
+    Column("until", Time),
+    one_of("kind", DECISION_KINDS),
+    one_of("strategy", STRATEGIES, nullable=True),
+    Index(None, "component_id", "ts"),
+)

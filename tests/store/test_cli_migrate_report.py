@@ -33,6 +33,7 @@ VIEWS = [
     "recovery_ladder_outcomes",
     "recovery_mttr",
     "recovery_success_rate",
+    "shadow_decision_comparison",
 ]
 
 

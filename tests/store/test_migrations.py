@@ -29,6 +29,7 @@ EXPECTED_VIEWS = {
     "flapping_components",
     "component_availability_7d",
     "component_availability_30d",
+    "shadow_decision_comparison",
     "recovery_success_rate",
     "active_degradation",
     "recovery_mttr",

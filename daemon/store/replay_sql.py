@@ -1,0 +1,111 @@
+"""The recorded history a replay reads: results in time order (streamed), and what actually happened.
+
+Read-only, on a connection of its own. Results are streamed by the `ts` index in batches, so a week of a
+large fleet never sits in memory; the recorded decisions, events and escalations are small (they are
+per incident, not per check) and are read whole.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+
+_BATCH = 10_000
+
+
+def components(conn: sqlite3.Connection) -> dict[int, dict]:
+    rows = conn.execute("SELECT id, name, every_s FROM components").fetchall()
+    return {r[0]: {"name": r[1], "every_s": r[2]} for r in rows}
+
+
+def _names_filter(conn: sqlite3.Connection, names: Sequence[str] | None, alias: str = "") -> tuple[str, list]:
+    if not names:
+        return "", []
+    col = f"{alias}component_id" if alias else "component_id"
+    marks = ",".join("?" * len(names))
+    return f" AND {col} IN (SELECT id FROM components WHERE name IN ({marks}))", list(names)
+
+
+def bounds(conn: sqlite3.Connection) -> tuple[float | None, float | None]:
+    return conn.execute("SELECT min(ts), max(ts) FROM check_results").fetchone()
+
+
+def stream_results(conn: sqlite3.Connection, start: float, end: float,
+                   names: Sequence[str] | None = None) -> Iterator[tuple]:
+    """(component, ts, status, error_class, maintenance) with start ≤ ts < end, oldest first."""
+    ids = {cid: row["name"] for cid, row in components(conn).items()}
+    where, params = _names_filter(conn, names)
+    cursor = conn.execute(
+        "SELECT component_id, ts, status, error_class, maintenance FROM check_results "
+        f"WHERE ts >= ? AND ts < ?{where} ORDER BY ts, id", [start, end, *params])
+    while True:
+        batch = cursor.fetchmany(_BATCH)
+        if not batch:
+            return
+        for cid, ts, status, error_class, maintenance in batch:
+            yield ids.get(cid), ts, status, error_class, maintenance
+
+
+def recovery_events(conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None) -> list[dict]:
+    """Every recorded action (dry runs aside), with the error class of the last result before it."""
+    where, params = _names_filter(conn, names, "e.")
+    rows = conn.execute(
+        f"""
+        SELECT c.name, e.strategy, e.step, e.attempt, e.status, e.started_at, e.finished_at, e.candidate, e.action,
+               e.incident_id,
+               (SELECT r.error_class FROM check_results r WHERE r.component_id = e.component_id
+                  AND r.ts <= e.started_at AND r.status IN ('unhealthy', 'unknown') ORDER BY r.ts DESC LIMIT 1)
+        FROM recovery_events e JOIN components c ON c.id = e.component_id
+        WHERE e.dry_run = 0 AND e.started_at >= ? AND e.started_at < ?{where} ORDER BY e.started_at, e.id
+        """, [start, end, *params]).fetchall()
+    keys = ("component", "strategy", "step", "attempt", "status", "started_at", "finished_at", "candidate", "action",
+            "incident_id", "error_class")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def decisions(conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None) -> list[dict]:
+    where, params = _names_filter(conn, names, "d.")
+    rows = conn.execute(
+        f"SELECT c.name, d.ts, d.kind, d.step, d.strategy, d.incident_id, d.reason FROM decisions d "
+        f"JOIN components c ON c.id = d.component_id WHERE d.ts >= ? AND d.ts < ?{where} ORDER BY d.ts, d.id",
+        [start, end, *params]).fetchall()
+    keys = ("component", "ts", "kind", "step", "strategy", "incident", "reason")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def incidents(conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None) -> list[dict]:
+    where, params = _names_filter(conn, names, "i.")
+    rows = conn.execute(
+        f"SELECT c.name, i.id, i.opened_at, i.closed_at, i.trigger, i.acked_at FROM incidents i "
+        f"JOIN components c ON c.id = i.component_id WHERE i.opened_at >= ? AND i.opened_at < ?{where} "
+        "ORDER BY i.opened_at", [start, end, *params]).fetchall()
+    return [dict(zip(("component", "id", "opened_at", "closed_at", "trigger", "acked_at"), r)) for r in rows]
+
+
+def escalations(conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None) -> list[dict]:
+    where, params = _names_filter(conn, names, "e.")
+    rows = conn.execute(
+        f"SELECT c.name, e.incident_id, e.created_at, e.kind, e.channel FROM escalations e "
+        f"JOIN components c ON c.id = e.component_id WHERE e.created_at >= ? AND e.created_at < ?{where} "
+        "ORDER BY e.created_at, e.id", [start, end, *params]).fetchall()
+    return [dict(zip(("component", "incident", "ts", "kind", "channel"), r)) for r in rows]
+
+
+def breaker_opens(conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None) -> list[dict]:
+    where, params = _names_filter(conn, names, "t.")
+    rows = conn.execute(
+        f"SELECT c.name, t.ts, t.reason FROM breaker_transitions t JOIN components c ON c.id = t.component_id "
+        f"WHERE t.to_state = 'open' AND t.ts >= ? AND t.ts < ?{where} ORDER BY t.ts", [start, end, *params]).fetchall()
+    return [dict(zip(("component", "ts", "reason"), r)) for r in rows]
+
+
+def verified_checkpoints(conn: sqlite3.Connection) -> list[dict]:
+    rows = conn.execute("SELECT name, id, taken_at FROM checkpoints WHERE status IN ('verified', 'pruned') "
+                        "ORDER BY taken_at").fetchall()
+    return [dict(zip(("name", "id", "taken_at"), r)) for r in rows]
+
+
+def insert_shadow_decisions(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    """rows: (component_id, ts, shadow_config, incident, kind, step, strategy, reason, until)."""
+    conn.executemany("INSERT INTO shadow_decisions (component_id, ts, shadow_config, incident, kind, step, strategy, "
+                     "reason, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
