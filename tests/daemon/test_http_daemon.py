@@ -72,7 +72,7 @@ def metrics_agree_with_status(d):
         if m[("healerd_incident_open", (("component", name),))] != (1 if c["incident_id"] else 0):
             return None
     deg = status["degradation"]
-    if deg is None or m.get(("healerd_health_score_ratio", ())) != pytest.approx(deg["score"] / 100):
+    if deg is None or deg["score"] is None or m.get(("healerd_health_score_ratio", ())) != pytest.approx(deg["score"] / 100):
         return None
     return status, m
 
