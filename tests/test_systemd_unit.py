@@ -80,3 +80,27 @@ def test_unit_leaves_etc_writable_because_restore_writes_there():
     writable = service.get("ReadWritePaths", "").split()
     assert protect in ("no", "false", "yes", "true") or "/etc" in writable, protect
     assert protect not in ("no", "false")  # /usr and /boot stay read-only
+
+
+def _service() -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read_string(UNIT.read_text())
+    return parser["Service"]
+
+
+def test_unit_grants_signals_but_not_ptrace():
+    """pidfd_open(2) needs no capability and /proc/PID/cmdline|stat are world-readable (proc(5));
+    CAP_SYS_PTRACE would let healerd read and change any process's memory (review1 D13)."""
+    caps = _service()["CapabilityBoundingSet"].split()
+    assert "CAP_KILL" in caps
+    assert "CAP_SYS_PTRACE" not in caps
+
+
+def test_kill_mode_keeps_cgroup_cleanup_and_the_readme_says_how_services_outlive_healerd():
+    """KillMode=mixed kills what `run` actions started when healerd stops (review1 D2): the README must
+    tell operators to hand long-lived services to systemd."""
+    assert _service()["KillMode"] == "mixed"
+    readme = (UNIT.parents[1] / "README.md").read_text()
+    assert "### Services that must outlive healerd" in readme
+    assert "systemd-run --scope" in readme and "systemctl restart" in readme

@@ -36,6 +36,7 @@ from daemon.config.models import (
     SettingsFile,
 )
 from daemon.config.problems import Problem
+from daemon.config.programs import program_problems
 from daemon.config.references import Finding, cross_check
 
 
@@ -164,9 +165,12 @@ def load_config(
     for entry in entries:
         before = previous.files.get(entry.relpath) if previous is not None else None
         parsed = read_file(directory, entry, before, previous.rejected.get(entry.relpath) if previous else None)
-        if parsed.model is not None:
+        untrusted = program_problems(parsed.model, directory, parsed.relpath, parsed.line_of) if parsed.model else []
+        if parsed.model is not None and not untrusted:
             chosen[entry.relpath] = parsed
             continue
+        if untrusted:  # not cached as rejected: fixing the program's mode alone must make the file load
+            parsed = ParsedFile(parsed.relpath, parsed.kind, None, problems=tuple(untrusted))
         if parsed.sha256:  # kept without its line locator, which holds the whole text
             rejected[entry.relpath] = ParsedFile(parsed.relpath, parsed.kind, None, parsed.sha256, parsed.mtime_ns,
                                                  problems=parsed.problems)
