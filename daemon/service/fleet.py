@@ -31,7 +31,7 @@ from daemon.engine import fleet_guard
 from daemon.errors import FleetError
 from daemon.service.fleet_ship import Stopped, TableShipper
 from daemon.store import fleet_central, fleet_guard_sql, fleet_migrate, fleet_sql
-from daemon.store.migrate import current as local_revision
+from daemon.store.revision import current as local_revision
 from daemon.store.sqlite import connect
 
 log = structlog.get_logger(__name__)
