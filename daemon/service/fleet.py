@@ -58,7 +58,7 @@ class FleetShipper:
         self._engine = None
         self._compatible = False
         self._task: asyncio.Task | None = None
-        self.shipper = TableShipper(self.host, settings.batch, self._save_mark, self._stopping)
+        self.shipper = TableShipper(self.host, settings.batch, self._save_mark, self._stopping, self.clock.wall)
         #: component → (until, reason, fleet incident id): remediation held by a fleet incident
         self.holds: dict[str, tuple[float, str, int]] = {}
         self.failures = 0
