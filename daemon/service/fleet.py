@@ -30,7 +30,7 @@ from daemon.engine import fleet_guard
 from daemon.errors import FleetError
 from daemon.service.fleet_ship import Stopped, TableShipper
 from daemon.store import fleet_central, fleet_guard_sql, fleet_migrate, fleet_sql
-from daemon.store.migrate import current as local_revision
+from daemon.store.revision import current as local_revision
 from daemon.store.sqlite import connect
 
 log = structlog.get_logger(__name__)
@@ -57,7 +57,7 @@ class FleetShipper:
         self._engine = None
         self._compatible = False
         self._task: asyncio.Task | None = None
-        self.shipper = TableShipper(self.host, settings.batch, self._save_mark, self._stopping)
+        self.shipper = TableShipper(self.host, settings.batch, self._save_mark, self._stopping, self.clock.wall)
         #: component → (until, reason, fleet incident id): remediation held by a fleet incident
         self.holds: dict[str, tuple[float, str, int]] = {}
         self.failures = 0

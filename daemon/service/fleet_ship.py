@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,8 +39,11 @@ def _digest(row: dict[str, Any], volatile: tuple[str, ...] = ()) -> int:
 
 
 class TableShipper:
-    def __init__(self, host: str, batch: int, save_mark: SaveMark, stopping: threading.Event) -> None:
+    def __init__(self, host: str, batch: int, save_mark: SaveMark, stopping: threading.Event,
+                 wall: Callable[[], float] = time.time) -> None:
         self.host = host
+        #: wall clock, for rows whose being final depends on time (a silence that has ended)
+        self.wall = wall
         self.batch = batch
         self.save_mark = save_mark
         self.stopping = stopping
@@ -52,10 +56,11 @@ class TableShipper:
 
     def table(self, local: sqlite3.Connection, pg: Connection, spec: Shipped, mark: fleet_sql.Mark) -> int:
         if spec.mode == "snapshot":
-            return self._rescan(local, pg, spec, None, None)[0]
+            return self._rescan(local, pg, spec, None, None, self.wall())[0]
         sent, still_open = 0, None
+        now = self.wall()
         if spec.mode == "window" and mark.open_from is not None:
-            sent, still_open = self._rescan(local, pg, spec, mark.open_from - 1, mark.shipped_id)
+            sent, still_open = self._rescan(local, pg, spec, mark.open_from - 1, mark.shipped_id, now)
             cache = self.sent.get(spec.table, {})
             floor = mark.shipped_id + 1 if still_open is None else still_open
             for key in [k for k in cache if k < floor]:  # final now: never re-read again
@@ -72,7 +77,7 @@ class TableShipper:
             if window:
                 cache = self.sent.setdefault(spec.table, {})
                 for row in rows:
-                    if fleet_sql.is_open(spec, row):
+                    if fleet_sql.is_open(spec, row, now):
                         still_open = row["id"] if still_open is None else min(still_open, row["id"])
                         cache[row["id"]] = _digest(row)
             shipped_id = rows[-1]["id"]
@@ -85,7 +90,7 @@ class TableShipper:
             self.save_mark(spec.table, shipped_id, still_open, 0)
         return sent
 
-    def _rescan(self, local, pg, spec: Shipped, after: Any, upto: int | None) -> tuple[int, int | None]:
+    def _rescan(self, local, pg, spec: Shipped, after: Any, upto: int | None, now: float) -> tuple[int, int | None]:
         """Re-read rows by key; send the ones whose content changed. Returns (sent, lowest open id)."""
         key = fleet_sql.key_column(spec.table)
         cache = self.sent.setdefault(spec.table, {})
@@ -103,7 +108,7 @@ class TableShipper:
                 sent += len(changed)
             if spec.mode == "window":
                 for row in rows:
-                    if fleet_sql.is_open(spec, row) and (still_open is None or row["id"] < still_open):
+                    if fleet_sql.is_open(spec, row, now) and (still_open is None or row["id"] < still_open):
                         still_open = row["id"]
             after = rows[-1][key]
             if len(rows) < self.batch:

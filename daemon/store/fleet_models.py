@@ -40,7 +40,8 @@ class Shipped:
 
     table: str
     mode: str
-    #: SQL condition for "may still change" (window mode).
+    #: SQL condition for "may still change" (window mode; `:now` is the shipper's wall clock). Its
+    #: Python twin, evaluated on rows already read, is store/fleet_sql.py `is_open`.
     open_when: str = ""
     #: column holding the row's time, for the lag ("how old is the oldest row not shipped").
     time_column: str | None = None
@@ -63,6 +64,11 @@ SHIPPED: tuple[Shipped, ...] = (
     Shipped("decisions", "append", time_column="ts"),
     Shipped("recovery_events", "window", "status = 'started'", time_column="started_at"),
     Shipped("escalations", "window", "status = 'pending'", time_column="created_at"),
+    # A window's occurrence never changes; a silence does once, when `healerd silence clear` sets
+    # cleared_at, which it can only do before the silence ends (store/maintenance_sql.py). So a silence
+    # is re-read until it is cleared or has ended (plus a grace, fleet_sql.SILENCE_GRACE_S).
+    Shipped("maintenance_periods", "window", "kind = 'silence' AND cleared_at IS NULL AND ends_at > :now - 60",
+            time_column="created_at"),
     Shipped("checkpoints", "snapshot"),
     Shipped("degradation_state", "snapshot"),
     Shipped("degradation_history", "append", time_column="ts"),

@@ -65,10 +65,17 @@ def read_range(conn: sqlite3.Connection, table: str, after_key: Any, upto_id: in
     return _dicts(table, conn.execute(sql, (*params, limit)).fetchall())
 
 
-def is_open(spec: Shipped, row: dict[str, Any]) -> bool:
-    """Python twin of `spec.open_when`, evaluated on a row already read."""
+#: How long after its end a silence still counts as open: a clear that read the clock just before the
+#: end may commit just after the shipper read the row, and must still be re-sent.
+SILENCE_GRACE_S = 60.0
+
+
+def is_open(spec: Shipped, row: dict[str, Any], now: float) -> bool:
+    """Python twin of `spec.open_when`, evaluated on a row already read (`now`: wall seconds)."""
     if spec.table == "config_errors":
         return row["resolved_at"] is None
+    if spec.table == "maintenance_periods":
+        return row["kind"] == "silence" and row["cleared_at"] is None and row["ends_at"] > now - SILENCE_GRACE_S
     column, value = spec.open_when.split(" = ")
     return row[column] == value.strip("'")
 

@@ -20,6 +20,7 @@ from alembic.util import CommandError
 
 from daemon import paths
 from daemon.errors import MigrationError
+from daemon.store.revision import versions as read_versions
 from daemon.store.sqlite import connect
 
 log = logging.getLogger(__name__)
@@ -53,24 +54,15 @@ def head() -> str:
 def current(db_path: str | os.PathLike[str]) -> str | None:
     """The database's revision; None for a missing or never-migrated file. Opens read-only."""
     path = Path(db_path)
-    if not path.exists():
-        return None
     try:
-        conn = connect(path, readonly=True)
-        try:
-            has_table = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-            ).fetchone()
-            if not has_table:
-                return None
-            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
-        finally:
-            conn.close()
+        rows = read_versions(path)
     except sqlite3.Error as exc:
         raise MigrationError(_explain(exc, path)) from exc
+    if not rows:
+        return None
     if len(rows) > 1:
-        raise MigrationError(f"database {path} has several revisions ({', '.join(r[0] for r in rows)})")
-    return rows[0][0] if rows else None
+        raise MigrationError(f"database {path} has several revisions ({', '.join(rows)})")
+    return rows[0]
 
 
 def status(db_path: str | os.PathLike[str]) -> tuple[str | None, str]:

@@ -16,6 +16,7 @@ import sqlite3
 from pathlib import Path
 
 from daemon import paths
+from daemon.store.sqlite import readonly_uri
 
 _REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]\s*$", re.M)
 _DOWN = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
@@ -46,18 +47,35 @@ def script_head(versions: Path | None = None) -> str | None:
     return heads.pop() if len(heads) == 1 and parents <= revisions else None
 
 
+def versions(db_path: str | os.PathLike[str]) -> list[str] | None:
+    """The rows of alembic_version; None for a missing file or one never migrated. sqlite3.Error
+    (not a database, locked past the timeout) is the caller's to turn into a message."""
+    path = Path(db_path)
+    if not path.is_file():
+        return None
+    conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=5)
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+        if not found:
+            return None
+        return [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
+    finally:
+        conn.close()
+
+
+def current(db_path: str | os.PathLike[str]) -> str | None:
+    """The database's revision, for reports that only show it (the fleet's host record): None when the
+    file is missing, never migrated, unreadable or names several revisions."""
+    try:
+        rows = versions(db_path)
+    except sqlite3.Error:
+        return None
+    return rows[0] if rows is not None and len(rows) == 1 else None
+
+
 def at_head(db_path: str | os.PathLike[str]) -> bool:
     """True only when the file exists and its single alembic_version row is the scripts' head."""
     head = script_head()
-    path = Path(db_path)
-    if head is None or not path.is_file():
-        return False
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        try:
-            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return False
-    return rows == [(head,)]
+    return head is not None and current(db_path) == head

@@ -70,3 +70,30 @@ def test_a_centre_from_a_newer_healerd_is_refused(centre):
         fleet_migrate.check_compatible(conn)
     with pytest.raises(FleetSchemaError, match="newer healerd"):
         fleet_migrate.upgrade(centre.engine)
+
+
+def test_downgrade_to_f001_puts_back_its_views_and_upgrade_brings_f002s(centre):
+    f002 = fleet_migrate._script().get_revision("f002").module
+
+    def view_columns(conn, name):
+        return [c["name"] for c in sa.inspect(conn).get_columns(name)]
+
+    fleet_migrate.downgrade(centre.engine, "f001")
+    with centre.engine.connect() as conn:
+        views = set(sa.inspect(conn).get_view_names())
+        assert views.isdisjoint(f002.NEW_VIEWS)
+        assert "maintenance_periods" not in sa.inspect(conn).get_table_names()
+        assert "maintenance_checks" not in view_columns(conn, "component_availability_24h")
+        assert views == set(fleet_views.files()) - f002.NEW_VIEWS
+        for name in views:
+            conn.execute(sa.text(f'SELECT * FROM "{name}"'))
+        for name, sql in f002.OLD_SQL.items():  # f001's text, exactly
+            stored = conn.execute(sa.text("SELECT pg_get_viewdef(CAST(:n AS regclass))"), {"n": name}).scalar()
+            conn.exec_driver_sql(sql.replace(f"CREATE VIEW {name}", f"CREATE TEMP VIEW f001_{name}"))
+            assert conn.execute(sa.text("SELECT pg_get_viewdef(CAST(:n AS regclass))"), {"n": f"f001_{name}"}).scalar() == stored
+        conn.rollback()
+    fleet_migrate.upgrade(centre.engine)
+    with centre.engine.connect() as conn:
+        assert set(sa.inspect(conn).get_view_names()) == set(fleet_views.files())
+        assert "maintenance_checks" in view_columns(conn, "component_availability_24h")
+        assert "maintenance_checks" in view_columns(conn, "fleet_availability_24h")

@@ -148,3 +148,63 @@ async def test_a_breaker_is_resent_when_its_state_changes_not_for_every_counted_
     finally:
         shipper._executor.shutdown(wait=False)
         shipper._engine.dispose()
+
+
+async def test_a_silence_reaches_the_centres_maintenance_windows_and_so_does_its_early_clear(runtime, centre, db_path):
+    from daemon.store import maintenance_sql
+
+    conn = local(db_path)
+    add_component(conn, "web")
+    now = time.time()
+    silence = maintenance_sql.add_silence(conn, "web", 3600, "disk swap", now)
+    # A window occurrence never changes, and a silence that ended is final: neither keeps the mark open.
+    maintenance_sql.record_window(conn, "nightly", None, now - 7200, now - 3600, "backup", now - 7200)
+    conn.close()
+    await ship(runtime)
+    assert centre.rows("SELECT host, id, component, kind, reason, cleared_early, active FROM maintenance_windows "
+                       "WHERE kind = 'silence'") == [("alpha", silence, "web", "silence", "disk swap", 0, 1)]
+    assert centre.rows("SELECT component, active FROM maintenance_windows WHERE kind = 'window'") == [("*", 0)]
+    assert marks(db_path)["maintenance_periods"] == (silence + 1, silence)  # the silence may still be cleared
+    conn = local(db_path)
+    assert maintenance_sql.clear_silences(conn, "web", time.time()) == 1
+    conn.close()
+    await ship(runtime)
+    assert centre.rows("SELECT cleared_early, active FROM maintenance_windows WHERE kind = 'silence'") == [(1, 0)]
+    assert marks(db_path)["maintenance_periods"] == (silence + 1, None)  # cleared: final
+
+
+def test_an_ended_silence_is_final_without_being_cleared():
+    from daemon.store import fleet_sql as sql
+    from daemon.store.fleet_models import SHIPPED
+
+    spec = next(s for s in SHIPPED if s.table == "maintenance_periods")
+    row = {"kind": "silence", "cleared_at": None, "ends_at": 1000.0}
+    assert sql.is_open(spec, row, now=1000.0 + sql.SILENCE_GRACE_S - 1)
+    assert not sql.is_open(spec, row, now=1000.0 + sql.SILENCE_GRACE_S)
+    assert not sql.is_open(spec, {**row, "cleared_at": 900.0}, now=950.0)
+    assert not sql.is_open(spec, {**row, "kind": "window"}, now=950.0)
+
+
+async def test_the_centres_availability_matches_the_hosts_with_maintenance_left_out(runtime, centre, db_path):
+    from daemon.store import results_sql
+
+    conn = local(db_path)
+    web = add_component(conn, "web")
+    now = time.time() - 5
+    # (status, maintenance): 2 healthy and 1 degraded counted, 1 unhealthy counted; in maintenance an
+    # unhealthy and a healthy check, which neither fraction may count.
+    checks = [("healthy", 0), ("healthy", 0), ("degraded", 0), ("unhealthy", 0), ("unhealthy", 1), ("healthy", 1)]
+    with conn:
+        conn.execute("BEGIN")
+        results_sql.write_results(conn, [(web, now + i * 0.01, status, 2.0 + i, None, None, 0, None, m)
+                                         for i, (status, m) in enumerate(checks)])
+    columns = ("checks", "healthy", "degraded", "unhealthy", "unknown", "availability_pct", "healthy_pct",
+               "avg_latency_ms", "min_latency_ms", "max_latency_ms", "injected", "maintenance_checks", "since")
+    here = {view: conn.execute(f"SELECT {', '.join(columns)} FROM {view}").fetchall()
+            for view in ("component_availability_24h", "component_availability_7d", "component_availability_30d")}
+    conn.close()
+    await ship(runtime)
+    for view, rows in here.items():
+        assert rows[0][5:7] == (75.0, 50.0), view  # 3 of 4 up, 2 of 4 healthy
+        assert centre.rows(f"SELECT {', '.join(columns)} FROM {view}") == rows, view
+    assert centre.rows("SELECT availability_pct, maintenance_checks FROM fleet_availability_24h") == [(75.0, 2)]

@@ -36,3 +36,21 @@ def test_a_merge_revision_or_a_second_head_is_left_to_alembic(tmp_path):
     assert script_head(versions) is None  # two heads
     (versions / "d.py").write_text("revision = 'd'\ndown_revision = ('b', 'c')\n")
     assert script_head(versions) is None  # a merge: not parsed, not guessed
+
+
+def test_current_reads_the_revision_without_alembic_and_none_when_it_cannot(db_path, tmp_path):
+    from daemon.store.revision import current
+
+    assert current(db_path) == migrate.head()
+    assert current(tmp_path / "missing.db") is None
+    (tmp_path / "junk.db").write_bytes(b"not a database" * 100)
+    assert current(tmp_path / "junk.db") is None
+
+
+def test_the_fleet_shipper_reads_the_local_revision_without_the_migration_runner():
+    import subprocess
+    import sys
+
+    code = "import sys, daemon.service.fleet; print('daemon.store.migrate' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from daemon.store import fleet_views
 
@@ -38,7 +38,6 @@ _FUNCTIONS = (
 
 
 def upgrade() -> None:
-    # If a file under schema/fleet/views/ changed, end with fleet_views.refresh(op.get_bind()).
     op.create_table('breaker_transitions',
     sa.Column('host', sa.Text(), nullable=False),
     sa.Column('id', sa.BigInteger(), nullable=False),
@@ -269,7 +268,9 @@ def upgrade() -> None:
     )
     for sql in _FUNCTIONS:
         op.execute(sql)
-    fleet_views.apply(op.get_bind())
+    # The views as this revision had them: later revisions changed some files and added others
+    # (PostgreSQL would refuse a view naming a column this revision does not have yet).
+    fleet_views.apply_as_of(op.get_bind(), context.script, revision)
 
 
 def downgrade() -> None:
