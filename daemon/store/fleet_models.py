@@ -69,6 +69,8 @@ SHIPPED: tuple[Shipped, ...] = (
     # is re-read until it is cleared or has ended (plus a grace, fleet_sql.SILENCE_GRACE_S).
     Shipped("maintenance_periods", "window", "kind = 'silence' AND cleared_at IS NULL AND ends_at > :now - 60",
             time_column="created_at"),
+    # Shadow mode's decisions (issue 15) never change once written.
+    Shipped("shadow_decisions", "append", time_column="ts"),
     Shipped("checkpoints", "snapshot"),
     Shipped("degradation_state", "snapshot"),
     Shipped("degradation_history", "append", time_column="ts"),

@@ -1,8 +1,9 @@
 """The centre catches up with local revisions 0006 and 0012: the shipped check results gain a plugin's
 `perfdata` and the `maintenance` flag (a result taken in a maintenance window or silence), and the
-maintenance windows and silences themselves (`maintenance_periods`) are shipped.
+maintenance windows and silences themselves (`maintenance_periods`) are shipped, and so are shadow
+mode's decisions (`shadow_decisions`, local revision 0009).
 
-Views: component_availability_7d / _30d, flapping_components and maintenance_windows are new (the
+Views: component_availability_7d / _30d, flapping_components, maintenance_windows and shadow_decision_comparison are new (the
 PostgreSQL versions of issue 10's and 11's local views); component_availability_24h and
 fleet_availability_24h now leave checks taken in maintenance out of the fractions, as the local view
 does. A downgrade puts back f001's text of those two (OLD_SQL) and drops the new ones.
@@ -31,6 +32,7 @@ NEW_VIEWS: frozenset[str] = frozenset({
     'component_availability_30d',
     'flapping_components',
     'maintenance_windows',
+    'shadow_decision_comparison',
 })
 
 #: Files under schema/fleet/views/ this revision changes, as f001 had them (name → SQL).
@@ -119,11 +121,26 @@ def upgrade() -> None:
     sa.Column('created_at', sa.Double(), nullable=False),
     sa.PrimaryKeyConstraint('host', 'id', name=op.f('pk_maintenance_periods'))
     )
+    op.create_table('shadow_decisions',
+    sa.Column('host', sa.Text(), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('component_id', sa.BigInteger(), nullable=False),
+    sa.Column('ts', sa.Double(), nullable=False),
+    sa.Column('shadow_config', sa.Text(), nullable=False),
+    sa.Column('incident', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.Text(), nullable=False),
+    sa.Column('step', sa.Integer(), nullable=True),
+    sa.Column('strategy', sa.Text(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('until', sa.Double(), nullable=True),
+    sa.PrimaryKeyConstraint('host', 'id', name=op.f('pk_shadow_decisions'))
+    )
     fleet_views.refresh(op.get_bind(), context.script, revision)
 
 
 def downgrade() -> None:
     fleet_views.drop(op.get_bind())
+    op.drop_table('shadow_decisions')
     op.drop_table('maintenance_periods')
     op.drop_column('check_results', 'maintenance')
     op.drop_column('check_results', 'perfdata')
