@@ -5,7 +5,8 @@ to whoever edits the script. So the program of every `run` argv (actions, exec c
 chaos faults) gets the config-file rule (owner root or healerd's user; group and others cannot write):
 
 - argv[0] when it is a path (contains `/`), and the script it runs: the first later element that does
-  not start with `-` and names an existing regular file (`python3 services/app.py`, `sh x.sh`). A bare
+  not start with `-` and names an existing regular file (`python3 services/app.py`, `sh x.sh`); none
+  after `-c`/`-e`/`-m` (inline code or a module, which is in the config itself or root's). A bare
   command name (`systemctl`) comes from root's PATH and is not checked.
 - Relative paths resolve against the config directory, because commands run there.
 - When the program (or its symlink's target) lies inside the config directory, every directory between
@@ -64,11 +65,16 @@ def _programs(argv: list[str], directory: Path) -> list[Path]:
     if "/" in argv[0]:
         found.append(directory / argv[0])
     for arg in argv[1:]:
+        if arg in ("-c", "-e", "-m"):
+            break  # the program is inline in the config (python -c CODE, sh -c CODE) or a module: no file
         if arg.startswith("-"):
             continue
-        candidate = directory / arg
-        if candidate.is_file():
-            found.append(candidate)
+        try:
+            is_file = (directory / arg).is_file()
+        except (OSError, ValueError):  # not a path at all (too long for one, say): not a script file
+            is_file = False
+        if is_file:
+            found.append(directory / arg)
         break
     return found
 

@@ -59,3 +59,17 @@ def test_fixing_the_program_mode_makes_the_file_load_on_the_next_reload(cfg):
     os.chmod(cfg.root / "services/fix.py", 0o644)
     fixed, problems = cfg.load(previous=held)
     assert problems == [] and sorted(fixed.config.components) == ["a", "b"]
+
+
+def test_inline_code_after_dash_c_is_not_taken_for_a_script_path(cfg):
+    """`python3 -c CODE`: CODE is the program, written in the config itself; a long one once crashed the
+    loader with ENAMETOOLONG while being looked up as a file."""
+    code = "import sys\\n" + "x = 1\\n" * 200
+    cfg.write("policies.d/a.toml", _policy(f'["python3", "-c", "{code}", "services/untrusted.py"]'))
+    cfg.write("services/untrusted.py", "print('hi')\n", mode=0o666)
+    assert cfg.problems() == []
+
+
+def test_an_argument_too_long_for_a_path_is_not_a_script(cfg):
+    cfg.write("policies.d/a.toml", _policy(f'["python3", "{"y" * 300}"]'))
+    assert cfg.problems() == []
