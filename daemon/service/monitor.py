@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -246,6 +247,29 @@ class Monitor:
         for t in transitions:
             for listener in self.transition_listeners:
                 listener(name, t)
+        last = transitions[-1]
+        if last.to_state is BreakerState.OPEN and last.open_until_wall is not None:
+            self._half_open_at(name, last.open_until_wall)
+
+    def _half_open_at(self, name: str, until_wall: float) -> None:
+        """Go half-open at the open period's end, not at the next 250 ms tick after it: a decision taken
+        in between would see the breaker open for up to 250 ms too long (and `healerd replay`, which
+        steps the breaker at its deadline, would decide differently). The flush loop's tick stays as
+        the fallback (a breaker restored from the database, a timer that fires a hair early)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven without a loop (unit tests): the tick covers it
+            return
+        delay = max(0.0, until_wall - self.clock.wall()) + 0.002
+        loop.call_later(delay, self._tick_one, name, context=contextvars.Context())
+
+    def _tick_one(self, name: str) -> None:
+        breaker = self.breakers.get(name)
+        if breaker is not None and breaker.state is BreakerState.OPEN:
+            transitions = list(breaker.tick())
+            if transitions:
+                self._dirty.add(name)
+                self._persist_transitions(name, transitions)
 
     # --- persistence of counters ---------------------------------------------------------------------
 
