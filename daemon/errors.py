@@ -36,6 +36,13 @@ class NotAHealerdDatabase(StoreError):
     exit_code = EXIT_NOT_A_DATABASE
 
 
+class WrongDatabaseFile(MigrationError):
+    """`migrate`/`run` were pointed at a directory or at another application's SQLite file: the same
+    exit code as a read verb on a wrong --db, since the remedy is the same (fix the path)."""
+
+    exit_code = EXIT_NOT_A_DATABASE
+
+
 class ReportError(HealerdError):
     """A report was asked for a view that does not exist, or could not be read."""
 

@@ -123,8 +123,26 @@ Chaos experiments.
 .I /var/lib/healerd/healerd.db
 Everything healerd records; its SQL views are the reports (\fBhealerd report \-\-list\fR).
 .SH "EXIT STATUS"
-0 success; 1 validation or command failed; 2 usage error; 3 \fBhealerd run\fR cannot start (invalid
-config, a database it cannot migrate, another daemon on the same database).
+.TP
+.B 0
+Success.
+.TP
+.B 1
+Validation or the command failed.
+.TP
+.B 2
+Usage error (an unknown option or value).
+.TP
+.B 3
+\fBhealerd run\fR cannot start: invalid config, a database it cannot migrate, another daemon on the same
+database.
+.TP
+.B 4
+\-\-db names no file, a directory, a file this user cannot read, or a SQLite file that is not healerd's
+(every verb but \fBrun\fR, which exits 3).
+.PP
+\fBhealerd check \-\-run\fR exits like a Nagios plugin instead: 0 healthy, 1 degraded, 2 unhealthy,
+3 unknown.
 .SH "SEE ALSO"
 .BR systemctl (1),
 .BR journalctl (1),

@@ -64,14 +64,16 @@ def chaos() -> None:
 @db_option
 def list_(config_dir: Path | None, db_path: Path | None) -> None:
     """The configured experiments, with their schedule and last verdict."""
-    from daemon.config.loader import load_config
+    from daemon.config.loader import load_what_loads
     from daemon.store import chaos_sql
 
     db = resolve_db(db_path)
     directory = resolve_config(config_dir, db)
-    loaded, problems = load_config(directory)
+    loaded, problems = load_what_loads(directory)
     if loaded is None:
         raise HealerdError(f"cannot load {directory}: " + "; ".join(str(p) for p in problems))
+    for problem in problems:  # listed without the rejected files, and says which they are
+        click.echo(f"warning: {problem}", err=True)
     last = _read(db, chaos_sql.last_runs) if db.exists() else {}  # a foreign file is an error, not "never run"
     experiments = loaded.config.experiments
     if not experiments:

@@ -34,10 +34,11 @@ NAGIOS_EXIT = {"healthy": 0, "degraded": 1, "unhealthy": 2, "unknown": 3}
               help="With --simulate: a ladder must escalate a persistent failure within this.")
 def check(config_dir, db_path, run_name, simulate, escalate_within) -> None:
     """Validate the whole config directory; print every problem, not just the first."""
-    from daemon.config.loader import load_config
+    from daemon.config.loader import load_config, load_what_loads
 
     directory = resolve_config(config_dir, db_path)
-    loaded, problems = load_config(directory)
+    # --run: a bad file elsewhere must not hide the component asked for (it said "known: none").
+    loaded, problems = (load_config if run_name is None else load_what_loads)(directory)
     if run_name is not None:
         _run_one(directory, loaded, problems, run_name)
         return

@@ -41,10 +41,10 @@ def _centre_options(fn):
 
 def _from_config(config_dir, password_file: str | None) -> tuple[str, str | None]:
     from daemon.cli.options import resolve_config
-    from daemon.config.loader import load_config
+    from daemon.config.loader import load_what_loads
 
     directory = resolve_config(config_dir)
-    loaded, _problems = load_config(directory)
+    loaded, _problems = load_what_loads(directory)
     fleet = loaded.config.settings.fleet if loaded is not None else None
     if fleet is None:
         raise click.UsageError(f"give --url (or $HEALERD_FLEET_URL): {directory} has no usable [fleet] section")

@@ -17,14 +17,25 @@ def migrate(db_path: Path | None, show_status: bool, force: bool) -> None:
     """Upgrade the SQLite database to the latest schema (creates it if missing)."""
     from daemon.store import migrate as store_migrate  # Alembic: only for this verb (CLI start-up)
 
+    from daemon.errors import EXIT_NOT_A_DATABASE, WrongDatabaseFile
+    from daemon.store.probe import foreign_message, is_foreign
+
     path = resolve_db(db_path)
+    if path.is_dir():
+        raise WrongDatabaseFile(f"database path {path} is a directory, not a file")
     if show_status:
         current, head = store_migrate.status(path)
-        state = "up to date" if current == head else ("not created" if not path.exists() else "behind")
+        foreign = is_foreign(path) if current is None else []
+        if foreign:
+            state = f"foreign: {foreign_message(path, foreign)}; `healerd migrate` refuses it without --force"
+        else:
+            state = "up to date" if current == head else ("not created" if not path.exists() else "behind")
         click.echo(f"database: {path}")
         click.echo(f"current:  {current or '(none)'}")
         click.echo(f"head:     {head}")
         click.echo(f"state:    {state}")
+        if foreign:  # a script checking `migrate --status` must not read "fine" from a wrong --db
+            raise SystemExit(EXIT_NOT_A_DATABASE)
         return
     before = store_migrate.current(path)
     head = store_migrate.upgrade(path, force=force)

@@ -31,7 +31,8 @@ config_option = click.option(
 db_option = click.option(
     "--db",
     "db_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    # dir_okay: a directory is refused by the verb itself with its exit code (4), not by click's usage error (2).
+    type=click.Path(path_type=Path),
     default=None,
     help="SQLite database [default: $HEALERD_DB, $STATE_DIRECTORY/healerd.db, your running daemon's, "
          "/var/lib/healerd/healerd.db].",
@@ -87,16 +88,40 @@ def resolve_db(db_path: Path | None) -> Path:
     return resolve_db_with_source(db_path)[0]
 
 
-def note_last_db(db_path: Path) -> None:
-    """Best effort (a systemd unit has a read-only home): remember the database `healerd run` uses."""
-    target = last_daemon_file()
+def note_last_db(db_path: Path) -> str | None:
+    """Best effort (a systemd unit has a read-only home): remember the database `healerd run` uses.
+    Returns what was remembered before ("" for nothing), None when nothing could be written."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(f"{Path(db_path).resolve()}\n")
-        os.replace(tmp, target)
+        target = last_daemon_file()
+        try:
+            before = target.read_text()
+        except FileNotFoundError:
+            before = ""
+        _write_last_db(target, f"{Path(db_path).resolve()}\n")
+    except (OSError, RuntimeError):
+        return None
+    return before
+
+
+def forget_last_db(db_path: Path, previous: str) -> None:
+    """Undo note_last_db for a daemon that failed to start, unless another run has noted since."""
+    try:
+        target = last_daemon_file()
+        if target.read_text().strip() != str(Path(db_path).resolve()):
+            return
+        if previous:
+            _write_last_db(target, previous)
+        else:
+            target.unlink(missing_ok=True)
     except (OSError, RuntimeError):
         pass
+
+
+def _write_last_db(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, target)
 
 
 def recorded_config_dir(db_path: Path) -> Path | None:

@@ -8,8 +8,23 @@ from pathlib import Path
 
 import click
 
-from daemon.cli.options import config_option, db_option, note_last_db, resolve_config, resolve_db
-from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError
+from daemon.cli.options import (
+    config_option, db_option, forget_last_db, note_last_db, resolve_config, resolve_db,
+)
+from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError, StartupError
+
+
+def _refuse_wrong_file(db_path: Path, force: bool) -> None:
+    """Refuse a directory or another application's SQLite file before anything is created beside it
+    (the lock), and before this user's remembered database is replaced by one no daemon will run on."""
+    from daemon.store.probe import foreign_message, is_foreign
+
+    if db_path.is_dir():
+        raise StartupError(f"database path {db_path} is a directory, not a file")
+    foreign = [] if force else is_foreign(db_path)
+    if foreign:
+        raise StartupError(f"{foreign_message(db_path, foreign)}; refusing to add healerd's schema to it "
+                           "(use --force if that is what you want)")
 
 
 @click.command("run")
@@ -40,9 +55,13 @@ def run(config_dir, db_path, log_level, log_format, force, shadow_dir) -> None:
     if shadow_dir is not None:
         options.extra["shadow"] = shadow_dir
     lock = DaemonLock(options.db_path)
+    lock_was_there = lock.path.exists()
+    previous_last_db = None
+    started = False
     try:
         # Validate before anything is created (the lock file, the database, its directory).
         loaded = load_valid_config(options.config_dir)
+        _refuse_wrong_file(options.db_path, force)
         if log_level is None:  # [daemon] log_level applies unless --log-level overrides it
             configure_logging(loaded.config.settings.daemon.log_level,
                               json=None if log_format == "auto" else log_format == "json")
@@ -50,8 +69,12 @@ def run(config_dir, db_path, log_level, log_format, force, shadow_dir) -> None:
             lock.acquire_for_daemon()
         except OSError as exc:
             raise HealerdError(f"cannot create the lock next to the database {options.db_path}: {exc}") from exc
-        note_last_db(options.db_path)  # so this user's `healerd status` etc. find it without --db
-        code = asyncio.run(Daemon(options).run())
+        previous_last_db = note_last_db(options.db_path)  # so this user's `healerd status` etc. find it
+        daemon = Daemon(options)
+        try:
+            code = asyncio.run(daemon.run())
+        finally:
+            started = daemon.became_ready
     except HealerdError as exc:
         prefix = "<3>" if is_journal_stream(sys.stderr) else ""  # journald files each line as an error
         click.echo("\n".join(prefix + line for line in f"healerd: cannot start: {exc}".splitlines()), err=True)
@@ -59,6 +82,13 @@ def run(config_dir, db_path, log_level, log_format, force, shadow_dir) -> None:
     except KeyboardInterrupt:
         code = 0
     finally:
+        if not started:
+            # A daemon that never started leaves nothing behind: no lock file it created, and this user's
+            # remembered database back to the one before (a failed run is not "the daemon you ran").
+            if previous_last_db is not None:
+                forget_last_db(options.db_path, previous_last_db)
+            if not lock_was_there and lock.held:
+                lock.path.unlink(missing_ok=True)  # unlinked while still held: no daemon can hold it
         lock.release()
     sys.exit(code)
 

@@ -205,6 +205,22 @@ def load_config(
     return loaded, _sorted(problems)
 
 
+def load_what_loads(directory: Path) -> tuple[LoadedConfig | None, list[Problem]]:
+    """The directory as a reload onto an empty config would take it: every file that loads on its own,
+    without the rejected ones (and without both sides of a cross-file problem), plus every problem.
+
+    For CLI verbs that act on one named thing (`check --run`, `notify test`, `chaos list`, `checkpoint`,
+    `config show`): one bad file elsewhere must not make a good component unreachable from the CLI,
+    as it made them before. The daemon's start-up stays strict (load_config without `previous`).
+    """
+    loaded, problems = load_config(directory)
+    if loaded is not None or not problems:
+        return loaded, problems
+    directory = Path(directory).absolute()
+    partial, partial_problems = load_config(directory, previous=LoadedConfig(directory, assemble([], directory)))
+    return partial, _sorted(problems + partial_problems)
+
+
 def _in_force_first(chosen: dict[str, ParsedFile], previous: LoadedConfig | None) -> list[ParsedFile]:
     """On reload, unchanged files first: a duplicate name is then reported at the newcomer, not at the
     definition that was already in force (otherwise name order decides)."""

@@ -86,6 +86,8 @@ class Daemon:
         self._reload_requested = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.runtime = None  # the Runtime built at start-up (service/runtime.py)
+        #: READY=1 was sent: `healerd run` undoes what it noted for a daemon that never got here.
+        self.became_ready = False
 
     # --- signals -------------------------------------------------------------------------------------
 
@@ -142,6 +144,7 @@ class Daemon:
             self._tasks.append(asyncio.create_task(self._watch_loop(), name="config-watch"))
         settle()  # start-up's garbage back to the system before READY
         self.notifier.ready(self.runtime.status_line())
+        self.became_ready = True
         log.info("healerd ready", config=str(self.options.config_dir), db=str(self.options.db_path),
                  components=len(self.runtime.config.components))
         try:

@@ -48,6 +48,10 @@ class DaemonLock:
                 + ")"
             )
 
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
     def holder_pid(self) -> int | None:
         try:
             text = self.path.read_text().strip()

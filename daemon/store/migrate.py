@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 from daemon import paths
-from daemon.errors import MigrationError
+from daemon.errors import MigrationError, WrongDatabaseFile
 from daemon.store.revision import versions as read_versions
 from daemon.store.sqlite import connect
 
@@ -82,17 +82,16 @@ def upgrade(db_path: str | os.PathLike[str], *, force: bool = False) -> str:
     except OSError as exc:
         raise MigrationError(f"cannot create the directory of database {path}: {exc.strerror or exc}") from exc
     if path.is_dir():
-        raise MigrationError(f"database path {path} is a directory, not a file")
+        raise WrongDatabaseFile(f"database path {path} is a directory, not a file")
     revision = current(path)
     _refuse_unknown(path, revision)
     if revision is None and not force:
-        from daemon.store.probe import is_foreign
+        from daemon.store.probe import foreign_message, is_foreign
 
         foreign = is_foreign(path)
         if foreign:
-            shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
-            raise MigrationError(f"{path} is another application's SQLite database (tables: {shown}) and has no "
-                                 "healerd schema; refusing to add one (use --force if that is what you want)")
+            raise WrongDatabaseFile(foreign_message(path, foreign) + "; refusing to add healerd's schema to it "
+                                    "(use --force if that is what you want)")
     if revision == target:
         log.debug("database %s already at head %s", path, target)
         return target

@@ -46,6 +46,12 @@ def is_foreign(path: str | os.PathLike[str]) -> list[str]:
     return [] if all(t in tables for t in SIGNATURE_TABLES[1:]) else tables
 
 
+def foreign_message(path: str | os.PathLike[str], tables: list[str]) -> str:
+    """One wording for "this SQLite file belongs to another application", for read verbs and migrate."""
+    shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+    return f"{path} is another application's SQLite database (tables: {shown}), not healerd's"
+
+
 def require_healerd_db(path: str | os.PathLike[str]) -> Path:
     """PATH if it is a migrated healerd database; NotAHealerdDatabase with the remedy otherwise."""
     path = Path(path)
@@ -58,6 +64,8 @@ def require_healerd_db(path: str | os.PathLike[str]) -> Path:
             f"{path} does not exist; is the daemon running with another --db (or $HEALERD_DB)? "
             f"`healerd migrate --db {path}` creates an empty one"
         )
+    if path.is_dir():
+        raise NotAHealerdDatabase(f"{path} is a directory, not a database file")
     if not path.is_file():
         raise NotAHealerdDatabase(f"{path} is not a file")
     if not os.access(path, os.R_OK):
@@ -66,6 +74,13 @@ def require_healerd_db(path: str | os.PathLike[str]) -> Path:
     if tables is None:
         raise NotAHealerdDatabase(f"{path} is not a SQLite database")
     missing = [t for t in SIGNATURE_TABLES if t not in tables]
+    foreign = is_foreign(path) if missing else []
+    if foreign:
+        # Suggesting a plain `healerd migrate` here sent operators to a command that refuses the file.
+        raise NotAHealerdDatabase(
+            f"{foreign_message(path, foreign)}; is --db (or $HEALERD_DB) right? "
+            f"`healerd migrate --db {path} --force` would add healerd's schema to it"
+        )
     if missing:
         raise NotAHealerdDatabase(f"{path} is not a healerd database (no schema); run `healerd migrate --db {path}`")
     return path

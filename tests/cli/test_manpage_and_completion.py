@@ -130,3 +130,18 @@ def test_the_readme_documents_completion_for_each_shell_and_the_manual():
         assert line in readme, f"README.md lacks {line!r}"
     makefile = (REPO / "Makefile").read_text()
     assert "-m daemon.cli._manpage -o $(MAN_DIR)/healerd.1" in makefile
+
+
+def test_the_manuals_exit_status_lists_every_exit_code_the_cli_defines():
+    """Exit 4 (wrong --db) and check --run's Nagios codes were missing from EXIT STATUS."""
+    from daemon import errors
+    from daemon.cli.check import NAGIOS_EXIT
+
+    page = _manpage.render(date="2026-01-01")
+    exit_status = page[page.index('.SH "EXIT STATUS"') : page.index('.SH "SEE ALSO"')]
+    codes = {value for name, value in vars(errors).items() if name.startswith("EXIT_")}
+    for code in sorted(codes | {0, 1, 2}):
+        assert f".B {code}\n" in exit_status, code
+    assert "check \\-\\-run" in exit_status
+    for status, code in NAGIOS_EXIT.items():
+        assert f"{code} {status}" in exit_status

@@ -69,9 +69,16 @@ def test_a_verb_on_a_sqlite_file_without_healerd_schema_says_so_in_one_line(tmp_
     before = _digest(db)
     result = _runner().invoke(cli, [*verb, "--db", str(db)])
     assert result.exit_code == EXIT_NOT_A_DATABASE, (result.output, result.exception)
-    assert result.stderr == (
-        f"healerd: {db} is not a healerd database (no schema); run `healerd migrate --db {db}`\n"
-    )
+    if kind == "empty":
+        assert result.stderr == (
+            f"healerd: {db} is not a healerd database (no schema); run `healerd migrate --db {db}`\n"
+        )
+    else:
+        # Not "run `healerd migrate`": that command refuses another application's file without --force.
+        assert result.stderr == (
+            f"healerd: {db} is another application's SQLite database (tables: invoices), not healerd's; "
+            f"is --db (or $HEALERD_DB) right? `healerd migrate --db {db} --force` would add healerd's schema to it\n"
+        )
     assert _digest(db) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]  # no lock, no -wal left behind
 
@@ -98,7 +105,7 @@ def test_migrate_refuses_another_applications_database_unless_forced(tmp_path):
     db = _foreign(tmp_path / "app.db")
     before = _digest(db)
     refused = _runner().invoke(cli, ["migrate", "--db", str(db)])
-    assert refused.exit_code == 1
+    assert refused.exit_code == EXIT_NOT_A_DATABASE  # the remedy is the same as a read verb's: fix --db
     assert "another application's SQLite database (tables: invoices)" in refused.stderr
     assert "--force" in refused.stderr
     assert _digest(db) == before
@@ -110,8 +117,75 @@ def test_migrate_refuses_another_applications_database_unless_forced(tmp_path):
     conn.close()
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "daemon", "run", *args], capture_output=True, text=True, timeout=60)
+def test_migrate_status_on_another_applications_database_says_foreign_and_fails(tmp_path):
+    db = _foreign(tmp_path / "app.db")
+    result = _runner().invoke(cli, ["migrate", "--status", "--db", str(db)])
+    assert result.exit_code == EXIT_NOT_A_DATABASE
+    assert "state:    foreign: " in result.output and "(tables: invoices)" in result.output
+    assert "behind" not in result.output
+
+
+@pytest.mark.parametrize("verb", [*VERBS, ["migrate"], ["migrate", "--status"]], ids=lambda v: " ".join(v))
+def test_a_directory_given_as_database_is_refused_with_the_database_exit_code(tmp_path, verb):
+    """It was click's usage error (exit 2, "File 'd' is a directory") for every verb."""
+    db = tmp_path / "state"
+    db.mkdir()
+    result = _runner().invoke(cli, [*verb, "--db", str(db)])
+    assert result.exit_code == EXIT_NOT_A_DATABASE, (result.output, result.exception)
+    assert "is a directory" in result.stderr
+    assert list(db.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
+
+
+def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "daemon", "run", *args], capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+def _remembered(tmp_path: Path, previous: str) -> tuple[dict, Path]:
+    import os
+
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    remembered = tmp_path / "xdg" / "healerd" / "last-db"
+    remembered.parent.mkdir(parents=True)
+    remembered.write_text(previous)
+    return env, remembered
+
+
+@pytest.mark.parametrize("kind", ["foreign", "directory", "newer"])
+def test_run_that_cannot_start_on_a_database_leaves_no_lock_and_keeps_the_remembered_one(tmp_path, kind):
+    """A failed `run --db WRONG` used to leave WRONG.lock behind and make WRONG the database every later
+    verb without --db read."""
+    config = tmp_path / "etc"
+    (config / "policies.d").mkdir(parents=True)
+    if kind == "foreign":
+        db = _foreign(tmp_path / "app.db")
+    elif kind == "directory":
+        db = tmp_path / "state"
+        db.mkdir()
+    else:  # migrated by a newer healerd: refused by the migration child, after the lock was taken
+        db = tmp_path / "newer.db"
+        conn = sqlite3.connect(db)
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('ffffffffffff')")
+        conn.commit()
+        conn.close()
+    env, remembered = _remembered(tmp_path, "/srv/healerd/real.db\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = _run("--config", str(config), "--db", str(db), env=env)
+    assert proc.returncode == EXIT_STARTUP_FAILURE, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no <db>.lock
+    assert remembered.read_text() == "/srv/healerd/real.db\n"
+
+
+def test_run_refuses_a_directory_as_database_before_it_creates_anything(tmp_path):
+    config = tmp_path / "etc"
+    (config / "policies.d").mkdir(parents=True)
+    db = tmp_path / "state"
+    db.mkdir()
+    proc = _run("--config", str(config), "--db", str(db))
+    assert proc.returncode == EXIT_STARTUP_FAILURE
+    assert f"database path {db} is a directory" in proc.stderr
 
 
 def test_run_refuses_another_applications_database_with_exit_3(tmp_path):

@@ -114,6 +114,47 @@ action = { run = ["true"] }
     assert json.loads(as_json.stdout)["component"][0]["check"]["timeout"] == comp["check"]["timeout"]
 
 
+_BAD_FILE = '[[component]]\nname = "typo"\n[component.check]\nkind = "tcp"\nport = 1\ntimout = "1s"\n'
+
+
+def test_one_rejected_file_does_not_hide_the_good_components_from_check_run_and_config_show(cfg):
+    """They said "no component named 'up' (known: none)" and "cannot load" for a typo in another file."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    try:
+        cfg.write("policies.d/a.toml", f'[[component]]\nname = "up"\n[component.check]\nkind = "tcp"\n'
+                                       f'port = {listener.getsockname()[1]}\n')
+        cfg.write("policies.d/b.toml", _BAD_FILE)
+        run = _runner().invoke(cli, ["check", "--run", "up", "--config", str(cfg.root)])
+    finally:
+        listener.close()
+    assert run.exit_code == 0 and run.stdout.startswith("up: healthy, "), run.stderr
+    assert "1 problem(s) elsewhere" in run.stderr
+    show = _runner().invoke(cli, ["config", "show", "--config", str(cfg.root)])
+    assert show.exit_code == 1  # the directory has a problem: scripts must notice
+    assert "policies.d/b.toml: component[0].check.timout" in show.stderr
+    assert [c["name"] for c in tomllib.loads(show.stdout)["component"]] == ["up"]
+    assert "# without the file(s) rejected above" in show.stdout
+    strict = _runner().invoke(cli, ["check", "--config", str(cfg.root)])
+    assert strict.exit_code == 1 and "timout" in strict.stderr  # validation itself stays strict
+
+
+def test_config_show_names_unset_settings_and_the_state_file_path_and_no_empty_tables(cfg, tmp_path):
+    cfg.write("healerd.toml", '[notify.hook]\nkind = "webhook"\nurl = "http://127.0.0.1:1/x"\n')
+    db = tmp_path / "state" / "h.db"
+    result = _runner().invoke(cli, ["config", "show", "--config", str(cfg.root), "--db", str(db)],
+                              env={"RUNTIME_DIRECTORY": ""})
+    assert result.exit_code == 0, result.stderr
+    assert "daemon.incident_url" in result.stdout.splitlines()[1]  # "# not set (no default): …"
+    doc = tomllib.loads(result.stdout)
+    assert doc["degradation"]["state_file"] == str(tmp_path / "state" / "h.state.json")
+    assert "headers" not in doc["notify"]["hook"] and "[notify.hook.headers]" not in result.stdout
+    as_json = json.loads(_runner().invoke(cli, ["config", "show", "--format", "json", "--config", str(cfg.root),
+                                                "--db", str(db)]).stdout)
+    assert "daemon.incident_url" in as_json["unset"]
+
+
 class _Hook(ThreadingHTTPServer):
     def __init__(self) -> None:
         self.bodies: list[dict] = []
