@@ -36,7 +36,10 @@ def heal(name: str, db_path: Path | None) -> None:
     """
     from daemon.service.healer_commands import heal_offline
 
-    _report(submit_command(resolve_db(db_path), "heal", name, {}, apply_offline=heal_offline(name)))
+    db = resolve_db(db_path)
+    _report(submit_command(db, "heal", name, {}, apply_offline=heal_offline(name)),
+            offline_warning=f"no daemon is running on {db}: nothing runs now; the step runs only if a daemon "
+                            "starts on this database within 10 minutes (the request then lapses)")
 
 
 COMMANDS = (ack, heal)

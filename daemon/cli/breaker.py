@@ -45,7 +45,7 @@ def submit_command(db_path: Path, command: str, target: str | None, args: dict, 
                     status, outcome = "rejected", str(exc)
                 store_state.finish_command(conn, command_id, status, outcome + " (applied without a running daemon)", SYSTEM_CLOCK.wall())
                 conn.execute("COMMIT")
-                return store_state.command_row(conn, command_id)
+                return {**store_state.command_row(conn, command_id), "offline": True}
         finally:
             conn.close()
     finally:
@@ -103,10 +103,14 @@ def _stored_breaker_spec(conn, component_id: int):
         return None
 
 
-def _report(row: dict) -> None:
+def _report(row: dict, offline_warning: str | None = None) -> None:
+    """The outcome on stdout; `offline_warning` on stderr when no daemon applied it and what the command
+    asked for therefore happens only in part until one runs (heal, degrade)."""
     click.echo(f"{row['status']}: {row.get('outcome') or ''}".rstrip())
     if row["status"] in ("rejected", "failed"):
         raise SystemExit(1)
+    if offline_warning and row.get("offline"):
+        click.echo(f"healerd: warning: {offline_warning}", err=True)
 
 
 @click.group("breaker")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from daemon.cli.breaker import submit_command
+from daemon.cli.breaker import _report, submit_command
 from daemon.cli.options import db_option, resolve_db
 from daemon.types import Level
 
@@ -47,14 +47,11 @@ def _apply_offline(command: str, args: dict):
     return apply
 
 
-def _report(row: dict) -> None:
-    click.echo(f"{row['status']}: {row.get('outcome') or ''}".rstrip())
-    if row["status"] in ("rejected", "failed"):
-        raise SystemExit(1)
-
-
 def _submit(db_path: Path | None, command: str, args: dict) -> None:
-    _report(submit_command(resolve_db(db_path), command, None, args, apply_offline=_apply_offline(command, args)))
+    db = resolve_db(db_path)
+    _report(submit_command(db, command, None, args, apply_offline=_apply_offline(command, args)),
+            offline_warning=f"no daemon is running on {db}: the level is recorded, but state.json and the "
+                            "feature flags your services read are published only when a daemon starts")
 
 
 @click.group("degrade")

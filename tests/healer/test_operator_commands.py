@@ -40,6 +40,7 @@ def test_ack_without_a_daemon_marks_the_incident_and_the_stored_ladder(db_path):
     assert result.exit_code == 0, result.output
     assert f"applied: incident {inc} acknowledged" in result.output
     assert "applied without a running daemon" in result.output
+    assert "warning" not in result.stderr  # an ack is complete without a daemon
     with open_db(db_path) as conn:
         (acked,) = conn.execute("SELECT acked_at FROM incidents WHERE id = ?", (inc,)).fetchone()
         commands = conn.execute("SELECT command, target, status FROM operator_commands").fetchall()
@@ -69,6 +70,8 @@ def test_heal_without_a_daemon_stores_the_request_for_the_next_start(db_path):
     result = run("heal", "app", "--db", str(db_path))
     assert result.exit_code == 0 and "recovery requested" in result.output, result.output
     assert stored_ladder(db_path).operator_requested_at is not None
+    # It said "applied" and nothing more: no action runs until a daemon starts, and the operator must know.
+    assert "warning: no daemon is running" in result.stderr and "nothing runs now" in result.stderr
 
 
 def test_heal_while_a_step_is_in_progress_is_rejected(db_path):
