@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from daemon.cli.options import config_option, db_option, resolve_config, resolve_db
+from daemon.cli.options import config_environment, config_option, db_option, resolve_config, resolve_db
 from daemon.errors import HealerdError, NotFoundError
 
 POLL_S = 0.1
@@ -69,7 +69,7 @@ def list_(config_dir: Path | None, db_path: Path | None) -> None:
 
     db = resolve_db(db_path)
     directory = resolve_config(config_dir, db)
-    loaded, problems = load_what_loads(directory)
+    loaded, problems = load_what_loads(directory, env=config_environment(db))
     if loaded is None:
         raise HealerdError(f"cannot load {directory}: " + "; ".join(str(p) for p in problems))
     for problem in problems:  # listed without the rejected files, and says which they are

@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from daemon.cli.options import config_option, db_option, resolve_config
+from daemon.cli.options import config_environment, config_option, db_option, resolve_config
 
 #: Status → exit code, as Nagios plugins (and healerd's own exec checks) read them.
 NAGIOS_EXIT = {"healthy": 0, "degraded": 1, "unhealthy": 2, "unknown": 3}
@@ -38,7 +38,8 @@ def check(config_dir, db_path, run_name, simulate, escalate_within) -> None:
 
     directory = resolve_config(config_dir, db_path)
     # --run: a bad file elsewhere must not hide the component asked for (it said "known: none").
-    loaded, problems = (load_config if run_name is None else load_what_loads)(directory)
+    env = config_environment(db_path)  # ${VAR}s as the running daemon sees them
+    loaded, problems = (load_config if run_name is None else load_what_loads)(directory, env=env)
     if run_name is not None:
         _run_one(directory, loaded, problems, run_name)
         return

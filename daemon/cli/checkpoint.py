@@ -26,7 +26,7 @@ from pathlib import Path
 import click
 import structlog
 
-from daemon.cli.options import config_option, db_option, resolve_config, resolve_db
+from daemon.cli.options import config_environment, config_option, db_option, resolve_config, resolve_db
 from daemon.cli.report import render
 from daemon.errors import ConfigError, HealerdError, NotFoundError
 
@@ -74,7 +74,7 @@ def _config(config_dir: Path | None, db_path: Path | None = None):
 
     directory = resolve_config(config_dir, db_path)
     # A restore at 3 a.m. must not wait for someone's typo in another policy file to be fixed.
-    loaded, problems = load_what_loads(directory)
+    loaded, problems = load_what_loads(directory, env=config_environment(db_path))
     if loaded is None:
         shown = "; ".join(str(p) for p in problems[:3]) or "invalid"
         raise ConfigError(f"config {directory} has problems (see `healerd check`): {shown}", problems)

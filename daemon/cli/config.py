@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from daemon.cli.options import config_option, db_option, resolve_config
+from daemon.cli.options import config_option, daemon_environment, db_option, resolve_config
 
 
 def _plain(value: Any) -> Any:
@@ -90,7 +90,8 @@ def show(config_dir, db_path, fmt: str) -> None:
     from daemon.config.loader import load_what_loads
 
     directory = resolve_config(config_dir, db_path)
-    loaded, problems = load_what_loads(directory)
+    found = daemon_environment(db_path)  # ${VAR}s as the running daemon sees them
+    loaded, problems = load_what_loads(directory, env=None if found is None else found[0])
     for problem in problems:
         click.echo(str(problem), err=True)
     if loaded is None:
@@ -105,6 +106,8 @@ def show(config_dir, db_path, fmt: str) -> None:
             header += f"\n# without the file(s) rejected above ({len(problems)} problem(s); see `healerd check`)"
         if unset:
             header += "\n# not set (no default): " + ", ".join(unset)
+        if found is not None:
+            header += f"\n# ${{VAR}}s filled from the environment of the daemon running on it (pid {found[1]})"
         click.echo(header)
         click.echo(_toml(doc))
     else:

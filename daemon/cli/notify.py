@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from daemon.cli.options import config_option, db_option, resolve_config
+from daemon.cli.options import config_environment, config_option, db_option, resolve_config
 
 
 @click.group("notify")
@@ -34,7 +34,8 @@ def test(channel: str, config_dir, db_path, retries: int) -> None:
     from daemon.engine.notify import Notification, deliver
 
     directory = resolve_config(config_dir, db_path)
-    loaded, problems = load_what_loads(directory)  # a bad policy file must not block testing a channel
+    # a bad policy file must not block testing a channel; ${VAR}s as the running daemon sees them
+    loaded, problems = load_what_loads(directory, env=config_environment(db_path))
     channels = loaded.config.settings.notify if loaded is not None else {}
     if channel not in channels:
         for problem in problems:

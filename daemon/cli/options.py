@@ -144,6 +144,42 @@ def recorded_config_dir(db_path: Path) -> Path | None:
     return Path(row["config_dir"])
 
 
+def daemon_environment(db_path: Path | None) -> tuple[dict[str, str], int] | None:
+    """(environment, pid) of the daemon running on the database, when this user may read it.
+
+    `${VAR}`s in config files are the daemon's environment (systemd's Environment=/EnvironmentFile=),
+    which an operator's shell does not have: `check --run` and `config show` expanded their own and so
+    could probe another port or path than the daemon does. /proc/PID/environ is the environment the
+    daemon started with, readable by its user and root; the pid is the lock holder's, so it is the
+    daemon on this database and not whatever process reused a recorded pid.
+    """
+    from daemon.service.lock import DaemonLock
+
+    try:
+        db = resolve_db(db_path)
+        if not os.path.exists(db) or not _running(db):
+            return None
+        pid = DaemonLock(db).holder_pid()
+        if pid is None:
+            return None
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    env: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        name, sep, value = item.partition(b"=")
+        if sep:
+            env[os.fsdecode(name)] = os.fsdecode(value)
+    return env, pid
+
+
+def config_environment(db_path: Path | None) -> dict[str, str] | None:
+    """The environment CLI verbs expand `${VAR}` with: the running daemon's (see daemon_environment),
+    else None (this process's own), so the CLI reads the config exactly as the daemon does."""
+    found = daemon_environment(db_path)
+    return None if found is None else found[0]
+
+
 def resolve_config(config_dir: Path | None, db_path: Path | None = None, *, use_daemon: bool = True) -> Path:
     if config_dir is not None:
         return config_dir

@@ -31,6 +31,7 @@ import pwd
 import re
 import stat
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -327,7 +328,8 @@ def resolve_paths(model: BaseModel, directory: Path) -> BaseModel:
 
 
 def read_file(
-    directory: Path, entry: Entry, previous: ParsedFile | None = None, rejected: ParsedFile | None = None
+    directory: Path, entry: Entry, previous: ParsedFile | None = None, rejected: ParsedFile | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ParsedFile:
     """Read, parse and validate one file; never raises for bad input.
 
@@ -335,12 +337,13 @@ def read_file(
     a read and a hash per file, and the trust check still runs every time.
     """
     try:
-        return _read_file(directory, entry, previous, rejected)
+        return _read_file(directory, entry, previous, rejected, os.environ if env is None else env)
     except Exception as exc:  # e.g. RecursionError on absurdly nested input: a problem, never a crash
         return ParsedFile(entry.relpath, entry.kind, None, problems=(Problem(entry.relpath, "", f"could not be read: {exc!r}"),))
 
 
-def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None, rejected: ParsedFile | None) -> ParsedFile:
+def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None, rejected: ParsedFile | None,
+               env: Mapping[str, str]) -> ParsedFile:
     read = _read_trusted(entry)
     if isinstance(read, Problem):
         return ParsedFile(entry.relpath, entry.kind, None, problems=(read,))
@@ -363,7 +366,7 @@ def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None, rejec
     stranger = _not_config_keys(entry, data, line_of)
     if stranger is not None:
         return _with(bad, [stranger])
-    data, unset = expand_env(data, os.environ)
+    data, unset = expand_env(data, env)
     problems += [Problem(entry.relpath, format_key(key), message, line_of(key, False)) for key, message in unset]
     try:
         model = MODELS[entry.kind].model_validate(data)

@@ -22,6 +22,7 @@ Never raises for bad input, never touches the database: the caller records the p
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,9 +153,10 @@ def _changed(pf: ParsedFile, previous: LoadedConfig) -> bool:
 
 
 def load_config(
-    directory: Path, *, previous: LoadedConfig | None = None
+    directory: Path, *, previous: LoadedConfig | None = None, env: Mapping[str, str] | None = None
 ) -> tuple[LoadedConfig | None, list[Problem]]:
-    """See the module docstring for the rules; problems come sorted by file and line."""
+    """See the module docstring for the rules; problems come sorted by file and line. `env` fills the
+    `${VAR}`s (default: this process's environment; the CLI passes the running daemon's)."""
     directory = Path(directory).absolute()
     entries, problems = list_entries(directory)
     if entries is None:
@@ -164,7 +166,7 @@ def load_config(
     rejected: dict[str, ParsedFile] = {}
     for entry in entries:
         before = previous.files.get(entry.relpath) if previous is not None else None
-        parsed = read_file(directory, entry, before, previous.rejected.get(entry.relpath) if previous else None)
+        parsed = read_file(directory, entry, before, previous.rejected.get(entry.relpath) if previous else None, env)
         untrusted = program_problems(parsed.model, directory, parsed.relpath, parsed.line_of) if parsed.model else []
         if parsed.model is not None and not untrusted:
             chosen[entry.relpath] = parsed
@@ -205,7 +207,7 @@ def load_config(
     return loaded, _sorted(problems)
 
 
-def load_what_loads(directory: Path) -> tuple[LoadedConfig | None, list[Problem]]:
+def load_what_loads(directory: Path, env: Mapping[str, str] | None = None) -> tuple[LoadedConfig | None, list[Problem]]:
     """The directory as a reload onto an empty config would take it: every file that loads on its own,
     without the rejected ones (and without both sides of a cross-file problem), plus every problem.
 
@@ -213,11 +215,12 @@ def load_what_loads(directory: Path) -> tuple[LoadedConfig | None, list[Problem]
     `config show`): one bad file elsewhere must not make a good component unreachable from the CLI,
     as it made them before. The daemon's start-up stays strict (load_config without `previous`).
     """
-    loaded, problems = load_config(directory)
+    loaded, problems = load_config(directory, env=env)
     if loaded is not None or not problems:
         return loaded, problems
     directory = Path(directory).absolute()
-    partial, partial_problems = load_config(directory, previous=LoadedConfig(directory, assemble([], directory)))
+    empty = LoadedConfig(directory, assemble([], directory))
+    partial, partial_problems = load_config(directory, previous=empty, env=env)
     return partial, _sorted(problems + partial_problems)
 
 

@@ -75,3 +75,25 @@ def test_the_order_is_flag_env_state_directory_running_daemon_system_last(tmp_pa
     monkeypatch.setenv("HEALERD_DB", str(tmp_path / "env.db"))
     assert options.resolve_db(None) == tmp_path / "env.db"
     assert options.resolve_db(tmp_path / "flag.db") == tmp_path / "flag.db"
+
+
+def test_cli_verbs_fill_config_variables_from_the_running_daemons_environment(config_dir, start_daemon, listener,
+                                                                                tmp_path):
+    """The daemon's ${VAR}s come from its unit (Environment=), which the operator's shell lacks: `check --run`
+    used to say "environment variable … is not set" (or probe the default port) for a component the daemon
+    checks fine."""
+    port = listener().port
+    config_dir.policy("a.toml", tcp_component("a", port, every="5s").replace(f"port = {port}",
+                                                                             'port = "${HEALERD_T_PORT}"'))
+    env = _env(tmp_path)
+    env.pop("HEALERD_T_PORT", None)
+    d = start_daemon(config_dir, tmp_path / "h.db", env={"XDG_STATE_HOME": env["XDG_STATE_HOME"],
+                                                         "HEALERD_T_PORT": str(port)})
+    ran = _cli(env, tmp_path, "check", "--run", "a", "--db", str(d.db))
+    assert ran.returncode == 0 and ran.stdout.startswith("a: healthy"), (ran.stdout, ran.stderr)
+    shown = _cli(env, tmp_path, "config", "show", "--db", str(d.db))
+    assert shown.returncode == 0, shown.stderr
+    assert f"port = {port}\n" in shown.stdout and f"environment of the daemon running on it (pid {d.pid})" in shown.stdout
+    d.stop()
+    alone = _cli(env, tmp_path, "check", "--run", "a", "--db", str(d.db), "--config", str(config_dir.root))
+    assert alone.returncode == 3 and "HEALERD_T_PORT is not set" in alone.stderr  # no daemon: its own env
