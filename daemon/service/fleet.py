@@ -7,7 +7,7 @@ Local SQLite stays the source of truth; the centre is a mirror that may be down.
 * a failed round backs off exponentially (`every` × 2ⁿ, at most `max_backoff`) and says so in the
   log once per state change (down / back), not once per try; `healerd status` shows the last success,
   the last error and the lag (age of the oldest row not shipped yet);
-* a centre whose schema does not match this host's is refused (store/fleet_migrate.py) before any row
+* a centre whose schema does not match this host's is refused (store/fleet_revision.py) before any row
   is written, and the reason is shown the same way;
 * fleet holds (the guard's verdicts) are kept locally with their deadline, so a hold keeps working when
   the centre goes away, and ends at its deadline whatever happens to the centre.
@@ -29,7 +29,7 @@ from daemon.config.models import Fleet
 from daemon.engine import fleet_guard
 from daemon.errors import FleetError
 from daemon.service.fleet_ship import Stopped, TableShipper
-from daemon.store import fleet_central, fleet_guard_sql, fleet_migrate, fleet_sql
+from daemon.store import fleet_central, fleet_guard_sql, fleet_revision, fleet_sql
 from daemon.store.revision import current as local_revision
 from daemon.store.sqlite import connect
 
@@ -168,7 +168,7 @@ class FleetShipper:
         try:
             with self._engine.connect() as pg:
                 if not self._compatible:
-                    fleet_migrate.check_compatible(pg)
+                    fleet_revision.check_compatible(pg)
                     pg.commit()
                     self._compatible = True
                 shipped = self.shipper.round(local, pg)

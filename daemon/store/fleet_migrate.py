@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from daemon import paths
 from daemon.errors import FleetSchemaError
+from daemon.store.fleet_revision import VERSION_TABLE, unknown_message
 
-VERSION_TABLE = "fleet_alembic_version"
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -67,10 +67,7 @@ def _known(revision: str) -> bool:
 
 def _refuse_unknown(revision: str | None) -> None:
     if revision is not None and not _known(revision):
-        raise FleetSchemaError(
-            f"the centre's schema is at fleet revision {revision}, which this healerd does not know: it was "
-            "migrated by a newer healerd. Upgrade healerd on this host."
-        )
+        raise FleetSchemaError(unknown_message(revision))
 
 
 def check_compatible(conn: Connection) -> str:

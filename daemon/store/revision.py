@@ -25,6 +25,17 @@ _QUOTED = re.compile(r"^['\"]([^'\"]+)['\"]$")
 
 def script_head(versions: Path | None = None) -> str | None:
     """The single head of the shipped migrations, or None if it cannot be told for sure."""
+    found = script_revisions(versions)
+    if found is None:
+        return None
+    revisions, parents = found
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def script_revisions(versions: Path | None = None) -> tuple[set[str], set[str]] | None:
+    """(every revision, every revision that has a child) of a versions directory (default: the local
+    database's), or None when a script cannot be read this simply (Alembic must decide then)."""
     versions = versions or paths.migrations_dir() / "versions"
     revisions: set[str] = set()
     parents: set[str] = set()
@@ -43,8 +54,7 @@ def script_head(versions: Path | None = None) -> str | None:
                 parents.add(quoted.group(1))
     except OSError:
         return None
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+    return revisions, parents
 
 
 def versions(db_path: str | os.PathLike[str]) -> list[str] | None:

@@ -97,3 +97,40 @@ def test_downgrade_to_f001_puts_back_its_views_and_upgrade_brings_f002s(centre):
         assert set(sa.inspect(conn).get_view_names()) == set(fleet_views.files())
         assert "maintenance_checks" in view_columns(conn, "component_availability_24h")
         assert "maintenance_checks" in view_columns(conn, "fleet_availability_24h")
+
+
+def test_the_shippers_handshake_reads_the_same_head_and_revisions_as_alembic_without_importing_it():
+    """The daemon's shipper used fleet_migrate (Alembic, Mako, every script parsed) for one SELECT."""
+    import subprocess
+    import sys
+
+    from daemon.store import fleet_revision
+
+    head, known = fleet_revision.scripts()
+    assert head == fleet_migrate.head()
+    assert known == {rev.revision for rev in fleet_migrate._script().walk_revisions()}
+    probe = ("import sys, daemon.service.fleet; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_shippers_handshake_refuses_an_unmigrated_centre(empty_centre):
+    from daemon.store import fleet_revision
+
+    with empty_centre.engine.connect() as conn, pytest.raises(FleetSchemaError, match="healerd fleet migrate"):
+        fleet_revision.check_compatible(conn)
+
+
+def test_the_shippers_handshake_accepts_its_head_and_refuses_an_older_and_a_newer_centre(centre):
+    from daemon.store import fleet_revision
+
+    with centre.engine.connect() as conn:
+        assert fleet_revision.check_compatible(conn) == fleet_migrate.head()
+    fleet_migrate.downgrade(centre.engine, "f001")
+    with centre.engine.connect() as conn, pytest.raises(FleetSchemaError, match="older than this host's"):
+        fleet_revision.check_compatible(conn)
+    with centre.engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {fleet_migrate.VERSION_TABLE} SET version_num = 'f999'"))
+    with centre.engine.connect() as conn, pytest.raises(FleetSchemaError, match="newer healerd"):
+        fleet_revision.check_compatible(conn)
