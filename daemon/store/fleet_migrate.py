@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from daemon import paths
 from daemon.errors import FleetSchemaError
-from daemon.store.fleet_revision import VERSION_TABLE, unknown_message
+from daemon.store.fleet_revision import VERSION_TABLE, compare, unknown_message
 
 
 
@@ -72,17 +72,4 @@ def _refuse_unknown(revision: str | None) -> None:
 
 def check_compatible(conn: Connection) -> str:
     """The centre's revision when it equals ours; FleetSchemaError (saying what to do) otherwise."""
-    ours = head()
-    theirs = current(conn)
-    if theirs == ours:
-        return theirs
-    if theirs is None:
-        raise FleetSchemaError(
-            f"the centre has no healerd fleet schema yet (this host needs fleet revision {ours}): "
-            "run `healerd fleet migrate --url …` once"
-        )
-    _refuse_unknown(theirs)
-    raise FleetSchemaError(
-        f"the centre's schema is at fleet revision {theirs}, older than this host's {ours}: run "
-        "`healerd fleet migrate --url …` with this version of healerd; nothing is shipped until then"
-    )
+    return compare(head(), current(conn), _known)

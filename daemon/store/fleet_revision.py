@@ -9,6 +9,8 @@ be read that simply, the caller falls back to Alembic (store/fleet_migrate.py), 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
@@ -49,7 +51,11 @@ def check_compatible(conn: Connection) -> str:
 
         return fleet_migrate.check_compatible(conn)
     ours, known = found
-    theirs = current(conn)
+    return compare(ours, current(conn), known.__contains__)
+
+
+def compare(ours: str, theirs: str | None, known: Callable[[str], bool]) -> str:
+    """`theirs` when it is `ours`; otherwise FleetSchemaError saying which side to upgrade."""
     if theirs == ours:
         return theirs
     if theirs is None:
@@ -57,7 +63,7 @@ def check_compatible(conn: Connection) -> str:
             f"the centre has no healerd fleet schema yet (this host needs fleet revision {ours}): "
             "run `healerd fleet migrate --url …` once"
         )
-    if theirs not in known:
+    if not known(theirs):
         raise FleetSchemaError(unknown_message(theirs))
     raise FleetSchemaError(
         f"the centre's schema is at fleet revision {theirs}, older than this host's {ours}: run "
