@@ -152,7 +152,10 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _running_pid(pidfile: str | None) -> int | None:
-    """The pid in the pidfile if that process is alive and is this script (a stale pid may be reused)."""
+    """The pid in the pidfile if that process is alive and is this script (a stale pid may be reused).
+
+    A process already exiting (a zombie, or one whose exit is under way) is not running: `start` used
+    to answer "already running" for a service killed a moment before, exit 0, and leave nothing up."""
     if not pidfile:
         return None
     try:
@@ -160,7 +163,26 @@ def _running_pid(pidfile: str | None) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
+    if _state(pid) in (None, "Z", "X", "x"):
+        return None
     return pid if Path(__file__).name.encode() in cmdline else None
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or _state(pid) in ("Z", "X", "x"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _state(pid: int) -> str | None:
+    """/proc/PID/stat's state letter: the field after "(comm)", which may itself hold spaces."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def start(args: argparse.Namespace, argv: list[str]) -> int:
@@ -204,6 +226,11 @@ def stop_service(args: argparse.Namespace) -> int:
             return 0
         time.sleep(0.02)
     os.kill(pid, signal.SIGKILL)
+    # Gone before returning: a `restart` that starts while the old process still holds the port and the
+    # pidfile would find it "already running" and leave nothing up once it is reaped.
+    if not _wait_gone(pid, 5.0):
+        print(f"pid {pid} did not exit after SIGKILL", file=sys.stderr)
+        return 1
     print(f"killed (pid {pid})")
     return 0
 

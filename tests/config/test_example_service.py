@@ -89,3 +89,31 @@ def test_stop_by_pidfile_and_stop_when_not_running(service):
     wait_until(lambda: not _alive(pid), timeout=10)
     assert not (run / "pid").exists()  # removed on a clean exit
     assert subprocess.run(stop, capture_output=True, text=True, timeout=30).stdout.strip() == "not running"
+
+
+def test_start_does_not_take_an_exiting_process_for_a_running_one(tmp_path):
+    """A service killed a moment before (its pid still in the pidfile, the process not yet reaped) must not
+    make `start` answer "already running" and exit 0 with nothing up: the healer's restart would 'work'.
+    (A zombie's empty cmdline already kept this true; the state letter is now checked on purpose, and
+    `stop` waits for a SIGKILLed process to be gone before `restart` starts the new one.)"""
+    run = tmp_path / "run"
+    run.mkdir()
+    old = subprocess.Popen([sys.executable, str(SERVICE), "run", "--port", "0", "--port-file", str(run / "port"),
+                            "--pidfile", str(run / "pid")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    new_pid = None
+    try:
+        wait_until(lambda: (run / "pid").exists(), timeout=10)
+        os.kill(old.pid, signal.SIGKILL)  # not reaped by us yet: a zombie that the pidfile still names
+        wait_until(lambda: not _alive(old.pid), timeout=10)
+        assert (run / "pid").read_text().strip() == str(old.pid)
+        done = subprocess.run([sys.executable, str(SERVICE), "start", "--port", "0", "--port-file", str(run / "port"),
+                               "--pidfile", str(run / "pid")], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert "already running" not in done.stdout
+        new_pid = int((run / "pid").read_text())
+        assert new_pid != old.pid and _alive(new_pid)
+    finally:
+        old.wait(10)
+        if new_pid is not None:
+            os.kill(new_pid, signal.SIGKILL)
