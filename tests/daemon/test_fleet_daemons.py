@@ -264,3 +264,26 @@ def test_a_centre_that_accepts_and_never_answers_does_not_slow_healing(tmp_path,
         for conn in held:
             conn.close()
         server.close()
+
+
+def test_the_shipping_lag_and_rows_shipped_are_on_metrics(centre, tmp_path, start_daemon):
+    """The README said the lag feeds /metrics; nothing exported it (an alert on a stuck shipper needs it)."""
+    import httpx
+    from http_kit import http_url
+    from prometheus_client.parser import text_string_to_metric_families
+
+    host = Host("m1", tmp_path / "m1", centre, start_daemon, fleet_extra='\n[http]\nenabled = true\nport = 0\n')
+    d = host.start()
+    url = http_url(d)
+
+    def fleet_samples():
+        text = httpx.get(url + "/metrics", timeout=20, trust_env=False).text
+        found = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+                 if s.name.startswith("healerd_fleet_")}
+        return found if found.get("healerd_fleet_rows_shipped_total", 0) > 0 else None
+
+    found = wait_until(fleet_samples, 30)
+    assert found["healerd_fleet_consecutive_failures"] == 0
+    assert 0 <= found["healerd_fleet_lag_seconds"] < 60
+    assert found["healerd_fleet_last_success_timestamp_seconds"] > time.time() - 60
+    assert d.stop() == 0

@@ -47,6 +47,8 @@ class Snapshot:
     scheduler: dict[str, Any] = field(default_factory=dict)
     writer: Any = None
     db: dict[str, Any] = field(default_factory=dict)
+    #: FleetShipper.metrics() when [fleet] is on, else None (no fleet families at all).
+    fleet: dict[str, Any] | None = None
 
 
 def component_state(last, every_s: float, now: float) -> str:
@@ -75,6 +77,8 @@ def snapshot_memory(rt, tally) -> Snapshot:
         snap.flags = {name: f.enabled for name, f in deg.flags.items()}
     snap.scheduler = rt.run_statistics()
     snap.writer = rt.writer.stats()
+    fleet = getattr(rt, "fleet", None)
+    snap.fleet = fleet.metrics() if fleet is not None else None
     return snap
 
 
@@ -194,12 +198,31 @@ class SnapshotCollector:
             yield CounterMetricFamily("healerd_writer_rows_written", "Check results committed.", value=w.written)
             yield GaugeMetricFamily("healerd_writer_db_available", "0 while the database refuses writes (locked, full).",
                                     value=1 if w.db_available else 0)
+        yield from _fleet_families(s.fleet)
         problems = s.db.get("config_problems")
         if problems is not None:
             yield GaugeMetricFamily("healerd_config_last_reload_successful",
                                     "1 when every config file loaded (no unresolved config_errors).", value=0 if problems else 1)
             yield GaugeMetricFamily("healerd_config_problems", "Unresolved config problems (files kept at their last good version).",
                                     value=problems)
+
+
+def _fleet_families(fleet: dict[str, Any] | None):
+    """Shipping to the fleet centre: the lag an alert rule watches (`healerd_fleet_lag_seconds > 300`)."""
+    if fleet is None:
+        return
+    if fleet.get("lag_s") is not None:
+        yield GaugeMetricFamily("healerd_fleet_lag_seconds",
+                                "Age of the oldest local row not yet shipped to the fleet centre (0 when caught up).",
+                                value=fleet["lag_s"])
+    if fleet.get("last_success_at") is not None:
+        yield GaugeMetricFamily("healerd_fleet_last_success_timestamp_seconds",
+                                "When a shipping round last succeeded (Unix time).", value=fleet["last_success_at"])
+    yield CounterMetricFamily("healerd_fleet_rows_shipped", "Rows shipped to the fleet centre since the daemon started.",
+                              value=fleet.get("rows_shipped", 0))
+    yield GaugeMetricFamily("healerd_fleet_consecutive_failures",
+                            "Shipping rounds failed in a row (the centre unreachable or refusing).",
+                            value=fleet.get("consecutive_failures", 0))
 
 
 def _by_first(rows, failed: set[str]):
