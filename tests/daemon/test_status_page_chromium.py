@@ -45,11 +45,18 @@ def test_status_page_in_headless_chromium_shows_the_failing_component(config_dir
     from helpers import wait_until
 
     web = listener()
-    config_dir.policy("a.toml", policies(web.port, free_port()))
-    config_dir.settings('[http]\nenabled = true\nport = 0\nrefresh = "5s"\n')
+    # db's one recovery step fails (so "last recovery" has something to show), and a flag that needs db
+    # goes off (so "Disabled flags" has something to show).
+    failing_step = ('[[component.recovery]]\nstrategy = "retry"\nattempts = 1\nwithin = "1h"\n'
+                    'action = { run = ["false"], timeout = "5s" }\n')
+    config_dir.policy("a.toml", policies(web.port, free_port()) + failing_step)
+    config_dir.settings('[http]\nenabled = true\nport = 0\nrefresh = "5s"\n'
+                        '[[degradation.flag]]\nname = "checkout"\noff_at = "reduced"\ncomponents = ["db"]\n')
     d = start_daemon(config_dir)
     url = http_url(d)
     wait_until(lambda: d.query("SELECT count(*) FROM incidents WHERE status = 'open'")[0][0] == 1, 30)
+    wait_until(lambda: d.query("SELECT count(*) FROM recovery_events WHERE status = 'failed'")[0][0] >= 1, 30)
+    wait_until(lambda: d.query("SELECT count(*) FROM feature_flags WHERE enabled = 0")[0][0] >= 1, 30)
 
     dump = chromium(tmp_path, "--dump-dom", url + "/")
     assert dump.returncode == 0, dump.stderr[-2000:]
@@ -59,6 +66,13 @@ def test_status_page_in_headless_chromium_shows_the_failing_component(config_dir
     web_row = next(r for r in rows if r.startswith("web "))
     assert "healthy" in web_row and "closed" in web_row
     assert 'http-equiv="refresh" content="5"' in dump.stdout
+    assert "retry failed" in db_row  # last recovery
+    assert db_row.endswith("0.0 % 0.0 %") and web_row.endswith("100.0 % 100.0 %")  # 24 h, 7 d from rollups
+    bars = re.findall(r'<div class="bar" title="(24 h|7 d): [^"]*">(.*?)</div>', dump.stdout, flags=re.S)
+    assert sorted(len(re.findall(r"<span", cells)) for _, cells in bars) == [7, 7, 24, 24]  # hours and days
+    assert "Disabled flags" in dump.stdout and "checkout" in dump.stdout
+    recent = next(r for r in rows if r.startswith("#1 "))  # recent incidents, linking to the timeline
+    assert "db" in recent and "open" in recent and 'href="incidents/1"' in dump.stdout
     assert "emergency" in dump.stdout or "minimal" in dump.stdout  # the level: one of two components is down
 
     shot = tmp_path / "status.png"  # a phone-sized viewport
