@@ -17,6 +17,15 @@ pytestmark = pytest.mark.slow
 FLAPPING = '[component.flapping]\nflaps = 1\nwithin = "1m"\nquiet = "3s"\nactions = 1\n'
 
 
+def _healthy_yet_scored_down(d) -> float | None:
+    import json
+
+    doc = json.loads(CliRunner().invoke(cli, ["status", "--json", "--db", str(d.db)]).output)
+    (app,) = [c for c in doc["components"] if c["component"] == "app"]
+    score = (doc.get("degradation") or {}).get("score")
+    return score if app["status"] == "healthy" and score is not None and score < 100 else None
+
+
 def test_a_flapping_service_is_one_incident_with_one_escalation_and_one_ended_message(env, webhook):
     app = env.service("app")
     app.start()
@@ -32,10 +41,16 @@ def test_a_flapping_service_is_one_incident_with_one_escalation_and_one_ended_me
         time.sleep(1.5)
         app.set_mode("healthy")
         time.sleep(2.5)
-        if i == 3:  # well inside the flapping: the view and `healerd status` show it
+        if i == 3:  # well inside the flapping: the view, `status`, `explain` and the score show it
             seen = d.query("SELECT component, escalated FROM flapping_components")
             status = CliRunner().invoke(cli, ["status", "--db", str(d.db)]).output
+            explained = explain(d, "app")
+            # in a good phase the last check is healthy, yet a flapping component counts as degraded
+            scored = wait_until(lambda: _healthy_yet_scored_down(d), timeout=2,
+                                message=lambda: CliRunner().invoke(cli, ["status", "--db", str(d.db)]).output)
     assert seen == [("app", 1)] and "flapping app since" in status, (seen, status, explain(d, "app"))
+    assert explained.splitlines()[0].startswith("app: incident ") and " by flapping, " in explained.splitlines()[0]
+    assert scored < 100, scored
 
     flapping_ended = lambda: d.query("SELECT count(*) FROM escalations e JOIN incidents i ON i.id = e.incident_id "  # noqa: E731
                                      "WHERE i.trigger = 'flapping' AND e.kind = 'resolved' AND e.status = 'delivered'")[0][0]
