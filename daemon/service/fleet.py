@@ -201,11 +201,12 @@ class FleetShipper:
         if not incidents and not fleet_sql.breakers_open(local):
             self._apply_holds(incidents, pg, now)
             return
-        shares = [fleet_guard.Share(*row) for row in fleet_guard_sql.shares(pg, now - s.window.total_seconds())]
-        pg.commit()
-        plan = fleet_guard.plan(shares, {c: i for c, (i, _r) in incidents.items()}, s.max_share, s.min_hosts)
-        if plan and fleet_guard_sql.try_lock(pg):
+        if self._plan(pg, incidents, now) and fleet_guard_sql.try_lock(pg):
             try:
+                # Planned again under the lock: another host may have opened or closed an incident between
+                # the look above and the lock (the partial unique index would refuse a second open one,
+                # but a close planned on stale shares could end an incident that was just reopened).
+                plan = self._plan(pg, fleet_guard_sql.open_incidents(pg), now)
                 for share in plan.open:
                     fleet_guard_sql.open_incident(pg, share.component, share.hosts_open, share.hosts_total,
                                                   host=self.host, now=now, reason=fleet_guard.reason(share, s.max_share))
@@ -221,6 +222,12 @@ class FleetShipper:
             incidents = fleet_guard_sql.open_incidents(pg)
             pg.commit()
         self._apply_holds(incidents, pg, now)
+
+    def _plan(self, pg, incidents: dict[str, tuple[int, str]], now: float):
+        s = self.settings
+        shares = [fleet_guard.Share(*row) for row in fleet_guard_sql.shares(pg, now - s.window.total_seconds())]
+        pg.commit()
+        return fleet_guard.plan(shares, {c: i for c, (i, _r) in incidents.items()}, s.max_share, s.min_hosts)
 
     def _apply_holds(self, incidents: dict[str, tuple[int, str]], pg, now: float) -> None:
         """Hold each local component with an open fleet incident until its opening + hold_for; end holds
