@@ -30,7 +30,9 @@ from daemon.store import fleet_central, fleet_migrate
 
 pytestmark = pytest.mark.slow
 
-OUTAGE_S = float(os.environ.get("HEALERD_TEST_FLEET_OUTAGE_S", "8"))
+#: The issue's figure: the centre is gone for 30 s while components fail and heal (shorter locally with
+#: HEALERD_TEST_FLEET_OUTAGE_S=8 while iterating).
+OUTAGE_S = float(os.environ.get("HEALERD_TEST_FLEET_OUTAGE_S", "30"))
 TABLES = ("check_results", "breaker_transitions", "incidents", "decisions", "recovery_events", "components")
 
 
@@ -146,6 +148,7 @@ def private_centre(pg_server):
     cluster.destroy()
 
 
+@pytest.mark.timeout(OUTAGE_S + 180)
 def test_three_hosts_ship_everything_once_through_an_outage_and_a_kill_9(private_centre, tmp_path, start_daemon):
     cluster, centre = private_centre
     hosts = [Host(f"host-{i}", tmp_path / f"h{i}", centre, start_daemon) for i in range(3)]
