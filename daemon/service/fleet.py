@@ -119,7 +119,7 @@ class FleetShipper:
                 self._failed(error, exc)
             try:
                 self.lag_s = await asyncio.to_thread(self.rt._read, fleet_sql.lag, self.clock.wall())
-                await self.rt.writer.submit(lambda conn: fleet_sql.save_status(
+                await self.rt.writer.submit(lambda conn, now=now, ok=ok, error=error: fleet_sql.save_status(
                     conn, host=self.host, centre=self.centre, now=now, ok=ok, error=error, lag_s=self.lag_s))
             except Exception as exc:
                 log.warning("fleet status not recorded", error=str(exc))

@@ -58,7 +58,7 @@ def make_engine(url: str, password_file: str | None = None, *, connect_timeout: 
         pool_pre_ping=True,
         pool_timeout=connect_timeout,
         connect_args={
-            "connect_timeout": max(1, int(round(connect_timeout))),
+            "connect_timeout": max(1, round(connect_timeout)),
             "application_name": "healerd",
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
             # A centre that vanishes mid-round (pulled cable, dead VM) must not hang the shipper's

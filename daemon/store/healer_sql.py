@@ -30,7 +30,7 @@ def load_ladders(conn: sqlite3.Connection) -> dict[str, str | None]:
     rows = conn.execute(
         "SELECT c.name, l.ladder FROM ladder_state l JOIN components c ON c.id = l.component_id"
     ).fetchall()
-    return {name: text for name, text in rows}
+    return dict(rows)
 
 
 def load_ladder(conn: sqlite3.Connection, component_id: int) -> str | None:

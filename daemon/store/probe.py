@@ -57,7 +57,7 @@ def require_healerd_db(path: str | os.PathLike[str]) -> Path:
         raise NotAHealerdDatabase(
             f"{path} does not exist; is the daemon running with another --db (or $HEALERD_DB)? "
             f"`healerd migrate --db {path}` creates an empty one"
-        )
+        ) from None
     if not path.is_file():
         raise NotAHealerdDatabase(f"{path} is not a file")
     if not os.access(path, os.R_OK):

@@ -34,10 +34,10 @@ def channel(**data):
 
 
 def message(**over) -> Notification:
-    base = dict(component="app", incident=12, kind="initial", status="unhealthy",
-                reason="retry 3/3 used in 10m; restore: no checkpoint", error="refused",
-                link=incident_link("http://dash.local/incidents", 12), ts=1_700_000_000.0, host="web1",
-                last_action="retry step 1 attempt 3: exit 1: Traceback (most recent call last): | OSError: disk full")
+    base = {"component": "app", "incident": 12, "kind": "initial", "status": "unhealthy",
+                "reason": "retry 3/3 used in 10m; restore: no checkpoint", "error": "refused",
+                "link": incident_link("http://dash.local/incidents", 12), "ts": 1_700_000_000.0, "host": "web1",
+                "last_action": "retry step 1 attempt 3: exit 1: Traceback (most recent call last): | OSError: disk full"}
     return Notification(**{**base, **over})
 
 

@@ -42,7 +42,7 @@ def test_plain_read_only_connection_has_every_pragma_and_refuses_writes(db_path)
     conn = connect(db_path, readonly=True)
     try:
         assert pragma_values(conn, PRAGMAS) == READ_ONLY
-        with pytest.raises(sqlite3.OperationalError, match="readonly|read-only"):
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
             conn.execute("INSERT INTO feature_flag_state (name, updated_at) VALUES ('x', 0)")
     finally:
         conn.close()
@@ -74,7 +74,7 @@ def test_every_pooled_engine_connection_has_the_pragmas(db_path, readonly):
 def test_read_only_engine_refuses_writes(db_path):
     engine = create_engine(db_path, readonly=True)
     try:
-        with engine.connect() as conn, pytest.raises(sa.exc.OperationalError, match="readonly|read-only"):
+        with engine.connect() as conn, pytest.raises(sa.exc.OperationalError, match=r"readonly|read-only"):
             conn.exec_driver_sql("DELETE FROM feature_flag_state")
     finally:
         engine.dispose()
