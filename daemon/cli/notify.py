@@ -42,6 +42,7 @@ def test(channel: str, config_dir, db_path, retries: int) -> None:
         known = ", ".join(sorted(channels)) or "none"
         click.echo(f"healerd: no notify channel named {channel!r} in {directory} (known: {known})", err=True)
         sys.exit(1)
+    assert loaded is not None  # no config, no channels: the branch above exited
     chosen = channels[channel].model_copy(update={"retries": retries})
     message = Notification(component="healerd", incident=None, kind="test", status="test",
                            reason=f"test message sent by `healerd notify test {channel}`; no action needed")

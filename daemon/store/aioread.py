@@ -6,7 +6,7 @@ opened `mode=ro` with healerd's pragmas, so the event loop never waits on SQLite
 progress handler: SQLite calls it every few thousand VM steps and aborts the statement once it returns
 non-zero, which — unlike cancelling the awaiting task — really stops a runaway query on its thread.
 
-A fresh connection per request (as `store.sqlite.read_query` does): opening one costs well under a
+A fresh connection per request: opening one costs well under a
 millisecond, and a connection held open between requests would pin an old WAL snapshot.
 """
 

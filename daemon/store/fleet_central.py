@@ -106,6 +106,7 @@ def upsert(conn: Connection, table_name: str, host: str, rows: Sequence[dict[str
     else:
         conflict = "DO NOTHING"
     raw = conn.connection.driver_connection
+    assert raw is not None, "a live connection has its driver connection"
     with raw.cursor() as cur:
         cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE "{table_name}") ON COMMIT DELETE ROWS')
         with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:

@@ -67,5 +67,7 @@ def refresh(conn, script=None, revision: str | None = None) -> None:
     drop(conn)
     if script is None:
         apply(conn)
+    elif revision is None:
+        raise TypeError("refresh(conn, script) needs the revision the script is at")
     else:
         apply_as_of(conn, script, revision)

@@ -10,6 +10,7 @@ import sqlite3
 from typing import Any
 
 from daemon.errors import NotFoundError
+from daemon.store.sqlite import inserted_id
 
 ALL = "*"
 
@@ -30,7 +31,7 @@ def add_silence(conn: sqlite3.Connection, target: str, seconds: float, reason: s
         "VALUES (?, 'silence', NULL, ?, ?, ?, ?)",
         (component_id, reason, now, now + seconds, now),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def clear_silences(conn: sqlite3.Connection, target: str, now: float) -> int:
