@@ -31,7 +31,8 @@ def test(channel: str, config_dir, db_path, retries: int) -> None:
     import asyncio
 
     from daemon.config.loader import load_config
-    from daemon.engine.notify import Notification, deliver
+    from daemon.engine.notification import Notification
+    from daemon.engine.notify import deliver
 
     directory = resolve_config(config_dir, db_path)
     loaded, problems = load_config(directory)

@@ -3,7 +3,7 @@
 The `escalations` rows (one per channel, `pending`), the ladder's `record_escalation` and the decision
 commit in one transaction before anything is sent, so a crash can neither lose a message nor send one
 the ladder does not know about: rows left `pending` are sent again at the next start (at-least-once).
-Delivery (engine/notify.py: retries with backoff, bounded per attempt) runs in its own task per
+Delivery (engine/notify/: retries with backoff, bounded per attempt) runs in its own task per
 message, so a slow webhook never holds up the healer's pass.
 """
 
@@ -18,7 +18,8 @@ from daemon.engine.actions import last_lines
 from daemon.engine.decision import Escalate
 from daemon.engine.heal_apply import applied, decision_columns, decision_key
 from daemon.engine.ladder import LadderState
-from daemon.engine.notify import Notification, deliver, incident_link
+from daemon.engine.notification import Notification, incident_link
+from daemon.engine.notify import deliver
 from daemon.engine.notify_group import combine, waiting_note
 from daemon.service.healer_state import store_fn
 from daemon.service.tasks import cancel_and_wait

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.engine.notify import Notification
+from daemon.engine.notification import Notification
 from daemon.engine.notify_group import combine, waiting_note
 
 
