@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from daemon.timefmt import iso
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Notification:
 
     @property
     def timestamp(self) -> str:
-        return datetime.fromtimestamp(self.ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso(self.ts)
 
     def text(self) -> str:
         """One line for chat (Slack's `text`), email subjects and logs."""

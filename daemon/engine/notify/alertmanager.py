@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import UTC, datetime
 from typing import Any
 
 from daemon.config.models import AlertmanagerChannel
 from daemon.engine.notification import Notification
 from daemon.engine.notify.base import post_json
+from daemon.timefmt import iso
 
 ALERTNAME = "HealerdComponentFailing"
 
 
 def _rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(ts, digits=3)
 
 
 def alert(channel: AlertmanagerChannel, message, host: str | None = None) -> dict[str, Any]:
