@@ -70,6 +70,7 @@ from daemon.engine.decision import (
     OpenIncident,
     RunStep,
     Wait,
+    nothing_to_heal,
 )
 from daemon.types import BreakerState, Status
 
@@ -132,7 +133,7 @@ def decide(
                 return CloseIncident(inc.id, f"breaker {state.value}: incident {inc.id} closes")
             if ladder.fallback is not None:
                 return _failback(facts)
-            return Nothing(f"breaker {state.value}: nothing to heal")
+            return nothing_to_heal(state)
         if state is BreakerState.FORCED_OPEN:
             return Nothing("breaker forced open by an operator: healerd leaves it alone")
     if inc is None:

@@ -168,6 +168,12 @@ class Nothing:
     reason: str
 
 
+def nothing_to_heal(breaker: BreakerState) -> Nothing:
+    """decide()'s answer for a healthy component with nothing pending (also what the healer's quiet
+    shortcut compares the last recorded decision with: heal_apply.is_quiet)."""
+    return Nothing(f"breaker {breaker.value}: nothing to heal")
+
+
 Decision = Wait | RunStep | Escalate | Failback | OpenIncident | CloseIncident | Nothing
 #: decisions that act on a component (what the global limit and the cooldown govern).
 ACTIONS = (RunStep, Failback)
