@@ -7,7 +7,7 @@ import pytest
 
 from daemon import timefmt
 from daemon.cli import explain
-from daemon.engine import decide_between
+from daemon.engine import decide, decide_between
 from daemon.service import incident_timeline
 
 TS = 1_700_000_000.123456  # 2023-11-14T22:13:20.123456Z
@@ -31,6 +31,6 @@ def test_a_length_of_time_reads_the_same_everywhere(seconds, text):
 
 
 def test_explain_and_the_reasons_use_the_same_span():
-    assert explain._span is timefmt.span and decide_between.span is timefmt.span
+    assert explain._span is timefmt.span and decide_between.span is timefmt.span and decide._span is timefmt.span
     assert incident_timeline.at_time(TS, date=True) == "2023-11-14T22:13:20.123Z"
     assert incident_timeline.at_time(TS) == "22:13:20.123" and incident_timeline.at_time(None) == "-"

@@ -54,7 +54,6 @@ from daemon.engine.decide_between import (
     flapping_passing as _flapping_passing,
     recheck_after_dependency as _recheck_after_dependency,
     restart_wait as _restart_wait,
-    span as _span,
 )
 from daemon.engine.decision import (
     BreakerView,
@@ -72,6 +71,7 @@ from daemon.engine.decision import (
     Wait,
     nothing_to_heal,
 )
+from daemon.timefmt import span as _span
 from daemon.types import BreakerState, Status
 
 #: an operator's "heal it now" that could not start a step for this long is forgotten.
