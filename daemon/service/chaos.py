@@ -71,7 +71,7 @@ class ChaosService:
     async def start(self) -> None:
         await self._sync()
         self.runtime.commands.handlers[COMMAND] = self._command
-        stale = await asyncio.to_thread(self.runtime._read, chaos_sql.running_runs)
+        stale = await asyncio.to_thread(self.runtime.read, chaos_sql.running_runs)
         if stale:
             self._recovery = asyncio.create_task(self._recover(stale), name="chaos-interrupted")
         self._schedule()
@@ -200,7 +200,7 @@ class ChaosService:
     async def _recover_one(self, run: dict[str, Any]) -> None:
         runtime = self.runtime
         run_id = run["id"]
-        events = await asyncio.to_thread(runtime._read, chaos_sql.run_events, run_id)
+        events = await asyncio.to_thread(runtime.read, chaos_sql.run_events, run_id)
         experiment = _experiment_of(events, runtime.config, run.get("experiment_id"), self.ids)
         wall = runtime.clock.wall
         writes: list[asyncio.Future] = []

@@ -91,7 +91,7 @@ class DegradationService:
         self.state_path = self._state_path()
         with contextlib.suppress(OSError):
             remove_stale_temps(self.state_path)
-        row, snapshots, flags, self._stored_results = await asyncio.to_thread(self.runtime._read, _load_stored)
+        row, snapshots, flags, self._stored_results = await asyncio.to_thread(self.runtime.read, _load_stored)
         self.tracker, problem = tracker_from_row(row, self.config, self.clock)
         if problem:
             log.warning("degradation state not restored", reason=problem)

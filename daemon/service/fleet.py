@@ -71,7 +71,7 @@ class FleetShipper:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.holds = await asyncio.to_thread(self.rt._read, fleet_sql.load_holds, self.clock.wall())
+        self.holds = await asyncio.to_thread(self.rt.read, fleet_sql.load_holds, self.clock.wall())
         self._task = asyncio.create_task(self._loop(), name="fleet-shipper")
         log.info("fleet shipping on", host=self.host, centre=self.centre, every_s=self.settings.every.total_seconds())
 
@@ -118,7 +118,7 @@ class FleetShipper:
                 ok, error = False, _describe(exc)
                 self._failed(error, exc)
             try:
-                self.lag_s = await asyncio.to_thread(self.rt._read, fleet_sql.lag, self.clock.wall())
+                self.lag_s = await asyncio.to_thread(self.rt.read, fleet_sql.lag, self.clock.wall())
                 await self.rt.writer.submit(lambda conn, now=now, ok=ok, error=error: fleet_sql.save_status(
                     conn, host=self.host, centre=self.centre, now=now, ok=ok, error=error, lag_s=self.lag_s))
             except Exception as exc:
@@ -135,7 +135,7 @@ class FleetShipper:
         if self.failures:
             log.warning("fleet centre reachable again", centre=self.centre, failed_rounds=self.failures,
                         down_s=None if self.last_success is None else round(now - self.last_success, 1))
-            self.rt._status_soon()  # STATUS= stops saying "centre unreachable" now, not at the next transition
+            self.rt.status_soon()  # STATUS= stops saying "centre unreachable" now, not at the next transition
         self.failures, self.last_error, self.last_success = 0, None, now
         self.rows_shipped += shipped
         if now - self._logged_at >= LOG_EVERY_S:
@@ -146,7 +146,7 @@ class FleetShipper:
     def _failed(self, error: str, exc: Exception) -> None:
         self.failures += 1
         if self.failures == 1:
-            self.rt._status_soon()  # STATUS= says so now, not only at the next breaker transition
+            self.rt.status_soon()  # STATUS= says so now, not only at the next breaker transition
         self._compatible = False
         if error != self.last_error:
             log.warning("fleet shipping failed; rows stay local and are shipped when the centre is back",

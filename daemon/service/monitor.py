@@ -213,6 +213,13 @@ class Monitor:
             self._persist_transitions(name, transitions)
         return transitions
 
+    def changed_in_place(self, name: str, transitions: list[Transition]) -> None:
+        """An operator command changed the breaker itself (service/commands.py): store its snapshot and
+        its transitions like those of a check."""
+        self._dirty.add(name)
+        if transitions:
+            self._persist_transitions(name, transitions)
+
     def tick(self) -> None:
         """Time-based transitions (open → half_open at the deadline) without waiting for a result."""
         for name, breaker in self.breakers.items():

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import structlog
 
@@ -20,12 +21,14 @@ from daemon.service.commands import CommandProcessor
 from daemon.service.degradation import DegradationService
 from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
+from daemon.service.wiring import Store
 from daemon.store import state as store_state
 from daemon.store.sqlite import connect
 from daemon.store.writer import Writer
 from daemon.types import BreakerState
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def component_row(component: Component, source: str | None) -> dict[str, Any]:
@@ -49,6 +52,8 @@ class Runtime:
         self.clock = options.clock
         settings = self.config.settings.daemon
         self.writer = Writer(options.db_path, max_queue=settings.max_queue)
+        #: the database as the services receive it (service/wiring.py), instead of this runtime
+        self.store = Store(submit=self.writer.submit, read=self.read, db_path=str(options.db_path))
         self.monitor: Monitor | None = None
         # missed runs are counted and logged by the scheduler and shown in status_line()
         self.scheduler = CheckScheduler(self._run_check, fast_every=settings.fast_every)
@@ -77,26 +82,35 @@ class Runtime:
         await self.writer.start()
         from daemon.service.healer_intents import replay
 
-        await replay(self)  # a kill -9 during a database outage left intents in <db>.intents
+        await replay(self.store)  # a kill -9 during a database outage left intents in <db>.intents
         ids = await self._sync_components()
-        stored = await asyncio.to_thread(self._read, store_state.load_breakers)
+        stored = await asyncio.to_thread(self.read, store_state.load_breakers)
         self.monitor = Monitor(self.config, self.writer, self.clock, ids)
         self.monitor.restore(stored)
         self.monitor.transition_listeners.append(self._on_transition)
         self.monitor.on_process_event = self.scheduler.run_soon
         self.monitor.start()
-        self.commands = CommandProcessor(self)
+        self.commands = CommandProcessor(clock=self.clock, store=self.store, breakers=self.monitor)
         self.degradation = DegradationService(self)
         await self.degradation.start()  # restored (level, override) before the first check runs
         from daemon.service.checkpointing import CheckpointTaker
-        from daemon.service.healer import Healer
+        from daemon.service.healer import Healer, HealerLinks
 
         from daemon.service.maintenance import Maintenance
 
-        self.maintenance = Maintenance(self)
+        monitor = self.monitor
+        self.maintenance = Maintenance(config=lambda: self.config, clock=self.clock, store=self.store,
+                                       component_ids=lambda: monitor.component_ids, commands=self.commands.handlers,
+                                       wake_healer=self._wake_healer)
         await self.maintenance.start()  # windows and silences known before the first decision
         self.monitor.in_maintenance = self._in_maintenance
-        self.healer = Healer(self)
+        maintenance = self.maintenance
+        self.healer = Healer(
+            config=lambda: self.config, clock=self.clock, store=self.store, monitor=self.monitor,
+            cadence=self.scheduler, commands=self.commands.handlers,
+            links=HealerLinks(covering=maintenance.covering, fleet_hold=self._fleet_hold,
+                              dry_run=self.dry_run_components, incident_base=self._incident_base),
+        )
         await self.healer.start()  # interrupted steps finished, ladders restored, before any decision
         shadow = getattr(self.options, "extra", {}).get("shadow")
         if shadow is not None or any(c.shadow_config for c in self.config.components.values()):
@@ -105,7 +119,10 @@ class Runtime:
 
             self.shadow = ShadowService(self, shadow)
             await self.shadow.start()
-        self.checkpoints = CheckpointTaker(self, self.healer)
+        healer = self.healer
+        self.checkpoints = CheckpointTaker(config=lambda: self.config, clock=self.clock, store=self.store,
+                                           monitor=self.monitor, ladder=healer.book.get,
+                                           taken=healer.facts.invalidate_checkpoints)
         await self.checkpoints.start()
         await self._start_fleet()
         self._tasks.append(asyncio.create_task(self.commands.loop(), name="operator-commands"))
@@ -249,7 +266,17 @@ class Runtime:
         self.scheduler.set_fast(name, transition.to_state is BreakerState.HALF_OPEN or verifying)
         if transition.to_state is BreakerState.CLOSED:
             self._wake_dependents(name)
-        self._status_soon()
+        self.status_soon()
+
+    def _wake_healer(self) -> None:
+        if self.healer is not None:
+            self.healer.wake()
+
+    def _fleet_hold(self, name: str, now: float) -> tuple[float, str] | None:
+        return self.fleet.hold_reason(name, now) if self.fleet is not None else None
+
+    def _incident_base(self) -> str | None:
+        return self.web.incident_base() if self.web is not None else None
 
     def _in_maintenance(self, name: str) -> str | None:
         period = self.maintenance.covering(name) if self.maintenance is not None else None
@@ -265,7 +292,7 @@ class Runtime:
                 if self.healer is not None:
                     self.healer.wake()
 
-    def _status_soon(self) -> None:
+    def status_soon(self) -> None:
         """STATUS= at most once a second: a shared dependency failing flips thousands of breakers."""
         if self._status_pending:
             return
@@ -277,7 +304,8 @@ class Runtime:
 
         asyncio.get_running_loop().call_later(1.0, send)
 
-    def _read(self, fn, *args):
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(conn, *args)` on a fresh read-only connection (blocking: callers use asyncio.to_thread)."""
         conn = connect(self.options.db_path, readonly=True)
         try:
             return fn(conn, *args)

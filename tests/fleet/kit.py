@@ -31,7 +31,7 @@ class FakeRuntime:
         settings = SimpleNamespace(fleet=fleet, retention=__import__("daemon.config.models", fromlist=["Retention"]).Retention())
         self.config = SimpleNamespace(settings=settings, components={c: None for c in components})
 
-    def _read(self, fn, *args):
+    def read(self, fn, *args):
         conn = connect(self.options.db_path, readonly=True)
         try:
             return fn(conn, *args)

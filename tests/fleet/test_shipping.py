@@ -94,9 +94,9 @@ async def test_lag_is_the_age_of_the_oldest_unshipped_row_and_zero_once_shipped(
     conn = local(db_path)
     add_results(conn, add_component(conn, "web"), 5, ts=time.time() - 120)
     conn.close()
-    assert runtime._read(fleet_sql.lag, time.time()) == pytest.approx(120, abs=5)
+    assert runtime.read(fleet_sql.lag, time.time()) == pytest.approx(120, abs=5)
     await ship(runtime)
-    assert runtime._read(fleet_sql.lag, time.time()) == 0.0
+    assert runtime.read(fleet_sql.lag, time.time()) == 0.0
 
 
 async def test_retention_keeps_unshipped_rows_and_prunes_them_counted_only_when_the_disk_would_fill(runtime, centre, db_path):
@@ -124,7 +124,7 @@ async def test_retention_keeps_unshipped_rows_and_prunes_them_counted_only_when_
     assert deleted["check_results"] == 60
     with local(db_path) as conn:
         assert conn.execute("SELECT dropped_unshipped FROM fleet_marks WHERE table_name = 'check_results'").fetchone() == (60,)
-    assert runtime._read(fleet_sql.status, time.time()) is None  # no round recorded a status yet
+    assert runtime.read(fleet_sql.status, time.time()) is None  # no round recorded a status yet
 
 
 async def test_a_breaker_is_resent_when_its_state_changes_not_for_every_counted_success(runtime, centre, db_path):

@@ -98,7 +98,7 @@ class Harness:
         ids = await rt._sync_components()
         rt.monitor = Monitor(rt.config, rt.writer, self.clock, ids)
         rt.monitor.restore({})
-        rt.commands = CommandProcessor(rt)
+        rt.commands = CommandProcessor(clock=rt.clock, store=rt.store, breakers=rt.monitor)
         rt.degradation = DegradationService(rt)
         self.runtime = rt
         await rt.degradation.start()

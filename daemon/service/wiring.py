@@ -1,0 +1,54 @@
+"""The few typed things a service is handed instead of the whole runtime.
+
+A service that takes the runtime can reach anything, so what it really depends on is written nowhere,
+and testing it means building half of `Runtime.start()`. Each service here receives only what it uses:
+the database as `Store` (the single writer's `submit`, read-only `read`), the configuration as a getter
+(it changes on reload, so it is read each time, never kept), the clock, and small protocols for the
+other services it talks to. The runtime builds them (service/runtime.py); a test can build them by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from daemon.config.models import HealerdConfig
+
+T = TypeVar("T")
+
+#: the configuration as it is now (a reload replaces it)
+ConfigGetter = Callable[[], HealerdConfig]
+#: an operator command handler: cmd row → (status, outcome)
+CommandHandler = Callable[[dict[str, Any]], Any]
+
+
+class Read(Protocol):
+    """`fn(conn, *args)` on a fresh read-only connection; blocking: run it with asyncio.to_thread."""
+
+    def __call__(self, fn: Callable[..., T], /, *args: Any) -> T: ...
+
+
+class Submit(Protocol):
+    """`fn(conn)` in the single writer's next transaction; the future resolves after COMMIT."""
+
+    def __call__(self, fn: Callable[[sqlite3.Connection], Any], /) -> asyncio.Future[Any]: ...
+
+
+@dataclass(frozen=True)
+class Store:
+    """The database as the services use it: one writer, read-only readers, and where the file is."""
+
+    submit: Submit
+    read: Read
+    db_path: str
+
+
+class Cadence(Protocol):
+    """The scheduler as the healer sees it: check a component now, or on the fast cadence."""
+
+    def run_soon(self, name: str) -> None: ...
+
+    def set_fast(self, name: str, fast: bool) -> None: ...
