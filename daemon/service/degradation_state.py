@@ -136,8 +136,8 @@ def apply_degrade_command(
         return change, f"override {level.value} until {iso(until)} ({reason}); {_moved(change)}"
     if command == CLEAR:
         reason = str(args.get("reason") or f"cleared by {who}")
-        change = tracker.clear_override(reason)
-        if change is None:
+        cleared = tracker.clear_override(reason)
+        if cleared is None:
             return None, f"no override was set; level {tracker.level.value}"
-        return change, f"override {change.from_level.value} cleared ({reason}); {_moved(change)}"
+        return cleared, f"override {cleared.from_level.value} cleared ({reason}); {_moved(cleared)}"
     raise ValueError(f"unknown degradation command {command!r}")

@@ -236,9 +236,9 @@ class Healer:
             await self._commit(name, applied(state, d, now), d, now, incident_id=incident_id,
                                ops=[{"op": "waiting_on", "id": incident_id, "name": d.waiting_on}])
         else:
-            incident_id = state.incident.id if state.incident is not None else None
-            if is_recorded(state, d, self.commits.last_key.get(name), incident_id):
-                await self._commit(name, None, d, now, incident_id=incident_id)
+            current = state.incident.id if state.incident is not None else None
+            if is_recorded(state, d, self.commits.last_key.get(name), current):
+                await self._commit(name, None, d, now, incident_id=current)
 
     async def _dry_run(self, name: str, state: LadderState, d: RunStep | Failback | Escalate, now: float) -> None:
         """A dry-run chaos experiment's target: record what would be done (once per distinct decision, as a
@@ -250,11 +250,12 @@ class Healer:
             await self._commit(name, None, d, now, incident_id=incident_id)
             return
         failback = isinstance(d, Failback)
+        strategy, attempt = ("fallback", 1) if isinstance(d, Failback) else (d.strategy, d.attempt)
         event_id = self.intents.take("recovery_events")
         event = {"op": "event", "id": event_id, "incident_id": int(incident_id),
                  "component_id": self.book.component_id(name),
-                 "strategy": "fallback" if failback else d.strategy, "step": d.index,
-                 "attempt": 1 if failback else d.attempt, "reason": d.reason, "started_at": now,
+                 "strategy": strategy, "step": d.index,
+                 "attempt": attempt, "reason": d.reason, "started_at": now,
                  "action": "deactivate" if failback else None, "candidate": d.candidate, "dry_run": 1}
         finish = {"op": "finish", "id": event_id, "status": "skipped", "finished_at": now,
                   "output": "dry run: recorded what would run; nothing ran"}
@@ -288,8 +289,8 @@ class Healer:
         """Intent: the `started` event and the counted attempt commit before the task acts."""
         component = self.config.components[name]
         step = component.recovery[d.index] if d.index < len(component.recovery) else None
-        failback = isinstance(d, Failback)
-        if failback:
+        event: dict[str, Any]
+        if isinstance(d, Failback):
             step = step if isinstance(step, FallbackStep) else None
             new = applied(state, d, now)
             event = {"strategy": "fallback", "action": "deactivate", "attempt": 1, "candidate": d.candidate}
@@ -298,7 +299,7 @@ class Healer:
             event = {"strategy": d.strategy, "action": _action_label(step), "attempt": d.attempt,
                      "candidate": d.candidate,
                      "checkpoint_id": int(d.checkpoint_id) if d.checkpoint_id is not None else None}
-        incident_id = int(d.incident_id)
+        incident_id = _incident_of(d)
         component_id = self.book.component_id(name)
         event_id = self.intents.take("recovery_events")
         event.update(op="event", id=event_id, incident_id=incident_id, component_id=component_id, step=d.index,
@@ -357,13 +358,14 @@ class Healer:
                         "candidate": result.candidate}]
                 if activated and component_id is not None:
                     ops.append({"op": "fallback_set", "component_id": component_id, "candidate": result.candidate,
-                                "activated_at": now, "incident_id": int(d.incident_id), "now": now})
+                                "activated_at": now, "incident_id": _incident_of(d), "now": now})
                 if failed_back and component_id is not None:
                     ops.append({"op": "fallback_clear", "component_id": component_id, "now": now})
                 await self.commits.commit(name, new, now, ops=ops, anchor=["started", event_id])
                 if heals_breaker(d, result.outcome is Outcome.SUCCEEDED):
                     # the component's own check proved it back: probe now instead of reporting it open
-                    self.monitor.recovered(name, f"verified recovery: {d.strategy} (step {d.index + 1}) "
+                    what = d.strategy if isinstance(d, RunStep) else "fallback"
+                    self.monitor.recovered(name, f"verified recovery: {what} (step {d.index + 1}) "
                                                     f"of incident {d.incident_id}; half-open probes decide")
                 if isinstance(d, RunStep) and d.strategy == "restore":
                     self.facts.invalidate_checkpoints()  # a restore may have found its version corrupt
@@ -377,6 +379,13 @@ class Healer:
         if breaker is not None:
             self.book.observe(result.component, result.status, breaker.state, result.ts)
         self.verifier.on_result(result)
+
+
+def _incident_of(d: RunStep | Failback) -> int:
+    """A step always belongs to an open incident (decide() only runs steps inside one)."""
+    if d.incident_id is None:
+        raise ValueError(f"{type(d).__name__} without an incident")
+    return int(d.incident_id)
 
 
 def _action_label(step) -> str:

@@ -166,6 +166,7 @@ class Escalations:
         config = self._config()
         channel = config.settings.notify.get(row["channel"])
         with logctx.only(component=message.component, incident=message.incident):
+            error: str | None
             if channel is None:
                 delivered, attempts, error = False, 0, f"no notify channel named {row['channel']!r} is configured"
             else:

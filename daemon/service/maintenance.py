@@ -10,7 +10,9 @@ breaker's and are applied by the same function with or without a daemon (`apply_
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable, Mapping
+from functools import partial
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +46,10 @@ def apply_silence_command(conn, command: str, target: str, args: dict[str, Any],
         count = maintenance_sql.clear_silences(conn, target, now)
         return "applied", f"{count} silence(s) on {who} cleared" if count else f"no silence in force on {who}"
     raise ValueError(f"unknown silence command {command!r}")
+
+
+def _record_window(conn: sqlite3.Connection, *, p: Period, component_id: int | None, now: float) -> None:
+    maintenance_sql.record_window(conn, p.name, component_id, p.starts_at, p.ends_at, p.reason, now)
 
 
 class Maintenance:
@@ -91,8 +97,7 @@ class Maintenance:
             if p.component is not None and component_id is None:
                 continue
             log.info("maintenance window in force", window=p.name, component=p.component or "*", ends_at=p.ends_at)
-            self.store.submit(lambda conn, p=p, cid=component_id: maintenance_sql.record_window(
-                conn, p.name, cid, p.starts_at, p.ends_at, p.reason, now))
+            self.store.submit(partial(_record_window, p=p, component_id=component_id, now=now))
 
     async def reload_silences(self) -> None:
         rows = await asyncio.to_thread(self.store.read, maintenance_sql.active_silences, self.clock.wall())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -22,6 +22,15 @@ from daemon.service.degradation import DegradationService
 from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
 from daemon.service.wiring import Store
+
+if TYPE_CHECKING:  # built in start(), imported there: each pulls in its own dependencies
+    from daemon.service.chaos import ChaosService
+    from daemon.service.checkpointing import CheckpointTaker
+    from daemon.service.fleet import FleetShipper
+    from daemon.service.healer import Healer
+    from daemon.service.maintenance import Maintenance
+    from daemon.service.shadow import ShadowService
+    from daemon.service.web.service import WebService
 from daemon.store import state as store_state
 from daemon.store.sqlite import connect
 from daemon.store.writer import Writer
@@ -59,15 +68,15 @@ class Runtime:
         self.scheduler = CheckScheduler(self._run_check, fast_every=settings.fast_every)
         self.commands: CommandProcessor | None = None
         self.degradation: DegradationService | None = None
-        self.chaos = None  # service/chaos.py ChaosService, once started
+        self.chaos: ChaosService | None = None
         #: targets of dry-run chaos experiments: the healer records what it would do, runs nothing
         self.dry_run_components: set[str] = set()
-        self.healer = None  # service/healer.py, built in start()
-        self.maintenance = None  # service/maintenance.py (issue 10)
-        self.checkpoints = None  # service/checkpointing.py
-        self.web = None  # service/web/service.py: [http] and the metrics textfile
-        self.fleet = None  # service/fleet.py FleetShipper, when [fleet] is configured
-        self.shadow = None  # service/shadow.py (issue 15), with `healerd run --shadow DIR`
+        self.healer: Healer | None = None
+        self.maintenance: Maintenance | None = None  # issue 10
+        self.checkpoints: CheckpointTaker | None = None
+        self.web: WebService | None = None  # [http] and the metrics textfile
+        self.fleet: FleetShipper | None = None  # when [fleet] is configured
+        self.shadow: ShadowService | None = None  # issue 15, with `healerd run --shadow DIR`
         self._tasks: list[asyncio.Task] = []
         self.reloads = 0
         self._status_pending = False
@@ -85,12 +94,12 @@ class Runtime:
         await replay(self.store)  # a kill -9 during a database outage left intents in <db>.intents
         ids = await self._sync_components()
         stored = await asyncio.to_thread(self.read, store_state.load_breakers)
-        self.monitor = Monitor(self.config, self.writer, self.clock, ids)
-        self.monitor.restore(stored)
-        self.monitor.transition_listeners.append(self._on_transition)
-        self.monitor.on_process_event = self.scheduler.run_soon
-        self.monitor.start()
-        self.commands = CommandProcessor(clock=self.clock, store=self.store, breakers=self.monitor)
+        monitor = self.monitor = Monitor(self.config, self.writer, self.clock, ids)
+        monitor.restore(stored)
+        monitor.transition_listeners.append(self._on_transition)
+        monitor.on_process_event = self.scheduler.run_soon
+        monitor.start()
+        commands = self.commands = CommandProcessor(clock=self.clock, store=self.store, breakers=monitor)
         self.degradation = DegradationService(self)
         await self.degradation.start()  # restored (level, override) before the first check runs
         from daemon.service.checkpointing import CheckpointTaker
@@ -98,20 +107,18 @@ class Runtime:
 
         from daemon.service.maintenance import Maintenance
 
-        monitor = self.monitor
-        self.maintenance = Maintenance(config=lambda: self.config, clock=self.clock, store=self.store,
-                                       component_ids=lambda: monitor.component_ids, commands=self.commands.handlers,
-                                       wake_healer=self._wake_healer)
-        await self.maintenance.start()  # windows and silences known before the first decision
-        self.monitor.in_maintenance = self._in_maintenance
-        maintenance = self.maintenance
-        self.healer = Healer(
-            config=lambda: self.config, clock=self.clock, store=self.store, monitor=self.monitor,
-            cadence=self.scheduler, commands=self.commands.handlers,
+        maintenance = self.maintenance = Maintenance(
+            config=lambda: self.config, clock=self.clock, store=self.store,
+            component_ids=lambda: monitor.component_ids, commands=commands.handlers, wake_healer=self._wake_healer)
+        await maintenance.start()  # windows and silences known before the first decision
+        monitor.in_maintenance = self._in_maintenance
+        healer = self.healer = Healer(
+            config=lambda: self.config, clock=self.clock, store=self.store, monitor=monitor,
+            cadence=self.scheduler, commands=commands.handlers,
             links=HealerLinks(covering=maintenance.covering, fleet_hold=self._fleet_hold,
                               dry_run=self.dry_run_components, incident_base=self._incident_base),
         )
-        await self.healer.start()  # interrupted steps finished, ladders restored, before any decision
+        await healer.start()  # interrupted steps finished, ladders restored, before any decision
         shadow = getattr(self.options, "extra", {}).get("shadow")
         if shadow is not None or any(c.shadow_config for c in self.config.components.values()):
             # issue 15: a second policy set decides alongside; nothing it decides runs
@@ -119,28 +126,27 @@ class Runtime:
 
             self.shadow = ShadowService(self, shadow)
             await self.shadow.start()
-        healer = self.healer
         self.checkpoints = CheckpointTaker(config=lambda: self.config, clock=self.clock, store=self.store,
-                                           monitor=self.monitor, ladder=healer.book.get,
+                                           monitor=monitor, ladder=healer.book.get,
                                            taken=healer.facts.invalidate_checkpoints)
         await self.checkpoints.start()
         await self._start_fleet()
-        self._tasks.append(asyncio.create_task(self.commands.loop(), name="operator-commands"))
+        self._tasks.append(asyncio.create_task(commands.loop(), name="operator-commands"))
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         from daemon.service.chaos import ChaosService
 
-        self.chaos = ChaosService(self)
-        await self.chaos.start()  # marks and undoes runs a dead daemon left behind
+        chaos = self.chaos = ChaosService(self)
+        await chaos.start()  # marks and undoes runs a dead daemon left behind
         from daemon.service.web.service import WebService
 
-        self.web = WebService(self)
-        await self.web.start()
+        web = self.web = WebService(self)
+        await web.start()
         await self._record_problems([])
         # Checks start last: under a heavy load of checks the rest of start-up (and READY) would
         # otherwise compete with them for the loop.
         self.scheduler.start()
         self.scheduler.sync(self.config.components)
-        for name, breaker in self.monitor.breakers.items():
+        for name, breaker in monitor.breakers.items():
             if breaker.state is BreakerState.HALF_OPEN:
                 self.scheduler.set_fast(name, True)
 
@@ -149,6 +155,7 @@ class Runtime:
         from dataclasses import asdict
 
         late = self.scheduler.lateness
+        p50, p99 = late.percentile(50), late.percentile(99)
         return {
             "checks_run": self.monitor.checks_run if self.monitor else 0,
             "runs_submitted": late.submitted,
@@ -157,8 +164,8 @@ class Runtime:
             "interval_stretch": self.scheduler.load.stretch,
             "scheduler_batches": self.scheduler.batches,
             "unschedulable": dict(self.scheduler.unschedulable),
-            "lateness_p50_ms": None if late.percentile(50) is None else round(late.percentile(50) * 1000, 2),
-            "lateness_p99_ms": None if late.percentile(99) is None else round(late.percentile(99) * 1000, 2),
+            "lateness_p50_ms": None if p50 is None else round(p50 * 1000, 2),
+            "lateness_p99_ms": None if p99 is None else round(p99 * 1000, 2),
             "writer": asdict(self.writer.stats()),
         }
 
@@ -222,7 +229,7 @@ class Runtime:
         rows = self._component_rows(loaded.config)  # before anything changes: a bad value fails here
         self.loaded = loaded
         ids = await self.writer.submit(lambda conn: store_state.sync_components(conn, rows, self.clock.wall()))
-        self.monitor.apply_config(self.config, ids)
+        self._started_monitor().apply_config(self.config, ids)
         report = self.scheduler.sync(self.config.components)
         if self.chaos is not None:
             await self.chaos.apply_config()
@@ -259,7 +266,12 @@ class Runtime:
     # --- glue ----------------------------------------------------------------------------------------
 
     async def _run_check(self, name: str) -> None:
-        await self.monitor.run(name)
+        await self._started_monitor().run(name)
+
+    def _started_monitor(self) -> Monitor:
+        if self.monitor is None:
+            raise RuntimeError("the runtime has not started")
+        return self.monitor
 
     def _on_transition(self, name: str, transition) -> None:
         verifying = self.healer is not None and self.healer.wants_fast(name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import structlog
@@ -105,7 +106,7 @@ class ShadowService:
 
     def _flush(self) -> None:
         ids = self.rt.monitor.component_ids
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for shadow in self.shadows:
             for name, decisions in shadow.replay.drain().items():
                 if name not in ids or (shadow.only is not None and name not in shadow.only):

@@ -179,6 +179,8 @@ class WebService:
             self.loop_lag_s = max(0.0, self.lag_checked_at - start - LAG_EVERY_S)
 
     async def _textfile_loop(self) -> None:
+        if self.metrics_settings.textfile is None:  # started only when one is configured
+            return
         path = Path(self.metrics_settings.textfile)
         every = self.metrics_settings.textfile_every.total_seconds()
         while True:
