@@ -74,7 +74,7 @@ class Observation:
 
     name: str
     weight: float
-    status: Status | None
+    status: Status | str | None  # a stored result's status is its text; component_score reads either
     last_ts: float | None
     every_s: float
     breaker: BreakerState = BreakerState.CLOSED
@@ -84,7 +84,7 @@ class Observation:
         cls,
         component: Component,
         *,
-        status: Status | None,
+        status: Status | str | None,  # a stored result's status is its text; compute_score reads either
         last_ts: float | None,
         breaker: BreakerState = BreakerState.CLOSED,
     ) -> Observation:

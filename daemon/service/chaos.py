@@ -213,10 +213,11 @@ class ChaosService:
 
         injected = any(e["step"] == "inject" for e in events)
         done = {(e["step"], e["status"]) for e in events}
+        interrupted = "the daemon restarted during the run" + (
+            "" if injected else " (before the fault was injected: nothing to undo)")
         facts = RunFacts(started_at=run["started_at"], fault_kind=experiment.fault.kind if experiment else "?",
-                         interrupted="the daemon restarted during the run"
-                         + ("" if injected else " (before the fault was injected: nothing to undo)"))
-        event("interrupted", "info", facts.interrupted)
+                         interrupted=interrupted)
+        event("interrupted", "info", interrupted)
         reverted_at = run.get("reverted_at")
         if experiment is not None and injected:
             component = runtime.config.components.get(experiment.target)
@@ -236,7 +237,7 @@ class ChaosService:
         elif injected:
             event("rollback", "skipped", "the experiment's definition was not found; nothing could be undone")
         judgement = judge(experiment, facts) if experiment is not None else None
-        reason = judgement.reason if judgement else facts.interrupted
+        reason = judgement.reason if judgement else interrupted
         now = wall()
         event("verdict", "interrupted", reason, {"recommendations": []}, ts=now)
         writes.append(runtime.writer.submit(lambda conn: chaos_sql.update_run(

@@ -203,8 +203,7 @@ class ExperimentRun:
             if self._injected and self.facts.fault_kind in IN_DAEMON_FAULTS:
                 self.runtime.monitor.injectors.pop(self.target, None)  # however the run ended
             dry_run_components(self.runtime).discard(self.target)
-        await self._finish()
-        return self.judgement
+        return await self._finish()
 
     async def _run(self) -> None:
         exp, facts = self.experiment, self.facts
@@ -346,6 +345,8 @@ class ExperimentRun:
         await self._event("rollback", "started", "running the rollback")
         activity = await chaos_faults.rollback(self.experiment, self.runtime.config.components.get(self.target),
                                                cwd=self.runtime.config.directory, wall=self._wall)
+        if activity is None:  # checked above; the configuration cannot change under a running step
+            return
         self._event("rollback", "succeeded" if activity.ok else "failed", activity.message, activity.data(),
                     ts=activity.end)
         self.facts.rolled_back = activity.ok
@@ -360,13 +361,13 @@ class ExperimentRun:
         if not self._rolled:
             await self._rollback()
 
-    async def _finish(self) -> None:
+    async def _finish(self) -> Judgement:
         facts = self.facts
-        self.judgement = judge(self.experiment, facts)
+        judgement = self.judgement = judge(self.experiment, facts)
         advice = recommendations(self.experiment, facts, TargetFacts.from_config(self.runtime.config, self.target))
         now = self._wall()
-        self._event("verdict", self.judgement.verdict, self.judgement.reason, {"recommendations": advice}, ts=now)
-        self._update(finished_at=now, verdict=self.judgement.verdict, reason=self.judgement.reason,
+        self._event("verdict", judgement.verdict, judgement.reason, {"recommendations": advice}, ts=now)
+        self._update(finished_at=now, verdict=judgement.verdict, reason=judgement.reason,
                      injected_at=facts.injected_at, detected_at=facts.detected_at, recovered_at=facts.recovered_at,
                      reverted_at=facts.reverted_at, min_score=facts.min_score,
                      max_level=None if facts.max_level is None else facts.max_level.value,
@@ -375,5 +376,6 @@ class ExperimentRun:
         for result in results:
             if isinstance(result, BaseException):
                 log.error("chaos journal write failed", run=self.run_id, error=str(result))
-        log.info("chaos verdict", run=self.run_id, experiment=self.experiment.name, verdict=self.judgement.verdict,
-                 reason=self.judgement.reason)
+        log.info("chaos verdict", run=self.run_id, experiment=self.experiment.name, verdict=judgement.verdict,
+                 reason=judgement.reason)
+        return judgement

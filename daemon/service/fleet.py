@@ -20,7 +20,7 @@ import concurrent.futures
 import random
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -32,6 +32,9 @@ from daemon.service.fleet_ship import Stopped, TableShipper
 from daemon.store import fleet_central, fleet_guard_sql, fleet_migrate, fleet_sql
 from daemon.store.revision import current as local_revision
 from daemon.store.sqlite import connect
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +57,7 @@ class FleetShipper:
         self.clock = runtime.clock
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet")
         self._stopping = threading.Event()
-        self._engine = None
+        self._engine: sa.Engine | None = None
         self._compatible = False
         self._task: asyncio.Task | None = None
         self.shipper = TableShipper(self.host, settings.batch, self._save_mark, self._stopping, self.clock.wall)
@@ -246,8 +249,11 @@ class FleetShipper:
                 writes.append((component, incident_id, now, text))
                 log.info("fleet hold ended: the fleet incident closed", component=component, fleet_incident=incident_id)
         if writes:
-            self.rt.writer.submit_threadsafe(
-                lambda conn: [fleet_sql.save_hold(conn, *w, now) for w in writes]).result(MARK_TIMEOUT_S)
+            def save(conn: Any) -> None:
+                for w in writes:
+                    fleet_sql.save_hold(conn, *w, now)
+
+            self.rt.writer.submit_threadsafe(save).result(MARK_TIMEOUT_S)
         self.holds = holds
 
 

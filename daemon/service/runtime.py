@@ -100,7 +100,9 @@ class Runtime:
         monitor.on_process_event = self.scheduler.run_soon
         monitor.start()
         commands = self.commands = CommandProcessor(clock=self.clock, store=self.store, breakers=monitor)
-        self.degradation = DegradationService(self)
+        self.degradation = DegradationService(
+            config=lambda: self.config, clock=self.clock, store=self.store, monitor=monitor,
+            commands=commands.handlers, env=self.options.env, is_flapping=self._is_flapping)
         await self.degradation.start()  # restored (level, override) before the first check runs
         from daemon.service.checkpointing import CheckpointTaker
         from daemon.service.healer import Healer, HealerLinks
@@ -279,6 +281,10 @@ class Runtime:
         if transition.to_state is BreakerState.CLOSED:
             self._wake_dependents(name)
         self.status_soon()
+
+    def _is_flapping(self, name: str) -> bool:
+        incident = self.healer.book.get(name).incident if self.healer is not None else None
+        return incident is not None and incident.flapping
 
     def _wake_healer(self) -> None:
         if self.healer is not None:

@@ -106,7 +106,7 @@ def load_flags(conn: sqlite3.Connection) -> dict[str, tuple[bool, str | None, fl
 
 
 def save_flags(
-    conn: sqlite3.Connection, changed: Mapping[str, tuple[bool, str]], keep: Iterable[str], now: float
+    conn: sqlite3.Connection, changed: Mapping[str, tuple[bool, str | None]], keep: Iterable[str], now: float
 ) -> None:
     """Upsert the flags whose state changed; delete the rows of flags no longer configured.
 

@@ -99,7 +99,8 @@ class Harness:
         rt.monitor = Monitor(rt.config, rt.writer, self.clock, ids)
         rt.monitor.restore({})
         rt.commands = CommandProcessor(clock=rt.clock, store=rt.store, breakers=rt.monitor)
-        rt.degradation = DegradationService(rt)
+        rt.degradation = DegradationService(config=lambda: rt.config, clock=self.clock, store=rt.store,
+                                            monitor=rt.monitor, commands=rt.commands.handlers, env=options.env)
         self.runtime = rt
         await rt.degradation.start()
         return rt.degradation
