@@ -104,7 +104,7 @@ def _fmt_duration(td) -> str:
 def run(name: str, dry_run: bool, timeout: float | None, db_path: Path | None) -> None:
     """Run experiment NAME through the daemon, print the timeline and the verdict (exit 0 only if passed)."""
     from daemon.cli.breaker import submit_command
-    from daemon.service.chaos import COMMAND, run_id_from_outcome
+    from daemon.service.chaos.service import COMMAND, run_id_from_outcome
     from daemon.service.lock import daemon_running
 
     from daemon.store.probe import require_healerd_db

@@ -1,6 +1,6 @@
 """A chaos run's verdict and advice, as pure functions of what the run observed.
 
-The service (service/chaos_run.py) injects, watches and rolls back; everything it concludes from that
+The service (service/chaos/run.py) injects, watches and rolls back; everything it concludes from that
 is decided here, so each rule is pinned by a test with plain numbers and no daemon.
 
 Rules, and why:

@@ -1,6 +1,6 @@
 """A recorded chaos run as a Chaos Toolkit–style journal, so other tools can read healerd's results.
 
-The run's events (chaos_events rows, written by service/chaos_run.py as the run goes) are the source;
+The run's events (chaos_events rows, written by service/chaos/run.py as the run goes) are the source;
 this only reshapes them, so the export cannot disagree with what the database says happened. Mapping:
 
 * `status`: passed → completed; failed and refused → failed (Chaos Toolkit also calls an experiment

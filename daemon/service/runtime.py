@@ -18,16 +18,16 @@ from daemon.config.loader import LoadedConfig, load_config
 from daemon.config.models import Component, HealerdConfig
 from daemon.scheduling.scheduler import CheckScheduler
 from daemon.service.commands import CommandProcessor
-from daemon.service.degradation import DegradationService
+from daemon.service.degradation.service import DegradationService
 from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
 from daemon.service.wiring import Store
 
 if TYPE_CHECKING:  # built in start(), imported there: each pulls in its own dependencies
-    from daemon.service.chaos import ChaosService
+    from daemon.service.chaos.service import ChaosService
     from daemon.service.checkpointing import CheckpointTaker
     from daemon.service.fleet import FleetShipper
-    from daemon.service.healer import Healer
+    from daemon.service.healer.loop import Healer
     from daemon.service.maintenance import Maintenance
     from daemon.service.shadow import ShadowService
     from daemon.service.web.service import WebService
@@ -89,7 +89,7 @@ class Runtime:
 
     async def start(self) -> None:
         await self.writer.start()
-        from daemon.service.healer_intents import replay
+        from daemon.service.healer.intents import replay
 
         await replay(self.store)  # a kill -9 during a database outage left intents in <db>.intents
         ids = await self._sync_components()
@@ -105,7 +105,7 @@ class Runtime:
             commands=commands.handlers, env=self.options.env, is_flapping=self._is_flapping)
         await self.degradation.start()  # restored (level, override) before the first check runs
         from daemon.service.checkpointing import CheckpointTaker
-        from daemon.service.healer import Healer, HealerLinks
+        from daemon.service.healer.loop import Healer, HealerLinks
 
         from daemon.service.maintenance import Maintenance
 
@@ -135,7 +135,7 @@ class Runtime:
         await self._start_fleet()
         self._tasks.append(asyncio.create_task(commands.loop(), name="operator-commands"))
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
-        from daemon.service.chaos import ChaosService
+        from daemon.service.chaos.service import ChaosService
 
         chaos = self.chaos = ChaosService(self)
         await chaos.start()  # marks and undoes runs a dead daemon left behind

@@ -146,7 +146,7 @@ def ladder(d, name: str) -> LadderState:
 
 def assert_decisions_recorded_only_on_change(d, name: str) -> None:
     """Consecutive decision rows of a component differ (beyond elapsed times): no row per pass."""
-    from daemon.service.healer import _SPAN
+    from daemon.service.healer.loop import _SPAN
 
     rows = d.query("SELECT d.kind, d.step, d.incident_id, d.reason, round(coalesce(d.until, 0)) FROM decisions d "
                    "JOIN components c ON c.id = d.component_id WHERE c.name = ? ORDER BY d.id", (name,))

@@ -281,7 +281,7 @@ def escalations(db_path, incident_id: int) -> list[dict]:
 
 
 async def _escalate(db_path, channel_name, ch, msg, **deliver_options):
-    """The healer's sequence (service/healer_notify.py): the row pending before the first attempt, the
+    """The healer's sequence (service/healer/notify.py): the row pending before the first attempt, the
     delivery, the outcome; a once-per-incident message already delivered is not sent again."""
     with open_db(db_path) as conn:
         row = sql.open_escalation(conn, msg.incident, channel_name, msg.kind, 1.0)

@@ -15,7 +15,7 @@ from daemon.clock import FakeClock
 from daemon.config.loader import load_config
 from daemon.service.commands import CommandProcessor
 from daemon.service.daemon import DaemonOptions
-from daemon.service.degradation import DegradationService
+from daemon.service.degradation.service import DegradationService
 from daemon.service.monitor import Monitor
 from daemon.service.runtime import Runtime
 from daemon.service.sdnotify import Notifier

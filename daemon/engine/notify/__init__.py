@@ -8,7 +8,7 @@ it rejects) stops the daemon at start-up instead of falling through to some othe
 Each attempt is bounded by the channel's `timeout`; between attempts the wait follows
 `policies/backoff.py` (full jitter by default, so many escalations after a shared outage do not hit
 the receiver in lockstep); `channel.retries` retries follow the first attempt. The `escalations` rows
-(pending before the first attempt, then delivered or failed) are the healer's: service/healer_notify.py.
+(pending before the first attempt, then delivered or failed) are the healer's: service/healer/notify.py.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from daemon.engine.proc import run_argv
 from daemon.engine.publish import publish_state, remove_stale_temps, state_document, state_file_path
 from daemon.engine.score import Observation, Score, compute_score
 from daemon.engine.trend import TREND_WINDOW, TrendResult, compute_trend
-from daemon.service.degradation_state import COMMANDS, apply_degrade_command, row_key, state_row, tracker_from_row
+from daemon.service.degradation.state import COMMANDS, apply_degrade_command, row_key, state_row, tracker_from_row
 from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
 from daemon.service.wiring import CommandHandler, ConfigGetter, Store

@@ -9,7 +9,7 @@ CLI only asks (operator command `chaos_run`) and reads the journal. Safety rules
 * a run left `running` by a daemon that died (kill -9, power loss) is marked `interrupted` at the next
   start and undone: its held fault reverted (a `run` fault's `revert` argv; an in-daemon fault died
   with the old process) and its rollback run — before any new run may start;
-* a daemon stopping mid-run reverts and rolls back before it goes (service/chaos_run.py).
+* a daemon stopping mid-run reverts and rolls back before it goes (service/chaos/run.py).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import structlog
 from daemon.config.models import Experiment
 from daemon.engine.chaos import RunFacts, judge
 from daemon.errors import NotFoundError
-from daemon.service import chaos_faults
-from daemon.service.chaos_health import dry_run_components
-from daemon.service.chaos_run import STOP_UNDO_S, ExperimentRun
+from daemon.service.chaos import faults as chaos_faults
+from daemon.service.chaos.health import dry_run_components
+from daemon.service.chaos.run import STOP_UNDO_S, ExperimentRun
 from daemon.store import chaos_sql
 
 log = structlog.get_logger(__name__)

@@ -1,12 +1,12 @@
 """What a chaos run reads from the daemon: the score and level, the target's own state, the dry-run set.
 
-Read-only views of the runtime, kept apart from the run's lifecycle (service/chaos_run.py) so the
+Read-only views of the runtime, kept apart from the run's lifecycle (service/chaos/run.py) so the
 steady-state rule is stated once:
 
 * the steady state holds when the score is known and ≥ `min_score` *and* the target is well (breaker
   closed or disabled, last result healthy or degraded) — a system fine on average while the target
   itself is down is neither a state to inject into nor one to call recovered;
-* the score and level are the degradation service's (service/degradation.py): one source of truth,
+* the score and level are the degradation service's (service/degradation/service.py): one source of truth,
   already computed on each status change (50 ms debounce) and every second, instead of recomputing
   O(components) on every sample here. The level is its tracker's, which drops at once and climbs back
   with hysteresis (and which an operator override pins): the level the system really ran at.

@@ -24,7 +24,7 @@ import structlog
 from daemon.engine.decision import Decision
 from daemon.engine.heal_apply import DecisionKey, IncidentId, decision_columns, decision_key
 from daemon.engine.ladder import LadderState
-from daemon.service.healer_state import LadderBook, ladder_op
+from daemon.service.healer.state import LadderBook, ladder_op
 from daemon.service.wiring import Submit
 from daemon.store.intent_journal import Entry, apply_entry
 from daemon.store.intent_journal import entry as intent_entry

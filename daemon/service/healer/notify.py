@@ -25,8 +25,8 @@ from daemon.engine.ladder import LadderState
 from daemon.engine.notification import Notification, incident_link
 from daemon.engine.notify import deliver
 from daemon.engine.notify_group import combine, waiting_note
-from daemon.service.healer_commit import LadderCommits
-from daemon.service.healer_state import LadderBook
+from daemon.service.healer.commit import LadderCommits
+from daemon.service.healer.state import LadderBook
 from daemon.service.monitor import Monitor
 from daemon.service.wiring import ConfigGetter, Store
 from daemon.service.tasks import cancel_and_wait
@@ -68,7 +68,7 @@ class Escalations:
             rows = [escalations_sql.open_escalation(conn, incident_id, channel, d.kind, now) for channel in d.channels]
             return rows, healer_sql.last_failed_event(conn, incident_id)
 
-        # the rows, the ladder's record_escalation and the decision in one transaction (healer_commit.py)
+        # the rows, the ladder's record_escalation and the decision in one transaction (commit.py)
         written = await self.commits.commit(name, applied(state, d, now), now, decision=d, incident_id=incident_id,
                                             rows=rows_and_failed)
         assert written is not None

@@ -7,7 +7,7 @@ to never miss a deadline. A pass only waits for database commits; every action r
 (`_recover`), so one slow restart never holds up other components' checks or decisions.
 
 Intent before act: the `started` recovery event and the ladder state that counts the attempt commit
-together (service/healer_commit.py, the one write path) before the action runs, and the outcome commits after it, shielded
+together (service/healer/commit.py, the one write path) before the action runs, and the outcome commits after it, shielded
 from cancellation. On start, events still `started` are finished as `interrupted` with the matching
 reducer, so the budget counts that attempt exactly once and the incident is decided again.
 
@@ -39,13 +39,13 @@ from daemon.engine.heal_apply import (
 )
 from daemon.engine.ladder import LadderState, Outcome, record_finished
 from daemon.engine.maintenance import Period
-from daemon.service.healer_commit import LadderCommits
-from daemon.service.healer_facts import Facts, FactsCache
-from daemon.service.healer_intents import Intents
-from daemon.service.healer_notify import Escalations
-from daemon.service.healer_state import LadderBook
-from daemon.service.healer_steps import StepResult, StepRunner
-from daemon.service.healer_verify import Verifier
+from daemon.service.healer.commit import LadderCommits
+from daemon.service.healer.facts import Facts, FactsCache
+from daemon.service.healer.intents import Intents
+from daemon.service.healer.notify import Escalations
+from daemon.service.healer.state import LadderBook
+from daemon.service.healer.steps import StepResult, StepRunner
+from daemon.service.healer.verify import Verifier
 from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
 from daemon.service.wiring import Cadence, CommandHandler, ConfigGetter, Store
@@ -112,14 +112,14 @@ class Healer:
 
     async def start(self) -> None:
         """Restore every ladder, finish what the previous daemon left `started`, then start deciding."""
-        from daemon.service.healer_restore import restore
+        from daemon.service.healer.restore import restore
 
         await self.intents.start()  # ids continue after what the runtime replayed from the journal
         self.monitor.unconfirmed = self.intents.watch  # breaker transitions too
         await restore(self)
         self.monitor.result_listeners.append(self._on_result)
         self.monitor.transition_listeners.append(lambda name, t: self._wake.set())
-        from daemon.service.healer_commands import install
+        from daemon.service.healer.commands import install
 
         install(self, self.commands)
         await self.escalations.resend_pending()
@@ -267,7 +267,7 @@ class Healer:
     async def _commit(self, name: str, new: LadderState | None, d: Decision, now: float, *,
                       incident_id: IncidentId, ops: list[dict[str, Any]] | tuple[()] = ()) -> None:
         """The decision's rows, the new ladder state (if any) and the decision itself, in one commit
-        (service/healer_commit.py: bounded, journaled when the database is slow)."""
+        (service/healer/commit.py: bounded, journaled when the database is slow)."""
         await self.commits.commit(name, new, now, decision=d, incident_id=incident_id, ops=ops)
         log.info("healer decision", component=name, incident=incident_id, kind=decision_columns(d)["kind"], reason=d.reason)
 

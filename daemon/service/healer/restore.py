@@ -24,7 +24,7 @@ from daemon.engine.ladder import FAILBACK, IncidentState, Outcome, record_finish
 from daemon.store import healer_sql
 
 if TYPE_CHECKING:
-    from daemon.service.healer import Healer
+    from daemon.service.healer.loop import Healer
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@
           whose fault nobody healed — an experiment never leaves its fault behind
     verdict + recommendations (engine/chaos.py)
 
-The steady state, the score and the level are read through service/chaos_health.py (the rule is
+The steady state, the score and the level are read through service/chaos/health.py (the rule is
 stated there). The run samples them on each of the target's results and transitions and every
 SAMPLE_EVERY seconds: an abort follows the result that crossed the floor within the degradation
 service's 50 ms debounce plus one SAMPLE_EVERY at most (36 ms in the abort test's timeline).
@@ -34,8 +34,8 @@ import structlog
 
 from daemon.config.models import Experiment
 from daemon.engine.chaos import IN_DAEMON_FAULTS, Judgement, RunFacts, TargetFacts, judge, recommendations
-from daemon.service import chaos_faults
-from daemon.service.chaos_health import dry_run_components, health, steady_state, target_well
+from daemon.service.chaos import faults as chaos_faults
+from daemon.service.chaos.health import dry_run_components, health, steady_state, target_well
 from daemon.store import chaos_sql
 from daemon.types import BreakerState, Level
 

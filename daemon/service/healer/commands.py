@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from daemon.engine.ladder import LadderState, record_ack, request_recovery
-from daemon.service.healer_state import store_fn
+from daemon.service.healer.state import store_fn
 from daemon.store import healer_sql
 
 if TYPE_CHECKING:
-    from daemon.service.healer import Healer
+    from daemon.service.healer.loop import Healer
     from daemon.service.wiring import CommandHandler
 
 #: a command's reducer: (ladder, now) → (new ladder or None, status, outcome, rows to write or None)

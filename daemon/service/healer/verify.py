@@ -13,7 +13,7 @@ import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from daemon.service.healer_steps import Verification
+from daemon.service.healer.steps import Verification
 from daemon.service.monitor import Monitor
 from daemon.service.wiring import Cadence
 from daemon.types import BreakerState, CheckResult
