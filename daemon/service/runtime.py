@@ -335,7 +335,8 @@ class Runtime:
         if settings is not None:
             from daemon.service.fleet import FleetShipper
 
-            self.fleet = FleetShipper(self, settings)
+            self.fleet = FleetShipper(settings, config=lambda: self.config, clock=self.clock, store=self.store,
+                                      submit_threadsafe=self.writer.submit_threadsafe, status_soon=self.status_soon)
             await self.fleet.start()
 
     async def _retention_loop(self) -> None:
@@ -346,7 +347,7 @@ class Runtime:
         while True:
             await asyncio.sleep(every)
             try:
-                protect = await keep_unshipped(self, now=self.clock.wall())
+                protect = await keep_unshipped(self.config, self.store, now=self.clock.wall())
                 await prune_and_optimize(self.writer, self.config.settings.retention, now=self.clock.wall(),
                                          protect=protect)
             except Exception:

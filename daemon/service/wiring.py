@@ -10,6 +10,7 @@ other services it talks to. The runtime builds them (service/runtime.py); a test
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ class Submit(Protocol):
     """`fn(conn)` in the single writer's next transaction; the future resolves after COMMIT."""
 
     def __call__(self, fn: Callable[[sqlite3.Connection], Any], /) -> asyncio.Future[Any]: ...
+
+
+class SubmitThreadsafe(Protocol):
+    """`Submit` for code on another thread: a concurrent.futures.Future, `.result(timeout)` to wait."""
+
+    def __call__(self, fn: Callable[[sqlite3.Connection], Any], /) -> concurrent.futures.Future[Any]: ...
 
 
 @dataclass(frozen=True)
