@@ -14,9 +14,15 @@ import concurrent.futures
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from daemon.clock import Clock
 from daemon.config.models import HealerdConfig
+
+if TYPE_CHECKING:
+    from daemon.service.degradation.service import DegradationService
+    from daemon.service.monitor import Monitor
+    from daemon.store.writer import Writer
 
 T = TypeVar("T")
 
@@ -59,3 +65,28 @@ class Cadence(Protocol):
     def run_soon(self, name: str) -> None: ...
 
     def set_fast(self, name: str, fast: bool) -> None: ...
+
+
+class DaemonView(Protocol):
+    """The running daemon as its observers read it (the HTTP service, /metrics): they report on every
+    part, so they get this read-only view of them rather than the runtime's methods and setters."""
+
+    @property
+    def config(self) -> HealerdConfig: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def monitor(self) -> Monitor | None: ...
+
+    @property
+    def degradation(self) -> DegradationService | None: ...
+
+    @property
+    def writer(self) -> Writer: ...
+
+    def run_statistics(self) -> dict[str, Any]: ...
