@@ -20,6 +20,8 @@ from daemon.clock import Clock
 from daemon.config.models import HealerdConfig
 
 if TYPE_CHECKING:
+    from daemon.scheduling.scheduler import CheckScheduler
+    from daemon.service.commands import CommandProcessor
     from daemon.service.degradation.service import DegradationService
     from daemon.service.monitor import Monitor
     from daemon.store.writer import Writer
@@ -90,3 +92,16 @@ class DaemonView(Protocol):
     def writer(self) -> Writer: ...
 
     def run_statistics(self) -> dict[str, Any]: ...
+
+
+class ChaosHost(DaemonView, Protocol):
+    """What a chaos experiment touches besides reading: the dry-run set the healer honours, the
+    operator command handlers, and the scheduler (cron jobs for scheduled experiments)."""
+
+    dry_run_components: set[str]
+
+    @property
+    def commands(self) -> CommandProcessor | None: ...
+
+    @property
+    def scheduler(self) -> CheckScheduler: ...
