@@ -126,7 +126,8 @@ class Runtime:
             # issue 15: a second policy set decides alongside; nothing it decides runs
             from daemon.service.shadow import ShadowService
 
-            self.shadow = ShadowService(self, shadow)
+            self.shadow = ShadowService(config=lambda: self.config, clock=self.clock, store=self.store,
+                                        monitor=monitor, directory=shadow)
             await self.shadow.start()
         self.checkpoints = CheckpointTaker(config=lambda: self.config, clock=self.clock, store=self.store,
                                            monitor=monitor, ladder=healer.book.get,

@@ -32,7 +32,7 @@ def drop(conn) -> None:
 def apply(conn) -> None:
     for name, path in files().items():
         sql = path.read_text(encoding="utf-8")
-        schema_sql._check_names_itself("view", name, sql, path)
+        schema_sql.check_names_itself("view", name, sql, path)
         conn.exec_driver_sql(sql)
 
 
@@ -57,7 +57,7 @@ def apply_as_of(conn, script, revision: str) -> None:
         if name in leave_out:
             continue
         sql = old.get(name) or path.read_text(encoding="utf-8")
-        schema_sql._check_names_itself("view", name, sql, path)
+        schema_sql.check_names_itself("view", name, sql, path)
         conn.exec_driver_sql(sql)
 
 
