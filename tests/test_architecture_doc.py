@@ -21,10 +21,7 @@ NOT_MODULES: set[str] = set()
 
 
 def _exists(pattern: str, bases: list[Path]) -> bool:
-    for base in bases:
-        if any(base.glob(pattern)) if "*" in pattern else (base / pattern).exists():
-            return True
-    return False
+    return any(any(base.glob(pattern)) if "*" in pattern else (base / pattern).exists() for base in bases)
 
 
 def missing_names(text: str) -> list[tuple[int, str]]:
