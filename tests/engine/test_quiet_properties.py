@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from healer_kit import T0, call, comp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_decide_properties import ladders, moves, simulate, weathers
@@ -19,7 +20,6 @@ from daemon.engine.decision import Nothing
 from daemon.engine.heal_apply import applied, decision_key, is_quiet, is_recorded
 from daemon.engine.ladder import LadderState
 from daemon.types import BreakerState, Status
-from healer_kit import T0, call, comp
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PASSING = st.sampled_from([BreakerState.CLOSED, BreakerState.DISABLED])
