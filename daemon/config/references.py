@@ -236,10 +236,17 @@ def checkpoint_owners(defs: list[Definition]) -> Iterator[Finding]:
         yield Finding(_problem(d.file, d.parts, message), frozenset({d.file.relpath} | {o.file.relpath for o in owners}))
 
 
+def _depends_on(value: object) -> list[str]:
+    """What a component or a flag depends on (the two kinds that can form cycles)."""
+    if not isinstance(value, (Component, Flag)):
+        raise TypeError(f"{type(value).__name__} has no depends_on")
+    return list(value.depends_on)
+
+
 def cycles(defs: list[Definition], kind: str) -> Iterator[Finding]:
     """Each dependency cycle once, as `a → b → a`, reported at its alphabetically first member."""
     nodes = {d.name: d for d in defs if d.kind == kind}
-    depends = {name: list(getattr(d.value, "depends_on")) for name, d in nodes.items()}
+    depends = {name: _depends_on(d.value) for name, d in nodes.items()}
     edges = {name: [dep for dep in deps if dep in nodes] for name, deps in depends.items()}
     seen_cycles: set[tuple[str, ...]] = set()
     state: dict[str, int] = {}  # 1 = on the path, 2 = done
