@@ -71,7 +71,7 @@ def run(kills: int, cooldown: str) -> list[dict]:
         os.chmod(p, 0o644)
     subprocess.run(argv, check=True, timeout=30, capture_output=True)
     db = tmp / "healerd.db"
-    log = open(tmp / "daemon.log", "w")
+    log = open(tmp / "daemon.log", "w")  # noqa: SIM115 - the daemon inherits it
     daemon = subprocess.Popen([PY, "-m", "daemon", "run", "--config", str(etc), "--db", str(db)],
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
 

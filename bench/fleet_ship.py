@@ -96,10 +96,10 @@ def copy_reference(url: str, password_file: str, db: Path, host: str) -> tuple[i
     wall = time.perf_counter()
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cur:
-            with cur.copy("COPY check_results (host, id, component_id, ts, status, latency_ms, error_class, message, injected) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row((host, *r[:7], bool(r[7])))
+        with raw.cursor() as cur, cur.copy(
+                "COPY check_results (host, id, component_id, ts, status, latency_ms, error_class, message, injected) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((host, *r[:7], bool(r[7])))
         raw.commit()
     finally:
         raw.close()

@@ -246,7 +246,7 @@ def _history(conn: sqlite3.Connection, shape: Shape, now: float) -> dict[str, in
         events,
     )
     last = {}
-    for t0, cid, duration, _reopened, is_ongoing in outages:
+    for t0, cid, _duration, _reopened, is_ongoing in outages:
         last[cid] = (t0, is_ongoing)
     conn.executemany(
         "INSERT INTO breakers (component_id, state, since, open_until, consecutive_failures, updated_at) "

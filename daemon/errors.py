@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Exit code for a daemon that could not start (bad config, unmigratable database), as uvicorn uses 3,
 #: so systemd's RestartPreventExitStatus=3 stops a restart loop that cannot succeed.
 EXIT_STARTUP_FAILURE = 3
@@ -17,7 +19,7 @@ class HealerdError(Exception):
 class ConfigError(HealerdError):
     """The configuration directory is invalid; `problems` lists every problem found."""
 
-    def __init__(self, message: str, problems: list | None = None) -> None:
+    def __init__(self, message: str, problems: list[Any] | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems or [])
 

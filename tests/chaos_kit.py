@@ -22,7 +22,7 @@ def experiment(**overrides) -> Experiment:
 
 def facts(**overrides) -> RunFacts:
     """A kill injected at T0+1, detected 1 s later, recovered 7 s after the injection, steady again."""
-    base = dict(started_at=T0, fault_kind="kill", score_before=100.0, injected_at=T0 + 1, detected_at=T0 + 2,
-                recovered_at=T0 + 8, min_score=60.0, max_level=Level.REDUCED, steady_after=True, score_after=100.0)
+    base = {"started_at": T0, "fault_kind": "kill", "score_before": 100.0, "injected_at": T0 + 1, "detected_at": T0 + 2,
+                "recovered_at": T0 + 8, "min_score": 60.0, "max_level": Level.REDUCED, "steady_after": True, "score_after": 100.0}
     base.update(overrides)
     return RunFacts(**base)

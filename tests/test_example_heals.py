@@ -110,7 +110,7 @@ def test_the_example_heals_with_its_config_tree_read_only_and_restores_outside_i
     app_conf = srv / "app.conf"
     shutil.copyfile(EXAMPLES / "services" / "app.conf", app_conf)
     (config / "policies.d" / "zz-probe.toml").write_text(PROBE_POLICY.format(target=target))
-    for root, dirs, files in os.walk(tmp_path / "etc"):
+    for root, _dirs, files in os.walk(tmp_path / "etc"):
         os.chmod(root, 0o755)
         for name in files:
             os.chmod(Path(root) / name, 0o644)

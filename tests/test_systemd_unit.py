@@ -62,7 +62,7 @@ def test_security_score_is_printed_and_better_than_a_bare_unit(tmp_path):
         text=True,
         timeout=60,
     )
-    line = next((l for l in proc.stdout.splitlines() if "Overall exposure level" in l), None)
+    line = next((ln for ln in proc.stdout.splitlines() if "Overall exposure level" in ln), None)
     assert line is not None, proc.stdout + proc.stderr
     score = float(line.split(":")[1].split()[0])
     print(line)

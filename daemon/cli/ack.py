@@ -21,7 +21,7 @@ from daemon.cli.options import db_option, resolve_db
 @db_option
 def ack(name: str, db_path: Path | None) -> None:
     """Acknowledge NAME's open incident: no more reminders (recorded with the incident)."""
-    from daemon.service.healer_commands import ack_offline
+    from daemon.service.healer.commands import ack_offline
 
     _report(submit_command(resolve_db(db_path), "ack", name, {}, apply_offline=ack_offline(name)))
 
@@ -34,7 +34,7 @@ def heal(name: str, db_path: Path | None) -> None:
 
     Budgets, root-cause-first and the global limit still apply; the request lapses after 10 minutes.
     """
-    from daemon.service.healer_commands import heal_offline
+    from daemon.service.healer.commands import heal_offline
 
     db = resolve_db(db_path)
     _report(submit_command(db, "heal", name, {}, apply_offline=heal_offline(name)),

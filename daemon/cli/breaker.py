@@ -45,7 +45,9 @@ def submit_command(db_path: Path, command: str, target: str | None, args: dict, 
                     status, outcome = "rejected", str(exc)
                 store_state.finish_command(conn, command_id, status, outcome + " (applied without a running daemon)", SYSTEM_CLOCK.wall())
                 conn.execute("COMMIT")
-                return {**store_state.command_row(conn, command_id), "offline": True}
+                row = store_state.command_row(conn, command_id)
+                assert row is not None, "inserted above on this connection"
+                return {**row, "offline": True}
         finally:
             conn.close()
     finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import click
 
 from daemon.cli.options import config_environment, config_option, db_option, resolve_config, resolve_db
 from daemon.errors import HealerdError, NotFoundError
+from daemon.timefmt import clock_time
 
 POLL_S = 0.1
 #: How long `run` waits for a running daemon to pick the command up (beyond submit_command's 5 s).
@@ -45,7 +45,7 @@ def _read(db: Path, fn, *args):
 def _clock(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    return clock_time(ts)
 
 
 def format_event(event: dict[str, Any], started_at: float) -> str:
@@ -106,7 +106,7 @@ def _fmt_duration(td) -> str:
 def run(name: str, dry_run: bool, timeout: float | None, db_path: Path | None) -> None:
     """Run experiment NAME through the daemon, print the timeline and the verdict (exit 0 only if passed)."""
     from daemon.cli.breaker import submit_command
-    from daemon.service.chaos import COMMAND, run_id_from_outcome
+    from daemon.service.chaos.service import COMMAND, run_id_from_outcome
     from daemon.service.lock import daemon_running
 
     from daemon.store.probe import require_healerd_db

@@ -20,7 +20,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -29,10 +28,7 @@ import structlog
 from daemon.cli.options import config_environment, config_option, db_option, resolve_config, resolve_db
 from daemon.cli.report import render
 from daemon.errors import ConfigError, HealerdError, NotFoundError
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from daemon.timefmt import iso
 
 
 def human_size(size: int) -> str:
@@ -106,7 +102,7 @@ def list_(name: str | None, db_path: Path | None, fmt: str) -> None:
         raise NotFoundError(f"no checkpoint named {name!r} has been taken")
     columns = ("id", "name", "taken_at", "files", "size", "status")
     rows = [
-        (v["id"], v["name"], _iso(v["taken_at"]), len(v["files"]),
+        (v["id"], v["name"], iso(v["taken_at"]), len(v["files"]),
          human_size(v["size_bytes"]) if fmt == "table" else v["size_bytes"], v["status"])
         for v in versions
     ]

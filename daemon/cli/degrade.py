@@ -23,7 +23,7 @@ def _apply_offline(command: str, args: dict):
         from daemon.clock import SYSTEM_CLOCK
         from daemon.config.models import Degradation
         from daemon.errors import HealerdError
-        from daemon.service.degradation_state import apply_degrade_command, state_row, tracker_from_row
+        from daemon.service.degradation.state import apply_degrade_command, state_row, tracker_from_row
         from daemon.store import degradation_sql as sql
 
         row = sql.load_state(conn)

@@ -17,7 +17,8 @@ import click
 
 from daemon.cli.options import db_option, resolve_db
 from daemon.errors import NotFoundError
-from daemon.service.incident_timeline import at_time as _at, span as _span, timeline
+from daemon.service.incident_timeline import at_time as _at, timeline
+from daemon.timefmt import span as _span
 
 
 def render(data: dict[str, Any], now: float) -> str:

@@ -31,7 +31,8 @@ def test(channel: str, config_dir, db_path, retries: int) -> None:
     import asyncio
 
     from daemon.config.loader import load_what_loads
-    from daemon.engine.notify import Notification, deliver
+    from daemon.engine.notification import Notification
+    from daemon.engine.notify import deliver
 
     directory = resolve_config(config_dir, db_path)
     # a bad policy file must not block testing a channel; ${VAR}s as the running daemon sees them
@@ -43,6 +44,7 @@ def test(channel: str, config_dir, db_path, retries: int) -> None:
         known = ", ".join(sorted(channels)) or "none"
         click.echo(f"healerd: no notify channel named {channel!r} in {directory} (known: {known})", err=True)
         sys.exit(1)
+    assert loaded is not None  # no config, no channels: the branch above exited
     chosen = channels[channel].model_copy(update={"retries": retries})
     message = Notification(component="healerd", incident=None, kind="test", status="test",
                            reason=f"test message sent by `healerd notify test {channel}`; no action needed")

@@ -17,6 +17,7 @@ import click
 from daemon.cli.options import db_option, resolve_db
 from daemon.cli.report import render
 from daemon.service.incident_timeline import result_detail
+from daemon.timefmt import iso_or
 
 
 def collect(db_path: Path) -> dict[str, Any]:
@@ -33,9 +34,7 @@ def collect(db_path: Path) -> dict[str, Any]:
 
 def _fleet_line(f: dict[str, Any]) -> str:
     def iso(ts: float | None) -> str:
-        import datetime as dt
-
-        return "never" if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_or(ts, "never")
 
     line = (f"fleet    host {f['host']} → {f['centre']}: lag {f['lag_s']:g} s, last success {iso(f['last_success_at'])}, "
             f"{f['rows_shipped']} rows shipped")

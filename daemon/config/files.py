@@ -392,7 +392,7 @@ def _secret_problems(model: BaseModel, relpath: str, line_of: LineOf) -> list[Pr
     return [Problem(relpath, format_key(key), f"{auth.password_file}: {read.message}", line_of(key, False))]
 
 
-def _not_config_keys(entry: Entry, data: dict, line_of: LineOf) -> Problem | None:
+def _not_config_keys(entry: Entry, data: dict[str, Any], line_of: LineOf) -> Problem | None:
     """A mapping none of whose top-level keys healerd reads is some other file (a symlink to a secret,
     a log): its keys may be its content (`root:$6$hash:…:` is a YAML key), so none is echoed."""
     model = MODELS[entry.kind]

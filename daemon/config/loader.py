@@ -124,14 +124,14 @@ def changed_on_disk(loaded: LoadedConfig) -> bool:
     return False
 
 
-def directory_signature(directory: Path) -> frozenset:
+def directory_signature(directory: Path) -> frozenset[tuple[bytes, bytes | None, int, int, int, int]]:
     """Names (as bytes), sizes and mtimes of everything the loader may read: the polling watcher's view.
 
     Bytes, not str: a file name that is not valid UTF-8 is exactly what broke watchfiles' watcher and
     its own polling (issue 16); here it is one more name whose appearance triggers a reload.
     """
     root = os.fsencode(directory)
-    seen = set()
+    seen: set[tuple[bytes, bytes | None, int, int, int, int]] = set()
     for sub in (b"", *(os.fsencode(s) for s in SUBDIRS)):
         folder = os.path.join(root, sub) if sub else root
         try:

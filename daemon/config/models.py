@@ -410,7 +410,7 @@ class AlertmanagerChannel(ChannelBase):
     #: Alertmanager's base URL (`http://127.0.0.1:9093`); `/api/v2/alerts` is appended.
     url: Annotated[str, Field(pattern=r"^https?://")]
     severity: str = "critical"
-    #: a firing alert's endsAt is now + lease (reminders renew it); see engine/notify_alertmanager.py.
+    #: a firing alert's endsAt is now + lease (reminders renew it); see engine/notify/alertmanager.py.
     lease: Duration = _seconds("24h")
     labels: dict[str, str] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)

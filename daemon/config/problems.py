@@ -13,7 +13,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from pydantic import BaseModel, ValidationError
 
@@ -180,7 +180,7 @@ def allowed_keys(model: type[BaseModel], parts: KeyPath, data: Any) -> list[str]
     return []
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
@@ -197,7 +197,7 @@ def _message(error: dict[str, Any]) -> str:
         return f"{shown(error.get('input'))} is not an http:// or https:// URL"
     if kind == "too_short" and ctx.get("min_length") == 1:
         return "must not be empty"
-    message = error["msg"]
+    message: str = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     return message

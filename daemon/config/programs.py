@@ -42,7 +42,7 @@ def program_problems(model: BaseModel, directory: Path, relpath: str, line_of: L
     return problems
 
 
-def _argvs(value: object, key: tuple) -> Iterator[tuple[tuple, list[str]]]:
+def _argvs(value: object, key: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], list[str]]]:
     """Every `run` argv in a parsed file, with its key path as the operator wrote it (aliases)."""
     if isinstance(value, BaseModel):
         for name, info in type(value).model_fields.items():
@@ -102,7 +102,7 @@ def _untrusted(path: Path, directory: Path) -> str | None:
 
 def _parents_inside(path: Path, directory: Path) -> list[Path]:
     """The directories from path's parent up to, not including, the config directory; [] if outside."""
-    parents = []
+    parents: list[Path] = []
     for parent in path.parents:
         if parent == directory:
             return parents

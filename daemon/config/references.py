@@ -173,10 +173,10 @@ def _component_refs(d: Definition, comp: Component) -> Iterator[tuple[KeyPath, s
 def _experiment_refs(d: Definition, exp: Experiment, r: _Resolver) -> Iterator[tuple[KeyPath, str, str] | Finding]:
     yield d.parts + ("target",), "component", exp.target
     target = r.get("component", exp.target)
-    if isinstance(exp.fault, KillFault) and target is not None and isinstance(target.value, Component):
-        if not _has_process(target.value):
-            message = f"a kill fault needs the target's process: give {exp.target!r} a pidfile or a process check with match"
-            yield Finding(_problem(d.file, d.parts + ("fault",), message), frozenset({d.file.relpath, target.file.relpath}))
+    if (isinstance(exp.fault, KillFault) and target is not None and isinstance(target.value, Component)
+            and not _has_process(target.value)):
+        message = f"a kill fault needs the target's process: give {exp.target!r} a pidfile or a process check with match"
+        yield Finding(_problem(d.file, d.parts + ("fault",), message), frozenset({d.file.relpath, target.file.relpath}))
 
 
 def dangling_references(defs: list[Definition]) -> Iterator[Finding]:
@@ -206,12 +206,12 @@ def dangling_references(defs: list[Definition]) -> Iterator[Finding]:
 
 def _settings_signal(defs: list[Definition]) -> Iterator[Finding]:
     for pf in {id(d.file): d.file for d in defs}.values():
-        if isinstance(pf.model, SettingsFile) and pf.model.degradation.on_change is not None:
-            if pf.model.degradation.on_change.signal is not None:
-                yield Finding(
-                    _problem(pf, ("degradation", "on_change", "signal"), "a signal action needs a component's process; use run or http here"),
-                    frozenset({pf.relpath}),
-                )
+        on_change = pf.model.degradation.on_change if isinstance(pf.model, SettingsFile) else None
+        if on_change is not None and on_change.signal is not None:
+            yield Finding(
+                _problem(pf, ("degradation", "on_change", "signal"), "a signal action needs a component's process; use run or http here"),
+                frozenset({pf.relpath}),
+            )
 
 
 def checkpoint_owners(defs: list[Definition]) -> Iterator[Finding]:
@@ -236,10 +236,17 @@ def checkpoint_owners(defs: list[Definition]) -> Iterator[Finding]:
         yield Finding(_problem(d.file, d.parts, message), frozenset({d.file.relpath} | {o.file.relpath for o in owners}))
 
 
+def _depends_on(value: object) -> list[str]:
+    """What a component or a flag depends on (the two kinds that can form cycles)."""
+    if not isinstance(value, (Component, Flag)):
+        raise TypeError(f"{type(value).__name__} has no depends_on")
+    return list(value.depends_on)
+
+
 def cycles(defs: list[Definition], kind: str) -> Iterator[Finding]:
     """Each dependency cycle once, as `a → b → a`, reported at its alphabetically first member."""
     nodes = {d.name: d for d in defs if d.kind == kind}
-    depends = {name: list(getattr(d.value, "depends_on")) for name, d in nodes.items()}
+    depends = {name: _depends_on(d.value) for name, d in nodes.items()}
     edges = {name: [dep for dep in deps if dep in nodes] for name, deps in depends.items()}
     seen_cycles: set[tuple[str, ...]] = set()
     state: dict[str, int] = {}  # 1 = on the path, 2 = done

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from collections.abc import Iterable
 from typing import Callable, NamedTuple
 
 from daemon.clock import Clock
@@ -129,7 +130,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}es" if word.endswith("s") else f"{n} {word}s"
 
 
-class _Window(list):
+class _Window(list[str]):
     """The last `maxlen` outcome codes: a list that drops its oldest, like deque(maxlen=…).
 
     Not a deque because a deque allocates a 64-slot block up front (~630 bytes for a 20-result
@@ -148,7 +149,7 @@ class _Window(list):
         if len(self) > self.maxlen:
             del self[0]
 
-    def extend(self, codes) -> None:
+    def extend(self, codes: Iterable[str]) -> None:
         super().extend(codes)
         if len(self) > self.maxlen:
             del self[: len(self) - self.maxlen]

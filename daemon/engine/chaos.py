@@ -1,6 +1,6 @@
 """A chaos run's verdict and advice, as pure functions of what the run observed.
 
-The service (service/chaos_run.py) injects, watches and rolls back; everything it concludes from that
+The service (service/chaos/run.py) injects, watches and rolls back; everything it concludes from that
 is decided here, so each rule is pinned by a test with plain numbers and no daemon.
 
 Rules, and why:
@@ -24,6 +24,7 @@ Rules, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from daemon.config.durations import format_duration
 from daemon.config.models import Experiment, HealerdConfig
@@ -117,7 +118,7 @@ def seconds(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") + " s"
 
 
-def _dur(td) -> str:
+def _dur(td: timedelta) -> str:
     return format_duration(td)
 
 

@@ -30,7 +30,7 @@ from daemon.types import CheckResult, Status
 Injector = Callable[[CheckResult], CheckResult]
 
 
-def make_injector(fault, component: Component, *, run_id: int) -> Injector:
+def make_injector(fault: object, component: Component, *, run_id: int) -> Injector:
     """The result rewriter for one run of an in-daemon fault on `component`."""
     tag = f"chaos run {run_id}"
     if isinstance(fault, LatencyFault):
@@ -39,7 +39,7 @@ def make_injector(fault, component: Component, *, run_id: int) -> Injector:
         return _error(fault, random.Random(run_id), tag)
     if isinstance(fault, UnavailableFault):
         return _unavailable(tag)
-    raise ValueError(f"{fault.kind!r} is not an in-daemon fault")
+    raise ValueError(f"{getattr(fault, 'kind', fault)!r} is not an in-daemon fault")
 
 
 def _failing(result: CheckResult) -> bool:

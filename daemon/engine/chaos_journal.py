@@ -1,6 +1,6 @@
 """A recorded chaos run as a Chaos Toolkit–style journal, so other tools can read healerd's results.
 
-The run's events (chaos_events rows, written by service/chaos_run.py as the run goes) are the source;
+The run's events (chaos_events rows, written by service/chaos/run.py as the run goes) are the source;
 this only reshapes them, so the export cannot disagree with what the database says happened. Mapping:
 
 * `status`: passed → completed; failed and refused → failed (Chaos Toolkit also calls an experiment
@@ -16,8 +16,9 @@ this only reshapes them, so the export cannot disagree with what the database sa
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
+
+from daemon import timefmt
 
 STATUS = {"passed": "completed", "failed": "failed", "refused": "failed", "aborted": "aborted",
           "interrupted": "interrupted", "running": "running"}
@@ -28,9 +29,7 @@ FINAL = ("succeeded", "failed", "skipped")
 
 
 def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if ts is None else timefmt.iso(ts, digits=6)
 
 
 def _activity(event: dict[str, Any], status: str | None = None) -> dict[str, Any]:

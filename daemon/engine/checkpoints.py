@@ -155,15 +155,8 @@ async def _pick(name: str, checkpoint_id: int | None, db: DbCall) -> dict[str, A
     return await db(read)
 
 
-async def verify_checkpoint(checkpoint_id: int, *, db: DbCall) -> VerifyResult:
-    """Recompute every stored file's sha256; a mismatch marks the version `corrupt`."""
-    row = await db(lambda conn: sql.get(conn, checkpoint_id))
-    if row is None:
-        return VerifyResult(False, checkpoint_id, f"no checkpoint version #{checkpoint_id}")
-    return await _verify_row(row, db)
-
-
 async def _verify_row(row: dict[str, Any], db: DbCall) -> VerifyResult:
+    """Recompute every stored file's sha256; a mismatch marks the version `corrupt`."""
     if row["status"] != "verified":
         return VerifyResult(False, row["id"], f"checkpoint {row['name']} #{row['id']} is {row['status']}, not verified")
     problems = await asyncio.to_thread(cf.verify_files, row["location"], row["files"])

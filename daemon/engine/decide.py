@@ -42,7 +42,7 @@ RunStep / Failback → insert the `started` event with `record_started()`, act a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Literal, Mapping
 
 from daemon.config.models import EscalateStep, FallbackStep, RestoreStep
 from daemon.engine.ladder import IncidentState, LadderState
@@ -54,7 +54,6 @@ from daemon.engine.decide_between import (
     flapping_passing as _flapping_passing,
     recheck_after_dependency as _recheck_after_dependency,
     restart_wait as _restart_wait,
-    span as _span,
 )
 from daemon.engine.decision import (
     BreakerView,
@@ -70,7 +69,9 @@ from daemon.engine.decision import (
     OpenIncident,
     RunStep,
     Wait,
+    nothing_to_heal,
 )
+from daemon.timefmt import span as _span
 from daemon.types import BreakerState, Status
 
 #: an operator's "heal it now" that could not start a step for this long is forgotten.
@@ -132,7 +133,7 @@ def decide(
                 return CloseIncident(inc.id, f"breaker {state.value}: incident {inc.id} closes")
             if ladder.fallback is not None:
                 return _failback(facts)
-            return Nothing(f"breaker {state.value}: nothing to heal")
+            return nothing_to_heal(state)
         if state is BreakerState.FORCED_OPEN:
             return Nothing("breaker forced open by an operator: healerd leaves it alone")
     if inc is None:
@@ -143,7 +144,7 @@ def decide(
                 f"{_dur(component.flapping.within.total_seconds())}): "
                 f"one flapping incident opens and stays open until the component is healthy for "
                 f"{_dur(component.flapping.quiet.total_seconds())}"))
-        trigger = "operator" if requested else "breaker"
+        trigger: Literal["operator", "breaker"] = "operator" if requested else "breaker"
         why = "an operator asked for a recovery" if requested else f"breaker {state.value}"
         return OpenIncident(trigger, f"{why}: a new incident opens")
 
@@ -292,7 +293,8 @@ def _walk(facts: _Facts, inc: IncidentState) -> RunStep | Escalate | Wait | Noth
             notes.append(f"{name} {len(used)}/{step.attempts} used in {_dur(within)}")
             refill.append(used[-step.attempts] + within)
             continue
-        candidate, candidates, checkpoint_id = None, (), None
+        candidates: tuple[str, ...] = ()
+        candidate, checkpoint_id = None, None
         if isinstance(step, RestoreStep):
             cp = facts.checkpoints.get(step.checkpoint)
             if cp is None or not cp.verified:
@@ -352,8 +354,8 @@ def _failback_after(component: ComponentView, index: int) -> float:
 def _repeat_every(component: ComponentView, index: int) -> float | None:
     """The escalating step's reminder spacing; if a reload moved it, the ladder's first escalate step's."""
     steps = component.recovery
-    step = steps[index] if index < len(steps) and isinstance(steps[index], EscalateStep) else None
-    step = step or next((s for s in steps if isinstance(s, EscalateStep)), None)
+    at_index = steps[index] if index < len(steps) else None
+    step = at_index if isinstance(at_index, EscalateStep) else next((s for s in steps if isinstance(s, EscalateStep)), None)
     if step is None or step.repeat_every is None:
         return None
     return step.repeat_every.total_seconds()

@@ -13,6 +13,7 @@ from daemon.config.models import Backoff
 from daemon.engine.decision import CloseIncident, Decision, Wait
 from daemon.engine.ladder import IncidentState
 from daemon.policies.backoff import restart_delay
+from daemon.timefmt import span
 
 #: the restart backoff of a step without a backoff of its own (restore, fallback).
 _DEFAULT_BACKOFF = Backoff()
@@ -83,13 +84,3 @@ def dur(seconds: float) -> str:
     return format_duration(timedelta(seconds=seconds))
 
 
-def span(seconds: float) -> str:
-    """A rough, readable length of time for reasons ("2.4s", "42s", "7m", "1.5h")."""
-    seconds = max(seconds, 0.0)
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"

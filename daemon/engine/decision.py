@@ -6,8 +6,8 @@ these types without pulling in the rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Union
+from dataclasses import dataclass, field
+from typing import Literal
 
 from daemon.config.models import Component, DaemonSettings, Flapping, RecoveryStep
 from daemon.types import BreakerState, Status
@@ -38,7 +38,7 @@ class ComponentView:
     #: no escalation; checks still run and the incident still closes when the breaker does.
     suppressed: str | None = None
     suppressed_until: float | None = None
-    flapping: Flapping = Flapping()
+    flapping: Flapping = field(default_factory=Flapping)
 
     @classmethod
     def from_config(
@@ -168,6 +168,12 @@ class Nothing:
     reason: str
 
 
-Decision = Union[Wait, RunStep, Escalate, Failback, OpenIncident, CloseIncident, Nothing]
+def nothing_to_heal(breaker: BreakerState) -> Nothing:
+    """decide()'s answer for a healthy component with nothing pending (also what the healer's quiet
+    shortcut compares the last recorded decision with: heal_apply.is_quiet)."""
+    return Nothing(f"breaker {breaker.value}: nothing to heal")
+
+
+Decision = Wait | RunStep | Escalate | Failback | OpenIncident | CloseIncident | Nothing
 #: decisions that act on a component (what the global limit and the cooldown govern).
 ACTIONS = (RunStep, Failback)

@@ -26,12 +26,12 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from daemon.clock import Clock
 from daemon.config.models import Degradation
 from daemon.types import Level
+from daemon.timefmt import iso
 
 LEVELS = (Level.FULL, Level.REDUCED, Level.MINIMAL, Level.EMERGENCY)
 
@@ -56,10 +56,6 @@ def level_for(score: float, config: Degradation) -> Level:
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Cause(str, enum.Enum):
@@ -206,17 +202,17 @@ class LevelTracker:
             return None
         ended = self._override
         self._override = None
-        reason = f"override {ended.level.value} expired at {_iso(ended.until)} (set because: {ended.reason}); computed level {self._computed.value}"
+        reason = f"override {ended.level.value} expired at {iso(ended.until)} (set because: {ended.reason}); computed level {self._computed.value}"
         return self._change(ended.level, Cause.OVERRIDE_EXPIRED, reason)
 
     def set_override(self, level: Level, until: float, reason: str) -> LevelChange:
         """Pin the published level until wall-clock `until`; replaces any override already set."""
         now = self._clock.wall()
         if not until > now:
-            raise ValueError(f"an override must end in the future (until {_iso(until)} ≤ now {_iso(now)})")
+            raise ValueError(f"an override must end in the future (until {iso(until)} ≤ now {iso(now)})")
         before = self.level
         self._override = Override(Level(level), until, reason, now)
-        return self._change(before, Cause.OVERRIDE_SET, f"override {self._override.level.value} until {_iso(until)}: {reason}")
+        return self._change(before, Cause.OVERRIDE_SET, f"override {self._override.level.value} until {iso(until)}: {reason}")
 
     def clear_override(self, reason: str = "cleared by operator") -> LevelChange | None:
         if self._override is None:

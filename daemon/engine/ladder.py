@@ -328,7 +328,7 @@ def _finish_failback(state: LadderState, outcome: Outcome, now: float) -> Ladder
 
 
 def record_escalation(
-    state: LadderState, kind: str, index: int, channels: tuple[str, ...], now: float, incident_id: int | str
+    state: LadderState, kind: str, index: int, channels: tuple[str, ...], now: float, incident_id: int | str | None
 ) -> LadderState:
     """Apply after the `escalations` rows are inserted; the delivery itself is the notifier's business."""
     if kind == "resolved":

@@ -82,7 +82,8 @@ def window_periods(windows: list[MaintenanceWindow], now: float) -> list[Period]
         found = occurrence(window, now)
         if found is None:
             continue
-        for component in window.components or [None]:
+        targets: list[str | None] = list(window.components) if window.components else [None]
+        for component in targets:
             out.append(Period("window", window.name, component, found[0], found[1], window.reason))
     return out
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from daemon.engine.notify import Notification
+from daemon.engine.notification import Notification
 
 
 def waiting_note(dependents: Sequence[str]) -> str:

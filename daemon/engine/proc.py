@@ -23,6 +23,7 @@ import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 #: Time between SIGTERM and SIGKILL to the process group on timeout: long enough for a well-behaved
 #: command to clean up, short enough that a stuck one cannot stall a check cycle.
@@ -169,9 +170,7 @@ async def run_argv(
             eof: asyncio.Future[None] = loop.create_future()
             pipe = os.fdopen(pending_fds.pop(0), "rb", buffering=0)
             try:
-                transport, capture = await loop.connect_read_pipe(
-                    lambda eof=eof: _Capture(output_limit, eof), pipe
-                )
+                transport, capture = await loop.connect_read_pipe(partial(_Capture, output_limit, eof), pipe)
             except BaseException:
                 pipe.close()
                 raise
@@ -192,8 +191,8 @@ async def run_argv(
     finally:
         for fd in pending_fds:
             os.close(fd)
-        for transport in transports:
-            transport.close()
+        for opened in transports:
+            opened.close()
         for eof in eofs:
             if not eof.done():
                 eof.cancel()

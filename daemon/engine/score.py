@@ -58,7 +58,7 @@ class Condition(str, enum.Enum):
         """`unhealthy`, `breaker open`, …: the words used in flag reasons."""
         if self in (Condition.OPEN, Condition.FORCED_OPEN, Condition.HALF_OPEN):
             return f"breaker {self.value}"
-        return self.value
+        return str(self.value)
 
 
 _BREAKER_CONDITION = {
@@ -74,7 +74,7 @@ class Observation:
 
     name: str
     weight: float
-    status: Status | None
+    status: Status | str | None  # a stored result's status is its text; component_score reads either
     last_ts: float | None
     every_s: float
     breaker: BreakerState = BreakerState.CLOSED
@@ -84,7 +84,7 @@ class Observation:
         cls,
         component: Component,
         *,
-        status: Status | None,
+        status: Status | str | None,  # a stored result's status is its text; compute_score reads either
         last_ts: float | None,
         breaker: BreakerState = BreakerState.CLOSED,
     ) -> Observation:
@@ -177,10 +177,10 @@ def compute_score(
     names = [p.name for p in parts]
     if len(set(names)) != len(names):
         raise ValueError(f"a component is observed twice: {sorted(n for n in set(names) if names.count(n) > 1)}")
-    known = [p for p in parts if p.health is not None]
-    total = sum(p.weight for p in known)
+    known = [(p.weight, p.health) for p in parts if p.health is not None]
+    total = sum(weight for weight, _ in known)
     if not known:
         return Score(None, parts)
-    value = round(100.0 * sum(p.weight * p.health for p in known) / total, 6)  # type: ignore[operator]
+    value = round(100.0 * sum(weight * health for weight, health in known) / total, 6)
     return Score(value, parts)
 

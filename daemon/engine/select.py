@@ -50,7 +50,7 @@ def candidate_problem(
         return "is the component itself"
     status = health.get(name, Status.UNKNOWN)
     if status is not Status.HEALTHY:
-        return status.value
+        return str(status.value)
     breaker = breakers.get(name)
     if breaker is not None and breaker not in _PASSING_BREAKERS:
         return f"breaker {breaker.value}"

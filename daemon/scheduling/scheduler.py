@@ -190,6 +190,8 @@ class CheckScheduler:
         self._rng = rng or random.Random()
         self._scheduler = _RobustScheduler(timezone=timezone.utc)
         self._scheduler.on_unschedulable = self._report_unschedulable
+        #: the APScheduler instance, for other timed jobs on the same loop (chaos experiments' schedules)
+        self.jobs = self._scheduler
         self._specs: dict[str, bytes] = {}
         self._every: dict[str, float] = {}
         self._fast: set[str] = set()

@@ -14,8 +14,14 @@ One small loop instead of an APScheduler job per checkpoint: the gate (owner hea
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import structlog
+
+from daemon.clock import Clock
+from daemon.engine.breaker import CircuitBreaker
+from daemon.engine.ladder import LadderState
 
 from daemon.engine.checkpoints import (
     checkpoints_root,
@@ -23,8 +29,19 @@ from daemon.engine.checkpoints import (
     take_checkpoint,
 )
 from daemon.service.tasks import cancel_and_wait
+from daemon.service.wiring import ConfigGetter, Store
 from daemon.store import checkpoints_sql
-from daemon.types import BreakerState, Status
+from daemon.types import BreakerState, CheckResult, Status
+
+
+class HealthView(Protocol):
+    """The monitor as far as the checkpoint gate reads it."""
+
+    @property
+    def last(self) -> Mapping[str, CheckResult]: ...
+
+    @property
+    def breakers(self) -> Mapping[str, CircuitBreaker]: ...
 
 log = structlog.get_logger(__name__)
 
@@ -33,20 +50,27 @@ RETRY_S = 60.0
 
 
 class CheckpointTaker:
-    def __init__(self, runtime, healer) -> None:
-        self.rt = runtime
-        self.healer = healer
+    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: HealthView,
+                 ladder: Callable[[str], LadderState], taken: Callable[[], None]) -> None:
+        """`ladder(name)`: the healer's ladder of a component; `taken()`: a new version exists (the
+        healer's cached checkpoint views are stale)."""
+        self._config = config
+        self.clock = clock
+        self.store = store
+        self.monitor = monitor
+        self.ladder = ladder
+        self.taken = taken
         #: checkpoint name → wall time of the newest verified version (or of the last failed try).
         self.last: dict[str, float] = {}
         self._running: dict[str, asyncio.Task] = {}
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        db = self.rt.writer.submit
+        db = self.store.submit
         failed = await cleanup_interrupted(db=db)
         if failed:
             log.warning("checkpoint versions left half-taken were marked failed", ids=list(failed))
-        latest = await asyncio.to_thread(self.rt._read, checkpoints_sql.latest_verified)
+        latest = await asyncio.to_thread(self.store.read, checkpoints_sql.latest_verified)
         self.last = {name: row["taken_at"] for name, row in latest.items()}
         self._task = asyncio.create_task(self._loop(), name="checkpoints")
 
@@ -55,9 +79,9 @@ class CheckpointTaker:
         await cancel_and_wait(tasks, timeout=10.0, what="checkpoints")
 
     def owner_healthy(self, owner: str) -> bool:
-        last = self.rt.monitor.last.get(owner)
-        breaker = self.rt.monitor.breakers.get(owner)
-        ladder = self.healer.book.get(owner)
+        last = self.monitor.last.get(owner)
+        breaker = self.monitor.breakers.get(owner)
+        ladder = self.ladder(owner)
         return (
             last is not None and last.status is Status.HEALTHY
             and breaker is not None and breaker.state in (BreakerState.CLOSED, BreakerState.DISABLED)
@@ -73,8 +97,8 @@ class CheckpointTaker:
             await asyncio.sleep(TICK_S)
 
     def tick(self) -> None:
-        config = self.rt.config
-        now = self.rt.clock.wall()
+        config = self._config()
+        now = self.clock.wall()
         for name, checkpoint in config.checkpoints.items():
             if name in self._running:
                 continue
@@ -89,12 +113,12 @@ class CheckpointTaker:
     async def _take(self, checkpoint, owner: str | None) -> None:
         try:
             result = await take_checkpoint(
-                checkpoint, db=self.rt.writer.submit, root=checkpoints_root(self.rt.options.db_path),
-                component=owner, now=self.rt.clock.wall(),
+                checkpoint, db=self.store.submit, root=checkpoints_root(self.store.db_path),
+                component=owner, now=self.clock.wall(),
             )
             if result.ok:
-                self.last[checkpoint.name] = self.rt.clock.wall()
-                self.healer.facts.invalidate_checkpoints()
+                self.last[checkpoint.name] = self.clock.wall()
+                self.taken()
             else:
                 log.warning("checkpoint not taken", checkpoint=checkpoint.name, message=result.message)
                 self._retry_later(checkpoint)
@@ -106,4 +130,4 @@ class CheckpointTaker:
 
     def _retry_later(self, checkpoint) -> None:
         every = checkpoint.every.total_seconds()
-        self.last[checkpoint.name] = self.rt.clock.wall() - every + min(every, RETRY_S)
+        self.last[checkpoint.name] = self.clock.wall() - every + min(every, RETRY_S)

@@ -8,13 +8,16 @@ outcome. Applying a breaker command is the same function in both places: `apply_
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
+from daemon.clock import Clock
 from daemon.config.durations import parse_duration
 from daemon.engine.breaker import CircuitBreaker, Transition
+from daemon.service.wiring import CommandHandler, Store
 from daemon.store import state as store_state
 
 log = structlog.get_logger(__name__)
@@ -45,10 +48,24 @@ def apply_breaker_command(
     raise ValueError(f"unknown breaker command {command!r}")
 
 
+class Breakers(Protocol):
+    """The monitor as the breaker commands use it."""
+
+    @property
+    def breakers(self) -> Mapping[str, CircuitBreaker]: ...
+
+    def changed_in_place(self, name: str, transitions: list[Transition]) -> None: ...
+
+
 class CommandProcessor:
-    def __init__(self, runtime) -> None:
-        self.runtime = runtime
-        self.handlers: dict[str, Any] = {name: self._breaker for name in BREAKER_COMMANDS}
+    """Polls `operator_commands` and hands each to the handler registered for it; other services add
+    theirs to `handlers` (the healer's ack/heal, maintenance's silences, degradation's overrides)."""
+
+    def __init__(self, *, clock: Clock, store: Store, breakers: Breakers) -> None:
+        self.clock = clock
+        self.store = store
+        self.monitor = breakers
+        self.handlers: dict[str, CommandHandler] = {name: self._breaker for name in BREAKER_COMMANDS}
 
     async def loop(self) -> None:
         while True:
@@ -59,14 +76,14 @@ class CommandProcessor:
             await asyncio.sleep(POLL_EVERY)
 
     async def poll_once(self) -> int:
-        pending = await asyncio.to_thread(self.runtime._read, store_state.pending_commands)
+        pending = await asyncio.to_thread(self.store.read, store_state.pending_commands)
         for cmd in pending:
             await self._apply(cmd)
         return len(pending)
 
     async def _apply(self, cmd: dict[str, Any]) -> None:
         handler = self.handlers.get(cmd["command"])
-        now = self.runtime.clock.wall()
+        now = self.clock.wall()
         if handler is None:
             status, outcome = "rejected", f"unknown command {cmd['command']!r}"
         else:
@@ -76,20 +93,17 @@ class CommandProcessor:
                 log.exception("operator command failed", command=cmd["command"], target=cmd["target"])
                 status, outcome = "failed", str(exc)
         log.info("operator command", command=cmd["command"], target=cmd["target"], status=status, outcome=outcome)
-        await self.runtime.writer.submit(
+        await self.store.submit(
             lambda conn: store_state.finish_command(conn, cmd["id"], status, outcome, now)
         )
 
     async def _breaker(self, cmd: dict[str, Any]) -> tuple[str, str]:
-        monitor = self.runtime.monitor
-        breaker = monitor.breakers.get(cmd["target"])
+        breaker = self.monitor.breakers.get(cmd["target"])
         if breaker is None:
             return "rejected", f"no component named {cmd['target']!r}"
         try:
             transitions, outcome = apply_breaker_command(breaker, cmd["command"], cmd["args"])
         except ValueError as exc:
             return "rejected", str(exc)
-        monitor._dirty.add(cmd["target"])
-        if transitions:
-            monitor._persist_transitions(cmd["target"], transitions)
+        self.monitor.changed_in_place(cmd["target"], transitions)
         return "applied", outcome

@@ -16,6 +16,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -25,6 +26,9 @@ from daemon.errors import StartupError
 from daemon.service.memory import settle
 from daemon.service.sdnotify import Notifier, watchdog_loop
 from daemon.service.tasks import cancel_and_wait
+
+if TYPE_CHECKING:  # imported in start(): `healerd --help` must not pay for the whole service
+    from daemon.service.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -85,7 +89,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._reload_requested = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self.runtime = None  # the Runtime built at start-up (service/runtime.py)
+        self.runtime: Runtime | None = None  # the Runtime built at start-up (service/runtime.py)
         #: READY=1 was sent: `healerd run` undoes what it noted for a daemon that never got here.
         self.became_ready = False
 
@@ -123,30 +127,37 @@ class Daemon:
             await migrate_in_child(self.options.db_path, force=self.options.force_db)
         await asyncio.to_thread(self._record_instance, True)
 
-        self.runtime = Runtime(self.options, loaded, notifier=self.notifier)
+        runtime = self.runtime = Runtime(self.options, loaded, notifier=self.notifier)
         try:
-            await self.runtime.start()
+            await runtime.start()
         except Exception:
             with contextlib.suppress(Exception):
-                await self.runtime.stop(grace=1.0)
+                await runtime.stop(grace=1.0)
             raise
+
+    @property
+    def started(self) -> Runtime:
+        """The runtime, once `start()` built it."""
+        if self.runtime is None:
+            raise RuntimeError("the daemon has not started")
+        return self.runtime
 
     async def run(self) -> int:
         """Start, serve until SIGTERM/SIGINT, stop. Returns the exit code (0 after a clean stop)."""
         await self.start()
         self._install_signals()
-        self._tasks.append(asyncio.create_task(watchdog_loop(self.notifier, alive=self.runtime.scheduler.alive), name="watchdog"))
+        self._tasks.append(asyncio.create_task(watchdog_loop(self.notifier, alive=self.started.scheduler.alive), name="watchdog"))
         self._tasks.append(asyncio.create_task(self._reload_loop(), name="reload"))
         watch = self.options.watch_config
         if watch is None:
-            watch = self.runtime.config.settings.daemon.watch_config
+            watch = self.started.config.settings.daemon.watch_config
         if watch:
             self._tasks.append(asyncio.create_task(self._watch_loop(), name="config-watch"))
         settle()  # start-up's garbage back to the system before READY
-        self.notifier.ready(self.runtime.status_line())
+        self.notifier.ready(self.started.status_line())
         self.became_ready = True
         log.info("healerd ready", config=str(self.options.config_dir), db=str(self.options.db_path),
-                 components=len(self.runtime.config.components))
+                 components=len(self.started.config.components))
         try:
             await self._stop.wait()
         finally:
@@ -193,11 +204,11 @@ class Daemon:
             self._reload_requested.clear()
             self.notifier.reloading()
             try:
-                await self.runtime.reload()
+                await self.started.reload()
             except Exception:  # a reload must never take the daemon down
                 log.exception("reload failed; the previous configuration stays in force")
             settle()
-            self.notifier.ready(self.runtime.status_line())
+            self.notifier.ready(self.started.status_line())
 
     async def _watch_loop(self) -> None:
         """Any change in the config directory reloads it, debounced (editors write files in bursts).
@@ -211,7 +222,7 @@ class Daemon:
         from daemon.config.files import is_config_path
         from daemon.config.loader import changed_on_disk
 
-        debounce_ms = int(self.runtime.config.settings.daemon.reload_debounce.total_seconds() * 1000)
+        debounce_ms = int(self.started.config.settings.daemon.reload_debounce.total_seconds() * 1000)
         force_polling = False
         while not self._stop.is_set():
             if force_polling:
@@ -232,7 +243,7 @@ class Daemon:
                         self.request_reload()
                     elif not checked:
                         checked = True
-                        if await asyncio.to_thread(changed_on_disk, self.runtime.loaded):
+                        if await asyncio.to_thread(changed_on_disk, self.started.loaded):
                             log.info("config changed while the watcher was starting; reloading")
                             self.request_reload()
                 return

@@ -20,18 +20,25 @@ import concurrent.futures
 import random
 import socket
 import threading
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from daemon import __version__
+from daemon.clock import Clock
 from daemon.config.models import Fleet
 from daemon.engine import fleet_guard
 from daemon.errors import FleetError
 from daemon.service.fleet_ship import Stopped, TableShipper
+from daemon.service.wiring import ConfigGetter, Store, SubmitThreadsafe
 from daemon.store import fleet_central, fleet_guard_sql, fleet_revision, fleet_sql
 from daemon.store.revision import current as local_revision
 from daemon.store.sqlite import connect
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 log = structlog.get_logger(__name__)
 
@@ -46,15 +53,21 @@ def host_name(settings: Fleet) -> str:
 
 
 class FleetShipper:
-    def __init__(self, runtime, settings: Fleet) -> None:
-        self.rt = runtime
+    def __init__(self, settings: Fleet, *, config: ConfigGetter, clock: Clock, store: Store,
+                 submit_threadsafe: SubmitThreadsafe, status_soon: Callable[[], None] = lambda: None) -> None:
+        """`submit_threadsafe`: the writer's submit for the shipper's own thread; `status_soon()`: the
+        daemon's STATUS= line should say what changed (centre reachable or not)."""
         self.settings = settings
+        self._config = config
+        self.store = store
+        self.submit_threadsafe = submit_threadsafe
+        self.status_soon = status_soon
         self.host = host_name(settings)
         self.centre = fleet_central.safe_url(settings.url)
-        self.clock = runtime.clock
+        self.clock = clock
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet")
         self._stopping = threading.Event()
-        self._engine = None
+        self._engine: sa.Engine | None = None
         self._compatible = False
         self._task: asyncio.Task | None = None
         self.shipper = TableShipper(self.host, settings.batch, self._save_mark, self._stopping, self.clock.wall)
@@ -71,7 +84,7 @@ class FleetShipper:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.holds = await asyncio.to_thread(self.rt._read, fleet_sql.load_holds, self.clock.wall())
+        self.holds = await asyncio.to_thread(self.store.read, fleet_sql.load_holds, self.clock.wall())
         self._task = asyncio.create_task(self._loop(), name="fleet-shipper")
         log.info("fleet shipping on", host=self.host, centre=self.centre, every_s=self.settings.every.total_seconds())
 
@@ -118,9 +131,9 @@ class FleetShipper:
                 ok, error = False, _describe(exc)
                 self._failed(error, exc)
             try:
-                self.lag_s = await asyncio.to_thread(self.rt._read, fleet_sql.lag, self.clock.wall())
-                await self.rt.writer.submit(lambda conn: fleet_sql.save_status(
-                    conn, host=self.host, centre=self.centre, now=now, ok=ok, error=error, lag_s=self.lag_s))
+                self.lag_s = await asyncio.to_thread(self.store.read, fleet_sql.lag, self.clock.wall())
+                await self.store.submit(partial(fleet_sql.save_status, host=self.host, centre=self.centre, now=now,
+                                                ok=ok, error=error, lag_s=self.lag_s))
             except Exception as exc:
                 log.warning("fleet status not recorded", error=str(exc))
             await asyncio.sleep(self._delay(every))
@@ -135,7 +148,7 @@ class FleetShipper:
         if self.failures:
             log.warning("fleet centre reachable again", centre=self.centre, failed_rounds=self.failures,
                         down_s=None if self.last_success is None else round(now - self.last_success, 1))
-            self.rt._status_soon()  # STATUS= stops saying "centre unreachable" now, not at the next transition
+            self.status_soon()  # STATUS= stops saying "centre unreachable" now, not at the next transition
         self.failures, self.last_error, self.last_success = 0, None, now
         self.rows_shipped += shipped
         if now - self._logged_at >= LOG_EVERY_S:
@@ -146,7 +159,7 @@ class FleetShipper:
     def _failed(self, error: str, exc: Exception) -> None:
         self.failures += 1
         if self.failures == 1:
-            self.rt._status_soon()  # STATUS= says so now, not only at the next breaker transition
+            self.status_soon()  # STATUS= says so now, not only at the next breaker transition
         self._compatible = False
         if error != self.last_error:
             log.warning("fleet shipping failed; rows stay local and are shipped when the centre is back",
@@ -164,7 +177,7 @@ class FleetShipper:
         if self._engine is None:
             self._engine = fleet_central.make_engine(self.settings.url, self.settings.password_file,
                                                      connect_timeout=self.settings.connect_timeout.total_seconds())
-        local = connect(self.rt.options.db_path, readonly=True)
+        local = connect(self.store.db_path, readonly=True)
         try:
             with self._engine.connect() as pg:
                 if not self._compatible:
@@ -174,7 +187,7 @@ class FleetShipper:
                 shipped = self.shipper.round(local, pg)
                 now = self.clock.wall()
                 fleet_central.touch_host(pg, self.host, now=now, version=__version__,
-                                         local_revision=local_revision(self.rt.options.db_path),
+                                         local_revision=local_revision(self.store.db_path),
                                          lag_s=fleet_sql.lag(local, now), rows=shipped)
                 pg.commit()
                 if self.settings.guard:
@@ -185,7 +198,7 @@ class FleetShipper:
 
     def _save_mark(self, table: str, shipped_id: int, open_from: int | None, rows: int) -> None:
         now = self.clock.wall()
-        future = self.rt.writer.submit_threadsafe(
+        future = self.submit_threadsafe(
             lambda conn: fleet_sql.save_mark(conn, table, shipped_id, open_from, rows, now))
         future.result(MARK_TIMEOUT_S)
 
@@ -237,7 +250,7 @@ class FleetShipper:
         pg.commit()
         holds = dict(self.holds)
         writes = []
-        for component in self.rt.config.components:
+        for component in self._config().components:
             if component in incidents:
                 incident_id, reason = incidents[component]
                 until = opened.get(incident_id, now) + hold_for
@@ -253,8 +266,11 @@ class FleetShipper:
                 writes.append((component, incident_id, now, text))
                 log.info("fleet hold ended: the fleet incident closed", component=component, fleet_incident=incident_id)
         if writes:
-            self.rt.writer.submit_threadsafe(
-                lambda conn: [fleet_sql.save_hold(conn, *w, now) for w in writes]).result(MARK_TIMEOUT_S)
+            def save(conn: Any) -> None:
+                for w in writes:
+                    fleet_sql.save_hold(conn, *w, now)
+
+            self.submit_threadsafe(save).result(MARK_TIMEOUT_S)
         self.holds = holds
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import structlog
 
-from daemon.config.models import Fleet, Retention
+from daemon.config.models import Fleet, HealerdConfig, Retention
+from daemon.service.wiring import Store
 from daemon.store import fleet_sql
 from daemon.store.retention import RULES, cutoff_for
 from daemon.store.sqlite import connect
@@ -24,12 +25,12 @@ from daemon.store.sqlite import connect
 log = structlog.get_logger(__name__)
 
 
-def free_bytes(db_path: Path) -> int:
+def free_bytes(db_path: str | os.PathLike[str]) -> int:
     st = os.statvfs(Path(db_path).parent)
     return st.f_bavail * st.f_frsize
 
 
-def count_unshipped(db_path: Path, retention: Retention, now: float) -> dict[str, int]:
+def count_unshipped(db_path: str | os.PathLike[str], retention: Retention, now: float) -> dict[str, int]:
     """Rows retention would delete that the centre does not have yet, per table."""
     conn = connect(db_path, readonly=True)
     try:
@@ -50,16 +51,16 @@ def count_unshipped(db_path: Path, retention: Retention, now: float) -> dict[str
         conn.close()
 
 
-async def keep_unshipped(runtime, *, now: float) -> Callable[[str], str | None] | None:
+async def keep_unshipped(config: HealerdConfig, store: Store, *, now: float) -> Callable[[str], str | None] | None:
     """The `protect` argument for retention.prune: None when fleet mode is off or the disk is nearly full."""
-    fleet: Fleet | None = runtime.config.settings.fleet
+    fleet: Fleet | None = config.settings.fleet
     if fleet is None:
         return None
-    db_path = runtime.options.db_path
+    db_path = store.db_path
     free = await asyncio.to_thread(free_bytes, db_path)
     if free >= fleet.min_free:
         return fleet_sql.unshipped_guard
-    retention = runtime.config.settings.retention
+    retention = config.settings.retention
     counts = await asyncio.to_thread(count_unshipped, db_path, retention, now)
     if counts:
         log.warning("retention prunes rows not shipped to the fleet centre: the disk is nearly full",
@@ -69,5 +70,5 @@ async def keep_unshipped(runtime, *, now: float) -> Callable[[str], str | None] 
             for table, n in counts.items():
                 fleet_sql.count_dropped(conn, table, n)
 
-        await runtime.writer.submit(record)
+        await store.submit(record)
     return None

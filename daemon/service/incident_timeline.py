@@ -3,19 +3,14 @@ incident page shows them, so both tell the same story in the same words."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from daemon.timefmt import clock_time, iso, span
 from typing import Any
 
 
 def at_time(ts: float | None, *, date: bool = False) -> str:
     if ts is None:
         return "-"
-    fmt = "%Y-%m-%dT%H:%M:%S.%f" if date else "%H:%M:%S.%f"
-    return datetime.fromtimestamp(ts, UTC).strftime(fmt)[:-3] + ("Z" if date else "")
-
-
-def span(seconds: float) -> str:
-    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
+    return iso(ts, digits=3) if date else clock_time(ts)
 
 
 def result_detail(status: str | None, error_class: str | None, message: str | None) -> str:

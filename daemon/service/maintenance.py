@@ -10,14 +10,19 @@ breaker's and are applied by the same function with or without a daemon (`apply_
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Callable, Mapping
+from functools import partial
 from datetime import timedelta
 from typing import Any
 
 import structlog
 
+from daemon.clock import Clock
 from daemon.config.durations import format_duration, parse_duration
 from daemon.errors import NotFoundError
 from daemon.engine.maintenance import Period, covering, window_periods
+from daemon.service.wiring import CommandHandler, ConfigGetter, Store
 from daemon.store import maintenance_sql
 
 log = structlog.get_logger(__name__)
@@ -43,9 +48,20 @@ def apply_silence_command(conn, command: str, target: str, args: dict[str, Any],
     raise ValueError(f"unknown silence command {command!r}")
 
 
+def _record_window(conn: sqlite3.Connection, *, p: Period, component_id: int | None, now: float) -> None:
+    maintenance_sql.record_window(conn, p.name, component_id, p.starts_at, p.ends_at, p.reason, now)
+
+
 class Maintenance:
-    def __init__(self, runtime) -> None:
-        self.rt = runtime
+    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, component_ids: Callable[[], Mapping[str, int]],
+                 commands: dict[str, CommandHandler], wake_healer: Callable[[], None]) -> None:
+        """`wake_healer()`: decide again now that a silence started or ended (the healer starts later)."""
+        self._config = config
+        self.clock = clock
+        self.store = store
+        self.component_ids = component_ids
+        self.commands = commands
+        self.wake_healer = wake_healer
         self.silences: list[Period] = []
         self._windows: list[Period] = []
         self._recorded: set[tuple] = set()
@@ -54,7 +70,7 @@ class Maintenance:
     async def start(self) -> None:
         await self.reload_silences()
         self.tick()
-        self.rt.commands.handlers.update({name: self._command for name in SILENCE_COMMANDS})
+        self.commands.update({name: self._command for name in SILENCE_COMMANDS})
         self._task = asyncio.create_task(self._loop(), name="maintenance")
 
     async def stop(self) -> None:
@@ -64,14 +80,14 @@ class Maintenance:
             await cancel_and_wait([self._task], what="maintenance")
 
     def covering(self, component: str, now: float | None = None) -> Period | None:
-        now = self.rt.clock.wall() if now is None else now
+        now = self.clock.wall() if now is None else now
         return covering(self._windows + self.silences, component, now)
 
     def tick(self) -> None:
         """Recompute the windows in force; record each new occurrence (not awaited: never blocks checks)."""
-        now = self.rt.clock.wall()
-        self._windows = window_periods(self.rt.config.settings.maintenance, now)
-        ids = self.rt.monitor.component_ids if self.rt.monitor else {}
+        now = self.clock.wall()
+        self._windows = window_periods(self._config().settings.maintenance, now)
+        ids = self.component_ids()
         for p in self._windows:
             key = (p.name, p.component, p.starts_at)
             if key in self._recorded:
@@ -81,24 +97,22 @@ class Maintenance:
             if p.component is not None and component_id is None:
                 continue
             log.info("maintenance window in force", window=p.name, component=p.component or "*", ends_at=p.ends_at)
-            self.rt.writer.submit(lambda conn, p=p, cid=component_id: maintenance_sql.record_window(
-                conn, p.name, cid, p.starts_at, p.ends_at, p.reason, now))
+            self.store.submit(partial(_record_window, p=p, component_id=component_id, now=now))
 
     async def reload_silences(self) -> None:
-        rows = await asyncio.to_thread(self.rt._read, maintenance_sql.active_silences, self.rt.clock.wall())
+        rows = await asyncio.to_thread(self.store.read, maintenance_sql.active_silences, self.clock.wall())
         self.silences = [Period("silence", None, r["component"], r["starts_at"], r["ends_at"], r["reason"] or "", r["id"])
                          for r in rows]
 
     async def _command(self, cmd: dict[str, Any]) -> tuple[str, str]:
-        now = self.rt.clock.wall()
+        now = self.clock.wall()
         try:
-            result = await self.rt.writer.submit(
+            result = await self.store.submit(
                 lambda conn: apply_silence_command(conn, cmd["command"], cmd["target"], cmd["args"], now))
         except NotFoundError as exc:
             return "rejected", str(exc)
         await self.reload_silences()
-        if self.rt.healer is not None:
-            self.rt.healer.wake()
+        self.wake_healer()
         return result
 
     async def _loop(self) -> None:

@@ -78,7 +78,7 @@ class Monitor:
         self.last: dict[str, CheckResult] = {}
         self.transition_listeners: list[TransitionListener] = []
         #: (future, entry) of each transition write: the healer journals those not committed in time
-        self.unconfirmed = None
+        self.unconfirmed: Callable[[asyncio.Future[Any], dict[str, Any]], None] | None = None
         self.result_listeners: list[ResultListener] = []
         #: in-daemon fault injection (chaos): name → callable(result) -> result
         self.injectors: dict[str, Callable[[CheckResult], CheckResult]] = {}
@@ -213,6 +213,13 @@ class Monitor:
             self._persist_transitions(name, transitions)
         return transitions
 
+    def changed_in_place(self, name: str, transitions: list[Transition]) -> None:
+        """An operator command changed the breaker itself (service/commands.py): store its snapshot and
+        its transitions like those of a check."""
+        self._dirty.add(name)
+        if transitions:
+            self._persist_transitions(name, transitions)
+
     def tick(self) -> None:
         """Time-based transitions (open → half_open at the deadline) without waiting for a result."""
         for name, breaker in self.breakers.items():
@@ -235,7 +242,7 @@ class Monitor:
         if component_id is not None:
             # as data (store/intent_journal.py): if the database does not commit it in time, the healer's
             # intent journal keeps it, so a kill -9 during a database outage loses no transition
-            ops = [{"op": "transition", "component_id": component_id, "ts": t.at_wall, "from_state": t.from_state.value,
+            ops: list[dict[str, Any]] = [{"op": "transition", "component_id": component_id, "ts": t.at_wall, "from_state": t.from_state.value,
                     "to_state": t.to_state.value, "reason": t.reason, "open_until": t.open_until_wall} for t in transitions]
             ops.append({"op": "breaker", "component_id": component_id, "snapshot": snapshot, "now": now})
             last = transitions[-1]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -17,15 +18,26 @@ from daemon.config.loader import LoadedConfig, load_config
 from daemon.config.models import Component, HealerdConfig
 from daemon.scheduling.scheduler import CheckScheduler
 from daemon.service.commands import CommandProcessor
-from daemon.service.degradation import DegradationService
+from daemon.service.degradation.service import DegradationService
 from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
+from daemon.service.wiring import Store
+
+if TYPE_CHECKING:  # built in start(), imported there: each pulls in its own dependencies
+    from daemon.service.chaos.service import ChaosService
+    from daemon.service.checkpointing import CheckpointTaker
+    from daemon.service.fleet import FleetShipper
+    from daemon.service.healer.loop import Healer
+    from daemon.service.maintenance import Maintenance
+    from daemon.service.shadow import ShadowService
+    from daemon.service.web.service import WebService
 from daemon.store import state as store_state
 from daemon.store.sqlite import connect
 from daemon.store.writer import Writer
 from daemon.types import BreakerState
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def component_row(component: Component, source: str | None) -> dict[str, Any]:
@@ -49,20 +61,22 @@ class Runtime:
         self.clock = options.clock
         settings = self.config.settings.daemon
         self.writer = Writer(options.db_path, max_queue=settings.max_queue)
+        #: the database as the services receive it (service/wiring.py), instead of this runtime
+        self.store = Store(submit=self.writer.submit, read=self.read, db_path=str(options.db_path))
         self.monitor: Monitor | None = None
         # missed runs are counted and logged by the scheduler and shown in status_line()
         self.scheduler = CheckScheduler(self._run_check, fast_every=settings.fast_every)
         self.commands: CommandProcessor | None = None
         self.degradation: DegradationService | None = None
-        self.chaos = None  # service/chaos.py ChaosService, once started
+        self.chaos: ChaosService | None = None
         #: targets of dry-run chaos experiments: the healer records what it would do, runs nothing
         self.dry_run_components: set[str] = set()
-        self.healer = None  # service/healer.py, built in start()
-        self.maintenance = None  # service/maintenance.py (issue 10)
-        self.checkpoints = None  # service/checkpointing.py
-        self.web = None  # service/web/service.py: [http] and the metrics textfile
-        self.fleet = None  # service/fleet.py FleetShipper, when [fleet] is configured
-        self.shadow = None  # service/shadow.py (issue 15), with `healerd run --shadow DIR`
+        self.healer: Healer | None = None
+        self.maintenance: Maintenance | None = None  # issue 10
+        self.checkpoints: CheckpointTaker | None = None
+        self.web: WebService | None = None  # [http] and the metrics textfile
+        self.fleet: FleetShipper | None = None  # when [fleet] is configured
+        self.shadow: ShadowService | None = None  # issue 15, with `healerd run --shadow DIR`
         self._tasks: list[asyncio.Task] = []
         self.reloads = 0
         self._status_pending = False
@@ -75,55 +89,67 @@ class Runtime:
 
     async def start(self) -> None:
         await self.writer.start()
-        from daemon.service.healer_intents import replay
+        from daemon.service.healer.intents import replay
 
-        await replay(self)  # a kill -9 during a database outage left intents in <db>.intents
+        await replay(self.store)  # a kill -9 during a database outage left intents in <db>.intents
         ids = await self._sync_components()
-        stored = await asyncio.to_thread(self._read, store_state.load_breakers)
-        self.monitor = Monitor(self.config, self.writer, self.clock, ids)
-        self.monitor.restore(stored)
-        self.monitor.transition_listeners.append(self._on_transition)
-        self.monitor.on_process_event = self.scheduler.run_soon
-        self.monitor.start()
-        self.commands = CommandProcessor(self)
-        self.degradation = DegradationService(self)
+        stored = await asyncio.to_thread(self.read, store_state.load_breakers)
+        monitor = self.monitor = Monitor(self.config, self.writer, self.clock, ids)
+        monitor.restore(stored)
+        monitor.transition_listeners.append(self._on_transition)
+        monitor.on_process_event = self.scheduler.run_soon
+        monitor.start()
+        commands = self.commands = CommandProcessor(clock=self.clock, store=self.store, breakers=monitor)
+        self.degradation = DegradationService(
+            config=lambda: self.config, clock=self.clock, store=self.store, monitor=monitor,
+            commands=commands.handlers, env=self.options.env, is_flapping=self._is_flapping)
         await self.degradation.start()  # restored (level, override) before the first check runs
         from daemon.service.checkpointing import CheckpointTaker
-        from daemon.service.healer import Healer
+        from daemon.service.healer.loop import Healer, HealerLinks
 
         from daemon.service.maintenance import Maintenance
 
-        self.maintenance = Maintenance(self)
-        await self.maintenance.start()  # windows and silences known before the first decision
-        self.monitor.in_maintenance = self._in_maintenance
-        self.healer = Healer(self)
-        await self.healer.start()  # interrupted steps finished, ladders restored, before any decision
+        maintenance = self.maintenance = Maintenance(
+            config=lambda: self.config, clock=self.clock, store=self.store,
+            component_ids=lambda: monitor.component_ids, commands=commands.handlers, wake_healer=self._wake_healer)
+        await maintenance.start()  # windows and silences known before the first decision
+        monitor.in_maintenance = self._in_maintenance
+        healer = self.healer = Healer(
+            config=lambda: self.config, clock=self.clock, store=self.store, monitor=monitor,
+            cadence=self.scheduler, commands=commands.handlers,
+            links=HealerLinks(covering=maintenance.covering, fleet_hold=self._fleet_hold,
+                              dry_run=self.dry_run_components, incident_base=self._incident_base),
+        )
+        await healer.start()  # interrupted steps finished, ladders restored, before any decision
         shadow = getattr(self.options, "extra", {}).get("shadow")
         if shadow is not None or any(c.shadow_config for c in self.config.components.values()):
             # issue 15: a second policy set decides alongside; nothing it decides runs
             from daemon.service.shadow import ShadowService
 
-            self.shadow = ShadowService(self, shadow)
+            self.shadow = ShadowService(config=lambda: self.config, clock=self.clock, store=self.store,
+                                        monitor=monitor, directory=shadow)
             await self.shadow.start()
-        self.checkpoints = CheckpointTaker(self, self.healer)
+        self.checkpoints = CheckpointTaker(config=lambda: self.config, clock=self.clock, store=self.store,
+                                           monitor=monitor, ladder=healer.book.get,
+                                           taken=healer.facts.invalidate_checkpoints)
         await self.checkpoints.start()
         await self._start_fleet()
-        self._tasks.append(asyncio.create_task(self.commands.loop(), name="operator-commands"))
+        self._tasks.append(asyncio.create_task(commands.loop(), name="operator-commands"))
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
-        from daemon.service.chaos import ChaosService
+        from daemon.service.chaos.service import ChaosService
 
-        self.chaos = ChaosService(self)
-        await self.chaos.start()  # marks and undoes runs a dead daemon left behind
+        chaos = self.chaos = ChaosService(self)
+        await chaos.start()  # marks and undoes runs a dead daemon left behind
         from daemon.service.web.service import WebService
 
-        self.web = WebService(self)
-        await self.web.start()
+        web = self.web = WebService(self)
+        await web.start()
         await self._record_problems([])
         # Checks start last: under a heavy load of checks the rest of start-up (and READY) would
         # otherwise compete with them for the loop.
         self.scheduler.start()
         self.scheduler.sync(self.config.components)
-        for name, breaker in self.monitor.breakers.items():
+        for name, breaker in monitor.breakers.items():
             if breaker.state is BreakerState.HALF_OPEN:
                 self.scheduler.set_fast(name, True)
 
@@ -132,6 +158,7 @@ class Runtime:
         from dataclasses import asdict
 
         late = self.scheduler.lateness
+        p50, p99 = late.percentile(50), late.percentile(99)
         return {
             "checks_run": self.monitor.checks_run if self.monitor else 0,
             "runs_submitted": late.submitted,
@@ -140,8 +167,8 @@ class Runtime:
             "interval_stretch": self.scheduler.load.stretch,
             "scheduler_batches": self.scheduler.batches,
             "unschedulable": dict(self.scheduler.unschedulable),
-            "lateness_p50_ms": None if late.percentile(50) is None else round(late.percentile(50) * 1000, 2),
-            "lateness_p99_ms": None if late.percentile(99) is None else round(late.percentile(99) * 1000, 2),
+            "lateness_p50_ms": None if p50 is None else round(p50 * 1000, 2),
+            "lateness_p99_ms": None if p99 is None else round(p99 * 1000, 2),
             "writer": asdict(self.writer.stats()),
         }
 
@@ -205,7 +232,7 @@ class Runtime:
         rows = self._component_rows(loaded.config)  # before anything changes: a bad value fails here
         self.loaded = loaded
         ids = await self.writer.submit(lambda conn: store_state.sync_components(conn, rows, self.clock.wall()))
-        self.monitor.apply_config(self.config, ids)
+        self._started_monitor().apply_config(self.config, ids)
         report = self.scheduler.sync(self.config.components)
         if self.chaos is not None:
             await self.chaos.apply_config()
@@ -242,14 +269,33 @@ class Runtime:
     # --- glue ----------------------------------------------------------------------------------------
 
     async def _run_check(self, name: str) -> None:
-        await self.monitor.run(name)
+        await self._started_monitor().run(name)
+
+    def _started_monitor(self) -> Monitor:
+        if self.monitor is None:
+            raise RuntimeError("the runtime has not started")
+        return self.monitor
 
     def _on_transition(self, name: str, transition) -> None:
         verifying = self.healer is not None and self.healer.wants_fast(name)
         self.scheduler.set_fast(name, transition.to_state is BreakerState.HALF_OPEN or verifying)
         if transition.to_state is BreakerState.CLOSED:
             self._wake_dependents(name)
-        self._status_soon()
+        self.status_soon()
+
+    def _is_flapping(self, name: str) -> bool:
+        incident = self.healer.book.get(name).incident if self.healer is not None else None
+        return incident is not None and incident.flapping
+
+    def _wake_healer(self) -> None:
+        if self.healer is not None:
+            self.healer.wake()
+
+    def _fleet_hold(self, name: str, now: float) -> tuple[float, str] | None:
+        return self.fleet.hold_reason(name, now) if self.fleet is not None else None
+
+    def _incident_base(self) -> str | None:
+        return self.web.incident_base() if self.web is not None else None
 
     def _in_maintenance(self, name: str) -> str | None:
         period = self.maintenance.covering(name) if self.maintenance is not None else None
@@ -265,7 +311,7 @@ class Runtime:
                 if self.healer is not None:
                     self.healer.wake()
 
-    def _status_soon(self) -> None:
+    def status_soon(self) -> None:
         """STATUS= at most once a second: a shared dependency failing flips thousands of breakers."""
         if self._status_pending:
             return
@@ -277,7 +323,8 @@ class Runtime:
 
         asyncio.get_running_loop().call_later(1.0, send)
 
-    def _read(self, fn, *args):
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(conn, *args)` on a fresh read-only connection (blocking: callers use asyncio.to_thread)."""
         conn = connect(self.options.db_path, readonly=True)
         try:
             return fn(conn, *args)
@@ -289,7 +336,8 @@ class Runtime:
         if settings is not None:
             from daemon.service.fleet import FleetShipper
 
-            self.fleet = FleetShipper(self, settings)
+            self.fleet = FleetShipper(settings, config=lambda: self.config, clock=self.clock, store=self.store,
+                                      submit_threadsafe=self.writer.submit_threadsafe, status_soon=self.status_soon)
             await self.fleet.start()
 
     async def _retention_loop(self) -> None:
@@ -300,7 +348,7 @@ class Runtime:
         while True:
             await asyncio.sleep(every)
             try:
-                protect = await keep_unshipped(self, now=self.clock.wall())
+                protect = await keep_unshipped(self.config, self.store, now=self.clock.wall())
                 await prune_and_optimize(self.writer, self.config.settings.retention, now=self.clock.wall(),
                                          protect=protect)
             except Exception:

@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import structlog
 
+from daemon.clock import Clock
 from daemon.config.loader import load_config
 from daemon.engine.replay import Replay, closure
 from daemon.errors import StartupError
 from daemon.store import replay_sql
+from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
+from daemon.service.wiring import ConfigGetter, Store
 from daemon.types import CheckResult
 
 log = structlog.get_logger(__name__)
@@ -54,14 +58,18 @@ def sources(directory: Path | None, config) -> dict[str, set[str] | None]:
 
 
 class ShadowService:
-    def __init__(self, runtime, directory: Path | None = None) -> None:
-        self.rt = runtime
+    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: Monitor,
+                 directory: Path | None = None) -> None:
+        self._config = config
+        self.clock = clock
+        self.store = store
+        self.monitor = monitor
         self.directory = directory
         self.shadows: list[_Shadow] = []
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        for directory, only in sources(self.directory, self.rt.config).items():
+        for directory, only in sources(self.directory, self._config()).items():
             loaded, problems = await asyncio.to_thread(load_config, Path(directory))
             if loaded is None or problems:
                 detail = "\n".join(f"  {p}" for p in problems) or "  (no detail)"
@@ -76,7 +84,7 @@ class ShadowService:
             self.shadows.append(_Shadow(directory, Replay(config, None), None if only is None else frozenset(only)))
             log.info("shadow policy set deciding alongside", shadow=directory,
                      components=sorted(only) if only is not None else len(config.components))
-        self.rt.monitor.result_listeners.append(self._on_result)
+        self.monitor.result_listeners.append(self._on_result)
         self._task = asyncio.create_task(self._loop(), name="shadow")
 
     async def stop(self) -> None:
@@ -98,14 +106,14 @@ class ShadowService:
             await asyncio.sleep(TICK_S)
             try:
                 for shadow in self.shadows:
-                    shadow.replay.advance(self.rt.clock.wall())
+                    shadow.replay.advance(self.clock.wall())
                 self._flush()
             except Exception:
                 log.exception("shadow pass failed")
 
     def _flush(self) -> None:
-        ids = self.rt.monitor.component_ids
-        rows = []
+        ids = self.monitor.component_ids
+        rows: list[tuple[Any, ...]] = []
         for shadow in self.shadows:
             for name, decisions in shadow.replay.drain().items():
                 if name not in ids or (shadow.only is not None and name not in shadow.only):
@@ -113,7 +121,7 @@ class ShadowService:
                 rows.extend((ids[name], d["ts"], shadow.directory, d["incident"], d["kind"], d["step"],
                              d["strategy"], d["reason"], d.get("until")) for d in decisions)
         if rows:
-            future = self.rt.writer.submit(lambda conn: replay_sql.insert_shadow_decisions(conn, rows))
+            future = self.store.submit(lambda conn: replay_sql.insert_shadow_decisions(conn, rows))
             future.add_done_callback(_log_failure)
 
 

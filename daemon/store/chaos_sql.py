@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
+from daemon.store.sqlite import inserted_id
 
 RUN_COLUMNS = ("id", "experiment_id", "started_at", "finished_at", "verdict", "reason", "trigger", "dry_run",
                "injected_at", "detected_at", "recovered_at", "reverted_at", "min_score", "max_level",
@@ -52,7 +53,7 @@ def insert_run(conn: sqlite3.Connection, experiment_id: int, *, started_at: floa
         "INSERT INTO chaos_runs (experiment_id, started_at, verdict, trigger, dry_run) VALUES (?, ?, 'running', ?, ?)",
         (experiment_id, started_at, trigger, int(dry_run)),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def update_run(conn: sqlite3.Connection, run_id: int, **fields: Any) -> None:
@@ -73,7 +74,7 @@ def add_event(conn: sqlite3.Connection, run_id: int, *, ts: float, step: str, st
         "INSERT INTO chaos_events (run_id, ts, step, status, message, data) VALUES (?, ?, ?, ?, ?, ?)",
         (run_id, ts, step, status, message, None if data is None else json.dumps(dict(data), default=str)),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def _run_dict(row: tuple) -> dict[str, Any]:

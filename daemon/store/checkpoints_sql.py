@@ -15,6 +15,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
+from daemon.store.sqlite import inserted_id
 
 COLUMNS = ("id", "name", "component_id", "taken_at", "location", "files", "size_bytes", "status")
 #: which status may follow which (a guard against two processes racing on one version).
@@ -45,7 +46,7 @@ def insert_taking(
         "INSERT INTO checkpoints (name, component_id, taken_at, location, status) VALUES (?, ?, ?, '', 'taking')",
         (name, component_id, taken_at),
     )
-    checkpoint_id = int(cur.lastrowid)
+    checkpoint_id = inserted_id(cur)
     location = str(location_for(checkpoint_id))
     conn.execute("UPDATE checkpoints SET location = ? WHERE id = ?", (location, checkpoint_id))
     return checkpoint_id, location
@@ -133,7 +134,7 @@ def record_restore_started(conn: sqlite3.Connection, name: str, args: Mapping[st
         "VALUES (?, 'checkpoint_restore', ?, ?, 'failed', ?)",
         (now, name, json.dumps(dict(args), sort_keys=True), UNFINISHED),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def record_restore_finished(conn: sqlite3.Connection, command_id: int, ok: bool, outcome: str, now: float) -> None:

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
+from daemon.store.sqlite import inserted_id
 
 STATE_COLUMNS = (
     "level",
@@ -62,7 +63,7 @@ def insert_history(
         "INSERT INTO degradation_history (ts, from_level, to_level, score, reason) VALUES (?, ?, ?, ?, ?)",
         (ts, from_level, to_level, score, reason),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def insert_snapshot(
@@ -72,7 +73,7 @@ def insert_snapshot(
         "INSERT INTO health_snapshots (ts, score, level, unknown_count, components) VALUES (?, ?, ?, ?, ?)",
         (ts, score, level, unknown_count, components),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def recent_snapshots(conn: sqlite3.Connection, limit: int) -> list[tuple[float, float | None]]:
@@ -105,7 +106,7 @@ def load_flags(conn: sqlite3.Connection) -> dict[str, tuple[bool, str | None, fl
 
 
 def save_flags(
-    conn: sqlite3.Connection, changed: Mapping[str, tuple[bool, str]], keep: Iterable[str], now: float
+    conn: sqlite3.Connection, changed: Mapping[str, tuple[bool, str | None]], keep: Iterable[str], now: float
 ) -> None:
     """Upsert the flags whose state changed; delete the rows of flags no longer configured.
 

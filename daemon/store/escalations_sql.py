@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any
+from daemon.store.sqlite import inserted_id
 
 COLUMNS = (
     "id", "incident_id", "component_id", "channel", "kind", "created_at", "status", "attempts", "error",
@@ -45,7 +46,7 @@ def open_escalation(conn: sqlite3.Connection, incident_id: int, channel: str, ki
         "VALUES (?, ?, ?, ?, ?, 'pending', 0)",
         (incident_id, incident[0], channel, kind, now),
     )
-    return get(conn, int(cur.lastrowid))  # type: ignore[return-value]
+    return get(conn, inserted_id(cur))  # type: ignore[return-value]
 
 
 def finish_escalation(

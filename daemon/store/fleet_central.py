@@ -58,7 +58,7 @@ def make_engine(url: str, password_file: str | None = None, *, connect_timeout: 
         pool_pre_ping=True,
         pool_timeout=connect_timeout,
         connect_args={
-            "connect_timeout": max(1, int(round(connect_timeout))),
+            "connect_timeout": max(1, round(connect_timeout)),
             "application_name": "healerd",
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
             # A centre that vanishes mid-round (pulled cable, dead VM) must not hang the shipper's
@@ -106,6 +106,7 @@ def upsert(conn: Connection, table_name: str, host: str, rows: Sequence[dict[str
     else:
         conflict = "DO NOTHING"
     raw = conn.connection.driver_connection
+    assert raw is not None, "a live connection has its driver connection"
     with raw.cursor() as cur:
         cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE "{table_name}") ON COMMIT DELETE ROWS')
         with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:

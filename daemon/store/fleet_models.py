@@ -91,7 +91,7 @@ def _central_type(column: Column) -> sa.types.TypeEngine:
         return BigInteger()
     if isinstance(t, Integer):
         return Integer()
-    if isinstance(t, sa.types.REAL) or isinstance(t, sa.Float):
+    if isinstance(t, (sa.types.REAL, sa.Float)):
         return Double()
     return Text()
 

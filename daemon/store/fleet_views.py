@@ -32,7 +32,7 @@ def drop(conn) -> None:
 def apply(conn) -> None:
     for name, path in files().items():
         sql = path.read_text(encoding="utf-8")
-        schema_sql._check_names_itself("view", name, sql, path)
+        schema_sql.check_names_itself("view", name, sql, path)
         conn.exec_driver_sql(sql)
 
 
@@ -57,7 +57,7 @@ def apply_as_of(conn, script, revision: str) -> None:
         if name in leave_out:
             continue
         sql = old.get(name) or path.read_text(encoding="utf-8")
-        schema_sql._check_names_itself("view", name, sql, path)
+        schema_sql.check_names_itself("view", name, sql, path)
         conn.exec_driver_sql(sql)
 
 
@@ -67,5 +67,7 @@ def refresh(conn, script=None, revision: str | None = None) -> None:
     drop(conn)
     if script is None:
         apply(conn)
+    elif revision is None:
+        raise TypeError("refresh(conn, script) needs the revision the script is at")
     else:
         apply_as_of(conn, script, revision)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
+from daemon.store.sqlite import inserted_id
 
 EVENT_COLUMNS = (
     "id", "incident_id", "component_id", "strategy", "step", "attempt", "reason", "status", "started_at",
@@ -30,7 +31,7 @@ def load_ladders(conn: sqlite3.Connection) -> dict[str, str | None]:
     rows = conn.execute(
         "SELECT c.name, l.ladder FROM ladder_state l JOIN components c ON c.id = l.component_id"
     ).fetchall()
-    return {name: text for name, text in rows}
+    return dict(rows)
 
 
 def load_ladder(conn: sqlite3.Connection, component_id: int) -> str | None:
@@ -63,7 +64,7 @@ def insert_incident(
         "INSERT INTO incidents (id, component_id, opened_at, status, trigger) VALUES (?, ?, ?, 'open', ?)",
         (incident_id, component_id, opened_at, trigger),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def close_incident(conn: sqlite3.Connection, incident_id: int, closed_at: float) -> None:
@@ -123,7 +124,7 @@ def insert_decision(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (id, incident_id, component_id, ts, kind, step, strategy, reason, until),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 # --- recovery events -------------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ def insert_started(conn: sqlite3.Connection, **values: Any) -> int:
     cur = conn.execute(
         f"INSERT INTO recovery_events ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})", values
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def finish_event(

@@ -32,6 +32,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -82,7 +83,7 @@ _OPS = {
 }
 
 
-def entry(anchor: list | None, ops: list[dict[str, Any]]) -> Entry:
+def entry(anchor: list[Any] | None, ops: Sequence[dict[str, Any] | None]) -> Entry:
     """`anchor`: ["absent", table, id] (apply unless that row exists), ["started", event_id] or
     ["transition", component_id, ts, to_state]."""
     return {"anchor": anchor, "ops": [op for op in ops if op is not None]}

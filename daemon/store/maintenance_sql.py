@@ -10,6 +10,7 @@ import sqlite3
 from typing import Any
 
 from daemon.errors import NotFoundError
+from daemon.store.sqlite import inserted_id
 
 ALL = "*"
 
@@ -30,7 +31,7 @@ def add_silence(conn: sqlite3.Connection, target: str, seconds: float, reason: s
         "VALUES (?, 'silence', NULL, ?, ?, ?, ?)",
         (component_id, reason, now, now + seconds, now),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def clear_silences(conn: sqlite3.Connection, target: str, now: float) -> int:
@@ -55,7 +56,7 @@ def active_silences(conn: sqlite3.Connection, now: float) -> list[dict[str, Any]
 
 
 def record_window(
-    conn: sqlite3.Connection, name: str, component_id: int | None, starts_at: float, ends_at: float, reason: str, now: float
+    conn: sqlite3.Connection, name: str | None, component_id: int | None, starts_at: float, ends_at: float, reason: str, now: float
 ) -> bool:
     """Record one occurrence of a window once (a restarted daemon finds it already there)."""
     found = conn.execute(

@@ -63,7 +63,7 @@ def require_healerd_db(path: str | os.PathLike[str]) -> Path:
         raise NotAHealerdDatabase(
             f"{path} does not exist; is the daemon running with another --db (or $HEALERD_DB)? "
             f"`healerd migrate --db {path}` creates an empty one"
-        )
+        ) from None
     if path.is_dir():
         raise NotAHealerdDatabase(f"{path} is a directory, not a database file")
     if not path.is_file():

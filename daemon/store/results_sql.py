@@ -43,8 +43,8 @@ ON CONFLICT (hour, component_id) DO UPDATE SET
 """
 
 #: Index of each status's counter in an aggregate group (see `aggregate_rollups`' layout).
-_STATUS_SLOT = {Status.HEALTHY: 3, Status.DEGRADED: 4, Status.UNHEALTHY: 5, Status.UNKNOWN: 6}
-_STATUS_SLOT.update({s.value: i for s, i in list(_STATUS_SLOT.items())})
+_STATUS_SLOT: dict[str, int] = {Status.HEALTHY: 3, Status.DEGRADED: 4, Status.UNHEALTHY: 5, Status.UNKNOWN: 6}
+# (a plain "healthy" finds Status.HEALTHY: a str-mixin member hashes and compares as its value)
 
 Row = tuple[int, float, str, float, "str | None", str, int, "str | None", int]
 _UP = frozenset({"healthy", "degraded"})

@@ -25,6 +25,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import timedelta
 
 import structlog
@@ -122,6 +123,10 @@ def cutoff_for(rule: Rule, retention: Retention, now: float) -> float:
     return cutoff
 
 
+def _delete_batch_at(conn: sqlite3.Connection, *, rule: Rule, cutoff: float, limit: int, protect: str | None) -> int:
+    return delete_batch(conn, rule, cutoff, limit, protect)
+
+
 def delete_batch(conn: sqlite3.Connection, rule: Rule, cutoff: float, limit: int, protect: str | None = None) -> int:
     """One batch, inside the writer's transaction; returns how many rows went."""
     if not rule.guarded:
@@ -172,7 +177,7 @@ async def prune(
         total = 0
         try:
             while True:
-                n = await writer.submit(lambda conn, r=rule, c=cutoff, g=guard: delete_batch(conn, r, c, limit, g))
+                n = await writer.submit(partial(_delete_batch_at, rule=rule, cutoff=cutoff, limit=limit, protect=guard))
                 total += n
                 if n < limit:
                     break

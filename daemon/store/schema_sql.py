@@ -113,7 +113,7 @@ def apply(conn: _Executes, schema_dir: Path | None = None) -> None:
             if kind == "view" and name in tables:
                 continue
             sql = path.read_text(encoding="utf-8")
-            _check_names_itself(kind, name, sql, path)
+            check_names_itself(kind, name, sql, path)
             _execute(conn, sql)
 
 
@@ -131,7 +131,7 @@ def objects_dropped(conn: _Executes, schema_dir: Path | None = None) -> Iterator
     apply(conn, schema_dir)
 
 
-def _check_names_itself(kind: str, name: str, sql: str, path: Path) -> None:
+def check_names_itself(kind: str, name: str, sql: str, path: Path) -> None:
     pattern = rf"create\s+(?:temp\s+|temporary\s+)?{kind}\s+(?:if\s+not\s+exists\s+)?\"?{re.escape(name)}\"?[\s(]"
     if not re.search(pattern, normalize(sql) + " ", re.I):
         raise ValueError(f"{path} must contain one CREATE {kind.upper()} {name} statement (named like the file)")

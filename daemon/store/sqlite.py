@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,24 +139,12 @@ def create_engine(
     return engine
 
 
-async def read_query(
-    path: str | os.PathLike[str],
-    sql: str,
-    params: Sequence[Any] | dict[str, Any] = (),
-) -> list[sqlite3.Row]:
-    """Run one read-only query without blocking the event loop (aiosqlite runs it on a thread).
-
-    A fresh connection per call: reads are rare next to writes, and a connection left open on the loop
-    would pin an old WAL snapshot and keep the WAL from being checkpointed.
-    """
-    import aiosqlite
-
-    async with aiosqlite.connect(readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000) as db:
-        for statement in _pragmas(readonly=True):
-            await db.execute(statement)
-        db.row_factory = sqlite3.Row
-        async with db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+def inserted_id(cur: sqlite3.Cursor) -> int:
+    """The rowid an INSERT just made (sqlite3 types `lastrowid` as optional: None only before any INSERT)."""
+    rowid = cur.lastrowid
+    if rowid is None:
+        raise RuntimeError("no row was inserted")
+    return rowid
 
 
 def pragma_values(conn: sqlite3.Connection, names: Iterable[str]) -> dict[str, Any]:

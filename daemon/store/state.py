@@ -11,6 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
+from daemon.store.sqlite import inserted_id
 
 # --- components ----------------------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ def insert_transition(
         "VALUES (?, ?, ?, ?, ?, ?)",
         (component_id, ts, from_state, to_state, reason, open_until),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 # --- operator commands -----------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ def enqueue_command(conn: sqlite3.Connection, command: str, target: str | None, 
         "INSERT INTO operator_commands (created_at, command, target, args, status) VALUES (?, ?, ?, ?, 'pending')",
         (now, command, target, json.dumps(dict(args))),
     )
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def pending_commands(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:

@@ -194,7 +194,7 @@ def start(args: argparse.Namespace, argv: list[str]) -> int:
             Path(stale).unlink(missing_ok=True)
     if args.log:
         Path(args.log).parent.mkdir(parents=True, exist_ok=True)  # run/ is not in a fresh clone
-    log = open(args.log, "ab") if args.log else subprocess.DEVNULL
+    log = open(args.log, "ab") if args.log else subprocess.DEVNULL  # noqa: SIM115 - the child inherits it
     child = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "run", *argv],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,

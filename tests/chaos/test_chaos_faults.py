@@ -7,7 +7,7 @@ import sys
 import time
 
 from daemon.config.models import Component, KillFault
-from daemon.service import chaos_faults
+from daemon.service.chaos import faults as chaos_faults
 
 from chaos_kit import experiment
 

@@ -76,7 +76,7 @@ def test_create_then_list_shows_the_version(config_dir, db_path):
 
     listed = healerd("checkpoint", "list", "--db", str(db_path))
     assert listed.exit_code == 0
-    header, rule, line = listed.stdout.splitlines()
+    header, _rule, line = listed.stdout.splitlines()
     assert header.split() == ["id", "name", "taken_at", "files", "size", "status"]
     fields = line.split()
     assert fields[:2] == ["1", "app-config"] and fields[3:] == ["1", "12", "B", "verified"]
@@ -126,7 +126,7 @@ def test_restore_of_a_corrupted_version_is_refused_recorded_and_touches_nothing(
     assert result.exit_code == 1 and result.stdout == ""
     assert last_error_line(result).startswith("healerd: restore refused: checkpoint app-config #1 is corrupt")
     assert conf.read_text() == "current\n"
-    ((command, target, status, outcome, applied),) = commands(db_path)
+    ((command, _target, status, outcome, applied),) = commands(db_path)
     assert (command, status, applied) == ("checkpoint_restore", "failed", 1) and outcome.startswith("restore refused")
     assert healerd("checkpoint", "list", "--db", str(db_path)).stdout.splitlines()[2].split()[-1] == "corrupt"
 

@@ -39,7 +39,7 @@ def test_the_manual_has_every_command_and_each_of_its_options():
     page = _manpage.render(date="2026-01-01")
     paths = [path for path, _, _ in commands()]
     assert {"healerd run", "healerd check", "healerd breaker reset", "healerd chaos run"} <= set(paths)
-    for path, command, ctx in commands():
+    for path, command, _ctx in commands():
         assert f'.SS "{_manpage.escape(path)}' in page, f"healerd(1) lacks the command `{path}`"
         text = section(page, path)
         for param in command.params:

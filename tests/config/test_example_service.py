@@ -56,7 +56,7 @@ def service(tmp_path):
 
 def test_service_modes_change_what_healthz_answers(service):
     start, run = service
-    port, pid = start()
+    port, _pid = start()
     assert _get(port, "/healthz") == (200, {"status": "ok", "mode": "healthy"})
     assert _get(port, "/control?mode=fail")[0] == 200
     assert _get(port, "/healthz")[0] == 500
@@ -83,7 +83,7 @@ def test_crash_mode_kills_the_process_and_survives_a_restart(service):
 
 def test_stop_by_pidfile_and_stop_when_not_running(service):
     start, run = service
-    port, pid = start()
+    _port, pid = start()
     stop = [sys.executable, str(SERVICE), "stop", "--pidfile", str(run / "pid")]
     assert subprocess.run(stop, capture_output=True, text=True, timeout=30).stdout.startswith("stopped")
     wait_until(lambda: not _alive(pid), timeout=10)

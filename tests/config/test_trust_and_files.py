@@ -129,7 +129,7 @@ def test_other_files_at_the_top_of_the_directory_are_left_alone_except_yaml_sett
 def test_files_load_in_name_order_so_the_first_definition_is_well_defined(cfg):
     cfg.write("policies.d/20-b.toml", component("b"))
     cfg.write("policies.d/10-a.yaml", "component:\n  - name: a\n    check: {kind: tcp, port: 1}\n")
-    loaded, problems = cfg.load()
+    loaded, _problems = cfg.load()
     assert list(loaded.files) == ["policies.d/10-a.yaml", "policies.d/20-b.toml"]
     assert list(loaded.config.components) == ["a", "b"]
 

@@ -91,7 +91,7 @@ def test_closing_a_listener_drops_the_level_with_its_reason_flags_state_file_and
     doc = wait_until(lambda: (s := state(tmp_path)).get("level") == "minimal" and s,
                      message=lambda: str(state(tmp_path)))
     assert doc["score"] == 50.0 and doc["flags"] == {"extras": False, "checkout": False}
-    # state.json is published without waiting for the commit (see service/degradation.py): poll the rows.
+    # state.json is published without waiting for the commit (see service/degradation/service.py): poll the rows.
     history = wait_until(lambda: d.query("SELECT from_level, to_level, reason FROM degradation_history"))
     assert history == [("full", "minimal", "score 50.0 < 70 (minimal)")]
     off = "SELECT reason FROM feature_flag_state WHERE name = 'checkout' AND NOT enabled"

@@ -60,8 +60,8 @@ def test_the_end_of_a_failed_actions_output_reaches_explain_the_log_and_the_esca
     assert explained.returncode == 0, explained.stderr
     assert "exit 1" in explained.stdout and "OSError: [Errno 28] No space left on device: /var/app" in explained.stdout
 
-    finished = [json.loads(l) for l in d.log.read_text().splitlines()
-                if l.startswith("{") and '"recovery step finished"' in l]
+    finished = [json.loads(ln) for ln in d.log.read_text().splitlines()
+                if ln.startswith("{") and '"recovery step finished"' in ln]
     assert finished and "No space left on device" in finished[0]["output"] and finished[0]["exit_code"] == 1
 
     # a file the running daemon rejects is listed by status until it is fixed
@@ -69,5 +69,5 @@ def test_the_end_of_a_failed_actions_output_reaches_explain_the_log_and_the_esca
     def rejected() -> str:
         return _cli("status", "--db", str(d.db)).stdout
     wait_until(lambda: "REJECTED" in rejected(), 30, message=lambda: d.log.read_text()[-2000:])
-    line = next(l for l in rejected().splitlines() if "REJECTED" in l)
+    line = next(ln for ln in rejected().splitlines() if "REJECTED" in ln)
     assert "zz-bad.toml" in line and "timout" in line

@@ -52,8 +52,10 @@ def test_a_flapping_service_is_one_incident_with_one_escalation_and_one_ended_me
     assert explained.splitlines()[0].startswith("app: incident ") and " by flapping, " in explained.splitlines()[0]
     assert scored < 100, scored
 
-    flapping_ended = lambda: d.query("SELECT count(*) FROM escalations e JOIN incidents i ON i.id = e.incident_id "  # noqa: E731
-                                     "WHERE i.trigger = 'flapping' AND e.kind = 'resolved' AND e.status = 'delivered'")[0][0]
+    def flapping_ended() -> int:
+        return d.query("SELECT count(*) FROM escalations e JOIN incidents i ON i.id = e.incident_id "
+                       "WHERE i.trigger = 'flapping' AND e.kind = 'resolved' AND e.status = 'delivered'")[0][0]
+
     wait_until(flapping_ended, timeout=30, message=lambda: explain(d, "app"))
     rows = incidents(d, "app")
     (inc,) = [i for i in rows if i["id"] in {r[0] for r in d.query("SELECT id FROM incidents WHERE trigger = 'flapping'")}]

@@ -9,6 +9,7 @@ short (checks every 200 ms, breakers open for 1 s) and every wait is a condition
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -145,12 +146,12 @@ def ladder(d, name: str) -> LadderState:
 
 def assert_decisions_recorded_only_on_change(d, name: str) -> None:
     """Consecutive decision rows of a component differ (beyond elapsed times): no row per pass."""
-    from daemon.service.healer import _SPAN
+    from daemon.service.healer.loop import _SPAN
 
     rows = d.query("SELECT d.kind, d.step, d.incident_id, d.reason, round(coalesce(d.until, 0)) FROM decisions d "
                    "JOIN components c ON c.id = d.component_id WHERE c.name = ? ORDER BY d.id", (name,))
     keys = [(kind, step, incident, _SPAN.sub("…", reason), until) for kind, step, incident, reason, until in rows]
-    repeated = [a for a, b in zip(keys, keys[1:]) if a == b]
+    repeated = [a for a, b in itertools.pairwise(keys) if a == b]
     assert not repeated, repeated
 
 

@@ -52,8 +52,8 @@ def test_kill_9_under_load_loses_nothing_committed_and_breakers_come_back(config
         if round_ > 0:
             # restored, not reset: every breaker is as it was at the kill (checks that ran since the
             # start may only have moved failing breakers further, never closed an open one)
-            after = dict((r[0], r[1:]) for r in d.query(
-                "SELECT c.name, b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id"))
+            after = {r[0]: r[1:] for r in d.query(
+                "SELECT c.name, b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id")}
             for name, (state, open_until) in before_breakers.items():
                 if state == "open":
                     assert after[name] == (state, open_until), name
@@ -64,8 +64,8 @@ def test_kill_9_under_load_loses_nothing_committed_and_breakers_come_back(config
         wait_until(lambda: d.query("SELECT count(*) FROM breakers WHERE state = 'open'")[0][0] == N_FAILING, 60)
         seen_count, seen_max = d.query("SELECT count(*), max(id) FROM check_results")[0]
         seen_transitions = d.query("SELECT id, component_id, to_state, open_until FROM breaker_transitions ORDER BY id")
-        before_breakers = dict((r[0], r[1:]) for r in d.query(
-            "SELECT c.name, b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id"))
+        before_breakers = {r[0]: r[1:] for r in d.query(
+            "SELECT c.name, b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id")}
         killed_at = d.query("SELECT max(ts) FROM check_results")[0][0]
         d.signal(signal.SIGKILL)
         d.proc.wait(10)

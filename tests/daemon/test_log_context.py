@@ -59,16 +59,16 @@ def test_two_concurrent_recoveries_never_lend_their_incident_to_other_lines(conf
     assert len(started) == 2
     # checks of every component keep running after the recoveries: their lines must be clean too
     mark = len(d.log.read_text().splitlines())
-    wait_until(lambda: sum('"steady"' in l for l in d.log.read_text().splitlines()[mark:]) >= 5, 30)
+    wait_until(lambda: sum('"steady"' in ln for ln in d.log.read_text().splitlines()[mark:]) >= 5, 30)
     d.stop()
 
     incidents = {(name, iid) for iid, name in d.query(
         "SELECT i.id, c.name FROM incidents i JOIN components c ON c.id = i.component_id")}
     assert {name for name, _ in incidents} == {"a", "b"}
     lines = [json.loads(line) for line in d.log.read_text().splitlines() if line.startswith("{")]
-    with_incident = [l for l in lines if l.get("incident") is not None]
+    with_incident = [ln for ln in lines if ln.get("incident") is not None]
     assert with_incident, "no line names an incident at all"
-    wrong = [l for l in with_incident if (l.get("component"), l["incident"]) not in incidents]
+    wrong = [ln for ln in with_incident if (ln.get("component"), ln["incident"]) not in incidents]
     assert not wrong, f"{len(wrong)} of {len(lines)} lines carry another component's incident: {wrong[:3]}"
-    steady_lines = [l for l in lines if l.get("component") == "steady"]
-    assert steady_lines and all("incident" not in l for l in steady_lines)
+    steady_lines = [ln for ln in lines if ln.get("component") == "steady"]
+    assert steady_lines and all("incident" not in ln for ln in steady_lines)

@@ -120,13 +120,11 @@ def test_half_open_closes_on_the_nth_success_unless_a_failure_comes_first(spec, 
     breaker.force_open(for_=1)
     clock.advance(1)
     assert [t.to_state for t in breaker.tick()] == [S.HALF_OPEN]
-    successes = 0
-    for status, error in results:
+    for successes, (status, error) in enumerate(results, start=1):
         transitions = breaker.feed(status, error)
         if status.is_failure:
             assert [t.to_state for t in transitions] == [S.OPEN]
             return
-        successes += 1
         if successes == spec.half_open_successes:
             assert [t.to_state for t in transitions] == [S.CLOSED]
             return

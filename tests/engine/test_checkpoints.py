@@ -19,7 +19,6 @@ from daemon.engine.checkpoints import (
     cleanup_interrupted,
     restore_checkpoint,
     take_checkpoint,
-    verify_checkpoint,
     versions_to_prune,
 )
 from daemon.store import checkpoints_sql as sql
@@ -140,12 +139,10 @@ async def test_a_corrupted_copy_is_refused_marked_corrupt_and_nothing_is_touched
     (Path(taken.location) / cf.stored_name(str(extra))).write_text("tampered\n")
     conf.write_text("current\n")
 
-    verified = await verify_checkpoint(taken.id, db=db)
-    assert not verified.ok and "is corrupt" in verified.message and str(extra) in verified.problems[0]
-    assert row(db_path, taken.id)["status"] == "corrupt"
-
     result = await restore_checkpoint("app-config", db=db, checkpoint_id=taken.id)
     assert not result.ok and result.message.startswith("restore refused")
+    assert "is corrupt" in result.message and str(extra) in result.message
+    assert row(db_path, taken.id)["status"] == "corrupt"
     assert conf.read_text() == "current\n" and extra.read_text() == "/ -> app\n"
     # and without an id there is no verified version left to restore
     assert (await restore_checkpoint("app-config", db=db)).message == "no verified checkpoint app-config"
@@ -158,10 +155,12 @@ async def test_a_missing_stored_file_is_corrupt_too(db, root, files):
     assert not result.ok and "is missing" in result.message
 
 
-async def test_verify_of_an_intact_version_passes(db, root, files):
+async def test_an_intact_version_passes_verification_and_an_unknown_id_is_refused(db, root, files):
     taken = await take_checkpoint(checkpoint(*files), db=db, root=root)
-    assert (await verify_checkpoint(taken.id, db=db)).ok
-    assert not (await verify_checkpoint(taken.id + 100, db=db)).ok
+    restored = await restore_checkpoint("app-config", db=db, checkpoint_id=taken.id)
+    assert restored.ok and restored.id == taken.id
+    unknown = await restore_checkpoint("app-config", db=db, checkpoint_id=taken.id + 100)
+    assert not unknown.ok and unknown.message == f"no version #{taken.id + 100} of checkpoint app-config"
 
 
 @pytest.mark.parametrize("make", ["missing", "directory"])

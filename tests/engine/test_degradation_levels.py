@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -186,7 +187,7 @@ def test_noise_narrower_than_the_margin_never_reverses_the_direction_of_travel(
         t.update(score)
         if t.level.rank != ranks[-1]:
             ranks.append(t.level.rank)
-    moves = [b - a for a, b in zip(ranks, ranks[1:])]
+    moves = [b - a for a, b in itertools.pairwise(ranks)]
     assert all(m > 0 for m in moves) or all(m < 0 for m in moves), ranks
 
 
@@ -304,7 +305,7 @@ def test_a_restored_pending_recovery_needs_the_first_score_after_restart_to_stil
 
 
 def test_the_level_and_its_since_survive_a_restart():
-    t, clock = tracker(start=Level.EMERGENCY)
+    t, _clock = tracker(start=Level.EMERGENCY)
     since = t.since
     t2, _ = restart(t, down_for=30, monotonic_base=0.0)
     assert (t2.level, t2.since) == (Level.EMERGENCY, since)

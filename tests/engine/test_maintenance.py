@@ -121,5 +121,5 @@ def test_healerd_check_names_a_window_covering_an_unknown_component(tmp_path) ->
     for p in (tmp_path, tmp_path / "policies.d"):
         os.chmod(p, 0o755)
     os.chmod(tmp_path / "healerd.toml", 0o644)
-    loaded, problems = load_config(tmp_path)
+    _loaded, problems = load_config(tmp_path)
     assert [(p.key, "no component named 'dbb'" in p.message) for p in problems] == [("maintenance[0].components[0]", True)]

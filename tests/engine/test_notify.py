@@ -21,9 +21,9 @@ from helpers import open_db, wait_until
 from structlog.testing import capture_logs
 
 from daemon.config.models import Backoff, SettingsFile
-from daemon.engine.notify import Notification, deliver, incident_link, send_escalation
+from daemon.engine.notification import Notification, incident_link
+from daemon.engine.notify import deliver
 from daemon.store import escalations_sql as sql
-from daemon.store import oneshot
 
 FAST = Backoff(initial=timedelta(milliseconds=10), max=timedelta(milliseconds=40), multiplier=2.0, jitter="none")
 
@@ -34,10 +34,10 @@ def channel(**data):
 
 
 def message(**over) -> Notification:
-    base = dict(component="app", incident=12, kind="initial", status="unhealthy",
-                reason="retry 3/3 used in 10m; restore: no checkpoint", error="refused",
-                link=incident_link("http://dash.local/incidents", 12), ts=1_700_000_000.0, host="web1",
-                last_action="retry step 1 attempt 3: exit 1: Traceback (most recent call last): | OSError: disk full")
+    base = {"component": "app", "incident": 12, "kind": "initial", "status": "unhealthy",
+                "reason": "retry 3/3 used in 10m; restore: no checkpoint", "error": "refused",
+                "link": incident_link("http://dash.local/incidents", 12), "ts": 1_700_000_000.0, "host": "web1",
+                "last_action": "retry step 1 attempt 3: exit 1: Traceback (most recent call last): | OSError: disk full"}
     return Notification(**{**base, **over})
 
 
@@ -280,27 +280,39 @@ def escalations(db_path, incident_id: int) -> list[dict]:
         return sql.for_incident(conn, incident_id)
 
 
+async def _escalate(db_path, channel_name, ch, msg, **deliver_options):
+    """The healer's sequence (service/healer/notify.py): the row pending before the first attempt, the
+    delivery, the outcome; a once-per-incident message already delivered is not sent again."""
+    with open_db(db_path) as conn:
+        row = sql.open_escalation(conn, msg.incident, channel_name, msg.kind, 1.0)
+    if row["status"] == "delivered":
+        return row, None
+    outcome = await deliver(ch, msg, **deliver_options)
+    with open_db(db_path) as conn:
+        sql.finish_escalation(conn, row["id"], delivered=outcome.delivered, attempts=outcome.attempts,
+                              error=outcome.error, now=2.0)
+    return row, outcome
+
+
 async def test_escalation_is_pending_while_it_is_sent_and_finished_after(db_path, incident, http_server: RecordingServer):
     http_server.hang = True
-    db = oneshot.runner(db_path)
     ch = channel(kind="webhook", url=http_server.url, timeout="10s", retries=0)
-    task = asyncio.create_task(send_escalation("pager", ch, message(incident=incident), db=db))
+    task = asyncio.create_task(_escalate(db_path, "pager", ch, message(incident=incident)))
     await asyncio.to_thread(wait_until, lambda: http_server.requests, message="webhook never called")
     (row,) = escalations(db_path, incident)
     assert (row["status"], row["channel"], row["kind"], row["component_id"]) == ("pending", "pager", "initial", 1)
     http_server.release.set()  # the handler returns without an answer: the attempt fails
-    result = await task
+    _, outcome = await task
     (row,) = escalations(db_path, incident)
-    assert not result.delivered and row["status"] == "failed" and row["attempts"] == 1 and row["error"]
+    assert not outcome.delivered and row["status"] == "failed" and row["attempts"] == 1 and row["error"]
 
 
 async def test_initial_is_sent_once_per_incident_and_reminders_add_rows(db_path, incident, http_server: RecordingServer):
-    db = oneshot.runner(db_path)
     ch = channel(kind="webhook", url=http_server.url)
-    first = await send_escalation("pager", ch, message(incident=incident), db=db)
-    again = await send_escalation("pager", ch, message(incident=incident), db=db)
-    reminder = await send_escalation("pager", ch, message(incident=incident, kind="reminder"), db=db)
-    assert first.delivered and again.outcome is None and again.escalation_id == first.escalation_id
+    first, sent = await _escalate(db_path, "pager", ch, message(incident=incident))
+    again, not_sent = await _escalate(db_path, "pager", ch, message(incident=incident))
+    _, reminder = await _escalate(db_path, "pager", ch, message(incident=incident, kind="reminder"))
+    assert sent.delivered and not_sent is None and again["id"] == first["id"]
     assert reminder.delivered and len(http_server.requests) == 2
     rows = escalations(db_path, incident)
     assert [(r["kind"], r["status"], r["attempts"]) for r in rows] == [("initial", "delivered", 1), ("reminder", "delivered", 1)]
@@ -309,10 +321,15 @@ async def test_initial_is_sent_once_per_incident_and_reminders_add_rows(db_path,
 
 async def test_a_failed_initial_is_sent_again_and_its_attempts_add_up(db_path, incident, http_server: RecordingServer):
     http_server.statuses = [500, 500, 200]
-    db = oneshot.runner(db_path)
     ch = channel(kind="webhook", url=http_server.url, retries=1)
-    failed = await send_escalation("pager", ch, message(incident=incident), db=db, backoff=FAST, sleep=Sleeps())
-    retried = await send_escalation("pager", ch, message(incident=incident), db=db, backoff=FAST, sleep=Sleeps())
-    assert not failed.delivered and retried.delivered and retried.escalation_id == failed.escalation_id
+    failed_row, failed = await _escalate(db_path, "pager", ch, message(incident=incident), backoff=FAST, sleep=Sleeps())
+    retried_row, retried = await _escalate(db_path, "pager", ch, message(incident=incident), backoff=FAST, sleep=Sleeps())
+    assert not failed.delivered and retried.delivered and retried_row["id"] == failed_row["id"]
     (row,) = escalations(db_path, incident)
     assert (row["status"], row["attempts"], row["error"]) == ("delivered", 3, None)
+
+
+def test_every_channel_kind_the_config_accepts_has_a_sender_and_no_other():
+    from daemon.engine.notify import SENDERS, channel_kinds
+
+    assert set(SENDERS) == channel_kinds() == {"webhook", "run", "email", "log", "apprise", "alertmanager"}

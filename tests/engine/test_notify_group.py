@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.engine.notify import Notification
+from daemon.engine.notification import Notification
 from daemon.engine.notify_group import combine, waiting_note
 
 
 def msg(component: str, kind: str = "initial", ts: float = 100.0, **kw) -> Notification:
-    base = dict(component=component, incident=kw.pop("incident", 1), kind=kind, status="unhealthy, breaker open",
-                reason=f"{component} spent", error="refused: connection refused", ts=ts)
+    base = {"component": component, "incident": kw.pop("incident", 1), "kind": kind, "status": "unhealthy, breaker open",
+                "reason": f"{component} spent", "error": "refused: connection refused", "ts": ts}
     return Notification(**{**base, **kw})
 
 

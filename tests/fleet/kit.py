@@ -10,6 +10,8 @@ from types import SimpleNamespace
 
 from daemon.clock import SYSTEM_CLOCK
 from daemon.config.models import Fleet
+from daemon.service.fleet import FleetShipper
+from daemon.service.wiring import Store
 from daemon.store.sqlite import connect
 from daemon.store.writer import Writer
 
@@ -22,7 +24,8 @@ def fleet_settings(centre, **overrides) -> Fleet:
 
 
 class FakeRuntime:
-    """What FleetShipper needs of service/runtime.py: the writer, the db path, the clock, the config."""
+    """The parts of service/runtime.py the fleet tests use: the writer, the db path, the clock, the config,
+    and the FleetShipper built from them as the runtime builds it."""
 
     def __init__(self, db_path: Path, fleet: Fleet, components: tuple[str, ...] = ()) -> None:
         self.options = SimpleNamespace(db_path=db_path)
@@ -31,7 +34,15 @@ class FakeRuntime:
         settings = SimpleNamespace(fleet=fleet, retention=__import__("daemon.config.models", fromlist=["Retention"]).Retention())
         self.config = SimpleNamespace(settings=settings, components={c: None for c in components})
 
-    def _read(self, fn, *args):
+    @property
+    def store(self) -> Store:
+        return Store(submit=self.writer.submit, read=self.read, db_path=str(self.options.db_path))
+
+    def shipper(self) -> FleetShipper:
+        return FleetShipper(self.config.settings.fleet, config=lambda: self.config, clock=self.clock, store=self.store,
+                            submit_threadsafe=self.writer.submit_threadsafe)
+
+    def read(self, fn, *args):
         conn = connect(self.options.db_path, readonly=True)
         try:
             return fn(conn, *args)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-from daemon.service.fleet import FleetShipper
 from kit import FakeRuntime, add_component, add_results, fleet_settings, local, set_breaker
 
 
@@ -68,7 +67,7 @@ async def test_hosts_report_and_status_read_what_hosts_shipped(db_path, centre):
     conn.close()
     rt = FakeRuntime(db_path, fleet_settings(centre, host="alpha", guard=False), components=("web",))
     await rt.writer.start()
-    shipper = FleetShipper(rt, rt.config.settings.fleet)
+    shipper = rt.shipper()
     await asyncio.to_thread(shipper._round)
     shipper._engine.dispose()
     await rt.writer.stop()

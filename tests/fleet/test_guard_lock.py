@@ -9,7 +9,6 @@ import shutil
 
 import sqlalchemy as sa
 
-from daemon.service.fleet import FleetShipper
 from daemon.store.fleet_guard_sql import GUARD_LOCK
 from kit import FakeRuntime, add_component, fleet_settings, local, set_breaker
 
@@ -24,7 +23,7 @@ async def _hosts(centre, template_db, tmp_path):
         conn.close()
         rt = FakeRuntime(db, fleet_settings(centre, host=name, min_hosts=2), components=("shared",))
         await rt.writer.start()
-        shippers.append((rt, FleetShipper(rt, rt.config.settings.fleet)))
+        shippers.append((rt, rt.shipper()))
     return shippers
 
 

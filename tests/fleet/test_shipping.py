@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from daemon.errors import FleetSchemaError
-from daemon.service.fleet import FleetShipper
 from daemon.service.fleet_retention import keep_unshipped
 from daemon.store import fleet_migrate, fleet_sql
 from daemon.store.retention import prune
@@ -26,7 +25,7 @@ async def runtime(db_path, centre):
 
 
 async def ship(rt) -> int:
-    shipper = FleetShipper(rt, rt.config.settings.fleet)
+    shipper = rt.shipper()
     try:
         return await asyncio.to_thread(shipper._round)
     finally:
@@ -94,9 +93,9 @@ async def test_lag_is_the_age_of_the_oldest_unshipped_row_and_zero_once_shipped(
     conn = local(db_path)
     add_results(conn, add_component(conn, "web"), 5, ts=time.time() - 120)
     conn.close()
-    assert runtime._read(fleet_sql.lag, time.time()) == pytest.approx(120, abs=5)
+    assert runtime.read(fleet_sql.lag, time.time()) == pytest.approx(120, abs=5)
     await ship(runtime)
-    assert runtime._read(fleet_sql.lag, time.time()) == 0.0
+    assert runtime.read(fleet_sql.lag, time.time()) == 0.0
 
 
 async def test_retention_keeps_unshipped_rows_and_prunes_them_counted_only_when_the_disk_would_fill(runtime, centre, db_path):
@@ -110,7 +109,7 @@ async def test_retention_keeps_unshipped_rows_and_prunes_them_counted_only_when_
     add_results(conn, web, 60, ts=old + 1)  # 60 more, not shipped
     conn.close()
     retention = runtime.config.settings.retention
-    protect = await keep_unshipped(runtime, now=time.time())
+    protect = await keep_unshipped(runtime.config, runtime.store, now=time.time())
     assert protect is not None
     deleted = await prune(runtime.writer, retention, now=time.time(), protect=protect)
     assert deleted["check_results"] == 40
@@ -118,13 +117,13 @@ async def test_retention_keeps_unshipped_rows_and_prunes_them_counted_only_when_
         assert conn.execute("SELECT count(*) FROM check_results").fetchone() == (60,)
     # The disk is "nearly full": unshipped rows go too, and are counted.
     runtime.config.settings.fleet = fleet_settings(centre, min_free="1000000TB")
-    protect = await keep_unshipped(runtime, now=time.time())
+    protect = await keep_unshipped(runtime.config, runtime.store, now=time.time())
     assert protect is None
     deleted = await prune(runtime.writer, retention, now=time.time(), protect=protect)
     assert deleted["check_results"] == 60
     with local(db_path) as conn:
         assert conn.execute("SELECT dropped_unshipped FROM fleet_marks WHERE table_name = 'check_results'").fetchone() == (60,)
-    assert runtime._read(fleet_sql.status, time.time()) is None  # no round recorded a status yet
+    assert runtime.read(fleet_sql.status, time.time()) is None  # no round recorded a status yet
 
 
 async def test_a_breaker_is_resent_when_its_state_changes_not_for_every_counted_success(runtime, centre, db_path):
@@ -132,7 +131,7 @@ async def test_a_breaker_is_resent_when_its_state_changes_not_for_every_counted_
     web = add_component(conn, "web")
     set_breaker(conn, web, "closed")
     conn.close()
-    shipper = FleetShipper(runtime, runtime.config.settings.fleet)
+    shipper = runtime.shipper()
     try:
         assert await asyncio.to_thread(shipper._round) >= 2  # the component and its breaker
         conn = local(db_path)

@@ -14,6 +14,7 @@ from daemon.clock import FakeClock
 from daemon.config.models import HealerdConfig
 from daemon.engine.ladder import IncidentState, LadderState
 from daemon.service.checkpointing import CheckpointTaker
+from daemon.service.wiring import Store
 from daemon.store.sqlite import connect
 from daemon.store.writer import Writer
 from daemon.types import BreakerState, CheckResult, Status
@@ -23,7 +24,7 @@ T0 = 1_800_000_000.0
 
 @dataclass
 class Stubs:
-    """The parts of Runtime and Healer the taker reads; the writer and database are real."""
+    """What the taker is handed (the monitor, the healer's ladders and checkpoint cache); the writer and database are real."""
 
     writer: Writer
     db_path: Path
@@ -41,7 +42,7 @@ class Stubs:
     def _invalidate(self) -> None:
         self.invalidated += 1
 
-    def _read(self, fn, *args):
+    def read(self, fn, *args):
         conn = connect(self.db_path, readonly=True)
         try:
             return fn(conn, *args)
@@ -69,6 +70,12 @@ async def stubs(db_path, tmp_path):
     await writer.stop()
 
 
+def taker_of(stubs: Stubs) -> CheckpointTaker:
+    store = Store(submit=stubs.writer.submit, read=stubs.read, db_path=str(stubs.db_path))
+    return CheckpointTaker(config=lambda: stubs.config, clock=stubs.clock, store=store, monitor=stubs.monitor,
+                           ladder=stubs.book.get, taken=stubs.facts.invalidate_checkpoints)
+
+
 def versions(db_path) -> list[tuple]:
     with open_db(db_path) as conn:
         return conn.execute("SELECT name, status, component_id IS NOT NULL FROM checkpoints ORDER BY id").fetchall()
@@ -80,7 +87,7 @@ async def settle(taker: CheckpointTaker) -> None:
 
 
 async def test_a_sick_or_unchecked_owner_gets_no_checkpoint_and_a_healthy_one_does(stubs, db_path):
-    taker = CheckpointTaker(stubs, stubs)
+    taker = taker_of(stubs)
     await taker.start()
     try:
         taker.tick()  # no check result yet: nobody knows it is healthy
@@ -112,7 +119,7 @@ async def test_a_sick_or_unchecked_owner_gets_no_checkpoint_and_a_healthy_one_do
 
 
 async def test_after_a_restart_the_schedule_continues_from_the_newest_verified_version(stubs, db_path):
-    first = CheckpointTaker(stubs, stubs)
+    first = taker_of(stubs)
     await first.start()
     stubs.status(Status.HEALTHY)
     first.tick()
@@ -120,7 +127,7 @@ async def test_after_a_restart_the_schedule_continues_from_the_newest_verified_v
     await first.stop()
 
     stubs.clock.advance(60)
-    again = CheckpointTaker(stubs, stubs)
+    again = taker_of(stubs)
     await again.start()
     try:
         assert again.last["app-config"] == pytest.approx(T0)

@@ -12,8 +12,8 @@ from helpers import open_db
 from daemon.config.models import RetryStep
 from daemon.engine.decision import Escalate, Failback, Nothing, OpenIncident, RunStep, Wait
 from daemon.engine.ladder import LadderState, Outcome, open_incident, record_finished, record_started
-from daemon.service.healer import decision_columns, decision_key
-from daemon.service.healer_state import LadderBook, mirror, store_fn
+from daemon.service.healer.loop import decision_columns, decision_key
+from daemon.service.healer.state import LadderBook, mirror, store_fn
 from daemon.store import healer_sql
 from daemon.types import BreakerState, Status
 
@@ -120,7 +120,7 @@ def test_every_decision_maps_to_a_row_the_schema_accepts(db_path, decision, expe
 
 
 def test_weighted_selection_reads_success_rate_and_mean_latency_from_recent_rollups(db_path):
-    from daemon.service.healer_facts import _candidate_stats
+    from daemon.service.healer.facts import _candidate_stats
 
     hour = int(T0 // 3600) * 3600
     with open_db(db_path) as conn:

@@ -8,7 +8,7 @@ from helpers import open_db
 
 from daemon.cli.main import cli
 from daemon.engine.ladder import LadderState, open_incident, record_started
-from daemon.service.healer_state import store_fn
+from daemon.service.healer.state import store_fn
 
 
 def run(*args: str):

@@ -16,7 +16,7 @@ from daemon.clock import SYSTEM_CLOCK
 from daemon.config.models import HealerdConfig
 from daemon.engine.decision import Failback, RunStep
 from daemon.engine.ladder import Outcome
-from daemon.service.healer_steps import StepRunner, Verification
+from daemon.service.healer.steps import StepRunner, Verification
 from daemon.types import CheckResult, Status
 
 

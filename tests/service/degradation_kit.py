@@ -15,7 +15,7 @@ from daemon.clock import FakeClock
 from daemon.config.loader import load_config
 from daemon.service.commands import CommandProcessor
 from daemon.service.daemon import DaemonOptions
-from daemon.service.degradation import DegradationService
+from daemon.service.degradation.service import DegradationService
 from daemon.service.monitor import Monitor
 from daemon.service.runtime import Runtime
 from daemon.service.sdnotify import Notifier
@@ -98,8 +98,9 @@ class Harness:
         ids = await rt._sync_components()
         rt.monitor = Monitor(rt.config, rt.writer, self.clock, ids)
         rt.monitor.restore({})
-        rt.commands = CommandProcessor(rt)
-        rt.degradation = DegradationService(rt)
+        rt.commands = CommandProcessor(clock=rt.clock, store=rt.store, breakers=rt.monitor)
+        rt.degradation = DegradationService(config=lambda: rt.config, clock=self.clock, store=rt.store,
+                                            monitor=rt.monitor, commands=rt.commands.handlers, env=options.env)
         self.runtime = rt
         await rt.degradation.start()
         return rt.degradation

@@ -10,6 +10,7 @@ nothing stopping the daemon when the state file cannot be written.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 
@@ -23,7 +24,7 @@ H, U = Status.HEALTHY, Status.UNHEALTHY
 
 async def test_a_component_going_down_drops_the_level_at_once_with_its_reason_flags_and_state_file(harness, clock):
     h = harness()
-    svc = await h.start()
+    await h.start()
     await h.observe(a=H, b=H)
     assert h.published()["level"] == "full" and h.published()["flags"] == {"extras": True, "checkout": True}
 
@@ -76,7 +77,7 @@ async def test_health_snapshots_are_downsampled_to_snapshot_every_and_feed_the_t
 
     snapshots = h.rows("SELECT ts, score, level FROM health_snapshots ORDER BY id")
     assert len(snapshots) == 3  # start, +60 s, +120 s: one a minute, not one per evaluation
-    assert [round(b[0] - a[0]) for a, b in zip(snapshots, snapshots[1:])] == [60, 60]
+    assert [round(b[0] - a[0]) for a, b in itertools.pairwise(snapshots)] == [60, 60]
     assert [s for _, s, _ in snapshots] == [None, 100.0, 50.0]
     assert h.published()["trend"] == "stable"  # two defined points are too few to call a trend
     for _ in range(6):
@@ -121,7 +122,7 @@ async def test_invalid_override_commands_are_rejected_and_change_nothing(harness
     clear_nothing = h.enqueue("degrade_clear", {})
     await h.runtime.commands.poll_once()
     await h.settled()
-    rows = dict((i, (s, o)) for i, s, o in h.rows("SELECT id, status, outcome FROM operator_commands"))
+    rows = {i: (s, o) for i, s, o in h.rows("SELECT id, status, outcome FROM operator_commands")}
     assert rows[bad_level][0] == "rejected" and "unknown level 'panic'" in rows[bad_level][1]
     assert rows[no_duration][0] == "rejected" and "--for" in rows[no_duration][1]
     assert rows[clear_nothing] == ("applied", "no override was set; level full")
@@ -162,7 +163,7 @@ async def test_on_change_runs_once_per_level_change_with_the_levels_in_its_envir
     argv = json.dumps([sys.executable, "-c", script])
     settings = SETTINGS.replace("[degradation]\n", f'[degradation]\non_change = {{ run = {argv}, timeout = "10s" }}\n')
     h = harness(settings=settings)
-    svc = await h.start()
+    await h.start()
     await h.observe(a=H, b=U)
     await h.observe(a=U)
 
@@ -199,7 +200,7 @@ async def test_an_unwritable_state_file_is_logged_once_and_degradation_carries_o
     blocker.write_text("")
     h = harness()
     with structlog.testing.capture_logs() as logs:
-        svc = await h.start(env={"RUNTIME_DIRECTORY": str(blocker / "run")})
+        await h.start(env={"RUNTIME_DIRECTORY": str(blocker / "run")})
         await h.observe(a=H, b=U)
         await h.observe(a=U)
         await h.settled()

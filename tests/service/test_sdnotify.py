@@ -112,7 +112,7 @@ async def test_watchdog_pings_come_from_the_event_loop_and_stop_when_it_stops(no
 
 
 def test_a_full_notify_socket_drops_messages_instead_of_blocking(notify_socket):
-    sock, path = notify_socket  # nobody reads it: its buffer fills up
+    _sock, path = notify_socket  # nobody reads it: its buffer fills up
     n = Notifier({"NOTIFY_SOCKET": path})
     # with a blocking socket this loop never returns (pytest-timeout fails the test)
     results = [n.status("x" * 1000) for _ in range(5000)]

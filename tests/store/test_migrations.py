@@ -213,9 +213,8 @@ def test_a_later_batch_migration_keeps_rows_views_and_triggers_inside_objects_dr
     try:
         with engine.begin() as conn:
             op = Operations(MigrationContext.configure(conn, opts={"render_as_batch": True}))
-            with schema_sql.objects_dropped(conn):
-                with op.batch_alter_table("check_results", recreate="always") as batch:
-                    batch.add_column(sa.Column("probe", sa.Text))
+            with schema_sql.objects_dropped(conn), op.batch_alter_table("check_results", recreate="always") as batch:
+                batch.add_column(sa.Column("probe", sa.Text))
     finally:
         engine.dispose()
     assert names(db_path, "view") == EXPECTED_VIEWS
@@ -228,11 +227,10 @@ def test_a_later_batch_migration_keeps_rows_views_and_triggers_inside_objects_dr
 def test_a_table_rebuild_with_views_in_place_fails_which_is_why_objects_dropped_exists(db_path):
     engine = create_engine(db_path, foreign_keys=False)
     try:
-        with pytest.raises(sa.exc.OperationalError, match="error in view"):
-            with engine.begin() as conn:
-                op = Operations(MigrationContext.configure(conn, opts={"render_as_batch": True}))
-                with op.batch_alter_table("check_results", recreate="always") as batch:
-                    batch.add_column(sa.Column("probe", sa.Text))
+        with pytest.raises(sa.exc.OperationalError, match="error in view"), engine.begin() as conn:
+            op = Operations(MigrationContext.configure(conn, opts={"render_as_batch": True}))
+            with op.batch_alter_table("check_results", recreate="always") as batch:
+                batch.add_column(sa.Column("probe", sa.Text))
     finally:
         engine.dispose()
     assert names(db_path, "view") == EXPECTED_VIEWS  # rolled back whole: the migration is transactional
@@ -241,7 +239,7 @@ def test_a_table_rebuild_with_views_in_place_fails_which_is_why_objects_dropped_
 def test_database_from_a_newer_healerd_is_refused_with_a_clear_message(db_path):
     with open_db(db_path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = 'f00dfeed'")
-    with pytest.raises(MigrationError, match="f00dfeed.*newer healerd"):
+    with pytest.raises(MigrationError, match=r"f00dfeed.*newer healerd"):
         migrate.upgrade(db_path)
 
 
@@ -265,7 +263,7 @@ def test_an_unwritable_directory_is_refused_with_a_clear_message(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     try:
-        with pytest.raises(MigrationError, match="healerd.db"):
+        with pytest.raises(MigrationError, match=r"healerd\.db"):
             migrate.upgrade(locked / "healerd.db")
     finally:
         locked.chmod(0o700)

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from daemon.store.sqlite import BUSY_TIMEOUT_MS, connect, create_engine, pragma_values, read_query
+from daemon.store.sqlite import BUSY_TIMEOUT_MS, connect, create_engine, pragma_values
 from helpers import open_db
 
 PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "query_only")
@@ -42,7 +42,7 @@ def test_plain_read_only_connection_has_every_pragma_and_refuses_writes(db_path)
     conn = connect(db_path, readonly=True)
     try:
         assert pragma_values(conn, PRAGMAS) == READ_ONLY
-        with pytest.raises(sqlite3.OperationalError, match="readonly|read-only"):
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
             conn.execute("INSERT INTO feature_flag_state (name, updated_at) VALUES ('x', 0)")
     finally:
         conn.close()
@@ -74,7 +74,7 @@ def test_every_pooled_engine_connection_has_the_pragmas(db_path, readonly):
 def test_read_only_engine_refuses_writes(db_path):
     engine = create_engine(db_path, readonly=True)
     try:
-        with engine.connect() as conn, pytest.raises(sa.exc.OperationalError, match="readonly|read-only"):
+        with engine.connect() as conn, pytest.raises(sa.exc.OperationalError, match=r"readonly|read-only"):
             conn.exec_driver_sql("DELETE FROM feature_flag_state")
     finally:
         engine.dispose()
@@ -101,18 +101,6 @@ def test_foreign_keys_are_enforced_on_engine_connections(db_path):
             )
     finally:
         engine.dispose()
-
-
-async def test_async_read_query_runs_read_only_with_the_pragmas(db_path):
-    assert [tuple(r) for r in await read_query(db_path, "PRAGMA foreign_keys")] == [(1,)]
-    assert [tuple(r) for r in await read_query(db_path, "PRAGMA busy_timeout")] == [(BUSY_TIMEOUT_MS,)]
-    assert [tuple(r) for r in await read_query(db_path, "PRAGMA query_only")] == [(1,)]
-    rows = await read_query(
-        db_path, "SELECT name FROM sqlite_master WHERE type = ? AND name = ?", ("view", "recovery_mttr")
-    )
-    assert rows[0]["name"] == "recovery_mttr"
-    with pytest.raises(sqlite3.OperationalError):
-        await read_query(db_path, "DELETE FROM feature_flag_state")
 
 
 @pytest.mark.parametrize("name", ["with space.db", "what?.db", "hash#1.db", "per%20cent.db"])

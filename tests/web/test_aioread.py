@@ -9,6 +9,7 @@ import pytest
 
 from daemon.errors import ReportError
 from daemon.store.aioread import ReadTimeout, read
+from daemon.store.sqlite import BUSY_TIMEOUT_MS
 
 
 async def test_a_runaway_query_is_aborted_at_the_deadline(db_path):
@@ -36,3 +37,15 @@ async def test_reads_return_the_functions_result(db_path):
 async def test_a_missing_database_is_a_report_error(tmp_path):
     with pytest.raises(ReportError):
         await read(tmp_path / "nope.db", lambda conn: None, timeout=1)
+
+
+async def test_async_reads_run_read_only_with_the_pragmas(db_path):
+    def pragma(name):
+        return lambda conn: conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+    assert await read(db_path, pragma("foreign_keys"), timeout=10) == 1
+    assert await read(db_path, pragma("busy_timeout"), timeout=10) == BUSY_TIMEOUT_MS
+    assert await read(db_path, pragma("query_only"), timeout=10) == 1
+    row = await read(db_path, lambda conn: conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = ? AND name = ?", ("view", "recovery_mttr")).fetchone(), timeout=10)
+    assert tuple(row) == ("recovery_mttr",)

@@ -9,7 +9,8 @@ import pytest
 from receivers import Receiver
 
 from daemon.config.models import AlertmanagerChannel, AppriseChannel
-from daemon.engine.notify import Notification, deliver
+from daemon.engine.notification import Notification
+from daemon.engine.notify import deliver
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def judge(result: ProcResult, timeout: float) -> Outcome:
 
 
 #: Nagios exit codes: OK, WARNING, CRITICAL, UNKNOWN.
-_NAGIOS = {
+_NAGIOS: dict[int | None, tuple[Status, str | None]] = {  # None: killed by a signal, no code
     0: (Status.HEALTHY, None),
     1: (Status.DEGRADED, None),
     2: (Status.UNHEALTHY, "exit_code"),

@@ -133,25 +133,24 @@ class _Connection(asyncio.Protocol):
     def _drain(self) -> None:
         while True:
             event = self.h11.next_event()
-            kind = type(event)
             if event is h11.NEED_DATA or event is h11.PAUSED:
                 return
-            if kind is h11.Response:
+            if isinstance(event, h11.Response):
                 self._status = event.status_code
                 for name, value in event.headers:
                     if name == b"content-encoding":
                         self._encoding = value.lower()
-            elif kind is h11.Data:
+            elif isinstance(event, h11.Data):
                 room = self.max_body - len(self._body)
                 self._body += event.data[:room]
                 if len(event.data) >= room:
                     self._truncated = True
                     self._finish()
                     return
-            elif kind is h11.EndOfMessage:
+            elif isinstance(event, h11.EndOfMessage):
                 self._finish()
                 return
-            elif kind is h11.ConnectionClosed:
+            elif isinstance(event, h11.ConnectionClosed):
                 self._fail("connection closed by the server before the answer ended")
                 return
             # InformationalResponse (1xx): keep reading for the final answer
@@ -177,6 +176,7 @@ class _Connection(asyncio.Protocol):
         except h11.LocalProtocolError as exc:
             self._waiter = None
             raise ValueError(f"cannot send this request: {exc}") from exc
+        assert self.transport is not None, "send() before connection_made"
         self.transport.write(data)
         try:
             return await self._waiter

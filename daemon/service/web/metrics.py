@@ -22,7 +22,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from daemon import __version__
-from daemon.service.web.tally import BUCKETS
+from daemon.service.web.tally import BUCKETS, CheckTally
+from daemon.service.wiring import DaemonView
 from daemon.types import BreakerState, Level, Status
 
 STATES = tuple(s.value for s in Status)
@@ -58,7 +59,7 @@ def component_state(last, every_s: float, now: float) -> str:
     return last.status.value
 
 
-def snapshot_memory(rt, tally) -> Snapshot:
+def snapshot_memory(rt: DaemonView, tally: CheckTally | None) -> Snapshot:
     """Everything from memory; runs on the loop, copies only (no I/O)."""
     now = rt.clock.wall()
     snap = Snapshot(now=now)
@@ -77,8 +78,7 @@ def snapshot_memory(rt, tally) -> Snapshot:
         snap.flags = {name: f.enabled for name, f in deg.flags.items()}
     snap.scheduler = rt.run_statistics()
     snap.writer = rt.writer.stats()
-    fleet = getattr(rt, "fleet", None)
-    snap.fleet = fleet.metrics() if fleet is not None else None
+    snap.fleet = rt.fleet.metrics() if rt.fleet is not None else None
     return snap
 
 

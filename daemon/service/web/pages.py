@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from daemon.timefmt import iso_or
 
 RECENT_INCIDENTS = 20
 HOUR = 3600
@@ -25,7 +26,7 @@ _ORDER = {"unhealthy": 0, "unknown": 1, "degraded": 2, "healthy": 3}
 
 
 def _iso(ts: float | None) -> str:
-    return "" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return iso_or(ts, "", sep=" ")
 
 
 def _pct(up: int, total: int) -> float | None:

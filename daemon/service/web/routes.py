@@ -107,7 +107,7 @@ async def healthz(request: web.Request) -> web.Response:
     svc = request.app["svc"]
     since_tick = time.monotonic() - svc.lag_checked_at
     loop_ok = svc.loop_lag_s < HEALTHZ_LAG_S and since_tick < HEALTHZ_LAG_S + 1.0
-    writer = svc.rt.writer
+    writer = svc.daemon.writer
     stats = writer.stats()
     started = time.monotonic()
     try:

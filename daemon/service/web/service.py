@@ -26,6 +26,7 @@ from daemon.config.models import HttpSettings, MetricsSettings
 from daemon.service.tasks import cancel_and_wait
 from daemon.service.web import metrics
 from daemon.service.web.tally import CheckTally
+from daemon.service.wiring import DaemonView
 
 log = structlog.get_logger(__name__)
 
@@ -38,11 +39,11 @@ LAG_EVERY_S = 1.0
 
 
 class WebService:
-    def __init__(self, runtime) -> None:
-        self.rt = runtime
-        self.http: HttpSettings = runtime.config.settings.http
-        self.metrics_settings: MetricsSettings = runtime.config.settings.metrics
-        self.db_path = Path(runtime.options.db_path)
+    def __init__(self, daemon: DaemonView) -> None:
+        self.daemon = daemon
+        self.http: HttpSettings = daemon.config.settings.http
+        self.metrics_settings: MetricsSettings = daemon.config.settings.metrics
+        self.db_path = Path(daemon.store.db_path)
         self.tally = CheckTally(self._kind_of)
         self.renderer = metrics.Renderer()
         self._render_lock = asyncio.Lock()
@@ -58,7 +59,7 @@ class WebService:
         return self.http.enabled or self.metrics_settings.textfile is not None
 
     def _kind_of(self, name: str) -> str | None:
-        component = self.rt.config.components.get(name)
+        component = self.daemon.config.components.get(name)
         return component.check.kind if component is not None else None
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -66,7 +67,8 @@ class WebService:
     async def start(self) -> None:
         if not self.wanted:
             return
-        self.rt.monitor.result_listeners.append(self.tally.observe)
+        if self.daemon.monitor is not None:  # the runtime starts the monitor first
+            self.daemon.monitor.result_listeners.append(self.tally.observe)
         self._tasks.append(asyncio.create_task(self._lag_loop(), name="http-loop-lag"))
         if self.metrics_settings.textfile:
             self._tasks.append(asyncio.create_task(self._textfile_loop(), name="metrics-textfile"))
@@ -127,8 +129,9 @@ class WebService:
         await cancel_and_wait(self._tasks, what="http service")
         self._tasks.clear()
         await self._close_runner()
-        if self.tally.observe in getattr(self.rt.monitor, "result_listeners", []):
-            self.rt.monitor.result_listeners.remove(self.tally.observe)
+        monitor = self.daemon.monitor
+        if monitor is not None and self.tally.observe in monitor.result_listeners:
+            monitor.result_listeners.remove(self.tally.observe)
 
     async def _close_runner(self) -> None:
         if self.runner is not None:
@@ -160,7 +163,7 @@ class WebService:
 
     async def metrics_text(self, timeout: float) -> bytes:
         """One scrape: memory snapshot on the loop, one DB read, formatting on a thread."""
-        snap = metrics.snapshot_memory(self.rt, self.tally)
+        snap = metrics.snapshot_memory(self.daemon, self.tally)
         try:
             snap.db = await self.read(metrics.read_db, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - a locked DB still leaves the in-memory metrics
@@ -179,6 +182,8 @@ class WebService:
             self.loop_lag_s = max(0.0, self.lag_checked_at - start - LAG_EVERY_S)
 
     async def _textfile_loop(self) -> None:
+        if self.metrics_settings.textfile is None:  # started only when one is configured
+            return
         path = Path(self.metrics_settings.textfile)
         every = self.metrics_settings.textfile_every.total_seconds()
         while True:

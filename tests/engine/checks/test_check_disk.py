@@ -29,7 +29,7 @@ async def test_percent_threshold_passes_below_and_fails_above_the_real_free_shar
 
 
 async def test_byte_threshold_passes_below_and_fails_above_the_real_free_space(tmp_path, component):
-    free, total = free_space(str(tmp_path))
+    free, _total = free_space(str(tmp_path))
     ok = await run_check(component("disk", path=str(tmp_path), min_free=f"{max(free // 4, 1)}B"))
     full = await run_check(component("disk", path=str(tmp_path), min_free=f"{free * 2 + 10**9}B"))
     assert ok.status is Status.HEALTHY

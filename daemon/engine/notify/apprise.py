@@ -4,15 +4,18 @@ PagerDuty, ntfy, Matrix, …) by URL, instead of one hand-written client per ser
 Apprise reports failures through its logger, not exceptions, so the attempt captures that log to
 turn a `False` into an error message for the `escalations` row. Apprise's own per-request timeouts
 (`cto` connect, `rto` read) are set from the channel's `timeout` unless the URL sets them; the
-attempt is also bounded from outside (engine/notify.py), like every other channel.
+attempt is also bounded from outside (engine/notify/__init__.py), like every other channel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from daemon.config.models import AppriseChannel
+from daemon.engine.notification import Notification
+from daemon.engine.notify.base import DeliveryError
 
 
 def with_timeouts(url: str, timeout: float) -> str:
@@ -47,7 +50,9 @@ def _notify(channel: AppriseChannel, message, timeout: float) -> str | None:
     return "; ".join(lines[-3:]) or "Apprise reported a failed delivery"
 
 
-async def send(channel: AppriseChannel, message, timeout: float, error_type: type[Exception]) -> None:
+async def send(channel: AppriseChannel, message: Notification, timeout: float,
+               cwd: str | os.PathLike[str] | None) -> str | None:
     error = await asyncio.to_thread(_notify, channel, message, timeout)
     if error is not None:
-        raise error_type(error)
+        raise DeliveryError(error)
+    return None

@@ -23,12 +23,13 @@ import contextlib
 import json
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from daemon.clock import Clock
 from daemon.config.models import Degradation
 from daemon.engine.degradation import LevelChange, LevelTracker
 from daemon.engine.flags import FlagState, evaluate_flags
@@ -36,8 +37,10 @@ from daemon.engine.proc import run_argv
 from daemon.engine.publish import publish_state, remove_stale_temps, state_document, state_file_path
 from daemon.engine.score import Observation, Score, compute_score
 from daemon.engine.trend import TREND_WINDOW, TrendResult, compute_trend
-from daemon.service.degradation_state import COMMANDS, apply_degrade_command, row_key, state_row, tracker_from_row
+from daemon.service.degradation.state import COMMANDS, apply_degrade_command, row_key, state_row, tracker_from_row
+from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
+from daemon.service.wiring import CommandHandler, ConfigGetter, Store
 from daemon.store import degradation_sql as sql
 from daemon.types import BreakerState, Status
 
@@ -53,9 +56,18 @@ STOP_WRITE_TIMEOUT_S = 5.0
 
 
 class DegradationService:
-    def __init__(self, runtime) -> None:
-        self.runtime = runtime
-        self.clock = runtime.clock
+    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: Monitor,
+                 commands: dict[str, CommandHandler], env: Mapping[str, str] | None = None,
+                 is_flapping: Callable[[str], bool] = lambda name: False) -> None:
+        """`env`: where state.json goes ($RUNTIME_DIRECTORY; the process environment when None);
+        `is_flapping(name)`: the healer holds a flapping incident open for it (the healer starts later)."""
+        self._config = config
+        self.clock = clock
+        self.store = store
+        self.monitor = monitor
+        self.commands = commands
+        self.env = env
+        self.is_flapping = is_flapping
         self.tracker: LevelTracker | None = None
         self.score: Score | None = None
         self.flags: dict[str, FlagState] = {}
@@ -79,19 +91,23 @@ class DegradationService:
 
     @property
     def config(self) -> Degradation:
-        return self.runtime.config.settings.degradation
+        return self._config().settings.degradation
+
+    def _started(self) -> LevelTracker:
+        if self.tracker is None:
+            raise RuntimeError("the degradation service has not started")
+        return self.tracker
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
     def _state_path(self) -> Path:
-        env = self.runtime.options.env
-        return state_file_path(self.config, env if env is not None else os.environ, self.runtime.options.db_path)
+        return state_file_path(self.config, self.env if self.env is not None else os.environ, Path(self.store.db_path))
 
     async def start(self) -> None:
         self.state_path = self._state_path()
         with contextlib.suppress(OSError):
             remove_stale_temps(self.state_path)
-        row, snapshots, flags, self._stored_results = await asyncio.to_thread(self.runtime._read, _load_stored)
+        row, snapshots, flags, self._stored_results = await asyncio.to_thread(self.store.read, _load_stored)
         self.tracker, problem = tracker_from_row(row, self.config, self.clock)
         if problem:
             log.warning("degradation state not restored", reason=problem)
@@ -103,11 +119,11 @@ class DegradationService:
         self._last_snapshot_at = snapshots[-1][0] if snapshots else None
         self._stored_flags = {name: (enabled, reason) for name, (enabled, reason, _) in flags.items()}
 
-        monitor = self.runtime.monitor
+        monitor = self.monitor
         monitor.result_listeners.append(self._on_result)
         monitor.transition_listeners.append(self._on_transition)
         for name in COMMANDS:
-            self.runtime.commands.handlers[name] = self._command
+            self.commands[name] = self._command
         try:
             await self.evaluate(force_publish=True)
         except Exception:  # a bug here must not keep the daemon from starting; the loop tries again
@@ -117,7 +133,7 @@ class DegradationService:
 
     async def stop(self) -> None:
         """Stop evaluating, then store the tracker once more so a restart credits the latest hold."""
-        monitor = self.runtime.monitor
+        monitor = self.monitor
         with contextlib.suppress(ValueError):
             monitor.result_listeners.remove(self._on_result)
         with contextlib.suppress(ValueError):
@@ -130,7 +146,7 @@ class DegradationService:
         row = state_row(self.tracker, self.score.value, self.score.unknown_count, self.clock.wall())
         try:
             async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
-                await self.runtime.writer.submit(lambda conn: sql.save_state(conn, row))
+                await self.store.submit(lambda conn: sql.save_state(conn, row))
         except Exception:
             log.warning("degradation state not stored at stop (the last stored one stays)", exc_info=True)
 
@@ -177,12 +193,12 @@ class DegradationService:
         pending recovery the tracker carried over. The stored result is subject to the same staleness
         rule as a live one, so a long downtime still reads as unknown.
         """
-        monitor = self.runtime.monitor
+        monitor = self.monitor
         out = []
-        for name, component in self.runtime.config.components.items():
+        for name, component in self._config().components.items():
             last = monitor.last.get(name)
             status, ts = (last.status, last.ts) if last is not None else self._stored_results.get(name, (None, None))
-            if status is Status.HEALTHY and self._flapping(name):
+            if status is Status.HEALTHY and self.is_flapping(name):
                 status = Status.DEGRADED  # issue 10: flapping, it is not fully up even in a good phase
             breaker = monitor.breakers.get(name)
             out.append(Observation.for_component(
@@ -190,11 +206,6 @@ class DegradationService:
                 breaker=BreakerState.CLOSED if breaker is None else breaker.state,
             ))
         return out
-
-    def _flapping(self, name: str) -> bool:
-        healer = self.runtime.healer
-        incident = healer.book.get(name).incident if healer is not None else None
-        return incident is not None and incident.flapping
 
     async def evaluate(
         self,
@@ -207,7 +218,7 @@ class DegradationService:
         Returns the level changes it recorded. `mutate` may raise ValueError; nothing is changed then.
         """
         async with self._lock:
-            tracker = self.tracker
+            tracker = self._started()
             cfg = self.config
             if tracker.config != cfg:  # a reload changed thresholds or hold: carry the state over
                 tracker.config = cfg
@@ -239,11 +250,11 @@ class DegradationService:
     def _record(self, changes: list[LevelChange], score: Score, flags: dict[str, FlagState], now: float,
                 snapshot_due: bool) -> None:
         """Submit one must-not-lose write with everything that changed; never waits for it."""
-        tracker = self.tracker
+        tracker = self._started()
         row = state_row(tracker, score.value, score.unknown_count, now)
         key = row_key(row)
         write_row = snapshot_due or changes or key != self._stored_key
-        current = {name: (f.enabled, f.reason) for name, f in flags.items()}
+        current: dict[str, tuple[bool, str | None]] = {name: (f.enabled, f.reason) for name, f in flags.items()}
         changed_flags = {n: s for n, s in current.items() if self._stored_flags.get(n) != s}
         removed = set(self._stored_flags) - set(current)
         if not (write_row or changed_flags or removed or snapshot_due):
@@ -271,14 +282,16 @@ class DegradationService:
             if before is None or before[0] != enabled:  # a new reason for the same state is stored, not logged
                 log.info("feature flag " + ("on" if enabled else "off"), flag=name, reason=reason)
         self._stored_flags = current
-        fut = self.runtime.writer.submit(write)
+        fut = self.store.submit(write)
         fut.add_done_callback(_log_write_failure)
         self.last_write = fut
 
     async def _publish(self, now: float, force: bool) -> None:
-        tracker = self.tracker
-        document = state_document(level=tracker.level, score=self.score.value, unknown=self.score.unknown_count,
-                                  trend=self.trend.trend, flags=self.flags, override=tracker.override,
+        tracker, score, trend = self._started(), self.score, self.trend
+        if score is None or trend is None:
+            raise RuntimeError("publish before the first evaluation")
+        document = state_document(level=tracker.level, score=score.value, unknown=score.unknown_count,
+                                  trend=trend.trend, flags=self.flags, override=tracker.override,
                                   updated_at=now)
         comparable = {k: v for k, v in document.items() if k != "updated_at"}
         path = self._state_path()  # a reload may have changed degradation.state_file
@@ -342,7 +355,7 @@ class DegradationService:
         }
         timeout = action.timeout.total_seconds()
         if action.run is not None:
-            result = await run_argv(action.run, timeout=timeout, env=env, cwd=self.runtime.config.directory)
+            result = await run_argv(action.run, timeout=timeout, env=env, cwd=self._config().directory)
             ok = result.exit_code == 0 and not result.timed_out
             (log.info if ok else log.warning)(
                 "on_change action ran", argv=action.run, exit_code=result.exit_code, timed_out=result.timed_out,

@@ -9,6 +9,8 @@ cannot be verified is a failed delivery, not a silent downgrade. The password co
 
 from __future__ import annotations
 
+import asyncio
+import os
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -16,6 +18,8 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from daemon.config.models import EmailChannel
+from daemon.engine.notification import Notification
+from daemon.engine.notify.base import DeliveryError
 
 
 class EmailError(Exception):
@@ -72,3 +76,11 @@ def send_email(channel: EmailChannel, fields: dict[str, Any], text: str, timeout
     if refused:
         return f"recipients refused: {', '.join(sorted(refused))}"
     return None
+
+
+async def send(channel: EmailChannel, message: Notification, timeout: float,
+               cwd: str | os.PathLike[str] | None) -> str | None:
+    try:
+        return await asyncio.to_thread(send_email, channel, message.fields(), message.text(), timeout)
+    except EmailError as exc:
+        raise DeliveryError(str(exc)) from None

@@ -9,7 +9,7 @@ CLI only asks (operator command `chaos_run`) and reads the journal. Safety rules
 * a run left `running` by a daemon that died (kill -9, power loss) is marked `interrupted` at the next
   start and undone: its held fault reverted (a `run` fault's `revert` argv; an in-daemon fault died
   with the old process) and its rollback run — before any new run may start;
-* a daemon stopping mid-run reverts and rolls back before it goes (service/chaos_run.py).
+* a daemon stopping mid-run reverts and rolls back before it goes (service/chaos/run.py).
 """
 
 from __future__ import annotations
@@ -17,17 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from daemon.config.models import Experiment
 from daemon.engine.chaos import RunFacts, judge
 from daemon.errors import NotFoundError
-from daemon.service import chaos_faults
-from daemon.service.chaos_health import dry_run_components
-from daemon.service.chaos_run import STOP_UNDO_S, ExperimentRun
+from daemon.service.chaos import faults as chaos_faults
+from daemon.service.chaos.health import dry_run_components
+from daemon.service.chaos.run import STOP_UNDO_S, ExperimentRun
 from daemon.store import chaos_sql
+
+if TYPE_CHECKING:
+    from daemon.service.wiring import ChaosHost
 
 log = structlog.get_logger(__name__)
 
@@ -54,8 +57,8 @@ def experiment_row(experiment: Experiment, source: str | None) -> dict[str, Any]
 
 
 class ChaosService:
-    def __init__(self, runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, daemon: ChaosHost) -> None:
+        self.daemon = daemon
         self.ids: dict[str, int] = {}
         self.active: dict[int, ExperimentRun] = {}
         self.tasks: dict[int, asyncio.Task] = {}
@@ -64,14 +67,16 @@ class ChaosService:
         #: check-then-register is one step: a command and a cron job starting together must not both
         #: pass the concurrency check while the first one's row is being written
         self._starting = asyncio.Lock()
-        dry_run_components(runtime)
+        dry_run_components(daemon)
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self._sync()
-        self.runtime.commands.handlers[COMMAND] = self._command
-        stale = await asyncio.to_thread(self.runtime._read, chaos_sql.running_runs)
+        if self.daemon.commands is None:
+            raise RuntimeError("chaos starts after the command processor")
+        self.daemon.commands.handlers[COMMAND] = self._command
+        stale = await asyncio.to_thread(self.daemon.store.read, chaos_sql.running_runs)
         if stale:
             self._recovery = asyncio.create_task(self._recover(stale), name="chaos-interrupted")
         self._schedule()
@@ -101,18 +106,18 @@ class ChaosService:
                 await asyncio.wait_for(self._recovery, 30)
 
     async def _sync(self) -> None:
-        config = self.runtime.config
+        config = self.daemon.config
         rows = [experiment_row(e, config.sources.get(n)) for n, e in config.experiments.items()]
-        now = self.runtime.clock.wall()
-        self.ids = await self.runtime.writer.submit(lambda conn: chaos_sql.sync_experiments(conn, rows, now))
+        now = self.daemon.clock.wall()
+        self.ids = await self.daemon.store.submit(lambda conn: chaos_sql.sync_experiments(conn, rows, now))
 
     # --- starting runs -------------------------------------------------------------------------------
 
     async def start_run(self, name: str, *, trigger: str, dry_run: bool = False) -> int:
         """Record a run and start it (or record it refused). Raises NotFoundError for an unknown name."""
-        experiment = self.runtime.config.experiments.get(name)
+        experiment = self.daemon.config.experiments.get(name)
         if experiment is None or name not in self.ids:
-            known = ", ".join(sorted(self.runtime.config.experiments)) or "none"
+            known = ", ".join(sorted(self.daemon.config.experiments)) or "none"
             raise NotFoundError(f"no experiment named {name!r} (configured: {known})")
         if self._recovery is not None and not self._recovery.done():
             with contextlib.suppress(Exception):
@@ -120,11 +125,11 @@ class ChaosService:
         async with self._starting:
             refuse = self._refusal(experiment)
             dry = dry_run or experiment.actions == "dry-run"
-            now = self.runtime.clock.wall()
+            now = self.daemon.clock.wall()
             eid = self.ids[name]
-            run_id = await self.runtime.writer.submit(
+            run_id = await self.daemon.store.submit(
                 lambda conn: chaos_sql.insert_run(conn, eid, started_at=now, trigger=trigger, dry_run=dry))
-            run = ExperimentRun(self.runtime, experiment, run_id, started_at=now, trigger=trigger, dry_run=dry,
+            run = ExperimentRun(self.daemon, experiment, run_id, started_at=now, trigger=trigger, dry_run=dry,
                                 refuse=refuse)
             if refuse is None:
                 self.active[run_id] = run  # holds a slot from now on, before the task first runs
@@ -135,7 +140,7 @@ class ChaosService:
         for run_id, run in self.active.items():
             if run.target == experiment.target:
                 return f"run {run_id} ({run.experiment.name}) is already experimenting on {experiment.target}"
-        limit = self.runtime.config.settings.daemon.max_concurrent_experiments
+        limit = self.daemon.config.settings.daemon.max_concurrent_experiments
         if len(self.active) >= limit:
             names = ", ".join(f"{r.experiment.name} (run {i})" for i, r in self.active.items())
             return f"{len(self.active)} experiment(s) running, the limit is {limit} " \
@@ -162,8 +167,8 @@ class ChaosService:
         """One cron job per experiment with a `schedule`; unchanged ones keep their job."""
         from apscheduler.triggers.cron import CronTrigger
 
-        scheduler = self.runtime.scheduler._scheduler
-        wanted = {n: e.schedule for n, e in self.runtime.config.experiments.items() if e.schedule}
+        scheduler = self.daemon.scheduler.jobs
+        wanted = {n: e.schedule for n, e in self.daemon.config.experiments.items() if e.schedule}
         for name in list(self._cron):
             if wanted.get(name) != self._cron[name]:
                 with contextlib.suppress(Exception):
@@ -178,7 +183,7 @@ class ChaosService:
             self._cron[name] = cron
 
     def next_run_time(self, name: str):
-        job = self.runtime.scheduler._scheduler.get_job(JOB_PREFIX + name)
+        job = self.daemon.scheduler.jobs.get_job(JOB_PREFIX + name)
         return None if job is None else job.next_run_time
 
     async def _scheduled(self, name: str) -> None:
@@ -198,29 +203,30 @@ class ChaosService:
                 log.exception("interrupted chaos run not undone", run=run["id"])
 
     async def _recover_one(self, run: dict[str, Any]) -> None:
-        runtime = self.runtime
+        daemon = self.daemon
         run_id = run["id"]
-        events = await asyncio.to_thread(runtime._read, chaos_sql.run_events, run_id)
-        experiment = _experiment_of(events, runtime.config, run.get("experiment_id"), self.ids)
-        wall = runtime.clock.wall
+        events = await asyncio.to_thread(daemon.store.read, chaos_sql.run_events, run_id)
+        experiment = _experiment_of(events, daemon.config, run.get("experiment_id"), self.ids)
+        wall = daemon.clock.wall
         writes: list[asyncio.Future] = []
 
         def event(step: str, status: str, message: str, data: dict | None = None, ts: float | None = None) -> None:
             at = wall() if ts is None else ts
-            writes.append(runtime.writer.submit(lambda conn: chaos_sql.add_event(
+            writes.append(daemon.store.submit(lambda conn: chaos_sql.add_event(
                 conn, run_id, ts=at, step=step, status=status, message=message, data=data)))
             log.info("chaos step", run=run_id, step=step, status=status, message=message)
 
         injected = any(e["step"] == "inject" for e in events)
         done = {(e["step"], e["status"]) for e in events}
+        interrupted = "the daemon restarted during the run" + (
+            "" if injected else " (before the fault was injected: nothing to undo)")
         facts = RunFacts(started_at=run["started_at"], fault_kind=experiment.fault.kind if experiment else "?",
-                         interrupted="the daemon restarted during the run"
-                         + ("" if injected else " (before the fault was injected: nothing to undo)"))
-        event("interrupted", "info", facts.interrupted)
+                         interrupted=interrupted)
+        event("interrupted", "info", interrupted)
         reverted_at = run.get("reverted_at")
         if experiment is not None and injected:
-            component = runtime.config.components.get(experiment.target)
-            cwd = runtime.config.directory
+            component = daemon.config.components.get(experiment.target)
+            cwd = daemon.config.directory
             if ("revert", "succeeded") not in done:
                 act = await chaos_faults.revert(experiment, component, monitor=None, cwd=cwd, wall=wall, in_process=False)
                 if act is not None:
@@ -236,10 +242,10 @@ class ChaosService:
         elif injected:
             event("rollback", "skipped", "the experiment's definition was not found; nothing could be undone")
         judgement = judge(experiment, facts) if experiment is not None else None
-        reason = judgement.reason if judgement else facts.interrupted
+        reason = judgement.reason if judgement else interrupted
         now = wall()
         event("verdict", "interrupted", reason, {"recommendations": []}, ts=now)
-        writes.append(runtime.writer.submit(lambda conn: chaos_sql.update_run(
+        writes.append(daemon.store.submit(lambda conn: chaos_sql.update_run(
             conn, run_id, verdict="interrupted", reason=reason, finished_at=now, reverted_at=reverted_at)))
         await asyncio.gather(*writes, return_exceptions=True)
         log.warning("chaos run interrupted by a restart", run=run_id, reason=reason)

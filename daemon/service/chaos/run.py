@@ -15,7 +15,7 @@
           whose fault nobody healed — an experiment never leaves its fault behind
     verdict + recommendations (engine/chaos.py)
 
-The steady state, the score and the level are read through service/chaos_health.py (the rule is
+The steady state, the score and the level are read through service/chaos/health.py (the rule is
 stated there). The run samples them on each of the target's results and transitions and every
 SAMPLE_EVERY seconds: an abort follows the result that crossed the floor within the degradation
 service's 50 ms debounce plus one SAMPLE_EVERY at most (36 ms in the abort test's timeline).
@@ -28,16 +28,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from daemon.config.models import Experiment
 from daemon.engine.chaos import IN_DAEMON_FAULTS, Judgement, RunFacts, TargetFacts, judge, recommendations
-from daemon.service import chaos_faults
-from daemon.service.chaos_health import dry_run_components, health, steady_state, target_well
+from daemon.service.chaos import faults as chaos_faults
+from daemon.service.chaos.health import dry_run_components, health, steady_state, target_well
 from daemon.store import chaos_sql
 from daemon.types import BreakerState, Level
+
+if TYPE_CHECKING:
+    from daemon.service.monitor import Monitor
+    from daemon.service.wiring import ChaosHost
 
 log = structlog.get_logger(__name__)
 
@@ -53,9 +57,9 @@ OPEN_STATES = (BreakerState.OPEN, BreakerState.FORCED_OPEN)
 
 
 class ExperimentRun:
-    def __init__(self, runtime, experiment: Experiment, run_id: int, *, started_at: float, trigger: str,
+    def __init__(self, daemon: ChaosHost, experiment: Experiment, run_id: int, *, started_at: float, trigger: str,
                  dry_run: bool, refuse: str | None = None) -> None:
-        self.runtime = runtime
+        self.daemon = daemon
         self.experiment = experiment
         self.run_id = run_id
         self.trigger = trigger
@@ -73,8 +77,14 @@ class ExperimentRun:
     def target(self) -> str:
         return self.experiment.target
 
+    def _monitor(self) -> Monitor:
+        monitor = self.daemon.monitor
+        if monitor is None:
+            raise RuntimeError("a chaos run needs the running monitor")
+        return monitor
+
     def _wall(self) -> float:
-        return self.runtime.clock.wall()
+        return self.daemon.clock.wall()
 
     # --- journal -------------------------------------------------------------------------------------
 
@@ -82,7 +92,7 @@ class ExperimentRun:
                ts: float | None = None) -> asyncio.Future:
         ts = self._wall() if ts is None else ts
         run_id = self.run_id
-        future = self.runtime.writer.submit(lambda conn: chaos_sql.add_event(
+        future = self.daemon.store.submit(lambda conn: chaos_sql.add_event(
             conn, run_id, ts=ts, step=step, status=status, message=message, data=data))
         self._writes.append(future)
         log.info("chaos step", run=run_id, experiment=self.experiment.name, step=step, status=status, message=message)
@@ -90,20 +100,20 @@ class ExperimentRun:
 
     def _update(self, **fields: Any) -> asyncio.Future:
         run_id = self.run_id
-        future = self.runtime.writer.submit(lambda conn: chaos_sql.update_run(conn, run_id, **fields))
+        future = self.daemon.store.submit(lambda conn: chaos_sql.update_run(conn, run_id, **fields))
         self._writes.append(future)
         return future
 
     # --- health --------------------------------------------------------------------------------------
 
     def _health(self) -> tuple[float | None, Level | None]:
-        return health(self.runtime)
+        return health(self.daemon)
 
     def _target_well(self) -> tuple[bool, str]:
-        return target_well(self.runtime, self.target)
+        return target_well(self.daemon, self.target)
 
     def _steady(self) -> tuple[bool, float | None, Level | None, str]:
-        return steady_state(self.runtime, self.target, self.experiment.steady_state.min_score)
+        return steady_state(self.daemon, self.target, self.experiment.steady_state.min_score)
 
     def _sample(self) -> None:
         if not self._injected:
@@ -142,7 +152,7 @@ class ExperimentRun:
     # --- listeners -----------------------------------------------------------------------------------
 
     def _listen(self) -> None:
-        monitor = self.runtime.monitor
+        monitor = self._monitor()
         monitor.transition_listeners.append(self._on_transition)
         monitor.result_listeners.append(self._on_result)
         self._listening = True
@@ -150,7 +160,7 @@ class ExperimentRun:
     def _unlisten(self) -> None:
         if not self._listening:
             return
-        monitor = self.runtime.monitor
+        monitor = self._monitor()
         with contextlib.suppress(ValueError):
             monitor.transition_listeners.remove(self._on_transition)
         with contextlib.suppress(ValueError):
@@ -201,10 +211,9 @@ class ExperimentRun:
         finally:
             self._unlisten()
             if self._injected and self.facts.fault_kind in IN_DAEMON_FAULTS:
-                self.runtime.monitor.injectors.pop(self.target, None)  # however the run ended
-            dry_run_components(self.runtime).discard(self.target)
-        await self._finish()
-        return self.judgement
+                self._monitor().injectors.pop(self.target, None)  # however the run ended
+            dry_run_components(self.daemon).discard(self.target)
+        return await self._finish()
 
     async def _run(self) -> None:
         exp, facts = self.experiment, self.facts
@@ -212,7 +221,7 @@ class ExperimentRun:
                           f"{self.trigger} run of {exp.name} on {exp.target}" + (" (dry run)" if facts.dry_run else ""),
                           {"experiment": exp.model_dump(mode="json"), "trigger": self.trigger, "dry_run": facts.dry_run},
                           ts=facts.started_at)
-        if self._refuse is None and exp.target not in self.runtime.config.components:
+        if self._refuse is None and exp.target not in self.daemon.config.components:
             self._refuse = f"the target {exp.target!r} is not a configured component"
         if self._refuse is not None:
             facts.refused = self._refuse
@@ -222,7 +231,7 @@ class ExperimentRun:
         if not await self._steady_before():
             return
         if facts.dry_run:
-            dry_run_components(self.runtime).add(exp.target)
+            dry_run_components(self.daemon).add(exp.target)
         await self._inject()
         if facts.inject_error is None and not self._stopping:
             await self._observe()
@@ -232,7 +241,7 @@ class ExperimentRun:
         await self._after()
 
     async def _steady_before(self) -> bool:
-        component = self.runtime.config.components[self.target]
+        component = self.daemon.config.components[self.target]
         wait = min(max(BEFORE_INTERVALS * component.check.every.total_seconds(), BEFORE_BOUNDS_S[0]), BEFORE_BOUNDS_S[1])
         return await self._probe("steady_state_before", wait, before=True)
 
@@ -259,12 +268,12 @@ class ExperimentRun:
 
     async def _inject(self) -> None:
         exp, facts = self.experiment, self.facts
-        component = self.runtime.config.components[self.target]
+        component = self.daemon.config.components[self.target]
         await self._event("inject", "started", f"injecting {exp.fault.kind} into {exp.target}")  # intent first
         self._injected = True
         self._holding = facts.held
-        activity = await chaos_faults.inject(exp, component, run_id=self.run_id, monitor=self.runtime.monitor,
-                                             cwd=self.runtime.config.directory, wall=self._wall)
+        activity = await chaos_faults.inject(exp, component, run_id=self.run_id, monitor=self._monitor(),
+                                             cwd=self.daemon.config.directory, wall=self._wall)
         self._event("inject", "succeeded" if activity.ok else "failed", activity.message, activity.data(),
                     ts=activity.end)
         if activity.ok:
@@ -328,8 +337,8 @@ class ExperimentRun:
         if not self._holding:
             return
         await self._event("revert", "started", f"reverting {self.experiment.fault.kind}")
-        activity = await chaos_faults.revert(self.experiment, self.runtime.config.components.get(self.target),
-                                             monitor=self.runtime.monitor, cwd=self.runtime.config.directory,
+        activity = await chaos_faults.revert(self.experiment, self.daemon.config.components.get(self.target),
+                                             monitor=self._monitor(), cwd=self.daemon.config.directory,
                                              wall=self._wall)
         self._holding = False
         if activity is None:
@@ -344,8 +353,10 @@ class ExperimentRun:
             self._event("rollback", "skipped", "no rollback configured")
             return
         await self._event("rollback", "started", "running the rollback")
-        activity = await chaos_faults.rollback(self.experiment, self.runtime.config.components.get(self.target),
-                                               cwd=self.runtime.config.directory, wall=self._wall)
+        activity = await chaos_faults.rollback(self.experiment, self.daemon.config.components.get(self.target),
+                                               cwd=self.daemon.config.directory, wall=self._wall)
+        if activity is None:  # checked above; the configuration cannot change under a running step
+            return
         self._event("rollback", "succeeded" if activity.ok else "failed", activity.message, activity.data(),
                     ts=activity.end)
         self.facts.rolled_back = activity.ok
@@ -360,13 +371,13 @@ class ExperimentRun:
         if not self._rolled:
             await self._rollback()
 
-    async def _finish(self) -> None:
+    async def _finish(self) -> Judgement:
         facts = self.facts
-        self.judgement = judge(self.experiment, facts)
-        advice = recommendations(self.experiment, facts, TargetFacts.from_config(self.runtime.config, self.target))
+        judgement = self.judgement = judge(self.experiment, facts)
+        advice = recommendations(self.experiment, facts, TargetFacts.from_config(self.daemon.config, self.target))
         now = self._wall()
-        self._event("verdict", self.judgement.verdict, self.judgement.reason, {"recommendations": advice}, ts=now)
-        self._update(finished_at=now, verdict=self.judgement.verdict, reason=self.judgement.reason,
+        self._event("verdict", judgement.verdict, judgement.reason, {"recommendations": advice}, ts=now)
+        self._update(finished_at=now, verdict=judgement.verdict, reason=judgement.reason,
                      injected_at=facts.injected_at, detected_at=facts.detected_at, recovered_at=facts.recovered_at,
                      reverted_at=facts.reverted_at, min_score=facts.min_score,
                      max_level=None if facts.max_level is None else facts.max_level.value,
@@ -375,5 +386,6 @@ class ExperimentRun:
         for result in results:
             if isinstance(result, BaseException):
                 log.error("chaos journal write failed", run=self.run_id, error=str(result))
-        log.info("chaos verdict", run=self.run_id, experiment=self.experiment.name, verdict=self.judgement.verdict,
-                 reason=self.judgement.reason)
+        log.info("chaos verdict", run=self.run_id, experiment=self.experiment.name, verdict=judgement.verdict,
+                 reason=judgement.reason)
+        return judgement

@@ -13,17 +13,20 @@ If the daemon dies mid-incident the alert still expires, after the lease, instea
 
 from __future__ import annotations
 
+import os
 import socket
-from datetime import UTC, datetime
 from typing import Any
 
 from daemon.config.models import AlertmanagerChannel
+from daemon.engine.notification import Notification
+from daemon.engine.notify.base import post_json
+from daemon.timefmt import iso
 
 ALERTNAME = "HealerdComponentFailing"
 
 
 def _rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(ts, digits=3)
 
 
 def alert(channel: AlertmanagerChannel, message, host: str | None = None) -> dict[str, Any]:
@@ -55,3 +58,9 @@ def alert(channel: AlertmanagerChannel, message, host: str | None = None) -> dic
 
 def alerts_url(channel: AlertmanagerChannel) -> str:
     return channel.url.rstrip("/") + "/api/v2/alerts"
+
+
+async def send(channel: AlertmanagerChannel, message: Notification, timeout: float,
+               cwd: str | os.PathLike[str] | None) -> str | None:
+    await post_json(alerts_url(channel), [alert(channel, message)], channel.headers, timeout)
+    return None

@@ -13,6 +13,7 @@ import asyncio
 
 import structlog
 
+from daemon.service.wiring import Store
 from daemon.store.intent_journal import (
     INTENT_WAIT_S, Entry, IdAllocator, IntentJournal, apply_entry, journal_path,
 )
@@ -20,19 +21,19 @@ from daemon.store.intent_journal import (
 log = structlog.get_logger(__name__)
 
 
-async def replay(runtime) -> int:
+async def replay(store: Store) -> int:
     """Write what a killed daemon journaled but never saw committed into the database; returns how many.
 
     The runtime calls it right after the writer starts, before breakers and ladders are read, so the
     breaker transitions and the `started` steps of the outage are there when the state is restored (a
     replayed step is then finished `interrupted` like any other).
     """
-    journal = IntentJournal(journal_path(runtime.options.db_path))
+    journal = IntentJournal(journal_path(store.db_path))
     try:
         leftover = await asyncio.to_thread(journal.load)
         applied = 0
         if leftover:
-            applied = await runtime.writer.submit(lambda conn: sum(_apply_alone(conn, e) for e in leftover))
+            applied = await store.submit(lambda conn: sum(_apply_alone(conn, e) for e in leftover))
             log.warning("intent journal replayed into the database", entries=len(leftover), applied=applied,
                         path=str(journal.path))
         await asyncio.to_thread(journal.clear)
@@ -56,10 +57,10 @@ def _apply_alone(conn, e: Entry) -> bool:
 
 
 class Intents:
-    def __init__(self, runtime, wait_s: float = INTENT_WAIT_S) -> None:
-        self.rt = runtime
+    def __init__(self, store: Store, wait_s: float = INTENT_WAIT_S) -> None:
+        self.store = store
         self.wait_s = wait_s
-        self.journal = IntentJournal(journal_path(runtime.options.db_path))
+        self.journal = IntentJournal(journal_path(store.db_path))
         self.ids: IdAllocator | None = None
         #: entries journaled since start (for the log and tests)
         self.journaled = 0
@@ -69,15 +70,17 @@ class Intents:
 
     async def start(self) -> None:
         """Seed the id allocator (after `replay`, which the runtime ran first thing)."""
-        self.ids = IdAllocator(await asyncio.to_thread(self.rt._read, IdAllocator.read_maxima))
+        self.ids = IdAllocator(await asyncio.to_thread(self.store.read, IdAllocator.read_maxima))
 
     def take(self, table: str) -> int:
+        if self.ids is None:
+            raise RuntimeError("Intents.take before start()")
         return self.ids.take(table)
 
     async def commit(self, e: Entry) -> None:
         """Durable before return: committed in the database, or fsync'd to the journal (or, with the
         file system full, held by the writer and written to the log)."""
-        future = self.rt.writer.submit(lambda conn: apply_entry(conn, e))
+        future = self.store.submit(lambda conn: apply_entry(conn, e))
         if not self.outstanding:
             try:
                 async with asyncio.timeout(self.wait_s):

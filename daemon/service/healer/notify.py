@@ -3,24 +3,32 @@
 The `escalations` rows (one per channel, `pending`), the ladder's `record_escalation` and the decision
 commit in one transaction before anything is sent, so a crash can neither lose a message nor send one
 the ladder does not know about: rows left `pending` are sent again at the next start (at-least-once).
-Delivery (engine/notify.py: retries with backoff, bounded per attempt) runs in its own task per
+Delivery (engine/notify/: retries with backoff, bounded per attempt) runs in its own task per
 message, so a slow webhook never holds up the healer's pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
 from daemon import logctx
+from daemon.clock import Clock
 from daemon.engine.actions import last_lines
 from daemon.engine.decision import Escalate
-from daemon.engine.heal_apply import applied, decision_columns, decision_key
+from daemon.engine.heal_apply import applied
 from daemon.engine.ladder import LadderState
-from daemon.engine.notify import Notification, deliver, incident_link
+from daemon.engine.notification import Notification, incident_link
+from daemon.engine.notify import deliver
 from daemon.engine.notify_group import combine, waiting_note
-from daemon.service.healer_state import store_fn
+from daemon.service.healer.commit import LadderCommits
+from daemon.service.healer.state import LadderBook
+from daemon.service.monitor import Monitor
+from daemon.service.wiring import ConfigGetter, Store
 from daemon.service.tasks import cancel_and_wait
 from daemon.store import escalations_sql, healer_sql
 
@@ -38,35 +46,33 @@ def describe_failed(event: dict | None) -> str | None:
 
 
 class Escalations:
-    def __init__(self, healer) -> None:
-        self.healer = healer
+    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: Monitor, book: LadderBook,
+                 commits: LadderCommits, incident_base: Callable[[], str | None]) -> None:
+        self._config = config
+        self.clock = clock
+        self.store = store
+        self.monitor = monitor
+        self.book = book
+        self.commits = commits
+        self.incident_base = incident_base
         self._tasks: set[asyncio.Task] = set()
         #: (channel, resolved?) → messages held for the channel's group_wait
         self._groups: dict[tuple[str, bool], list] = {}
 
-    @property
-    def rt(self):
-        return self.healer.rt
-
     async def start(self, name: str, state: LadderState, d: Escalate, now: float) -> None:
-        healer = self.healer
+        if d.incident_id is None:
+            raise ValueError("an escalation belongs to an incident")
         incident_id = int(d.incident_id)
-        new = applied(state, d, now)
-        component_id = healer.book.component_id(name)
-        save = store_fn(component_id, new, healer._cooldown(), now)
-        columns = decision_columns(d)
-        decision_id = healer.intents.take("decisions")  # ids of these tables come from the daemon (intent_journal.py)
 
-        def write(conn):
+        def rows_and_failed(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
             rows = [escalations_sql.open_escalation(conn, incident_id, channel, d.kind, now) for channel in d.channels]
-            save(conn)
-            healer_sql.insert_decision(conn, component_id=component_id, incident_id=incident_id, ts=now,
-                                       reason=d.reason, id=decision_id, **columns)
             return rows, healer_sql.last_failed_event(conn, incident_id)
 
-        rows, failed = await self.rt.writer.submit(write)
-        healer.book.set(name, new)
-        healer._last_key[name] = decision_key(d, incident_id)
+        # the rows, the ladder's record_escalation and the decision in one transaction (commit.py)
+        written = await self.commits.commit(name, applied(state, d, now), now, decision=d, incident_id=incident_id,
+                                            rows=rows_and_failed)
+        assert written is not None
+        rows, failed = written
         log.warning("escalation", component=name, incident=incident_id, kind=d.kind, channels=list(d.channels))
         waiting = waiting_note(self._dependents_waiting(name)) if d.kind != "resolved" else ""
         message = self._message(name, incident_id, d.kind, d.reason + (f"; {waiting}" if waiting else ""),
@@ -78,10 +84,10 @@ class Escalations:
     def _dependents_waiting(self, name: str) -> list[str]:
         """Sick components that depend on `name` (directly or not): their healing waits for it, so the
         root cause's message names them (whether or not their own incident has noted the wait yet)."""
-        monitor = self.rt.monitor
+        monitor = self.monitor
         out = []
-        for other in self.rt.config.dependents(name):
-            state = self.healer.book.get(other)
+        for other in self._config().dependents(name):
+            state = self.book.get(other)
             breaker = monitor.breakers.get(other)
             last = monitor.last.get(other)
             if (state.incident is not None or (last is not None and last.status.is_failure)
@@ -92,7 +98,7 @@ class Escalations:
     def _group(self, row: dict, message: Notification) -> None:
         """Hold the message for its channel's `group_wait`, folding in whatever else is raised meanwhile
         (resolved messages in their own group); never drops one: the group is sent as one message."""
-        channel = self.rt.config.settings.notify.get(row["channel"])
+        channel = self._config().settings.notify.get(row["channel"])
         wait = channel.group_wait.total_seconds() if channel is not None else 0.0
         if wait <= 0:
             self._spawn_group([(row, message)])
@@ -128,7 +134,7 @@ class Escalations:
 
         Read before the healer's first pass, so a row this daemon creates is never picked up twice."""
         try:
-            rows = await asyncio.to_thread(self.rt._read, _pending_with_component)
+            rows = await asyncio.to_thread(self.store.read, _pending_with_component)
         except Exception:
             log.exception("cannot read pending escalations; they stay pending until the next start")
             return
@@ -138,8 +144,8 @@ class Escalations:
 
     def _message(self, name: str, incident_id: int, kind: str, reason: str,
                  last_action: str | None = None) -> Notification:
-        last = self.rt.monitor.last.get(name)
-        breaker = self.rt.monitor.breakers.get(name)
+        last = self.monitor.last.get(name)
+        breaker = self.monitor.breakers.get(name)
         if kind == "resolved":
             status = "resolved"
         else:
@@ -149,29 +155,31 @@ class Escalations:
         error = None
         if last is not None and last.status.is_failure:
             error = f"{last.error_class}: {last.message}" if last.error_class else last.message
-        web = getattr(self.rt, "web", None)  # [http] on: link to its incident page unless incident_url says otherwise
-        link = incident_link(self.rt.config.settings.daemon.incident_url or (web and web.incident_base()), incident_id)
+        # [http] on: link to its incident page unless incident_url says otherwise
+        link = incident_link(self._config().settings.daemon.incident_url or self.incident_base(), incident_id)
         return Notification(component=name, incident=incident_id, kind=kind, status=status, reason=reason,
-                            error=error, link=link, ts=self.healer.clock.wall(), last_action=last_action)
+                            error=error, link=link, ts=self.clock.wall(), last_action=last_action)
 
     async def _deliver(self, rows: list[dict], message: Notification) -> None:
         """One delivery for a group; every row of the group is finished with its outcome."""
         row = rows[0]
-        config = self.rt.config
+        config = self._config()
         channel = config.settings.notify.get(row["channel"])
         with logctx.only(component=message.component, incident=message.incident):
+            error: str | None
             if channel is None:
                 delivered, attempts, error = False, 0, f"no notify channel named {row['channel']!r} is configured"
             else:
                 outcome = await deliver(channel, message, cwd=config.directory)
                 delivered, attempts, error = outcome.delivered, outcome.attempts, outcome.error
-            now = self.healer.clock.wall()
+            now = self.clock.wall()
+
             def write(conn):
                 for r in rows:
                     escalations_sql.finish_escalation(conn, r["id"], delivered=delivered, attempts=attempts,
                                                       error=error, now=now)
 
-            await self.rt.writer.submit(write)
+            await self.store.submit(write)
             log.info("escalation delivery", channel=row["channel"], kind=row["kind"], delivered=delivered,
                      attempts=attempts, error=error)
 

@@ -7,7 +7,7 @@ to never miss a deadline. A pass only waits for database commits; every action r
 (`_recover`), so one slow restart never holds up other components' checks or decisions.
 
 Intent before act: the `started` recovery event and the ladder state that counts the attempt commit
-together (`await writer.submit`) before the action runs, and the outcome commits after it, shielded
+together (service/healer/commit.py, the one write path) before the action runs, and the outcome commits after it, shielded
 from cancellation. On start, events still `started` are finished as `interrupted` with the matching
 reducer, so the budget counts that attempt exactly once and the incident is decided again.
 
@@ -19,28 +19,37 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
 from daemon import logctx
-from daemon.config.models import FallbackStep, RetryStep
+from daemon.clock import Clock
+from daemon.config.models import DaemonSettings, FallbackStep, RetryStep
 from daemon.engine.actions import last_lines
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
     BreakerView, CloseIncident, ComponentView, Decision, Escalate, Failback, GlobalBudget,
     OpenIncident, RunStep, Wait,
 )
-from daemon.engine.heal_apply import SPAN, applied, decision_columns, decision_key, heals_breaker, is_quiet, is_recorded
+from daemon.engine.heal_apply import (
+    SPAN, IncidentId, applied, decision_columns, decision_key, heals_breaker, is_quiet, is_recorded,
+)
 from daemon.engine.ladder import LadderState, Outcome, record_finished
-from daemon.service.healer_facts import Facts, FactsCache
-from daemon.service.healer_notify import Escalations
-from daemon.service.healer_intents import Intents
-from daemon.service.healer_state import LadderBook, ladder_op, store_fn
-from daemon.service.healer_steps import StepResult, StepRunner
-from daemon.service.healer_verify import Verifier
+from daemon.engine.maintenance import Period
+from daemon.service.healer.commit import LadderCommits
+from daemon.service.healer.facts import Facts, FactsCache
+from daemon.service.healer.intents import Intents
+from daemon.service.healer.notify import Escalations
+from daemon.service.healer.state import LadderBook
+from daemon.service.healer.steps import StepResult, StepRunner
+from daemon.service.healer.verify import Verifier
+from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
-from daemon.store.intent_journal import entry as intent_entry
-from daemon.types import BreakerState, CheckResult
+from daemon.service.wiring import Cadence, CommandHandler, ConfigGetter, Store
+from daemon.types import BreakerState, CheckResult, Status
 
 log = structlog.get_logger(__name__)
 
@@ -49,18 +58,38 @@ TICK_S = 0.5
 _SPAN = SPAN
 
 
+@dataclass(frozen=True)
+class HealerLinks:
+    """What the healer asks of services that may start after it (maintenance, fleet, web, chaos)."""
+
+    #: the maintenance window or silence covering a component at a time
+    covering: Callable[[str, float], Period | None] = lambda name, now: None
+    #: a fleet incident holding local restarts of a component: (until, reason)
+    fleet_hold: Callable[[str, float], tuple[float, str] | None] = lambda name, now: None
+    #: targets of dry-run chaos experiments (a live set: chaos adds and removes names)
+    dry_run: Collection[str] = field(default_factory=frozenset)
+    #: the HTTP service's incident page base URL, when it runs
+    incident_base: Callable[[], str | None] = lambda: None
+
+
 class Healer:
-    def __init__(self, runtime) -> None:
-        self.rt = runtime
-        self.clock = runtime.clock
-        self.book = LadderBook(lambda: self.rt.monitor.component_ids, self._cooldown)
-        self.verifier = Verifier(runtime)
-        self.steps = StepRunner(lambda: self.rt.config, self.clock, self.verifier.verify, self.rt.writer.submit)
-        self.escalations = Escalations(self)
-        self.facts = FactsCache(runtime)
-        self.intents = Intents(runtime)  # bounded intent commits; ids for incidents, events, decisions
+    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: Monitor, cadence: Cadence,
+                 commands: dict[str, CommandHandler], links: HealerLinks | None = None) -> None:
+        self._config = config
+        self.clock = clock
+        self.store = store
+        self.monitor = monitor
+        self.commands = commands
+        self.links = links or HealerLinks()
+        self.book = LadderBook(lambda: monitor.component_ids, self._cooldown)
+        self.verifier = Verifier(monitor, cadence)
+        self.steps = StepRunner(config, clock, self.verifier.verify, store.submit)
+        self.intents = Intents(store)  # bounded intent commits; ids for incidents, events, decisions
+        self.commits = LadderCommits(self.book, self.intents, store.submit, self._cooldown)
+        self.escalations = Escalations(config=config, clock=clock, store=store, monitor=monitor, book=self.book,
+                                       commits=self.commits, incident_base=self.links.incident_base)
+        self.facts = FactsCache(store.read, clock, monitor)
         self.rng = random.Random()
-        self._last_key: dict[str, tuple] = {}
         self._recoveries: dict[str, asyncio.Task] = {}
         self._finishing: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
@@ -69,8 +98,12 @@ class Healer:
         self._task: asyncio.Task | None = None
 
     @property
-    def settings(self):
-        return self.rt.config.settings.daemon
+    def config(self):
+        return self._config()
+
+    @property
+    def settings(self) -> DaemonSettings:
+        return self._config().settings.daemon
 
     def _cooldown(self) -> float:
         return self.settings.cooldown.total_seconds()
@@ -79,16 +112,16 @@ class Healer:
 
     async def start(self) -> None:
         """Restore every ladder, finish what the previous daemon left `started`, then start deciding."""
-        from daemon.service.healer_restore import restore
+        from daemon.service.healer.restore import restore
 
         await self.intents.start()  # ids continue after what the runtime replayed from the journal
-        self.rt.monitor.unconfirmed = self.intents.watch  # breaker transitions too
+        self.monitor.unconfirmed = self.intents.watch  # breaker transitions too
         await restore(self)
-        self.rt.monitor.result_listeners.append(self._on_result)
-        self.rt.monitor.transition_listeners.append(lambda name, t: self._wake.set())
-        from daemon.service.healer_commands import install
+        self.monitor.result_listeners.append(self._on_result)
+        self.monitor.transition_listeners.append(lambda name, t: self._wake.set())
+        from daemon.service.healer.commands import install
 
-        install(self)
+        install(self, self.commands)
         await self.escalations.resend_pending()
         self._task = asyncio.create_task(self._loop(), name="healer")
 
@@ -131,8 +164,8 @@ class Healer:
             self._wake.clear()
 
     async def pass_once(self) -> None:
-        config = self.rt.config
-        monitor = self.rt.monitor
+        config = self.config
+        monitor = self.monitor
         reset_after = self.settings.budget_reset_after.total_seconds()
         repeats_reset = self.settings.restart_backoff_reset.total_seconds()
         facts: Facts | None = None  # built on the first component that needs a decision
@@ -160,33 +193,33 @@ class Healer:
                     if state.in_progress is None and self.book.get(name).in_progress is not None:
                         running += 1
                 if name in self.book.dirty:
-                    self._store_quietly(name, self.book.get(name), now)
+                    self.commits.store_quietly(name, self.book.get(name), now).add_done_callback(_log_failure)
 
     def _quiet(self, name: str, state: LadderState, breaker: BreakerState) -> bool:
-        """Healthy with nothing pending and nothing new to record: decide() would say Nothing again."""
-        return is_quiet(state, breaker, self._last_key.get(name))
+        """Healthy with nothing pending and nothing new to record: decide() would say the same Nothing
+        again (heal_apply.is_quiet; tests/engine/test_quiet_properties.py)."""
+        return is_quiet(state, breaker, self.commits.last_key.get(name))
 
     def _decide(self, name: str, state: LadderState, facts: Facts, now: float, running: int) -> Decision:
-        component = self.rt.config.components[name]
-        last = self.rt.monitor.last.get(name)
-        status = last.status if last is not None else facts.health.get(name)
-        period = self.rt.maintenance.covering(name, now) if self.rt.maintenance is not None else None
+        component = self.config.components[name]
+        last = self.monitor.last.get(name)
+        status = last.status if last is not None else facts.health.get(name, Status.UNKNOWN)
+        period = self.links.covering(name, now)
         view = ComponentView.from_config(component, status, last.error_class if last else None, self.settings,
                                          checked_at=last.ts if last is not None else None,
                                          suppressed=period.describe(now) if period else None,
                                          suppressed_until=period.ends_at if period else None)
         budget = GlobalBudget.from_settings(running, self.settings)
-        return decide(view, BreakerView(self.rt.monitor.breakers[name].state), state, facts.deps, budget,
+        return decide(view, BreakerView(self.monitor.breakers[name].state), state, facts.deps, budget,
                       facts.health, facts.checkpoints, now, facts.stats)
 
     # --- applying ------------------------------------------------------------------------------------
 
     async def _apply(self, name: str, state: LadderState, d: Decision, now: float) -> None:
-        fleet = getattr(self.rt, "fleet", None)
-        hold = fleet.hold_reason(name, now) if fleet is not None and isinstance(d, RunStep) else None
+        hold = self.links.fleet_hold(name, now) if isinstance(d, RunStep) else None
         if hold is not None:  # a fleet incident: the cause is shared, a local restart would not fix it
             d = Wait(until=hold[0], reason=hold[1])
-        if isinstance(d, (RunStep, Failback, Escalate)) and name in getattr(self.rt, "dry_run_components", ()):
+        if isinstance(d, (RunStep, Failback, Escalate)) and name in self.links.dry_run:
             await self._dry_run(name, state, d, now)
         elif isinstance(d, OpenIncident):
             await self._open(name, state, d, now)
@@ -198,14 +231,14 @@ class Healer:
             await self._start(name, state, d, now)
         elif isinstance(d, Escalate):
             await self.escalations.start(name, state, d, now)
-        elif isinstance(d, Wait) and applied(state, d, now) is not None:
+        elif isinstance(d, Wait) and state.incident is not None and applied(state, d, now) is not None:
             incident_id = int(state.incident.id)
             await self._commit(name, applied(state, d, now), d, now, incident_id=incident_id,
                                ops=[{"op": "waiting_on", "id": incident_id, "name": d.waiting_on}])
         else:
-            incident_id = state.incident.id if state.incident is not None else None
-            if is_recorded(state, d, self._last_key.get(name), incident_id):
-                await self._commit(name, None, d, now, incident_id=incident_id)
+            current = state.incident.id if state.incident is not None else None
+            if is_recorded(state, d, self.commits.last_key.get(name), current):
+                await self._commit(name, None, d, now, incident_id=current)
 
     async def _dry_run(self, name: str, state: LadderState, d: RunStep | Failback | Escalate, now: float) -> None:
         """A dry-run chaos experiment's target: record what would be done (once per distinct decision, as a
@@ -217,40 +250,25 @@ class Healer:
             await self._commit(name, None, d, now, incident_id=incident_id)
             return
         failback = isinstance(d, Failback)
+        strategy, attempt = ("fallback", 1) if isinstance(d, Failback) else (d.strategy, d.attempt)
         event_id = self.intents.take("recovery_events")
         event = {"op": "event", "id": event_id, "incident_id": int(incident_id),
                  "component_id": self.book.component_id(name),
-                 "strategy": "fallback" if failback else d.strategy, "step": d.index,
-                 "attempt": 1 if failback else d.attempt, "reason": d.reason, "started_at": now,
+                 "strategy": strategy, "step": d.index,
+                 "attempt": attempt, "reason": d.reason, "started_at": now,
                  "action": "deactivate" if failback else None, "candidate": d.candidate, "dry_run": 1}
         finish = {"op": "finish", "id": event_id, "status": "skipped", "finished_at": now,
                   "output": "dry run: recorded what would run; nothing ran"}
         await self._commit(name, None, d, now, incident_id=incident_id, ops=[event, finish])
 
-    def _changed(self, name: str, d: Decision, incident_id) -> bool:
-        return self._last_key.get(name) != decision_key(d, incident_id)
+    def _changed(self, name: str, d: Decision, incident_id: IncidentId) -> bool:
+        return self.commits.last_key.get(name) != decision_key(d, incident_id)
 
-    def _decision_op(self, component_id, d: Decision, incident_id, now: float) -> dict | None:
-        if component_id is None:
-            return None
-        return {"op": "decision", "id": self.intents.take("decisions"), "component_id": component_id, "ts": now,
-                "reason": d.reason, "incident_id": None if incident_id is None else int(incident_id),
-                **decision_columns(d)}
-
-    async def _commit(self, name: str, new: LadderState | None, d: Decision, now: float, *, incident_id, ops=()):
-        """One transaction: the decision's rows, the new ladder state (if any) and the decision itself.
-
-        Written as data (store/intent_journal.py) and committed by `intents.commit`, which waits a
-        bounded time for the database and otherwise journals it: a locked database never stops healing.
-        """
-        component_id = self.book.component_id(name)
-        decision = self._decision_op(component_id, d, incident_id, now)
-        ladder = ladder_op(component_id, new, self._cooldown(), now) if new is not None else None
-        anchor = ["absent", "decisions", decision["id"]] if decision is not None else None
-        await self.intents.commit(intent_entry(anchor, [*ops, ladder, decision]))
-        if new is not None:
-            self.book.set(name, new)
-        self._last_key[name] = decision_key(d, incident_id)
+    async def _commit(self, name: str, new: LadderState | None, d: Decision, now: float, *,
+                      incident_id: IncidentId, ops: list[dict[str, Any]] | tuple[()] = ()) -> None:
+        """The decision's rows, the new ladder state (if any) and the decision itself, in one commit
+        (service/healer/commit.py: bounded, journaled when the database is slow)."""
+        await self.commits.commit(name, new, now, decision=d, incident_id=incident_id, ops=ops)
         log.info("healer decision", component=name, incident=incident_id, kind=decision_columns(d)["kind"], reason=d.reason)
 
     async def _open(self, name: str, state: LadderState, d: OpenIncident, now: float) -> None:
@@ -261,20 +279,18 @@ class Healer:
             return
         incident_id = self.intents.take("incidents")
         new = applied(state, d, now, incident_id)
-        ops = [{"op": "incident", "id": incident_id, "component_id": component_id, "opened_at": now, "trigger": d.trigger},
-               ladder_op(component_id, new, self._cooldown(), now), self._decision_op(component_id, d, incident_id, now)]
-        await self.intents.commit(intent_entry(["absent", "incidents", incident_id], ops))
-        self.book.set(name, new)
-        self._last_key[name] = decision_key(d, incident_id)
+        ops = [{"op": "incident", "id": incident_id, "component_id": component_id, "opened_at": now, "trigger": d.trigger}]
+        await self.commits.commit(name, new, now, decision=d, incident_id=incident_id, ops=ops,
+                                  anchor=["absent", "incidents", incident_id])
         log.warning("incident opened", component=name, incident=incident_id, reason=d.reason)
         self._wake.set()
 
     async def _start(self, name: str, state: LadderState, d: RunStep | Failback, now: float) -> None:
         """Intent: the `started` event and the counted attempt commit before the task acts."""
-        component = self.rt.config.components[name]
+        component = self.config.components[name]
         step = component.recovery[d.index] if d.index < len(component.recovery) else None
-        failback = isinstance(d, Failback)
-        if failback:
+        event: dict[str, Any]
+        if isinstance(d, Failback):
             step = step if isinstance(step, FallbackStep) else None
             new = applied(state, d, now)
             event = {"strategy": "fallback", "action": "deactivate", "attempt": 1, "candidate": d.candidate}
@@ -283,7 +299,7 @@ class Healer:
             event = {"strategy": d.strategy, "action": _action_label(step), "attempt": d.attempt,
                      "candidate": d.candidate,
                      "checkpoint_id": int(d.checkpoint_id) if d.checkpoint_id is not None else None}
-        incident_id = int(d.incident_id)
+        incident_id = _incident_of(d)
         component_id = self.book.component_id(name)
         event_id = self.intents.take("recovery_events")
         event.update(op="event", id=event_id, incident_id=incident_id, component_id=component_id, step=d.index,
@@ -342,15 +358,14 @@ class Healer:
                         "candidate": result.candidate}]
                 if activated and component_id is not None:
                     ops.append({"op": "fallback_set", "component_id": component_id, "candidate": result.candidate,
-                                "activated_at": now, "incident_id": int(d.incident_id), "now": now})
+                                "activated_at": now, "incident_id": _incident_of(d), "now": now})
                 if failed_back and component_id is not None:
                     ops.append({"op": "fallback_clear", "component_id": component_id, "now": now})
-                ops.append(ladder_op(component_id, new, self._cooldown(), now))
-                await self.intents.commit(intent_entry(["started", event_id], ops))
-                self.book.set(name, new)
+                await self.commits.commit(name, new, now, ops=ops, anchor=["started", event_id])
                 if heals_breaker(d, result.outcome is Outcome.SUCCEEDED):
                     # the component's own check proved it back: probe now instead of reporting it open
-                    self.rt.monitor.recovered(name, f"verified recovery: {d.strategy} (step {d.index + 1}) "
+                    what = d.strategy if isinstance(d, RunStep) else "fallback"
+                    self.monitor.recovered(name, f"verified recovery: {what} (step {d.index + 1}) "
                                                     f"of incident {d.incident_id}; half-open probes decide")
                 if isinstance(d, RunStep) and d.strategy == "restore":
                     self.facts.invalidate_checkpoints()  # a restore may have found its version corrupt
@@ -359,17 +374,18 @@ class Healer:
         finally:
             self._wake.set()
 
-    def _store_quietly(self, name: str, state: LadderState, now: float) -> None:
-        """Persist a state that changed without a row of its own (healthy_since); not awaited."""
-        future = self.rt.writer.submit(store_fn(self.book.component_id(name), state, self._cooldown(), now))
-        future.add_done_callback(_log_failure)
-        self.book.dirty.discard(name)
-
     def _on_result(self, result: CheckResult) -> None:
-        breaker = self.rt.monitor.breakers.get(result.component)
+        breaker = self.monitor.breakers.get(result.component)
         if breaker is not None:
             self.book.observe(result.component, result.status, breaker.state, result.ts)
         self.verifier.on_result(result)
+
+
+def _incident_of(d: RunStep | Failback) -> int:
+    """A step always belongs to an open incident (decide() only runs steps inside one)."""
+    if d.incident_id is None:
+        raise ValueError(f"{type(d).__name__} without an incident")
+    return int(d.incident_id)
 
 
 def _action_label(step) -> str:

@@ -14,13 +14,17 @@ adopted, a ladder's incident that is no longer open is dropped.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from daemon.engine.ladder import FAILBACK, IncidentState, Outcome, record_finished
-from daemon.service.healer_state import store_fn
 from daemon.store import healer_sql
+
+if TYPE_CHECKING:
+    from daemon.service.healer.loop import Healer
 
 log = structlog.get_logger(__name__)
 
@@ -29,9 +33,8 @@ def _read_all(conn):
     return healer_sql.load_ladders(conn), healer_sql.open_incidents(conn), healer_sql.started_events(conn)
 
 
-async def restore(healer) -> None:
-    rt = healer.rt
-    stored, incidents, started = await asyncio.to_thread(rt._read, _read_all)
+async def restore(healer: Healer) -> None:
+    stored, incidents, started = await asyncio.to_thread(healer.store.read, _read_all)
     for problem in healer.book.load(stored):
         log.error("ladder state", problem=problem)
     now = healer.clock.wall()
@@ -48,25 +51,21 @@ async def restore(healer) -> None:
             state = replace(state, incident=None)
         if state.in_progress is not None:
             run = state.in_progress
-            step = _step_config(rt.config, name, run.index, run.strategy)
+            step = _step_config(healer.config, name, run.index, run.strategy)
             state = record_finished(state, step, Outcome.INTERRUPTED, now, healer.rng)
         events = [e for e in started if e["component"] == name]
         if state == before and not events:
             continue
-        component_id = healer.book.component_id(name)
-        save = store_fn(component_id, state, healer._cooldown(), now)
 
-        def write(conn, events=events, save=save):
+        def interrupted(conn: sqlite3.Connection, events: list[dict[str, Any]] = events) -> None:
             for event in events:
                 healer_sql.finish_event(
                     conn, event["id"], status="interrupted", finished_at=now,
                     output="interrupted: healerd stopped before this step's outcome was recorded; "
                            "the attempt stays counted once and the incident is decided again",
                 )
-            save(conn)
 
-        await rt.writer.submit(write)
-        healer.book.set(name, state)
+        await healer.commits.commit(name, state, now, rows=interrupted)
         for event in events:
             log.warning("recovery step interrupted by a restart", component=name, event_id=event["id"],
                         strategy=event["strategy"], step=event["step"], attempt=event["attempt"])

@@ -18,6 +18,9 @@ from daemon.config.models import FallbackStep, HealerdConfig
 from daemon.engine.decision import CheckpointView, DepView
 from daemon.engine.select import CandidateStats
 from daemon.store import checkpoints_sql, healer_sql
+from daemon.clock import Clock
+from daemon.service.monitor import Monitor
+from daemon.service.wiring import Read
 from daemon.types import BreakerState, Status
 
 log = structlog.get_logger(__name__)
@@ -37,8 +40,10 @@ class Facts:
 
 
 class FactsCache:
-    def __init__(self, runtime) -> None:
-        self.rt = runtime
+    def __init__(self, read: Read, clock: Clock, monitor: Monitor) -> None:
+        self.read = read
+        self.clock = clock
+        self.monitor = monitor
         self._checkpoints: dict[str, CheckpointView] = {}
         self._checkpoints_at: float | None = None
         self._stats: dict[str, CandidateStats] = {}
@@ -49,7 +54,7 @@ class FactsCache:
         self._checkpoints_at = None
 
     async def get(self, config: HealerdConfig, book) -> Facts:
-        monitor = self.rt.monitor
+        monitor = self.monitor
         health: dict[str, Status] = {}
         deps: dict[str, DepView] = {}
         for name, component in config.components.items():
@@ -67,14 +72,14 @@ class FactsCache:
         )
         if not troubled:
             return Facts(health, deps, self._checkpoints, self._stats)
-        now = self.rt.clock.monotonic()
+        now = self.clock.monotonic()
         try:
             if self._checkpoints_at is None or now - self._checkpoints_at >= CHECKPOINTS_TTL_S:
-                self._checkpoints = await asyncio.to_thread(self.rt._read, _checkpoint_views)
+                self._checkpoints = await asyncio.to_thread(self.read, _checkpoint_views)
                 self._checkpoints_at = now
             if _wants_stats(config) and (self._stats_at is None or now - self._stats_at >= STATS_TTL_S):
-                since = int((self.rt.clock.wall() - STATS_WINDOW_S) // 3600 * 3600)
-                self._stats = await asyncio.to_thread(self.rt._read, _candidate_stats, since)
+                since = int((self.clock.wall() - STATS_WINDOW_S) // 3600 * 3600)
+                self._stats = await asyncio.to_thread(self.read, _candidate_stats, since)
                 self._stats_at = now
         except Exception as exc:  # a locked or unreadable database: decide with what we had
             log.warning("healer could not read checkpoints or stats; using the last known", error=str(exc))

@@ -9,18 +9,25 @@ incident, so a daemon started later knows it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from daemon.engine.ladder import LadderState, record_ack, request_recovery
-from daemon.service.healer_state import store_fn
+from daemon.service.healer.state import store_fn
 from daemon.store import healer_sql
+
+if TYPE_CHECKING:
+    from daemon.service.healer.loop import Healer
+    from daemon.service.wiring import CommandHandler
+
+#: a command's reducer: (ladder, now) → (new ladder or None, status, outcome, rows to write or None)
+Command = Callable[[LadderState, float], tuple[LadderState | None, str, str, Any]]
 
 #: without a daemon the cooldown setting is unknown; it only feeds a mirror column, refreshed on start.
 _OFFLINE_COOLDOWN = 60.0
 
 
-def install(healer) -> None:
-    handlers = healer.rt.commands.handlers
+def install(healer: Healer, handlers: dict[str, CommandHandler]) -> None:
     handlers["ack"] = lambda cmd: _online(healer, cmd, _ack)
     handlers["heal"] = lambda cmd: _online(healer, cmd, _heal)
 
@@ -43,25 +50,17 @@ def _heal(state: LadderState, now: float) -> tuple[LadderState | None, str, str,
     return request_recovery(state, now), "applied", "recovery requested: the ladder runs its next eligible step", None
 
 
-async def _online(healer, cmd: dict[str, Any], command) -> tuple[str, str]:
+async def _online(healer: Healer, cmd: dict[str, Any], command: Command) -> tuple[str, str]:
     name = cmd["target"]
-    if name not in healer.rt.config.components:
+    if name not in healer.config.components:
         return "rejected", f"no component named {name!r}"
     async with healer.book.locks[name]:
         now = healer.clock.wall()
         new, status, outcome, rows = command(healer.book.get(name), now)
         if new is None:
             return status, outcome
-        save = store_fn(healer.book.component_id(name), new, healer._cooldown(), now)
-
-        def write(conn):
-            if rows is not None:
-                rows(conn)
-            save(conn)
-
-        await healer.rt.writer.submit(write)
-        healer.book.set(name, new)
-    healer._wake.set()
+        await healer.commits.commit(name, new, now, rows=lambda conn: rows(conn) if rows is not None else None)
+    healer.wake()
     return status, outcome
 
 

@@ -11,22 +11,18 @@ read from the scalar columns instead, so it is never silently ignored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from daemon.clock import Clock
 from daemon.config.durations import parse_duration
 from daemon.config.models import Degradation
 from daemon.engine.degradation import LevelChange, LevelTracker, restore_or_fresh
+from daemon.timefmt import iso
 from daemon.types import Level
 
 SET = "degrade_set"
 CLEAR = "degrade_clear"
 COMMANDS = (SET, CLEAR)
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _from_columns(row: dict[str, Any]) -> dict[str, Any]:
@@ -140,8 +136,8 @@ def apply_degrade_command(
         return change, f"override {level.value} until {iso(until)} ({reason}); {_moved(change)}"
     if command == CLEAR:
         reason = str(args.get("reason") or f"cleared by {who}")
-        change = tracker.clear_override(reason)
-        if change is None:
+        cleared = tracker.clear_override(reason)
+        if cleared is None:
             return None, f"no override was set; level {tracker.level.value}"
-        return change, f"override {change.from_level.value} cleared ({reason}); {_moved(change)}"
+        return cleared, f"override {cleared.from_level.value} cleared ({reason}); {_moved(cleared)}"
     raise ValueError(f"unknown degradation command {command!r}")

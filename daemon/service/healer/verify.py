@@ -13,7 +13,9 @@ import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from daemon.service.healer_steps import Verification
+from daemon.service.healer.steps import Verification
+from daemon.service.monitor import Monitor
+from daemon.service.wiring import Cadence
 from daemon.types import BreakerState, CheckResult
 
 
@@ -25,8 +27,9 @@ class _Waiter:
 
 
 class Verifier:
-    def __init__(self, runtime) -> None:
-        self.rt = runtime
+    def __init__(self, monitor: Monitor, cadence: Cadence) -> None:
+        self.monitor = monitor
+        self.cadence = cadence
         self._waiters: defaultdict[str, list[_Waiter]] = defaultdict(list)
         self._fast: Counter[str] = Counter()
 
@@ -38,7 +41,7 @@ class Verifier:
         waiter = _Waiter(since, asyncio.get_running_loop().create_future())
         self._waiters[name].append(waiter)
         self._hold_fast(name, +1)
-        self.rt.scheduler.run_soon(name)
+        self.cadence.run_soon(name)
         try:
             async with asyncio.timeout(within):
                 result = await waiter.future
@@ -51,9 +54,9 @@ class Verifier:
 
     def _hold_fast(self, name: str, delta: int) -> None:
         self._fast[name] += delta
-        breaker = self.rt.monitor.breakers.get(name)
+        breaker = self.monitor.breakers.get(name)
         half_open = breaker is not None and breaker.state is BreakerState.HALF_OPEN
-        self.rt.scheduler.set_fast(name, self._fast[name] > 0 or half_open)
+        self.cadence.set_fast(name, self._fast[name] > 0 or half_open)
 
     def on_result(self, result: CheckResult) -> None:
         started = result.ts - result.latency_ms / 1000.0
