@@ -109,3 +109,87 @@ def insert_shadow_decisions(conn: sqlite3.Connection, rows: list[tuple]) -> None
     """rows: (component_id, ts, shadow_config, incident, kind, step, strategy, reason, until)."""
     conn.executemany("INSERT INTO shadow_decisions (component_id, ts, shadow_config, incident, kind, step, strategy, "
                      "reason, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+#: A row the folding replay must see one by one wherever it comes: anything but a plain healthy result.
+#: (Rows outside this are exactly status 'healthy', no error class, not in maintenance.)
+_NOT_PLAIN = "NOT (status = 'healthy' AND error_class IS NULL AND maintenance = 0)"
+
+
+class FoldSource:
+    """The reads of a folding replay (engine/replay_fold.py), all in SQLite's C, none per plain result:
+
+    - `changes()`: every result that is not plain healthy, in (ts, id) order — one scan of the `ts`
+      index, filtered before any row reaches Python;
+    - `detail()`: one component's results after a position, by the (component_id, ts) index, for the
+      stretches where that component's every result matters;
+    - `gap()`: how many results of one component lie between two positions, and their first and last
+      instants (index only) — the plain results a quiet component folds.
+
+    A position is (ts, id): the order the daemon recorded them in, the order `stream_results` gives.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None) -> None:
+        self.conn, self.start, self.end = conn, start, end
+        wanted = set(names) if names else None
+        self.ids = {row["name"]: cid for cid, row in components(conn).items() if wanted is None or row["name"] in wanted}
+        self._names = {cid: name for name, cid in self.ids.items()}
+
+    def changes(self) -> Iterator[tuple]:
+        """(component, ts, id, status, error_class, maintenance) of every result not plain healthy."""
+        where, params = ("", []) if len(self.ids) == len(components(self.conn)) else (
+            f" AND component_id IN ({','.join('?' * len(self.ids))})", list(self.ids.values()))
+        cursor = self.conn.execute(
+            "SELECT component_id, ts, id, status, error_class, maintenance FROM check_results INDEXED BY ix_check_results_ts "
+            f"WHERE ts >= ? AND ts < ? AND {_NOT_PLAIN}{where} ORDER BY ts, id", [self.start, self.end, *params])
+        names = self._names
+        while True:
+            batch = cursor.fetchmany(_BATCH)
+            if not batch:
+                return
+            for cid, ts, rid, status, error_class, maintenance in batch:
+                name = names.get(cid)
+                if name is not None:
+                    yield name, ts, rid, status, error_class, maintenance
+
+    def detail(self, name: str, after: tuple[float, int] | None, limit: int) -> list[tuple]:
+        """Up to `limit` (ts, id, status, error_class, maintenance) of `name` after position `after`."""
+        if after is None:
+            return self.conn.execute(
+                "SELECT ts, id, status, error_class, maintenance FROM check_results "
+                "INDEXED BY ix_check_results_component_id_ts WHERE component_id = ? AND ts >= ? AND ts < ? "
+                "ORDER BY ts, id LIMIT ?", (self.ids[name], self.start, self.end, limit)).fetchall()
+        ts, rid = after
+        return self.conn.execute(
+            "SELECT ts, id, status, error_class, maintenance FROM check_results "
+            "INDEXED BY ix_check_results_component_id_ts WHERE component_id = ? AND ts >= ? AND ts < ? "
+            "AND (ts > ? OR id > ?) ORDER BY ts, id LIMIT ?", (self.ids[name], ts, self.end, ts, rid, limit)).fetchall()
+
+    def gap(self, name: str, after: tuple[float, int], before: tuple[float, int] | None) -> tuple[int, float | None]:
+        """(count, last ts) of `name`'s results strictly between two positions (None: up to the end).
+
+        Counted on plain `ts` ranges, with the rows at the two boundary instants counted apart (a range
+        test with `OR id > ?` or a min()/max() in the same scan costs 2-6 times as much per row).
+        """
+        cid, (ts, rid) = self.ids[name], after
+        if before is None:
+            count, last = self.conn.execute(
+                f"SELECT ({_COUNT} AND ts > ? AND ts < ?) + ({_COUNT} AND ts = ? AND id > ?), "
+                f"({_LAST} AND ts < ?)", (cid, ts, self.end, cid, ts, rid, cid, self.end)).fetchone()
+            return count, last if count else None
+        bts, bid = before
+        if bts == ts:
+            (count,) = self.conn.execute(f"{_COUNT} AND ts = ? AND id > ? AND id < ?", (cid, ts, rid, bid)).fetchone()
+            return count, ts if count else None
+        inner, at_before, below = self.conn.execute(
+            f"SELECT ({_COUNT} AND ts > ? AND ts < ?) + ({_COUNT} AND ts = ? AND id > ?), "
+            f"({_COUNT} AND ts = ? AND id < ?), ({_LAST} AND ts < ?)",
+            (cid, ts, bts, cid, ts, rid, cid, bts, bid, cid, bts)).fetchone()
+        if at_before:
+            return inner + at_before, bts
+        return inner, below if inner else None
+
+
+_INDEX = "check_results INDEXED BY ix_check_results_component_id_ts WHERE component_id = ?"
+_COUNT = f"SELECT count(*) FROM {_INDEX}"
+_LAST = f"SELECT max(ts) FROM {_INDEX}"
