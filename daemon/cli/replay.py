@@ -83,7 +83,8 @@ def replay_db(config, conn: sqlite3.Connection, start: float, end: float, names:
     if fold:
         from daemon.engine.replay_fold import run_folded
 
-        result = run_folded(replay, replay_sql.FoldSource(conn, start, end, list(config.components)), until=end)
+        with replay_sql.FoldSource(conn, start, end, list(config.components)) as source:
+            result = run_folded(replay, source, until=end)
     else:
         result = replay.run(replay_sql.stream_results(conn, start, end, names), until=end)
     recorded: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))

@@ -120,7 +120,7 @@ def make_config(rng: random.Random, names: list[str]) -> HealerdConfig:
     })
 
 
-def replays(config, path, rows, seed: int, assume):
+def replays(config, path, rows, seed: int, assume, threaded: bool = False):
     rng = random.Random(seed)
     acks = {n: sorted(rng.uniform(T0, rows[-1][1]) for _ in range(rng.randint(0, 3))) for n in config.components}
     start, end = T0, rows[-1][1] + 1e-3
@@ -131,7 +131,8 @@ def replays(config, path, rows, seed: int, assume):
             replay = Replay(config, Outcomes([], assume=assume, fast_every=1.0), acks={n: list(v) for n, v in acks.items()},
                             seed=seed)
             if folded:
-                result = run_folded(replay, replay_sql.FoldSource(conn, start, end, list(config.components)), until=end)
+                with replay_sql.FoldSource(conn, start, end, list(config.components), reader_thread=threaded) as source:
+                    result = run_folded(replay, source, until=end)
             else:
                 result = replay.run(replay_sql.stream_results(conn, start, end), until=end)
             final = {n: (c.breaker.snapshot(), c.ladder, c.checked_at, c.status, c.error_class, c.maintenance, c.last_key,
@@ -144,14 +145,15 @@ def replays(config, path, rows, seed: int, assume):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4), steps=st.integers(1, 300),
-       assume=st.sampled_from([None, "healed", "failed"]))
-def test_a_folded_replay_of_a_random_history_equals_the_replay_that_feeds_every_result(db, seed, n, steps, assume):
+       assume=st.sampled_from([None, "healed", "failed"]), threaded=st.booleans())
+def test_a_folded_replay_of_a_random_history_equals_the_replay_that_feeds_every_result(db, seed, n, steps, assume,
+                                                                                       threaded):
     rng = random.Random(seed)
     names = [f"c{i}" for i in range(n)]
     rows = random_history(rng, names, steps)
     write_history(db, names, rows)
     (unfolded, final_u, running_u, inc_u), (folded, final_f, running_f, inc_f) = replays(
-        make_config(rng, names), db, rows, seed, assume)
+        make_config(rng, names), db, rows, seed, assume, threaded)
     assert folded.results == unfolded.results == len(rows)
     assert (folded.start, folded.end) == (unfolded.start, unfolded.end)
     assert folded.decisions == unfolded.decisions
@@ -174,7 +176,8 @@ def test_a_long_quiet_stretch_is_folded_not_fed(db, monkeypatch):
     config = make_config(random.Random(1), names)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        result = run_folded(Replay(config, Outcomes([])), replay_sql.FoldSource(conn, T0, rows[-1][1] + 1, names))
+        with replay_sql.FoldSource(conn, T0, rows[-1][1] + 1, names) as source:
+            result = run_folded(Replay(config, Outcomes([])), source)
     finally:
         conn.close()
     assert result.results == len(rows)
