@@ -6,12 +6,16 @@ component has one 5-minute outage a day, so breakers open, incidents open, ladde
 then measures, in the same run:
 
 - reference: iterating the same rows in the same order with raw sqlite3 (nothing done per row);
-- replay: `daemon.cli.replay.replay_db` — the daemon's breaker, decide() and ladder per result.
+- replay: `daemon.cli.replay.replay_db` — the daemon's breaker, decide() and ladder, with a quiet
+  component's plain healthy results folded (engine/replay_fold.py; SQLite finds the others);
+- with --fed, also the replay that feeds every result one by one, and whether both agree.
 
-CPU time (process_time) is the figure to read on a shared machine; wall time is printed too. The
-extrapolation to 60 M results is linear (the replay streams; memory does not grow with the results).
+CPU time (process_time, summed over threads) and wall time are printed; on a shared machine read both.
+The extrapolation to 60 M results is linear (the replay streams; its memory grows with the incidents
+and decisions it reports, not with the results).
 
-    .venv/bin/python bench/replay.py [--components 200] [--days 1]
+    .venv/bin/python bench/replay.py [--components 200] [--days 1] [--db /tmp/replay.db] [--fed]
+    .venv/bin/python bench/replay.py --components 1000 --days 7 --db /tmp/replay-1000x7.db   # the goal's size
 """
 
 from __future__ import annotations
@@ -129,6 +133,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--components", type=int, default=200)
     parser.add_argument("--days", type=float, default=1.0)
+    parser.add_argument("--fed", action="store_true",
+                        help="Also replay feeding every result one by one (the way before folding; ~5 min at 60 M) "
+                             "and check both give the same summary.")
     parser.add_argument("--db", type=Path, default=None,
                         help="Keep the history here and reuse it when it exists (a 60 M-result build takes minutes); "
                              "outside the repository, e.g. /tmp/replay-1000x7.db.")
@@ -146,27 +153,40 @@ def main() -> None:
                   f"in {time.perf_counter() - t0:.1f}s")
         config = load_policies(write_config(tmp_path / "etc", args.components))
         n, raw_cpu, raw_wall = raw_iteration(db)
+        raw_rate = n / raw_cpu
+        print(f"raw sqlite3 iteration: {raw_rate:>12,.0f} results/s CPU ({raw_cpu:.2f}s CPU, {raw_wall:.2f}s wall)")
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        conn = store_sqlite.connect(db, readonly=True)
-        c0, w0 = time.process_time(), time.perf_counter()
-        first, last = conn.execute("SELECT min(ts), max(ts) FROM check_results").fetchone()
-        summary = replay_db(config, conn, first, last + 1e-3)
-        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-        conn.close()
+        summary, cpu, wall = _replay(config, db, fold=True)
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        assert summary["results"] == n == total, (summary["results"], n, total)
+        rate = n / cpu
+        print(f"replay (folded):       {rate:>12,.0f} results/s CPU ({cpu:.2f}s CPU, {wall:.2f}s wall); "
+              f"ratio to raw {rate / raw_rate:.3f}")
         incidents = sum(c["replayed"]["incidents"] for c in summary["components"].values())
         actions = sum(sum(c["replayed"]["actions"].values()) for c in summary["components"].values())
-        assert summary["results"] == n == total, (summary["results"], n, total)
-        rate, raw_rate = n / cpu, n / raw_cpu
-        print(f"raw sqlite3 iteration: {raw_rate:>12,.0f} results/s CPU ({raw_cpu:.2f}s CPU, {raw_wall:.2f}s wall)")
-        print(f"replay:                {rate:>12,.0f} results/s CPU ({cpu:.2f}s CPU, {wall:.2f}s wall); "
-              f"ratio to raw {rate / raw_rate:.3f}")
         print(f"replayed {incidents:,} incidents, {actions:,} actions; peak RSS {rss0 / 1024:.0f} MB before the "
               f"replay, {rss1 / 1024:.0f} MB after")
-        print(f"goal: {GOAL_RESULTS / 1e6:.1f} M results in < 60 s; at this rate: {GOAL_RESULTS / rate:,.0f} s CPU "
-              f"(raw iteration alone: {GOAL_RESULTS / raw_rate:,.0f} s)")
-        print("note: measured on a machine shared with other engineers' test runs (2 cores); read the CPU figures")
+        if args.fed:
+            fed, fed_cpu, fed_wall = _replay(config, db, fold=False)
+            fed_rate = n / fed_cpu
+            print(f"replay (every result fed, the previous way): {fed_rate:,.0f} results/s CPU ({fed_cpu:.2f}s CPU, "
+                  f"{fed_wall:.2f}s wall); ratio to raw {fed_rate / raw_rate:.3f}; folded is {fed_cpu / cpu:.1f}× "
+                  f"less CPU; same summary: {fed == summary}")
+        print(f"goal: {GOAL_RESULTS / 1e6:.1f} M results in < 60 s; at this rate: {GOAL_RESULTS / rate:,.0f} s CPU, "
+              f"{GOAL_RESULTS / n * wall:,.0f} s wall (raw iteration alone: {GOAL_RESULTS / raw_rate:,.0f} s CPU)")
+        print(f"note: measured on a machine shared with other engineers' test runs ({os.cpu_count()} cores, load "
+              f"{os.getloadavg()[0]:.1f} now); CPU is the sum over the replay's two threads")
 
+
+def _replay(config, db: Path, *, fold: bool) -> tuple[dict, float, float]:
+    conn = store_sqlite.connect(db, readonly=True)
+    try:
+        c0, w0 = time.process_time(), time.perf_counter()
+        first, last = conn.execute("SELECT min(ts), max(ts) FROM check_results").fetchone()
+        summary = replay_db(config, conn, first, last + 1e-3, fold=fold)
+        return summary, time.process_time() - c0, time.perf_counter() - w0
+    finally:
+        conn.close()
 
 if __name__ == "__main__":
     main()

@@ -182,3 +182,24 @@ def test_a_long_quiet_stretch_is_folded_not_fed(db, monkeypatch):
         conn.close()
     assert result.results == len(rows)
     assert len(fed) < 60
+
+
+def test_the_scan_runs_in_its_own_thread_and_alone_when_the_two_connections_see_different_histories(db):
+    names = ["c0"]
+    rows = [("c0", T0 + k * 10.0, "unhealthy" if k % 7 == 0 else "healthy", "refused" if k % 7 == 0 else None, 0)
+            for k in range(100)]
+    write_history(db, names, rows)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        with replay_sql.FoldSource(conn, T0, T0 + 1000, names) as source:
+            threaded = list(source.changes())
+            assert source._worker is not None
+        with replay_sql.FoldSource(conn, T0, T0 + 1000, names) as source:
+            source._threaded = lambda path, here: type(source)._threaded(source, path, (here[0], here[1] + 1))
+            alone = list(source.changes())
+            assert source._worker is None
+        with replay_sql.FoldSource(conn, T0, T0 + 1000, names, reader_thread=False) as source:
+            assert list(source.changes()) == threaded == alone
+    finally:
+        conn.close()
+    assert [r[1] for r in threaded] == [r[1] for r in rows if r[2] == "unhealthy"]
