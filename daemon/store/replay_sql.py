@@ -163,8 +163,12 @@ class FoldSource:
         """Stop the reader thread (if any) and end the read transaction `changes()` began."""
         self._stop.set()
         if self._worker is not None:
-            if self._worker_conn is not None:
-                self._worker_conn.interrupt()  # a scan in progress ends at once (thread-safe)
+            worker_conn = self._worker_conn
+            if worker_conn is not None:
+                try:
+                    worker_conn.interrupt()  # a scan in progress ends at once (thread-safe)
+                except sqlite3.ProgrammingError:
+                    pass  # the thread closed it meanwhile
             self._worker.join(_JOIN_S)
         if self._began and self.conn.in_transaction:
             self.conn.execute("COMMIT")
