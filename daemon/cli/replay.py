@@ -49,8 +49,12 @@ def load_policies(directory: Path):
 
 
 def replay_db(config, conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None,
-              assume: str | None = None, *, with_recorded: bool = True) -> dict[str, Any]:
-    """Replay [start, end) of the database on `config`; returns the summary (the JSON output)."""
+              assume: str | None = None, *, with_recorded: bool = True, fold: bool = True) -> dict[str, Any]:
+    """Replay [start, end) of the database on `config`; returns the summary (the JSON output).
+
+    fold: quiet components' plain healthy results are folded (engine/replay_fold.py) rather than fed one
+    by one; the result is the same (tests compare both), only the time differs.
+    """
     from daemon.engine.decision import CheckpointView
     from daemon.engine.replay import Replay, closure
     from daemon.engine.replay_outcomes import Outcomes, RecordedAction
@@ -76,7 +80,13 @@ def replay_db(config, conn: sqlite3.Connection, start: float, end: float, names:
     if names:
         config = config.model_copy(update={"components": {n: c for n, c in config.components.items() if n in names}})
     replay = Replay(config, outcomes, checkpoints=checkpoints, acks=acks)
-    result = replay.run(replay_sql.stream_results(conn, start, end, names), until=end)
+    if fold:
+        from daemon.engine.replay_fold import run_folded
+
+        with replay_sql.FoldSource(conn, start, end, list(config.components)) as source:
+            result = run_folded(replay, source, until=end)
+    else:
+        result = replay.run(replay_sql.stream_results(conn, start, end, names), until=end)
     recorded: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     if with_recorded:
         for key, rows in (("events", events), ("incidents", incidents),

@@ -320,6 +320,27 @@ class CircuitBreaker:
             transitions += self._judge_closed(status, code)
         return transitions
 
+    def absorbs(self, status: Status) -> bool:
+        """Whether results of `status` can change nothing here but the window and the success count:
+        CLOSED, no failure in the window, `status` not a failure — then neither rule can fire."""
+        spec = self.spec
+        return (self._state is BreakerState.CLOSED and not self._window_failures and not status.is_failure
+                and spec.consecutive_failures >= 1 and spec.failure_rate > _RATE_EPSILON)
+
+    def feed_many(self, status: Status, error_class: str | None, count: int) -> list[Transition]:
+        """`count` results alike, as `count` feed() calls would judge them: in one step when the breaker
+        `absorbs()` them (a replay folds a quiet week of results through this), else one by one."""
+        if self.absorbs(status):
+            if count > 0:
+                self._recent.extend([outcome_code(status, error_class)] * min(count, self._recent.maxlen))
+                self._failures = 0
+                self._successes += count
+            return []
+        transitions: list[Transition] = []
+        for _ in range(count):
+            transitions += self.feed(status, error_class)
+        return transitions
+
     def force_open(self, for_: timedelta | float | None = None, reason: str = "") -> list[Transition]:
         """Operator `open` (FORCED_OPEN, indefinite) or `open --for` (OPEN until now + for_)."""
         now = self._now()

@@ -137,6 +137,9 @@ class Replay:
         self.synthetic: dict[str, int] = {n: 0 for n in self.comps}
         self.results = 0
         self.start: float | None = None
+        #: decide()'s inputs that are frozen values: one per running count, one per component and instant
+        self._budgets: dict[int, GlobalBudget] = {}
+        self._views: dict[str, tuple[tuple, ComponentView]] = {}
         self._reset_after = self.settings.budget_reset_after.total_seconds()
         self._repeats_reset = self.settings.restart_backoff_reset.total_seconds()
 
@@ -260,9 +263,11 @@ class Replay:
             if is_quiet(state, comp.breaker.state, comp.last_key):
                 return
             health = self._health()
+            budget = self._budgets.get(self._running)
+            if budget is None:
+                budget = self._budgets[self._running] = GlobalBudget.from_settings(self._running, self.settings)
             d = decide(self._view(comp, now), BreakerView(comp.breaker.state), state, self._dep_views(),
-                       GlobalBudget.from_settings(self._running, self.settings), health,
-                       self._checkpoints_at(now), now, {})
+                       budget, health, self._checkpoints_at(now), now, {})
             incident_id = self._incident_of(state, d)
             new = applied(state, d, now, incident_id)
             if is_recorded(state, d, comp.last_key, incident_id):
@@ -361,9 +366,16 @@ class Replay:
     # --- decide()'s inputs -----------------------------------------------------------------------------
 
     def _view(self, comp: _Comp, now: float) -> ComponentView:
-        return ComponentView.from_config(
+        # frozen, and a pure function of these four: the passes of one instant share it
+        key = (comp.status, comp.error_class, comp.checked_at, comp.maintenance)
+        cached = self._views.get(comp.name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        view = ComponentView.from_config(
             self.config.components[comp.name], comp.status, comp.error_class, self.settings,
             checked_at=comp.checked_at, suppressed="maintenance or silence (recorded)" if comp.maintenance else None)
+        self._views[comp.name] = (key, view)
+        return view
 
     def _dep(self, comp: _Comp) -> DepView:
         return DepView(comp.name, comp.status, comp.breaker.state, self._depends[comp.name], comp.breaker.since)

@@ -210,3 +210,23 @@ def test_outcomes_the_history_cannot_tell_are_estimated_and_labelled_with_the_ru
     labels = {a["basis"] for inc in assumed["replayed"]["incident_detail"] for a in inc["actions"]}
     assert labels == {"assumed"}
     assert assumed["replayed"]["actions"]["retry"] < app["replayed"]["actions"]["retry"]
+
+
+def test_folding_quiet_results_leaves_the_replay_of_a_recorded_history_unchanged(history):
+    from daemon.cli.replay import load_policies, replay_db
+    from daemon.store import replay_sql
+    from daemon.store.sqlite import connect
+
+    strict = write_config(history["tmp"] / "fold-strict", history["app"],
+                          policy(attempts=1, failures=1, argv=history["app"].argv("start")))
+    conn = connect(history["db"], readonly=True)
+    try:
+        first, last = replay_sql.bounds(conn)
+        for config_dir in (history["live"], strict):
+            config = load_policies(config_dir)
+            folded = replay_db(config, conn, first, last + 1e-3)
+            fed = replay_db(config, conn, first, last + 1e-3, fold=False)
+            assert folded["results"] == fed["results"] > 0
+            assert folded == fed
+    finally:
+        conn.close()
