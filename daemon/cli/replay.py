@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import click
 
@@ -49,7 +49,7 @@ def load_policies(directory: Path):
 
 
 def replay_db(config, conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None,
-              assume: str | None = None, *, with_recorded: bool = True, fold: bool = True) -> dict[str, Any]:
+              assume: Literal["healed", "failed"] | None = None, *, with_recorded: bool = True, fold: bool = True) -> dict[str, Any]:
     """Replay [start, end) of the database on `config`; returns the summary (the JSON output).
 
     fold: quiet components' plain healthy results are folded (engine/replay_fold.py) rather than fed one
@@ -131,7 +131,7 @@ def replay(config_dir, db_path, since, from_, until, components, fmt, assume) ->
     conn = connect(db, readonly=True)
     try:
         first, last = replay_sql.bounds(conn)
-        if first is None:
+        if first is None or last is None:
             raise NotFoundError(f"{db}: no check results recorded")
         # past the newest result nothing is known: deadlines there would only be guesses (and reminders)
         end = min(parse_instant(until), last + 1e-3) if until is not None else last + 1e-3

@@ -283,7 +283,7 @@ class Replay:
             if isinstance(d, (RunStep, Failback)):
                 return
 
-    def _incident_of(self, state: LadderState, d) -> int | None:
+    def _incident_of(self, state: LadderState, d) -> int | str | None:
         if isinstance(d, OpenIncident):
             return self._next_incident + 1
         if isinstance(d, (CloseIncident, Escalate, RunStep, Failback)) and d.incident_id is not None:
@@ -332,7 +332,8 @@ class Replay:
             guess = self.outcomes.guess(comp.name, strategy, d.index, comp.error_class, now, verify, failback,
                                         candidate)
         # the history's own verdict came at a recorded instant (its verifying check is in the record)
-        ends = guess.matched.finished_at if guess.matched is not None else now + guess.duration
+        recorded_end = guess.matched.finished_at if guess.matched is not None else None
+        ends = recorded_end if recorded_end is not None else now + guess.duration
         action = SimAction(comp.name, d.incident_id, strategy, d.index, 1 if failback else d.attempt, now,
                            max(now, ends), guess.succeeded, guess.basis, guess.rule, guess.candidate, failback)
         inc = self._incident(comp.name, d.incident_id)

@@ -30,12 +30,15 @@ every result been fed — tests compare both replays on recorded and on randomis
 from __future__ import annotations
 
 import heapq
+from typing import TYPE_CHECKING
 
 from daemon.engine.heal_apply import is_quiet
 from daemon.engine.ladder import observe_health
-from daemon.engine.replay import Replay, ReplayResult, _Comp, _STATUS
-from daemon.store.replay_sql import FoldSource
+from daemon.engine.replay import _STATUS, Replay, ReplayResult, _Comp
 from daemon.types import Status
+
+if TYPE_CHECKING:  # the source is handed in by the CLI: the engine stays free of the store
+    from daemon.store.replay_sql import FoldSource
 
 _DETAIL_FIRST = 16
 _DETAIL_MAX = 4096
@@ -110,10 +113,12 @@ def run_folded(replay: Replay, source: FoldSource, until: float | None = None) -
         comp = comps[name]
         if kind == _CHANGE:
             next_change()
-            if name in detail or (pos[name] is not None and (ts, rid) <= pos[name]):
+            after = pos[name]
+            if name in detail or (after is not None and (ts, rid) <= after):
                 continue  # its results come one by one from detail()
-            count, last = source.gap(name, pos[name], (ts, rid))
-            if count:
+            assert after is not None, "a component leaves detail() only after its first result"
+            count, last = source.gap(name, after, (ts, rid))
+            if count and last is not None:
                 fold(replay, comp, count, last)
         if replay.start is None:
             replay.start = ts
@@ -131,11 +136,12 @@ def run_folded(replay: Replay, source: FoldSource, until: float | None = None) -
                 detail[name] = _Detail()
             next_detail(name)
     for name in names:
-        if name not in detail and pos[name] is not None:
-            count, last = source.gap(name, pos[name], None)
-            if count:
+        after = pos[name]
+        if name not in detail and after is not None:
+            count, last = source.gap(name, after, None)
+            if count and last is not None:
                 fold(replay, comps[name], count, last)
-                last_ts = max(last_ts, last)
+                last_ts = last if last_ts is None else max(last_ts, last)
     if last_ts is not None:
         replay.advance(last_ts)  # what was due before the last (folded) results
         replay.clock.t = max(replay.clock.t, last_ts)

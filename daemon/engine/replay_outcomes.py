@@ -50,8 +50,9 @@ class RecordedAction:
 class Guess:
     succeeded: bool
     duration: float
-    #: "recorded" (the history ran it then), "estimated" (the rule) or "assumed" (--assume).
-    basis: Literal["recorded", "estimated", "assumed"]
+    #: "recorded" (the history ran it then), "estimated" (the rule), "assumed" (--assume), or "observed"
+    #: (shadow mode: the results that follow say whether it healed).
+    basis: Literal["recorded", "estimated", "assumed", "observed"]
     rule: str
     candidate: str | None = None
     matched: RecordedAction | None = None

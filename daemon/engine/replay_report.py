@@ -59,7 +59,7 @@ def summarise(result: ReplayResult, recorded: dict[str, dict[str, list[dict]]]) 
         rec_first = min((e["ts"] for e in rec.get("escalations", []) if e["kind"] == "initial"), default=None)
         estimated = [a for i in sim_incidents for a in i.actions if a.basis != "recorded"]
         sim_opens = sum(1 for t in result.transitions[name] if t["to"] == "open")
-        entry = {
+        entry: dict[str, Any] = {
             "replayed": {
                 "breaker_opens": sim_opens, "incidents": len(sim_incidents), "actions": dict(sim_actions),
                 "pages": sim_pages, "first_escalation": sim_first, "estimated_outcomes": len(estimated),
