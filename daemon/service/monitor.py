@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -34,6 +35,9 @@ from daemon.store.intent_journal import entry as intent_entry
 from daemon.types import BreakerState, CheckResult, Status
 
 log = structlog.get_logger(__name__)
+#: the stdlib logger under `log`: asking it first spares a filtered-out debug line structlog's whole
+#: processor chain (timestamp, context merge), ~20 µs per check at 200 checks a second
+_stdlog = logging.getLogger(__name__)
 
 FLUSH_EVERY = 0.25
 
@@ -167,8 +171,9 @@ class Monitor:
             if injector is not None:
                 result = injector(result)
             self.checks_run += 1
-            log.debug("check", status=result.status.value, error_class=result.error_class,
-                      latency_ms=round(result.latency_ms, 1))
+            if _stdlog.isEnabledFor(logging.DEBUG):
+                log.debug("check", status=result.status.value, error_class=result.error_class,
+                          latency_ms=round(result.latency_ms, 1))
             self.observe(result)
             if isinstance(component.check, ProcessCheck) and result.status is Status.HEALTHY:
                 await self._watch_process(component)
