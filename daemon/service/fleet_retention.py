@@ -17,7 +17,6 @@ from pathlib import Path
 import structlog
 
 from daemon.config.models import Fleet, Retention
-from daemon.store import fleet_sql
 from daemon.store.retention import RULES, cutoff_for
 from daemon.store.sqlite import connect
 
@@ -31,6 +30,8 @@ def free_bytes(db_path: Path) -> int:
 
 def count_unshipped(db_path: Path, retention: Retention, now: float) -> dict[str, int]:
     """Rows retention would delete that the centre does not have yet, per table."""
+    from daemon.store import fleet_sql
+
     conn = connect(db_path, readonly=True)
     try:
         counts = {}
@@ -55,6 +56,10 @@ async def keep_unshipped(runtime, *, now: float) -> Callable[[str], str | None] 
     fleet: Fleet | None = runtime.config.settings.fleet
     if fleet is None:
         return None
+    # imported only in fleet mode: fleet_sql pulls in the SQLAlchemy models, ~16 MB a daemon without a
+    # fleet would carry for nothing (the retention loop calls this from start-up on; issue 11)
+    from daemon.store import fleet_sql
+
     db_path = runtime.options.db_path
     free = await asyncio.to_thread(free_bytes, db_path)
     if free >= fleet.min_free:

@@ -98,8 +98,8 @@ class Monitor:
         self._dirty: set[str] = set()
         #: the snapshot last handed to the writer per breaker: unchanged ones are not rewritten
         self._persisted: dict[str, BreakerSnapshot] = {}
-        #: name → (component id, snapshot) of the last breaker write that committed (see _flush)
-        self._committed: dict[str, tuple[int, BreakerSnapshot]] = {}
+        #: name → snapshot of the last breaker write that committed, under the current component id (_flush)
+        self._committed: dict[str, BreakerSnapshot] = {}
         self._running: dict[str, int] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -147,6 +147,9 @@ class Monitor:
     def apply_config(self, config: HealerdConfig, component_ids: dict[str, int]) -> None:
         """Unchanged components keep their breaker; a changed breaker spec carries the state over."""
         self.config = config
+        for name, cid in self.component_ids.items():
+            if component_ids.get(name) != cid:  # its row is another one now: write it whole next time
+                self._committed.pop(name, None)
         self.component_ids = component_ids
         for name in list(self.breakers):
             if name not in config.components:
@@ -259,7 +262,7 @@ class Monitor:
             last = transitions[-1]
             write = intent_entry(["transition", component_id, last.at_wall, last.to_state.value], ops)
             future = self.writer.submit(lambda conn, write=write: apply_entry(conn, write))
-            future.add_done_callback(lambda f, done=[(name, component_id, snap)]: self._written(f, done))
+            future.add_done_callback(lambda f, done=[(name, snap)]: self._written(f, done))
             if self.unconfirmed is not None:
                 self.unconfirmed(future, write)
             self._dirty.discard(name)
@@ -320,10 +323,9 @@ class Monitor:
             if handed == snapshot:
                 continue
             self._persisted[name] = snapshot
-            done.append((name, cid, snapshot))
-            stored = committed.get(name)
-            if stored is not None and stored[0] == cid and stored[1] is handed and _only_counts_differ(handed, snapshot):
-                counts.append((cid, snapshot.consecutive_failures, snapshot.consecutive_successes))
+            done.append((name, snapshot))
+            if handed is not None and committed.get(name) is handed and _only_counts_differ(handed, snapshot):
+                counts.append((cid, snapshot))
             else:
                 rows.append((cid, snapshot_row(snapshot)))
         self._dirty.clear()
@@ -331,21 +333,24 @@ class Monitor:
             def write(conn, rows=rows, counts=counts) -> None:
                 if rows:
                     store_state.save_breakers(conn, rows, now)
-                if counts:
-                    store_state.save_breaker_counts(conn, counts, now)
+                if counts and store_state.save_breaker_counts(
+                        conn, [(cid, s.consecutive_failures, s.consecutive_successes) for cid, s in counts], now
+                ) != len(counts):
+                    # a row taken as current is not there (nothing deletes one today): the whole rows
+                    store_state.save_breakers(conn, [(cid, snapshot_row(s)) for cid, s in counts], now)
 
             fut = self.writer.submit(write)
             fut.add_done_callback(lambda f: self._written(f, done))
             with contextlib.suppress(Exception):
                 await asyncio.shield(fut)
 
-    def _written(self, future: asyncio.Future, done: list[tuple[str, int, BreakerSnapshot]]) -> None:
+    def _written(self, future: asyncio.Future, done: list[tuple[str, BreakerSnapshot]]) -> None:
         """A breaker write finished: what committed is the base of the next counters-only update; after
         a failure the next write is the whole row again."""
         ok = not future.cancelled() and future.exception() is None
-        for name, cid, snapshot in done:
+        for name, snapshot in done:
             if ok:
-                self._committed[name] = (cid, snapshot)
+                self._committed[name] = snapshot
             else:
                 self._committed.pop(name, None)
 

@@ -109,11 +109,13 @@ _SAVE_COUNTS_SQL = (
 )
 
 
-def save_breaker_counts(conn: sqlite3.Connection, rows: Iterable[tuple[int, int, int]], now: float) -> None:
+def save_breaker_counts(conn: sqlite3.Connection, rows: Iterable[tuple[int, int, int]], now: float) -> int:
     """(component_id, consecutive_failures, consecutive_successes) of breakers whose row is otherwise
     current: the periodic flush of a healthy breaker's growing success count, without rewriting the
-    row (its JSON window and CHECK constraints) — ~1.5 µs a row instead of ~15 µs."""
-    conn.executemany(_SAVE_COUNTS_SQL, [(failures, successes, now, cid) for cid, failures, successes in rows])
+    row (its JSON window and CHECK constraints) — ~1.5 µs a row instead of ~15 µs. Returns how many
+    rows it updated (fewer than given: some row was not there)."""
+    cur = conn.executemany(_SAVE_COUNTS_SQL, [(failures, successes, now, cid) for cid, failures, successes in rows])
+    return cur.rowcount
 
 
 def insert_transition(

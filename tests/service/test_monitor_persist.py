@@ -24,7 +24,7 @@ def spied(monkeypatch):
     def counts(conn, items, now):
         items = list(items)
         calls.append(("counts", sorted(cid for cid, _, _ in items)))
-        save_counts(conn, items, now)
+        return save_counts(conn, items, now)
 
     monkeypatch.setattr(store_state, "save_breakers", rows)
     monkeypatch.setattr(store_state, "save_breaker_counts", counts)
@@ -101,4 +101,18 @@ async def test_after_a_failed_counters_write_the_next_flush_rewrites_the_whole_r
     h.result("a", Status.HEALTHY)
     await monitor._flush()
     assert spied[-1] == ("row", [ids["a"]])
+    assert stored(h)["a"] == expected(h, "a")
+
+
+async def test_a_breaker_row_that_went_missing_is_written_whole_again(harness, spied):
+    h = harness()
+    await h.start()
+    monitor = h.runtime.monitor
+    for _ in range(monitor.breakers["a"].spec.window + 1):
+        h.result("a", Status.HEALTHY)
+    await monitor._flush()
+    await monitor.writer.submit(lambda conn: conn.execute(
+        "DELETE FROM breakers WHERE component_id = ?", (monitor.component_ids["a"],)))
+    h.result("a", Status.HEALTHY)
+    await monitor._flush()  # counters only would update nothing: the row comes back whole
     assert stored(h)["a"] == expected(h, "a")

@@ -19,13 +19,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import structlog
-from aiohttp import web
 
 from daemon.config.models import HttpSettings, MetricsSettings
 from daemon.service.tasks import cancel_and_wait
-from daemon.service.web import metrics
 from daemon.service.web.tally import CheckTally
+
+if TYPE_CHECKING:
+    # aiohttp and prometheus_client (via .metrics) are imported when the service is wanted: a daemon
+    # with neither [http] nor a metrics textfile never pays their ~17 MB (issue 11)
+    from aiohttp import web
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +49,7 @@ class WebService:
         self.metrics_settings: MetricsSettings = runtime.config.settings.metrics
         self.db_path = Path(runtime.options.db_path)
         self.tally = CheckTally(self._kind_of)
-        self.renderer = metrics.Renderer()
+        self._renderer = None
         self._render_lock = asyncio.Lock()
         self.runner: web.AppRunner | None = None
         #: (host, port) actually bound, once listening
@@ -52,6 +57,14 @@ class WebService:
         self.loop_lag_s = 0.0
         self.lag_checked_at = time.monotonic()
         self._tasks: list[asyncio.Task] = []
+
+    @property
+    def renderer(self):
+        if self._renderer is None:
+            from daemon.service.web import metrics
+
+            self._renderer = metrics.Renderer()
+        return self._renderer
 
     @property
     def wanted(self) -> bool:
@@ -79,6 +92,8 @@ class WebService:
                 await self._close_runner()
 
     async def _listen(self) -> None:
+        from aiohttp import web
+
         from daemon.service.web.routes import build_app
 
         app = build_app(self, password=self._password())
@@ -160,6 +175,8 @@ class WebService:
 
     async def metrics_text(self, timeout: float) -> bytes:
         """One scrape: memory snapshot on the loop, one DB read, formatting on a thread."""
+        from daemon.service.web import metrics
+
         snap = metrics.snapshot_memory(self.rt, self.tally)
         try:
             snap.db = await self.read(metrics.read_db, timeout=timeout)
