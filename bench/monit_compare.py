@@ -119,6 +119,13 @@ class Servers:
         self.proc.wait(10)
 
 
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of `pid`, all threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def healerd_config(root: Path, kind: str, n: int, ports: list[int]) -> Path:
     config = root / "etc"
     (config / "policies.d").mkdir(parents=True)
@@ -231,9 +238,11 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
                                     "--rate", "1000", "--format", "raw", "--gil", "--nonblocking",
                                     "--output", str(profile / f"{kind}.txt")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        s0h, s0m = cpu_split(daemon.pid), cpu_split(monit.pid)
         c0, h0, m0, t0 = servers.counts(), cpu_seconds(daemon.pid), cpu_seconds(monit.pid), time.monotonic()
         time.sleep(seconds)
         c1, h1, m1, t1 = servers.counts(), cpu_seconds(daemon.pid), cpu_seconds(monit.pid), time.monotonic()
+        s1h, s1m = cpu_split(daemon.pid), cpu_split(monit.pid)
         rss_h, rss_m = rss_mb(daemon.pid), rss_mb(monit.pid)
         elapsed = t1 - t0
         checks_h = c1[kind][0] - c0[kind][0]
@@ -250,6 +259,9 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
             "monit_cpu_percent": round(100 * (m1 - m0) / elapsed, 2),
             "healerd_us_per_check": round(us_h), "monit_us_per_check": round(us_m),
             "ratio": round(us_h / us_m, 2) if us_m else None,
+            # user / system µs per check: the kernel's share (socket set-up and teardown) is common work
+            "healerd_user_sys_us": [round(1e6 * (s1h[i] - s0h[i]) / max(checks_h, 1)) for i in (0, 1)],
+            "monit_user_sys_us": [round(1e6 * (s1m[i] - s0m[i]) / max(checks_m, 1)) for i in (0, 1)],
             "healerd_rss_mb": round(rss_h, 1), "monit_rss_mb": round(rss_m, 1),
             "healerd_missed": stats.get("missed_runs"), "writer_batches": (stats.get("writer") or {}).get("batches"),
             "writer_written": (stats.get("writer") or {}).get("written"),

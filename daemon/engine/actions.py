@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-import httpx
 import structlog
 
 from daemon.config.models import Action, Component, ProcessCheck
@@ -314,6 +313,8 @@ async def _http(action: Action, ctx: ActionContext) -> ActionOutcome:
     # The body is streamed and only its end kept, so a runaway response cannot fill memory.
     what = f"{request.method} {request.url}"
     kept = bytearray()
+    import httpx  # here, not at the top: a daemon without http actions never pays its ~6 MB (issue 11)
+
     try:
         async with asyncio.timeout(timeout):
             async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout) as client:

@@ -17,6 +17,11 @@ Choices, with their reasons:
   load delays checks instead of dropping them. What is dropped anyway (later than that, or skipped
   because the previous run is still going) is counted per component and reported through
   `on_missed` — never silent.
+- A due check is started eagerly, inside the bucket's job: its first step runs at once, and only a
+  check that has to wait gets a task of its own (Python 3.12's eager tasks, by hand: 3.11 is
+  supported). A tcp connect to a local port never waits, and a task per run was ~10 µs of its CPU.
+  Each run still has its own fresh context, and its timeout does not depend on the task it runs in
+  (engine/checks/bounded.py).
 - Components that are half-open or under recovery can be switched to a faster cadence (`set_fast`).
 - When the host cannot keep up, every interval is stretched by a power of two (scheduling/overload.py)
   and relaxed again once runs are on time: as much checking as the host allows, instead of a collapse.
@@ -39,7 +44,7 @@ from array import array
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -133,6 +138,43 @@ class _Bucket:
     @property
     def job_id(self) -> str:
         return f"{BUCKET_PREFIX}{self.interval!r}"
+
+
+class _Resumed:
+    """A coroutine already stepped once (it yielded `waiting`), continued by whoever awaits this:
+    what `await coro` would have done from its first suspension on (see `_start_due`)."""
+
+    __slots__ = ("_coro", "_waiting")
+
+    def __init__(self, coro: Coroutine, waiting: object) -> None:
+        self._coro: Coroutine | None = coro
+        self._waiting: object = waiting
+
+    def __await__(self):
+        coro, waiting = self._coro, self._waiting
+        if coro is None:
+            raise RuntimeError("a resumed check can be awaited once")
+        self._coro = self._waiting = None  # the awaiting frame owns them now; drop this object's refs
+        while True:
+            try:
+                sent = yield waiting
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as `await` would
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    waiting = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _resume(coro: Coroutine, waiting: object) -> object:
+    return await _Resumed(coro, waiting)
 
 
 class _RobustScheduler(AsyncIOScheduler):
@@ -372,7 +414,16 @@ class CheckScheduler:
             self.lateness.add(lateness)
             # each run in a fresh context: whatever armed this job's timer (a recovery asking for the fast
             # cadence) must not lend its logging context to every later check (logctx)
-            running[name] = create_task(self._run_one(name), context=contextvars.Context())
+            context = contextvars.Context()
+            coro = self._run_one(name)
+            # started eagerly: a run that finishes without waiting (a local tcp connect) needs no task
+            # (~10 µs each at 200 checks a second); one that waits goes on in its own task, as before
+            try:
+                waiting = context.run(coro.send, None)
+            except StopIteration:
+                pass
+            else:
+                running[name] = create_task(_resume(coro, waiting), context=context)
             started += 1
         self._window[0] += started
         if lateness > ON_TIME_S:

@@ -18,7 +18,6 @@ import structlog
 
 from daemon.config.models import Fleet, HealerdConfig, Retention
 from daemon.service.wiring import Store
-from daemon.store import fleet_sql
 from daemon.store.retention import RULES, cutoff_for
 from daemon.store.sqlite import connect
 
@@ -32,6 +31,8 @@ def free_bytes(db_path: str | os.PathLike[str]) -> int:
 
 def count_unshipped(db_path: str | os.PathLike[str], retention: Retention, now: float) -> dict[str, int]:
     """Rows retention would delete that the centre does not have yet, per table."""
+    from daemon.store import fleet_sql
+
     conn = connect(db_path, readonly=True)
     try:
         counts = {}
@@ -56,6 +57,10 @@ async def keep_unshipped(config: HealerdConfig, store: Store, *, now: float) -> 
     fleet: Fleet | None = config.settings.fleet
     if fleet is None:
         return None
+    # imported only in fleet mode: fleet_sql pulls in the SQLAlchemy models, ~16 MB a daemon without a
+    # fleet would carry for nothing (the retention loop calls this from start-up on; issue 11)
+    from daemon.store import fleet_sql
+
     db_path = store.db_path
     free = await asyncio.to_thread(free_bytes, db_path)
     if free >= fleet.min_free:

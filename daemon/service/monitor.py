@@ -3,7 +3,9 @@
 The breaker state machine is pure; this module is its edge. A transition is a must-not-lose write
 (submitted to the writer together with the breaker's new snapshot); counter changes without a
 transition are coalesced and flushed every `FLUSH_EVERY` seconds, so a `kill -9` loses at most that
-much of counting progress but never a transition or a deadline.
+much of counting progress but never a transition or a deadline. A breaker whose only change since
+its last committed row is its streak counters (a healthy component's success count, every check)
+gets a three-column UPDATE instead of the whole row: ~1.5 µs instead of ~15 µs a check in SQLite.
 
 Process death is an event: when a `process` check finds its process, the pid is watched through a
 pidfd, and the death itself is recorded as an `unhealthy/not_running` result the moment it happens,
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -34,6 +37,9 @@ from daemon.store.intent_journal import entry as intent_entry
 from daemon.types import BreakerState, CheckResult, Status
 
 log = structlog.get_logger(__name__)
+#: the stdlib logger under `log`: asking it first spares a filtered-out debug line structlog's whole
+#: processor chain (timestamp, context merge), ~20 µs per check at 200 checks a second
+_stdlog = logging.getLogger(__name__)
 
 FLUSH_EVERY = 0.25
 
@@ -68,6 +74,13 @@ def snapshot_from_row(row: dict[str, Any]) -> BreakerSnapshot:
 ResultListener = Callable[[CheckResult], None]
 
 
+def _only_counts_differ(before: BreakerSnapshot, after: BreakerSnapshot) -> bool:
+    """Everything but the consecutive failure/success counters is the same."""
+    return (before.state is after.state and before.since == after.since and before.open_until == after.open_until
+            and before.reopen_count == after.reopen_count and before.recent == after.recent
+            and before.last_closed_at == after.last_closed_at)
+
+
 class Monitor:
     def __init__(self, config: HealerdConfig, writer, clock: Clock, component_ids: dict[str, int]) -> None:
         self.config = config
@@ -85,6 +98,8 @@ class Monitor:
         self._dirty: set[str] = set()
         #: the snapshot last handed to the writer per breaker: unchanged ones are not rewritten
         self._persisted: dict[str, BreakerSnapshot] = {}
+        #: name → snapshot of the last breaker write that committed, under the current component id (_flush)
+        self._committed: dict[str, BreakerSnapshot] = {}
         self._running: dict[str, int] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -132,11 +147,16 @@ class Monitor:
     def apply_config(self, config: HealerdConfig, component_ids: dict[str, int]) -> None:
         """Unchanged components keep their breaker; a changed breaker spec carries the state over."""
         self.config = config
+        for name, cid in self.component_ids.items():
+            if component_ids.get(name) != cid:  # its row is another one now: write it whole next time
+                self._committed.pop(name, None)
         self.component_ids = component_ids
         for name in list(self.breakers):
             if name not in config.components:
                 del self.breakers[name]
                 self.last.pop(name, None)
+                self._persisted.pop(name, None)
+                self._committed.pop(name, None)
                 self._unwatch(name)
         for name, component in config.components.items():
             breaker = self.breakers.get(name)
@@ -167,8 +187,9 @@ class Monitor:
             if injector is not None:
                 result = injector(result)
             self.checks_run += 1
-            log.debug("check", status=result.status.value, error_class=result.error_class,
-                      latency_ms=round(result.latency_ms, 1))
+            if _stdlog.isEnabledFor(logging.DEBUG):
+                log.debug("check", status=result.status.value, error_class=result.error_class,
+                          latency_ms=round(result.latency_ms, 1))
             self.observe(result)
             if isinstance(component.check, ProcessCheck) and result.status is Status.HEALTHY:
                 await self._watch_process(component)
@@ -248,6 +269,7 @@ class Monitor:
             last = transitions[-1]
             write = intent_entry(["transition", component_id, last.at_wall, last.to_state.value], ops)
             future = self.writer.submit(lambda conn, write=write: apply_entry(conn, write))
+            future.add_done_callback(lambda f, done=[(name, snap)]: self._written(f, done))
             if self.unconfirmed is not None:
                 self.unconfirmed(future, write)
             self._dirty.discard(name)
@@ -287,26 +309,57 @@ class Monitor:
             await self._flush()
 
     async def _flush(self) -> None:
-        """Persist breakers whose snapshot changed since it was last written (most have not)."""
+        """Persist breakers whose snapshot changed since it was last written (most have not).
+
+        Only the streak counters changed since the last write that committed, and everything handed
+        over since has committed: three columns are updated instead of the row. Anything else (or any
+        doubt: a write still in flight, one that failed, another component id) writes the whole row,
+        as before, so the stored row is the same either way."""
         if not self._dirty:
             return
         now = self.clock.wall()
-        rows = []
+        rows, counts, done = [], [], []
+        committed = self._committed
         for name in list(self._dirty):
             cid = self.component_ids.get(name)
             breaker = self.breakers.get(name)
             if cid is None or breaker is None:
                 continue
             snapshot = breaker.snapshot()
-            if self._persisted.get(name) == snapshot:
+            handed = self._persisted.get(name)
+            if handed == snapshot:
                 continue
             self._persisted[name] = snapshot
-            rows.append((cid, snapshot_row(snapshot)))
+            done.append((name, snapshot))
+            if handed is not None and committed.get(name) is handed and _only_counts_differ(handed, snapshot):
+                counts.append((cid, snapshot))
+            else:
+                rows.append((cid, snapshot_row(snapshot)))
         self._dirty.clear()
-        if rows:
-            fut = self.writer.submit(lambda conn, rows=rows: store_state.save_breakers(conn, rows, now))
+        if rows or counts:
+            def write(conn, rows=rows, counts=counts) -> None:
+                if rows:
+                    store_state.save_breakers(conn, rows, now)
+                if counts and store_state.save_breaker_counts(
+                        conn, [(cid, s.consecutive_failures, s.consecutive_successes) for cid, s in counts], now
+                ) != len(counts):
+                    # a row taken as current is not there (nothing deletes one today): the whole rows
+                    store_state.save_breakers(conn, [(cid, snapshot_row(s)) for cid, s in counts], now)
+
+            fut = self.writer.submit(write)
+            fut.add_done_callback(lambda f: self._written(f, done))
             with contextlib.suppress(Exception):
                 await asyncio.shield(fut)
+
+    def _written(self, future: asyncio.Future, done: list[tuple[str, BreakerSnapshot]]) -> None:
+        """A breaker write finished: what committed is the base of the next counters-only update; after
+        a failure the next write is the whole row again."""
+        ok = not future.cancelled() and future.exception() is None
+        for name, snapshot in done:
+            if ok:
+                self._committed[name] = snapshot
+            else:
+                self._committed.pop(name, None)
 
     # --- process death as an event -------------------------------------------------------------------
 

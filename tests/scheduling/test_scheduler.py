@@ -257,3 +257,52 @@ async def test_the_scheduler_is_alive_while_it_fires_and_not_once_it_stops():
         await wait_for(lambda: s.alive())
     finally:
         s.shutdown()
+
+
+async def test_a_run_that_never_waits_finishes_inside_its_bucket_job_and_one_that_waits_gets_its_own_task():
+    """Eager start: no task for a run that completes at once; a run that waits is still tracked (and so
+    not started twice) until it finishes in its own task."""
+    import contextvars
+
+    release = asyncio.Event()
+    seen: dict[str, list] = {"quick": [], "slow": []}
+    mark = contextvars.ContextVar("mark", default=None)
+
+    async def run(name: str) -> None:
+        seen[name].append(mark.get())  # a fresh context per run: nothing set by an earlier run leaks
+        mark.set(name)
+        if name == "slow":
+            await release.wait()
+            seen[name].append(mark.get())  # the waiting run continues in the context it started in
+
+    s = CheckScheduler(run)
+    s.start()
+    try:
+        s.sync({"quick": comp("quick", "100ms"), "slow": comp("slow", "100ms")})
+        await wait_for(lambda: len(seen["quick"]) >= 3 and seen["slow"])
+        assert "quick" not in s._running and "slow" in s._running
+        await wait_for(lambda: s.missed["slow"] >= 1)  # still going: the next due run is skipped, counted
+        release.set()
+        await wait_for(lambda: len(seen["slow"]) >= 2 and "slow" not in s._running)
+        assert set(seen["quick"]) == {None} and seen["slow"][:2] == [None, "slow"]
+    finally:
+        release.set()
+        s.shutdown()
+
+
+async def test_a_run_that_raises_synchronously_is_logged_and_the_others_keep_running():
+    runs: Counter[str] = Counter()
+
+    async def run(name: str) -> None:
+        runs[name] += 1
+        if name == "bad":
+            raise RuntimeError("broken before its first await")
+
+    s = CheckScheduler(run)
+    s.start()
+    try:
+        s.sync({"bad": comp("bad", "100ms"), "good": comp("good", "100ms")})
+        await wait_for(lambda: runs["bad"] >= 3 and runs["good"] >= 3)
+        assert not s._running
+    finally:
+        s.shutdown()

@@ -1,7 +1,8 @@
 """Perform one health check of one component: `run_check` is the only entry point the scheduler needs.
 
 Everything every kind must do is done here once: the check's `timeout` bounds the whole check
-(`asyncio.timeout`), latency is measured on the injected monotonic clock, a passing check slower than
+(`bounded.run_bounded`: `asyncio.timeout`'s semantics, armed only once a check has to wait), latency
+is measured on the injected monotonic clock, a passing check slower than
 `degraded_over` becomes `degraded`, and any exception a kind raises becomes an `unknown` result
 carrying the exception's message — a broken check must be visible, never crash the daemon. Only
 `CancelledError` (the daemon stopping) propagates.
@@ -21,6 +22,7 @@ import structlog
 from daemon.clock import SYSTEM_CLOCK, Clock
 from daemon.config.models import Component
 from daemon.engine.checks.base import CheckContext, CheckFn, Outcome, short, unhealthy
+from daemon.engine.checks.bounded import run_bounded
 from daemon.engine.checks.disk import check_disk
 from daemon.engine.checks.exec import check_exec
 from daemon.engine.checks.file import check_file
@@ -68,9 +70,7 @@ async def run_check(
     timeout = check.timeout.total_seconds()
     started = clock.monotonic()
     try:
-        fn = CHECKS[check.kind]
-        async with asyncio.timeout(timeout):
-            outcome = await fn(component, ctx)
+        outcome = await run_bounded(CHECKS[check.kind](component, ctx), timeout)
     except TimeoutError:
         outcome = unhealthy("timeout", f"no result within {timeout:g}s")
     except asyncio.CancelledError:

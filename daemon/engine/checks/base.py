@@ -7,7 +7,7 @@ kind can forget one of them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,7 @@ class CheckContext:
     cwd: str | None = None
 
 
-CheckFn = Callable[[Component, CheckContext], Awaitable[Outcome]]
+CheckFn = Callable[[Component, CheckContext], Coroutine[Any, Any, Outcome]]
 
 
 def healthy(message: str) -> Outcome:
@@ -62,7 +62,15 @@ def unhealthy(error_class: str, message: str) -> Outcome:
 
 
 def short(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """One line, at most `limit` characters: messages land in a table and in notifications."""
+    """One line, at most `limit` characters: messages land in a table and in notifications.
+
+    A message that is already one line of single spaces is returned as it is, the same object: no
+    whitespace but the space is printable, so `isprintable()` and no double, leading or trailing space
+    is exactly "split/join would change nothing". Every check result goes through here, and 10,000
+    components kept 10,000 copies of the same few messages."""
+    if (text.__class__ is str and len(text) <= limit and text.isprintable() and "  " not in text
+            and text[:1] != " " and text[-1:] != " "):
+        return text
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 

@@ -19,14 +19,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import structlog
-from aiohttp import web
 
 from daemon.config.models import HttpSettings, MetricsSettings
 from daemon.service.tasks import cancel_and_wait
-from daemon.service.web import metrics
 from daemon.service.web.tally import CheckTally
 from daemon.service.wiring import DaemonView
+
+if TYPE_CHECKING:
+    # aiohttp and prometheus_client (via .metrics) are imported when the service is wanted: a daemon
+    # with neither [http] nor a metrics textfile never pays their ~17 MB (issue 11)
+    from aiohttp import web
+
+    from daemon.service.web import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +52,7 @@ class WebService:
         self.metrics_settings: MetricsSettings = daemon.config.settings.metrics
         self.db_path = Path(daemon.store.db_path)
         self.tally = CheckTally(self._kind_of)
-        self.renderer = metrics.Renderer()
+        self._renderer: metrics.Renderer | None = None
         self._render_lock = asyncio.Lock()
         self.runner: web.AppRunner | None = None
         #: (host, port) actually bound, once listening
@@ -53,6 +60,14 @@ class WebService:
         self.loop_lag_s = 0.0
         self.lag_checked_at = time.monotonic()
         self._tasks: list[asyncio.Task] = []
+
+    @property
+    def renderer(self):
+        if self._renderer is None:
+            from daemon.service.web import metrics
+
+            self._renderer = metrics.Renderer()
+        return self._renderer
 
     @property
     def wanted(self) -> bool:
@@ -81,6 +96,8 @@ class WebService:
                 await self._close_runner()
 
     async def _listen(self) -> None:
+        from aiohttp import web
+
         from daemon.service.web.routes import build_app
 
         app = build_app(self, password=self._password())
@@ -163,6 +180,8 @@ class WebService:
 
     async def metrics_text(self, timeout: float) -> bytes:
         """One scrape: memory snapshot on the loop, one DB read, formatting on a thread."""
+        from daemon.service.web import metrics
+
         snap = metrics.snapshot_memory(self.daemon, self.tally)
         try:
             snap.db = await self.read(metrics.read_db, timeout=timeout)
