@@ -54,9 +54,22 @@ def run(kills: int, cooldown: str) -> list[dict]:
     run_dir.mkdir()
     port = free_port()
     pidfile = run_dir / "app.pid"
-    argv = [PY, str(SERVICE), "start", "--port", str(port), "--pidfile", str(pidfile),
-            "--mode-file", str(run_dir / "app.mode"), "--log", str(run_dir / "app.log")]
-    (etc / "healerd.toml").write_text(f'[daemon]\ncooldown = "{cooldown}"\nfast_every = "100ms"\nwatch_config = false\n')
+    argv = [
+        PY,
+        str(SERVICE),
+        "start",
+        "--port",
+        str(port),
+        "--pidfile",
+        str(pidfile),
+        "--mode-file",
+        str(run_dir / "app.mode"),
+        "--log",
+        str(run_dir / "app.log"),
+    ]
+    (etc / "healerd.toml").write_text(
+        f'[daemon]\ncooldown = "{cooldown}"\nfast_every = "100ms"\nwatch_config = false\n'
+    )
     import json
 
     (etc / "policies.d" / "app.toml").write_text(
@@ -64,7 +77,8 @@ def run(kills: int, cooldown: str) -> list[dict]:
         'every = "200ms"\ntimeout = "150ms"\n[component.breaker]\nconsecutive_failures = 1\nopen_for = "5s"\n'
         'half_open_successes = 1\n[[component.recovery]]\nstrategy = "retry"\nattempts = 20\nwithin = "10m"\n'
         f'action = {{ run = {json.dumps(argv)}, timeout = "20s" }}\n'
-        'backoff = { initial = "1s", max = "30s", multiplier = 2.0, jitter = "full" }\n')
+        'backoff = { initial = "1s", max = "30s", multiplier = 2.0, jitter = "full" }\n'
+    )
     for p in (etc, etc / "policies.d"):
         os.chmod(p, 0o755)
     for p in (etc / "healerd.toml", etc / "policies.d" / "app.toml"):
@@ -72,8 +86,13 @@ def run(kills: int, cooldown: str) -> list[dict]:
     subprocess.run(argv, check=True, timeout=30, capture_output=True)
     db = tmp / "healerd.db"
     log = open(tmp / "daemon.log", "w")  # noqa: SIM115 - the daemon inherits it
-    daemon = subprocess.Popen([PY, "-m", "daemon", "run", "--config", str(etc), "--db", str(db)],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    daemon = subprocess.Popen(
+        [PY, "-m", "daemon", "run", "--config", str(etc), "--db", str(db)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=ROOT,
+    )
 
     def q(sql, params=()):
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
@@ -100,12 +119,27 @@ def run(kills: int, cooldown: str) -> list[dict]:
             killed = time.time()
             os.kill(pid, signal.SIGKILL)
             back = wait(lambda: healthy_since(killed + 0.05), 120, f"app healthy after kill {n}")
-            closed = wait(lambda: q("SELECT min(ts) FROM breaker_transitions WHERE to_state = 'closed' AND ts > ?", (killed,))[0][0],
-                          120, f"breaker closed after kill {n}")
-            inc = wait(lambda: q("SELECT id, opened_at FROM incidents WHERE opened_at > ? ORDER BY id LIMIT 1", (killed,)), 30, "incident")
+            closed = wait(
+                lambda: q("SELECT min(ts) FROM breaker_transitions WHERE to_state = 'closed' AND ts > ?", (killed,))[0][
+                    0
+                ],
+                120,
+                f"breaker closed after kill {n}",
+            )
+            inc = wait(
+                lambda: q("SELECT id, opened_at FROM incidents WHERE opened_at > ? ORDER BY id LIMIT 1", (killed,)),
+                30,
+                "incident",
+            )
             started = q("SELECT min(started_at) FROM recovery_events WHERE incident_id = ?", (inc[0][0],))[0][0]
-            out.append({"kill": n, "first_action_delay_s": started - inc[0][1], "down_s": back - killed,
-                        "breaker_open_s": closed - killed})
+            out.append(
+                {
+                    "kill": n,
+                    "first_action_delay_s": started - inc[0][1],
+                    "down_s": back - killed,
+                    "breaker_open_s": closed - killed,
+                }
+            )
     finally:
         os.killpg(daemon.pid, signal.SIGKILL)
         daemon.wait(10)
@@ -126,15 +160,21 @@ def main() -> None:
     print("restart backoff (cooldown 0s; step backoff 1s ×2 full jitter ceiling, no jitter across incidents)")
     print(f"{'kill':>4}  {'first action after open':>24}  {'kill → healthy':>15}  {'kill → breaker closed':>22}")
     for r in rows:
-        print(f"{r['kill']:>4}  {r['first_action_delay_s']:>23.2f}s  {r['down_s']:>14.2f}s  {r['breaker_open_s']:>21.2f}s")
+        print(
+            f"{r['kill']:>4}  {r['first_action_delay_s']:>23.2f}s  {r['down_s']:>14.2f}s  {r['breaker_open_s']:>21.2f}s"
+        )
     if args.no_reference:
         return
     ref = run(2, "1m")
-    print("reference, same run: the old flat cooldown = \"1m\", 2 kills")
+    print('reference, same run: the old flat cooldown = "1m", 2 kills')
     for r in ref:
-        print(f"{r['kill']:>4}  {r['first_action_delay_s']:>23.2f}s  {r['down_s']:>14.2f}s  {r['breaker_open_s']:>21.2f}s")
-    print(f"second kill down: {rows[1]['down_s']:.2f}s vs {ref[1]['down_s']:.2f}s with the old cooldown "
-          f"(ratio {ref[1]['down_s'] / rows[1]['down_s']:.0f}x)")
+        print(
+            f"{r['kill']:>4}  {r['first_action_delay_s']:>23.2f}s  {r['down_s']:>14.2f}s  {r['breaker_open_s']:>21.2f}s"
+        )
+    print(
+        f"second kill down: {rows[1]['down_s']:.2f}s vs {ref[1]['down_s']:.2f}s with the old cooldown "
+        f"(ratio {ref[1]['down_s'] / rows[1]['down_s']:.0f}x)"
+    )
 
 
 if __name__ == "__main__":

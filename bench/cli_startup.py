@@ -85,8 +85,10 @@ def importtime(argv: list[str], top: int) -> None:
         if not name.startswith("  "):  # top-level imports only (nested ones are inside these)
             rows.append((int(cumulative), name.strip()))
     total = sum(c for c, _ in rows)
-    print(f"\n-X importtime of {' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv[:3]))}: "
-          f"{len(rows)} top-level imports, {total / 1000:.1f} ms in all; the biggest:")
+    print(
+        f"\n-X importtime of {' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv[:3]))}: "
+        f"{len(rows)} top-level imports, {total / 1000:.1f} ms in all; the biggest:"
+    )
     for cumulative, name in sorted(rows, reverse=True)[:top]:
         print(f"  {cumulative / 1000:8.1f} ms  {name}")
 
@@ -96,9 +98,12 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=Path(__file__).resolve().parent / ".cache" / "views.db")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--view", action="append", help="only this view (repeatable); default: every view in the file")
-    ap.add_argument("--build", action="store_true",
-                    help="build or top up the 1,000 components × 7 d raw × 400 d rollups database first "
-                         "(bench/views_db.py; ~5 min the first time)")
+    ap.add_argument(
+        "--build",
+        action="store_true",
+        help="build or top up the 1,000 components × 7 d raw × 400 d rollups database first "
+        "(bench/views_db.py; ~5 min the first time)",
+    )
     args = ap.parse_args()
     if args.build:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -117,24 +122,41 @@ def main() -> None:
     over = []
     for view in args.view or views_of(args.db):
         # the same SELECT from a bare interpreter first, so each view's ratio is to its own floor
-        floor = measure(f"  (python + sqlite3: SELECT * FROM {view})", sqlite3_only(uri, f"SELECT * FROM {view}"),
-                        args.runs, False)
+        floor = measure(
+            f"  (python + sqlite3: SELECT * FROM {view})", sqlite3_only(uri, f"SELECT * FROM {view}"), args.runs, False
+        )
         wall = measure(f"healerd report {view}", [healerd, "report", view, "--db", db], args.runs, True, floor)
         if wall is not None and wall > GOAL_MS:
             over.append(view)
-    floor = measure("  (python + sqlite3: SELECT * FROM current_system_status)",
-                    sqlite3_only(uri, "SELECT * FROM current_system_status"), args.runs, False)
+    floor = measure(
+        "  (python + sqlite3: SELECT * FROM current_system_status)",
+        sqlite3_only(uri, "SELECT * FROM current_system_status"),
+        args.runs,
+        False,
+    )
     wall = measure("healerd status", [healerd, "status", "--db", db], args.runs, True, floor)
     if wall is not None and wall > GOAL_MS:
         over.append("status")
     measure("healerd report --list", [healerd, "report", "--list", "--db", db], args.runs, True)
     print("references, same run")
     measure("python -c pass (the interpreter alone)", [py, "-c", "pass"], args.runs, False)
-    measure("python + sqlite3: SELECT * FROM current_system_status", [
-        py, "-c", f"import sqlite3; sqlite3.connect({uri!r}, uri=True)"
-        ".execute('SELECT * FROM current_system_status').fetchall()"], args.runs, False)
-    measure("python -c 'import sqlalchemy, alembic.command, apscheduler, httpx'",
-            [py, "-c", "import sqlalchemy, alembic.command, apscheduler.schedulers.asyncio, httpx"], args.runs, False)
+    measure(
+        "python + sqlite3: SELECT * FROM current_system_status",
+        [
+            py,
+            "-c",
+            f"import sqlite3; sqlite3.connect({uri!r}, uri=True)"
+            ".execute('SELECT * FROM current_system_status').fetchall()",
+        ],
+        args.runs,
+        False,
+    )
+    measure(
+        "python -c 'import sqlalchemy, alembic.command, apscheduler, httpx'",
+        [py, "-c", "import sqlalchemy, alembic.command, apscheduler.schedulers.asyncio, httpx"],
+        args.runs,
+        False,
+    )
     measure("healerd --help (imports every verb)", [healerd, "--help"], args.runs, False)
     importtime([healerd, "report", "current_system_status", "--db", db], 10)
     print(f"\nover {GOAL_MS:.0f} ms wall: {', '.join(over) if over else 'none'}")

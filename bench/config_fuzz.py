@@ -74,8 +74,9 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 def run(files: int, seed: int, batch: int) -> int:
     corpus = generate(seed, files)
-    listener = subprocess.Popen([sys.executable, "-c", LISTENER, "1"], stdout=subprocess.PIPE, text=True,
-                                start_new_session=True)
+    listener = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, "1"], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     tmp = Path(tempfile.mkdtemp(prefix="healerd-fuzz-"))
     daemon = None
     try:
@@ -86,7 +87,8 @@ def run(files: int, seed: int, batch: int) -> int:
             os.chmod(d, 0o755)
         (config / "healerd.toml").write_text('[daemon]\nreload_debounce = "200ms"\n')
         (config / "policies.d" / "base.toml").write_text(
-            f'[[component]]\nname = "base"\n[component.check]\nkind = "tcp"\nport = {port}\nevery = "1s"\ntimeout = "500ms"\n')
+            f'[[component]]\nname = "base"\n[component.check]\nkind = "tcp"\nport = {port}\nevery = "1s"\ntimeout = "500ms"\n'
+        )
         for f in (config / "healerd.toml", config / "policies.d" / "base.toml"):
             os.chmod(f, 0o644)
         db, log_path = tmp / "healerd.db", tmp / "daemon.log"
@@ -94,8 +96,24 @@ def run(files: int, seed: int, batch: int) -> int:
         env = {**os.environ, "NOTIFY_SOCKET": str(tmp / "notify.sock")}
         with open(log_path, "wb") as out:
             daemon = subprocess.Popen(
-                [sys.executable, "-m", "daemon", "run", "--config", str(config), "--db", str(db), "--log-format", "json"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT)
+                [
+                    sys.executable,
+                    "-m",
+                    "daemon",
+                    "run",
+                    "--config",
+                    str(config),
+                    "--db",
+                    str(db),
+                    "--log-format",
+                    "json",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                cwd=ROOT,
+            )
         if not notify.wait_for("READY=1", 0, 120):
             print("daemon not READY within 120 s", file=sys.stderr)
             return 1
@@ -103,12 +121,15 @@ def run(files: int, seed: int, batch: int) -> int:
         hups = 0
         for start in range(0, len(corpus), batch):
             mark = len(notify.drain())
-            materialise(corpus[start:start + batch], config / "policies.d", tmp / "secrets", port)
+            materialise(corpus[start : start + batch], config / "policies.d", tmp / "secrets", port)
             if not notify.wait_for("RELOADING=1", mark, 10):  # the watcher missed it: say so, then signal
                 hups += 1
                 daemon.send_signal(signal.SIGHUP)
-            reloading = next(i for i, m in enumerate(notify.drain()) if i >= mark and "RELOADING=1" in m) \
-                if notify.wait_for("RELOADING=1", mark, 30) else mark
+            reloading = (
+                next(i for i, m in enumerate(notify.drain()) if i >= mark and "RELOADING=1" in m)
+                if notify.wait_for("RELOADING=1", mark, 30)
+                else mark
+            )
             notify.wait_for("READY=1", reloading, 60)
             if daemon.poll() is not None:
                 print(f"daemon exited ({daemon.returncode}) after {start + batch} files", file=sys.stderr)
@@ -123,8 +144,14 @@ def run(files: int, seed: int, batch: int) -> int:
         rejected = {shown_name(f) for f in corpus if not f.valid}
         deadline = time.monotonic() + 90
         while True:
-            checked = {r[0] for r in query(db, "SELECT DISTINCT c.name FROM check_results r JOIN components c "
-                                                "ON c.id = r.component_id WHERE c.removed_at IS NULL")}
+            checked = {
+                r[0]
+                for r in query(
+                    db,
+                    "SELECT DISTINCT c.name FROM check_results r JOIN components c "
+                    "ON c.id = r.component_id WHERE c.removed_at IS NULL",
+                )
+            }
             named = {r[0] for r in query(db, "SELECT DISTINCT path FROM config_errors WHERE resolved_at IS NULL")}
             if (valid <= checked and rejected <= named) or time.monotonic() > deadline:
                 break
@@ -139,15 +166,23 @@ def run(files: int, seed: int, batch: int) -> int:
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(60)
         figures = {
-            "files": len(corpus), "seed": seed, "batch": batch,
-            "valid_files": sum(f.valid for f in corpus), "invalid_files": len(rejected),
+            "files": len(corpus),
+            "seed": seed,
+            "batch": batch,
+            "valid_files": sum(f.valid for f in corpus),
+            "invalid_files": len(rejected),
             "valid_components_checked": f"{len(valid & checked)}/{len(valid)}",
             "rejected_files_named": f"{len(rejected & named)}/{len(rejected)}",
             "files_named_that_were_valid": len(named - rejected - {"policies.d/base.toml"}),
-            "daemon_alive_at_end": alive, "exit_code_after_sigterm": code,
-            "secret_leaks": leaks, "longest_config_error_chars": longest,
-            "reloads": reloads, "sighups_needed_by_a_missed_watch": hups,
-            "feeding_wall_s": round(fed_s, 1), "daemon_cpu_s": round(cpu_s, 2), "daemon_rss_mb": round(rss, 1),
+            "daemon_alive_at_end": alive,
+            "exit_code_after_sigterm": code,
+            "secret_leaks": leaks,
+            "longest_config_error_chars": longest,
+            "reloads": reloads,
+            "sighups_needed_by_a_missed_watch": hups,
+            "feeding_wall_s": round(fed_s, 1),
+            "daemon_cpu_s": round(cpu_s, 2),
+            "daemon_rss_mb": round(rss, 1),
         }
         print(json.dumps(figures, indent=2))
         missing = sorted(valid - checked)[:10], sorted(rejected - named)[:10]

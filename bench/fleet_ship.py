@@ -50,13 +50,17 @@ def make_db(path: Path, rows: int, template: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     now = time.time()
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO components (id, name, check_kind, every_s, loaded_at) VALUES (?, ?, 'tcp', 10, ?)",
-                     [(i + 1, f"c{i:04d}", now) for i in range(COMPONENTS)])
+    conn.executemany(
+        "INSERT INTO components (id, name, check_kind, every_s, loaded_at) VALUES (?, ?, 'tcp', 10, ?)",
+        [(i + 1, f"c{i:04d}", now) for i in range(COMPONENTS)],
+    )
     conn.executemany(
         "INSERT INTO check_results (component_id, ts, status, latency_ms, error_class, message, injected) "
         "VALUES (?, ?, ?, ?, NULL, NULL, 0)",
-        [(i % COMPONENTS + 1, now - rows / 100 + i / 100, "healthy" if i % 50 else "unhealthy", 1.0 + i % 7)
-         for i in range(rows)],
+        [
+            (i % COMPONENTS + 1, now - rows / 100 + i / 100, "healthy" if i % 50 else "unhealthy", 1.0 + i % 7)
+            for i in range(rows)
+        ],
     )
     conn.execute("COMMIT")
     conn.close()
@@ -92,12 +96,18 @@ def ship_all(url: str, password_file: str, db: Path, host: str, batch: int) -> t
 def copy_reference(url: str, password_file: str, db: Path, host: str) -> tuple[int, float]:
     engine = fleet_central.make_engine(url, password_file)
     local = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    rows = local.execute("SELECT id, component_id, ts, status, latency_ms, error_class, message, injected FROM check_results").fetchall()
+    rows = local.execute(
+        "SELECT id, component_id, ts, status, latency_ms, error_class, message, injected FROM check_results"
+    ).fetchall()
     wall = time.perf_counter()
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cur, cur.copy(
-                "COPY check_results (host, id, component_id, ts, status, latency_ms, error_class, message, injected) FROM STDIN") as copy:
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                "COPY check_results (host, id, component_id, ts, status, latency_ms, error_class, message, injected) FROM STDIN"
+            ) as copy,
+        ):
             for r in rows:
                 copy.write_row((host, *r[:7], bool(r[7])))
         raw.commit()
@@ -124,8 +134,11 @@ def lag_run(url: str, password_file: str, db: Path, seconds: float, every: float
         while not stop.is_set():
             now = time.time()
             conn.execute("BEGIN")
-            conn.executemany("INSERT INTO check_results (component_id, ts, status, latency_ms, injected) "
-                             "VALUES (?, ?, 'healthy', 1.0, 0)", [((i + k) % COMPONENTS + 1, now) for k in range(10)])
+            conn.executemany(
+                "INSERT INTO check_results (component_id, ts, status, latency_ms, injected) "
+                "VALUES (?, ?, 'healthy', 1.0, 0)",
+                [((i + k) % COMPONENTS + 1, now) for k in range(10)],
+            )
             conn.execute("COMMIT")
             i += 10
             stop.wait(0.1)  # 10 rows per 100 ms = 100 rows/s, the writer's group commit cadence
@@ -180,8 +193,12 @@ def main() -> int:
         shipped = n / wall
         copied = ref_n / ref_wall
         print(f"backlog: {n} results of {COMPONENTS} components, batch {args.batch}")
-        print(f"  shipper  {shipped:10,.0f} rows/s  (wall {wall:.2f} s, client CPU {cpu:.2f} s = {n / cpu:,.0f} rows per CPU-s)")
-        print(f"  raw COPY {copied:10,.0f} rows/s  (wall {ref_wall:.2f} s)   ratio shipper/COPY = {shipped / copied:.2f}")
+        print(
+            f"  shipper  {shipped:10,.0f} rows/s  (wall {wall:.2f} s, client CPU {cpu:.2f} s = {n / cpu:,.0f} rows per CPU-s)"
+        )
+        print(
+            f"  raw COPY {copied:10,.0f} rows/s  (wall {ref_wall:.2f} s)   ratio shipper/COPY = {shipped / copied:.2f}"
+        )
 
         dbs = []
         for i in range(args.hosts):
@@ -193,14 +210,18 @@ def main() -> int:
         total = sum(r[0] for r in results)
         wall = max(r[4] for r in results) - min(r[3] for r in results)  # first start to last end
         need = 100 * COMPONENTS / 10
-        print(f"centre absorption: {args.hosts} hosts shipping at once: {total / wall:,.0f} rows/s "
-              f"({total} rows in {wall:.2f} s); goal 100 hosts x {COMPONENTS} "
-              f"components at 10 s = {need:,.0f} rows/s -> {total / wall / need:.1f}x the goal")
+        print(
+            f"centre absorption: {args.hosts} hosts shipping at once: {total / wall:,.0f} rows/s "
+            f"({total} rows in {wall:.2f} s); goal 100 hosts x {COMPONENTS} "
+            f"components at 10 s = {need:,.0f} rows/s -> {total / wall / need:.1f}x the goal"
+        )
 
         samples = lag_run(url, pw, db, args.lag_seconds, args.every, args.batch)
-        print(f"lag at {COMPONENTS} components every 10 s, round every {args.every:g} s, over {args.lag_seconds:g} s: "
-              f"p50 {statistics.median(samples):.2f} s, max {max(samples):.2f} s ({len(samples)} samples, "
-              "taken just before each round)")
+        print(
+            f"lag at {COMPONENTS} components every 10 s, round every {args.every:g} s, over {args.lag_seconds:g} s: "
+            f"p50 {statistics.median(samples):.2f} s, max {max(samples):.2f} s ({len(samples)} samples, "
+            "taken just before each round)"
+        )
     finally:
         cluster.destroy()
         shutil.rmtree(work, ignore_errors=True)

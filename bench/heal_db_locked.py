@@ -75,7 +75,8 @@ def main() -> None:
         'every = "200ms"\ntimeout = "150ms"\n[component.breaker]\nconsecutive_failures = 1\nopen_for = "1s"\n'
         'max_open_for = "1s"\nhalf_open_successes = 1\n[[component.recovery]]\nstrategy = "retry"\nattempts = 1000\n'
         f'within = "1h"\nverify_within = "10s"\naction = {{ run = {json.dumps(app.argv("start"))}, timeout = "20s" }}\n'
-        'backoff = { initial = "10ms", max = "10ms", jitter = "none" }\n')
+        'backoff = { initial = "10ms", max = "10ms", jitter = "none" }\n'
+    )
     for f in (config / "healerd.toml", config / "policies.d" / "app.toml"):
         os.chmod(f, 0o644)
     db = tmp / "healerd.db"
@@ -83,18 +84,30 @@ def main() -> None:
     sock.bind(str(tmp / "notify.sock"))
     sock.settimeout(120)
     with open(tmp / "daemon.log", "wb") as out:
-        daemon = subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(config), "--db", str(db),
-                                   "--log-format", "json"], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                  env={**os.environ, "NOTIFY_SOCKET": str(tmp / "notify.sock")}, start_new_session=True)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "run", "--config", str(config), "--db", str(db), "--log-format", "json"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "NOTIFY_SOCKET": str(tmp / "notify.sock")},
+            start_new_session=True,
+        )
     times: dict[str, list[float]] = {"free": [], "locked": []}
     try:
         while b"READY=1" not in sock.recv(65536):
             pass
         for i in range(2 * args.rounds):
             mode = "locked" if i % 2 else "free"
-            wait(lambda: http_ok(app.url) and query(db, "SELECT count(*) FROM incidents WHERE status = 'open'") == [(0,)]
-                 and query(db, "SELECT count(*) FROM recovery_events WHERE status = 'started'") == [(0,)]
-                 and query(db, "SELECT state FROM breakers") == [("closed",)], 60, "settled")
+            wait(
+                lambda: (
+                    http_ok(app.url)
+                    and query(db, "SELECT count(*) FROM incidents WHERE status = 'open'") == [(0,)]
+                    and query(db, "SELECT count(*) FROM recovery_events WHERE status = 'started'") == [(0,)]
+                    and query(db, "SELECT state FROM breakers") == [("closed",)]
+                ),
+                60,
+                "settled",
+            )
             lock = None
             if mode == "locked":
                 lock = sqlite3.connect(db, isolation_level=None, timeout=30)
@@ -107,8 +120,10 @@ def main() -> None:
             if lock is not None:
                 lock.execute("ROLLBACK")
                 lock.close()
-        figures = {mode: {"rounds": len(v), "p50_s": round(statistics.median(v), 3), "max_s": round(max(v), 3)}
-                   for mode, v in times.items()}
+        figures = {
+            mode: {"rounds": len(v), "p50_s": round(statistics.median(v), 3), "max_s": round(max(v), 3)}
+            for mode, v in times.items()
+        }
         figures["ratio_locked_to_free_p50"] = round(figures["locked"]["p50_s"] / figures["free"]["p50_s"], 2)
         figures["events"] = query(db, "SELECT status, count(*) FROM recovery_events GROUP BY status")
         print(json.dumps(figures, indent=2))

@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from daemon.store import migrate  # noqa: E402
-from daemon.store import sqlite as store_sqlite  # noqa: E402
-from daemon.store.results_sql import INSERT_RESULT, result_row  # noqa: E402
-from daemon.store.writer import Writer  # noqa: E402
-from daemon.types import CheckResult, Status  # noqa: E402
+from daemon.store import migrate
+from daemon.store import sqlite as store_sqlite
+from daemon.store.results_sql import INSERT_RESULT, result_row
+from daemon.store.writer import Writer
+from daemon.types import CheckResult, Status
 
 STATUSES = (Status.HEALTHY,) * 8 + (Status.DEGRADED, Status.UNHEALTHY)
 
@@ -96,7 +96,11 @@ async def bench_writer_results(path: Path, results: list[CheckResult]) -> tuple[
     elapsed = time.perf_counter() - started
     stats = writer.stats()
     await writer.stop()
-    return stats.written / elapsed, {"shed": stats.shed, "batches": stats.batches, "p99_ms": stats.result_latency_p99_ms}
+    return stats.written / elapsed, {
+        "shed": stats.shed,
+        "batches": stats.batches,
+        "p99_ms": stats.result_latency_p99_ms,
+    }
 
 
 async def bench_group_commit(path: Path, producers: int, per_producer: int) -> tuple[float, float, float, dict]:
@@ -125,7 +129,12 @@ async def bench_group_commit(path: Path, producers: int, per_producer: int) -> t
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(0.99 * len(latencies))] * 1000
-    return len(latencies) / elapsed, p50, p99, {"batches": stats.batches, "rows/batch": round(len(latencies) / stats.batches, 1)}
+    return (
+        len(latencies) / elapsed,
+        p50,
+        p99,
+        {"batches": stats.batches, "rows/batch": round(len(latencies) / stats.batches, 1)},
+    )
 
 
 def main() -> None:
@@ -147,24 +156,36 @@ def main() -> None:
             raw.append(bench_raw(make_db(template, directory, f"raw{run}", args.components), results, args.components))
             lean = drop_composite_index(make_db(template, directory, f"lean{run}", args.components))
             raw_lean.append(bench_raw(lean, results, args.components))
-            fire.append(asyncio.run(bench_writer_results(make_db(template, directory, f"w{run}", args.components), results)))
+            fire.append(
+                asyncio.run(bench_writer_results(make_db(template, directory, f"w{run}", args.components), results))
+            )
             group.append(
-                asyncio.run(bench_group_commit(make_db(template, directory, f"g{run}", 1), args.producers, args.per_producer))
+                asyncio.run(
+                    bench_group_commit(make_db(template, directory, f"g{run}", 1), args.producers, args.per_producer)
+                )
             )
         raw_rate = statistics.median(raw)
         fire_rate = statistics.median(r for r, _ in fire)
         group_run = sorted(group)[len(group) // 2]
-        print(f"sqlite {sqlite3.sqlite_version}, python {sys.version.split()[0]}, {args.rows:,} rows, "
-              f"{args.components:,} components, median of {args.repeat}")
+        print(
+            f"sqlite {sqlite3.sqlite_version}, python {sys.version.split()[0]}, {args.rows:,} rows, "
+            f"{args.components:,} components, median of {args.repeat}"
+        )
         print(f"{'method':<58} {'rows/s':>10} {'ratio':>7}")
         print(f"{'raw sqlite3 executemany, 10k rows/transaction':<58} {raw_rate:>10,.0f} {1.0:>7.2f}")
         lean_rate = statistics.median(raw_lean)
-        print(f"{'  same, without the (component_id, ts) index (info only)':<58} {lean_rate:>10,.0f} {lean_rate / raw_rate:>7.2f}")
-        print(f"{'Writer, fire-and-forget results + hourly rollup upserts':<58} {fire_rate:>10,.0f} {fire_rate / raw_rate:>7.2f}"
-              f"   shed {fire[len(fire) // 2][1]['shed']}, {fire[len(fire) // 2][1]['batches']} batches")
+        print(
+            f"{'  same, without the (component_id, ts) index (info only)':<58} {lean_rate:>10,.0f} {lean_rate / raw_rate:>7.2f}"
+        )
+        print(
+            f"{'Writer, fire-and-forget results + hourly rollup upserts':<58} {fire_rate:>10,.0f} {fire_rate / raw_rate:>7.2f}"
+            f"   shed {fire[len(fire) // 2][1]['shed']}, {fire[len(fire) // 2][1]['batches']} batches"
+        )
         rate, p50, p99, info = group_run
-        print(f"{f'Writer, {args.producers} producers awaiting submit(fn), 1 row each':<58} {rate:>10,.0f} {rate / raw_rate:>7.2f}"
-              f"   enqueue→durable p50 {p50:.2f} ms, p99 {p99:.2f} ms, {info}")
+        print(
+            f"{f'Writer, {args.producers} producers awaiting submit(fn), 1 row each':<58} {rate:>10,.0f} {rate / raw_rate:>7.2f}"
+            f"   enqueue→durable p50 {p50:.2f} ms, p99 {p99:.2f} ms, {info}"
+        )
         print("reference (semantics.md): raw ~675,000 rows/s; writer thread + queue ~140,000 rows/s, p99 1.4 ms")
 
 

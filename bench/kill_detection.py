@@ -106,8 +106,10 @@ async def main() -> int:
         else []
     )
 
-    print(f"kill-to-detection, {platform.system()} {platform.release()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, seed {args.seed}")
+    print(
+        f"kill-to-detection, {platform.system()} {platform.release()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, seed {args.seed}"
+    )
     print(f"{'method':<34} {'n':>4} {'p50 ms':>9} {'p90 ms':>9} {'max ms':>9} {'p50/Monit':>10} {'faster':>10}")
     print(row("pidfd event (healerd default)", pidfd))
     print(row(f"poll every {args.poll_interval * 1000:g} ms (fallback)", poll))
@@ -116,11 +118,15 @@ async def main() -> int:
     print(f"{'Monit 5.33 reference (restart)':<34} {'':>4} {MONIT_MEDIAN_MS:>9.2f} {'':>9} {'1000.00':>9}")
     detect_only = MONIT_MEDIAN_MS - MONIT_START_MS
     p50 = percentile(pidfd, 50)
-    print(f"pidfd p50 vs Monit detection only (~{detect_only:.0f} ms): ratio {p50 / detect_only:.5f} "
-          f"({detect_only / p50:.0f}x faster)")
+    print(
+        f"pidfd p50 vs Monit detection only (~{detect_only:.0f} ms): ratio {p50 / detect_only:.5f} "
+        f"({detect_only / p50:.0f}x faster)"
+    )
     verdict = "met" if p50 <= TARGET_MS else "NOT met"
-    print(f"target: detection <= {TARGET_MS:.0f} ms median — pidfd {p50:.2f} ms: {verdict}; "
-          f"fallback {percentile(poll, 50):.2f} ms: {'met' if percentile(poll, 50) <= TARGET_MS else 'NOT met'}")
+    print(
+        f"target: detection <= {TARGET_MS:.0f} ms median — pidfd {p50:.2f} ms: {verdict}; "
+        f"fallback {percentile(poll, 50):.2f} ms: {'met' if percentile(poll, 50) <= TARGET_MS else 'NOT met'}"
+    )
     print(f"bench wall time {time.monotonic() - started:.1f} s")
     return 0
 

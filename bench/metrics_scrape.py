@@ -47,11 +47,15 @@ def write_config(root: Path, n: int, every: str) -> None:
     (root / "policies.d").mkdir(parents=True)
     target = root / "target.txt"
     target.write_text("ok\n")
-    blocks = [f'[[component]]\nname = "c{i:05d}"\n[component.check]\nkind = "file"\npath = "{target}"\n'
-              f'every = "{every}"\ntimeout = "1s"\n' for i in range(n)]
+    blocks = [
+        f'[[component]]\nname = "c{i:05d}"\n[component.check]\nkind = "file"\npath = "{target}"\n'
+        f'every = "{every}"\ntimeout = "1s"\n'
+        for i in range(n)
+    ]
     (root / "policies.d" / "bench.toml").write_text("\n".join(blocks))
-    (root / "healerd.toml").write_text('[daemon]\nwatch_config = false\n[http]\nenabled = true\nport = 0\n'
-                                       'request_timeout = "30s"\n')
+    (root / "healerd.toml").write_text(
+        '[daemon]\nwatch_config = false\n[http]\nenabled = true\nport = 0\nrequest_timeout = "30s"\n'
+    )
     for p in [root, root / "policies.d", *root.rglob("*")]:
         os.chmod(p, 0o755 if p.is_dir() else 0o644)
 
@@ -71,8 +75,12 @@ def cold_render_cpu(n: int) -> float:
     sys.path.insert(0, str(ROOT))
     from daemon.service.web.metrics import Snapshot, render
 
-    snap = Snapshot(now=time.time(), components=[(f"c{i:05d}", "healthy", 0) for i in range(n)],
-                    checks={f"c{i:05d}": 100 for i in range(n)}, db={"incidents": set()})
+    snap = Snapshot(
+        now=time.time(),
+        components=[(f"c{i:05d}", "healthy", 0) for i in range(n)],
+        checks={f"c{i:05d}": 100 for i in range(n)},
+        db={"incidents": set()},
+    )
     start = time.process_time()
     render(snap)
     return time.process_time() - start
@@ -94,10 +102,26 @@ def main() -> None:
     write_config(tmp / "etc", args.n, args.every)
     db, log = tmp / "healerd.db", tmp / "daemon.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(tmp / "etc"), "--db", str(db),
-                                 "--log-format", "json"], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daemon",
+                "run",
+                "--config",
+                str(tmp / "etc"),
+                "--db",
+                str(db),
+                "--log-format",
+                "json",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
     try:
+
         def url():
             for line in log.read_text().splitlines():
                 if '"http listening"' in line:
@@ -105,12 +129,14 @@ def main() -> None:
             if proc.poll() is not None:
                 raise SystemExit(f"daemon exited {proc.returncode}:\n{log.read_text()[-2000:]}")
             return None
+
         base = wait(url, 300, "the daemon to listen")
         client = httpx.Client(timeout=60, trust_env=False)
 
         def all_checked():
             text = client.get(base + "/metrics").text
-            return text.count('healerd_component_state{') and text.count('state="healthy"} 1.0') >= args.n
+            return text.count("healerd_component_state{") and text.count('state="healthy"} 1.0') >= args.n
+
         wait(all_checked, 600, f"all {args.n} components to be checked")
 
         t0, c0 = time.monotonic(), cpu_seconds(proc.pid)
@@ -147,17 +173,27 @@ def main() -> None:
     steady = statistics.median(costs[1:]) if len(costs) > 1 else costs[0]
     print(f"components: {args.n}, checks every {args.every}; daemon idle CPU {idle_rate * 100:.1f}% of a core")
     print(f"/metrics: {sizes[-1] / 1e6:.2f} MB, {series} series; wall p50 {statistics.median(walls) * 1000:.0f} ms")
-    print(f"daemon CPU per scrape: median {steady * 1000:.0f} ms, max {max(costs) * 1000:.0f} ms "
-          f"(no component changed state between scrapes); without subtracting the idle baseline: median "
-          f"{statistics.median(raws) * 1000:.0f} ms = {statistics.median(raws) / args.interval * 100:.2f}% of a core every "
-          f"{args.interval:g} s (upper bound)")
+    print(
+        f"daemon CPU per scrape: median {steady * 1000:.0f} ms, max {max(costs) * 1000:.0f} ms "
+        f"(no component changed state between scrapes); without subtracting the idle baseline: median "
+        f"{statistics.median(raws) * 1000:.0f} ms = {statistics.median(raws) / args.interval * 100:.2f}% of a core every "
+        f"{args.interval:g} s (upper bound)"
+    )
     worst = steady + cold
-    print(f"formatting all {args.n} components' state lines (first scrape, or all change at once), in-process: "
-          f"{cold * 1000:.0f} ms")
-    print(f"scraped every {args.interval:g} s: {steady / args.interval * 100:.2f}% of a core  [goal ≤ 2%]; "
-          f"if every scrape also found all {args.n} components changed: {worst / args.interval * 100:.2f}%")
-    print(f"reference, same run: reading current_system_status ({len(rows)} rows) with sqlite3: {ref * 1000:.0f} ms CPU; "
-          f"steady scrape = {steady / ref:.1f}× that" if ref > 0 else "reference: too fast to measure")
+    print(
+        f"formatting all {args.n} components' state lines (first scrape, or all change at once), in-process: "
+        f"{cold * 1000:.0f} ms"
+    )
+    print(
+        f"scraped every {args.interval:g} s: {steady / args.interval * 100:.2f}% of a core  [goal ≤ 2%]; "
+        f"if every scrape also found all {args.n} components changed: {worst / args.interval * 100:.2f}%"
+    )
+    print(
+        f"reference, same run: reading current_system_status ({len(rows)} rows) with sqlite3: {ref * 1000:.0f} ms CPU; "
+        f"steady scrape = {steady / ref:.1f}× that"
+        if ref > 0
+        else "reference: too fast to measure"
+    )
 
 
 if __name__ == "__main__":

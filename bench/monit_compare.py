@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scheduler_load import cpu_seconds, rss_mb, run_statistics  # noqa: E402
+from scheduler_load import cpu_seconds, rss_mb, run_statistics
 
 ROOT = Path(__file__).resolve().parents[1]
 MONIT = shutil.which("monit") or "/usr/bin/monit"
@@ -104,8 +104,13 @@ while True:
 
 class Servers:
     def __init__(self, http_ports: int, tcp_ports: int) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER, str(http_ports), str(tcp_ports)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(http_ports), str(tcp_ports)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         self.ports = json.loads(self.proc.stdout.readline())
 
     def counts(self) -> dict[str, list[int]]:
@@ -135,8 +140,11 @@ def healerd_config(root: Path, kind: str, n: int, ports: list[int]) -> Path:
     blocks = []
     for i in range(n):
         port = ports[i % len(ports)]
-        check = (f'kind = "http"\nurl = "http://127.0.0.1:{port}/health"\nbody_contains = "ok"\n' if kind == "http"
-                 else f'kind = "tcp"\nport = {port}\n')
+        check = (
+            f'kind = "http"\nurl = "http://127.0.0.1:{port}/health"\nbody_contains = "ok"\n'
+            if kind == "http"
+            else f'kind = "tcp"\nport = {port}\n'
+        )
         blocks.append(f'[[component]]\nname = "{kind}{i}"\n[component.check]\n{check}every = "1s"\ntimeout = "1s"\n')
     policy = config / "policies.d" / "bench.toml"
     policy.write_text("\n".join(blocks))
@@ -156,9 +164,11 @@ def monit_config(root: Path, kind: str, n: int, ports: list[int]) -> Path:
     ]
     for i in range(n):
         port = ports[i % len(ports)]
-        rule = ('protocol http request "/health" status = 200 content = "ok"' if kind == "http" else "type tcp")
-        lines += [f"check host {kind}{i} with address 127.0.0.1",
-                  f"  if failed port {port} {rule} timeout 1 seconds then alert"]
+        rule = 'protocol http request "/health" status = 200 content = "ok"' if kind == "http" else "type tcp"
+        lines += [
+            f"check host {kind}{i} with address 127.0.0.1",
+            f"  if failed port {port} {rule} timeout 1 seconds then alert",
+        ]
     path = root / "monitrc"
     path.write_text("\n".join(lines) + "\n")
     os.chmod(path, 0o600)  # Monit refuses a control file others can read
@@ -220,24 +230,60 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
         log_path = tmp / "healerd.log"
         with open(log_path, "wb") as out:
             daemon = subprocess.Popen(
-                [sys.executable, "-m", "daemon", "run", "--config", str(healerd_config(tmp, kind, n, healerd_ports)),
-                 "--db", str(tmp / "healerd.db"), "--log-format", "json", "--log-level", "info"],
-                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
-                start_new_session=True, cwd=ROOT,
+                [
+                    sys.executable,
+                    "-m",
+                    "daemon",
+                    "run",
+                    "--config",
+                    str(healerd_config(tmp, kind, n, healerd_ports)),
+                    "--db",
+                    str(tmp / "healerd.db"),
+                    "--log-format",
+                    "json",
+                    "--log-level",
+                    "info",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
+                start_new_session=True,
+                cwd=ROOT,
             )
         wait_ready(notify)
-        monit = subprocess.Popen([MONIT, "-I", "-c", str(monit_config(tmp, kind, n, monit_ports))],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        monit = subprocess.Popen(
+            [MONIT, "-I", "-c", str(monit_config(tmp, kind, n, monit_ports))],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         time.sleep(warmup)  # first runs are staggered within one interval; Monit's first cycle starts
         if daemon.poll() is not None or monit.poll() is not None:
             raise RuntimeError(f"a daemon exited early (healerd {daemon.poll()}, monit {monit.poll()})")
         if profile is not None and shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}"):
             spy_bin = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
             profile.mkdir(parents=True, exist_ok=True)
-            spy = subprocess.Popen([spy_bin, "record", "--pid", str(daemon.pid), "--duration", str(int(seconds)),
-                                    "--rate", "1000", "--format", "raw", "--gil", "--nonblocking",
-                                    "--output", str(profile / f"{kind}.txt")],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            spy = subprocess.Popen(
+                [
+                    spy_bin,
+                    "record",
+                    "--pid",
+                    str(daemon.pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "1000",
+                    "--format",
+                    "raw",
+                    "--gil",
+                    "--nonblocking",
+                    "--output",
+                    str(profile / f"{kind}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         s0h, s0m = cpu_split(daemon.pid), cpu_split(monit.pid)
         c0, h0, m0, t0 = servers.counts(), cpu_seconds(daemon.pid), cpu_seconds(monit.pid), time.monotonic()
         time.sleep(seconds)
@@ -253,17 +299,23 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
         us_h = 1e6 * (h1 - h0) / max(checks_h, 1)
         us_m = 1e6 * (m1 - m0) / max(checks_m, 1)
         result = {
-            "kind": kind, "n": n, "seconds": round(elapsed, 1),
-            "healerd_checks_per_s": round(checks_h / elapsed, 1), "monit_checks_per_s": round(checks_m / elapsed, 1),
+            "kind": kind,
+            "n": n,
+            "seconds": round(elapsed, 1),
+            "healerd_checks_per_s": round(checks_h / elapsed, 1),
+            "monit_checks_per_s": round(checks_m / elapsed, 1),
             "healerd_cpu_percent": round(100 * (h1 - h0) / elapsed, 2),
             "monit_cpu_percent": round(100 * (m1 - m0) / elapsed, 2),
-            "healerd_us_per_check": round(us_h), "monit_us_per_check": round(us_m),
+            "healerd_us_per_check": round(us_h),
+            "monit_us_per_check": round(us_m),
             "ratio": round(us_h / us_m, 2) if us_m else None,
             # user / system µs per check: the kernel's share (socket set-up and teardown) is common work
             "healerd_user_sys_us": [round(1e6 * (s1h[i] - s0h[i]) / max(checks_h, 1)) for i in (0, 1)],
             "monit_user_sys_us": [round(1e6 * (s1m[i] - s0m[i]) / max(checks_m, 1)) for i in (0, 1)],
-            "healerd_rss_mb": round(rss_h, 1), "monit_rss_mb": round(rss_m, 1),
-            "healerd_missed": stats.get("missed_runs"), "writer_batches": (stats.get("writer") or {}).get("batches"),
+            "healerd_rss_mb": round(rss_h, 1),
+            "monit_rss_mb": round(rss_m, 1),
+            "healerd_missed": stats.get("missed_runs"),
+            "writer_batches": (stats.get("writer") or {}).get("batches"),
             "writer_written": (stats.get("writer") or {}).get("written"),
         }
         if spy is not None:
@@ -293,16 +345,43 @@ def main() -> None:
         sys.exit("monit is not installed (Debian: apt-get install monit)")
     print("CPU time per check (utime+stime over the window / checks the server saw); the machine may be shared")
     print("reference (semantics.md): Monit 5.33, 200 http checks at 1 s: 130–160 µs per check, ~8 MB")
-    header = ("kind", "n", "healerd checks/s", "monit checks/s", "healerd µs/check", "monit µs/check", "ratio",
-              "healerd cpu %", "monit cpu %", "healerd RSS MB", "monit RSS MB", "writer batches/results")
+    header = (
+        "kind",
+        "n",
+        "healerd checks/s",
+        "monit checks/s",
+        "healerd µs/check",
+        "monit µs/check",
+        "ratio",
+        "healerd cpu %",
+        "monit cpu %",
+        "healerd RSS MB",
+        "monit RSS MB",
+        "writer batches/results",
+    )
     print(" | ".join(header))
     for kind in args.kind or ["http", "tcp"]:
         r = run_kind(kind, args.n, args.seconds, args.warmup, args.profile)
-        print(" | ".join(str(x) for x in (
-            r["kind"], r["n"], r["healerd_checks_per_s"], r["monit_checks_per_s"], r["healerd_us_per_check"],
-            r["monit_us_per_check"], f"{r['ratio']}×", r["healerd_cpu_percent"], r["monit_cpu_percent"],
-            r["healerd_rss_mb"], r["monit_rss_mb"], f"{r['writer_batches']}/{r['writer_written']}",
-        )), flush=True)
+        print(
+            " | ".join(
+                str(x)
+                for x in (
+                    r["kind"],
+                    r["n"],
+                    r["healerd_checks_per_s"],
+                    r["monit_checks_per_s"],
+                    r["healerd_us_per_check"],
+                    r["monit_us_per_check"],
+                    f"{r['ratio']}×",
+                    r["healerd_cpu_percent"],
+                    r["monit_cpu_percent"],
+                    r["healerd_rss_mb"],
+                    r["monit_rss_mb"],
+                    f"{r['writer_batches']}/{r['writer_written']}",
+                )
+            ),
+            flush=True,
+        )
         for line in r.pop("profile", []):
             print(line)
         print("  " + json.dumps(r), flush=True)

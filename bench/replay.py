@@ -31,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from daemon.cli.replay import load_policies, replay_db  # noqa: E402
-from daemon.store import migrate  # noqa: E402
-from daemon.store import sqlite as store_sqlite  # noqa: E402
+from daemon.cli.replay import load_policies, replay_db
+from daemon.store import migrate
+from daemon.store import sqlite as store_sqlite
 
 EVERY = 10.0
 OUTAGE_S = 300.0
@@ -56,8 +56,10 @@ def make_db(path: Path, components: int, days: float) -> int:
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-1000000")
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES (?, 'tcp', 10, 0)",
-                     [(f"c{i}",) for i in range(components)])
+    conn.executemany(
+        "INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES (?, 'tcp', 10, 0)",
+        [(f"c{i}",) for i in range(components)],
+    )
     conn.execute("COMMIT")
     steps = int(days * 86400 / EVERY)
     per_day = int(86400 / EVERY)
@@ -74,8 +76,17 @@ def make_db(path: Path, components: int, days: float) -> int:
                    CASE WHEN (k.v + c.i * 37) % :per_day < :outage THEN 'unhealthy' ELSE 'healthy' END,
                    CASE WHEN (k.v + c.i * 37) % :per_day < :outage THEN 'refused' END, 1.0
             FROM k CROSS JOIN c
-            """, {"k0": k0, "k1": min(steps, k0 + per_day), "start": START, "every": EVERY, "n": components,
-                  "per_day": per_day, "outage": outage_len})
+            """,
+            {
+                "k0": k0,
+                "k1": min(steps, k0 + per_day),
+                "start": START,
+                "every": EVERY,
+                "n": components,
+                "per_day": per_day,
+                "outage": outage_len,
+            },
+        )
         conn.execute("COMMIT")
     total = conn.execute("SELECT count(*) FROM check_results").fetchone()[0]
     conn.execute("PRAGMA journal_mode=WAL")
@@ -93,8 +104,10 @@ def _reuse(db: Path, components: int, days: float) -> int:
         conn.close()
     expected = components * int(days * 86400 / EVERY)
     if have != components or total != expected:
-        raise SystemExit(f"{db} holds {have} components and {total:,} results, not {components} and {expected:,}: "
-                         "delete it or give another --db")
+        raise SystemExit(
+            f"{db} holds {have} components and {total:,} results, not {components} and {expected:,}: "
+            "delete it or give another --db"
+        )
     return total
 
 
@@ -106,10 +119,12 @@ def write_config(root: Path, components: int) -> Path:
     settings.write_text('[notify.ops]\nkind = "log"\n')
     parts = []
     for i in range(components):
-        parts.append(f'[[component]]\nname = "c{i}"\n[component.check]\nkind = "tcp"\nport = 9\nevery = "10s"\n'
-                     '[[component.recovery]]\nstrategy = "retry"\nattempts = 3\nwithin = "10m"\n'
-                     'action = { run = ["true"] }\nbackoff = { initial = "10s", max = "60s", jitter = "none" }\n'
-                     '[[component.recovery]]\nstrategy = "escalate"\nnotify = ["ops"]\nrepeat_every = "1h"\n')
+        parts.append(
+            f'[[component]]\nname = "c{i}"\n[component.check]\nkind = "tcp"\nport = 9\nevery = "10s"\n'
+            '[[component.recovery]]\nstrategy = "retry"\nattempts = 3\nwithin = "10m"\n'
+            'action = { run = ["true"] }\nbackoff = { initial = "10s", max = "60s", jitter = "none" }\n'
+            '[[component.recovery]]\nstrategy = "escalate"\nnotify = ["ops"]\nrepeat_every = "1h"\n'
+        )
     policy = root / "policies.d" / "fleet.toml"
     policy.write_text("\n".join(parts))
     for f in (settings, policy):
@@ -121,8 +136,11 @@ def raw_iteration(db: Path) -> tuple[int, float, float]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     c0, w0 = time.process_time(), time.perf_counter()
     n = 0
-    for _ in conn.execute("SELECT component_id, ts, status, error_class, maintenance FROM check_results "
-                          "WHERE ts >= ? AND ts < ? ORDER BY ts, id", (0, 1e12)):
+    for _ in conn.execute(
+        "SELECT component_id, ts, status, error_class, maintenance FROM check_results "
+        "WHERE ts >= ? AND ts < ? ORDER BY ts, id",
+        (0, 1e12),
+    ):
         n += 1
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     conn.close()
@@ -133,12 +151,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--components", type=int, default=200)
     parser.add_argument("--days", type=float, default=1.0)
-    parser.add_argument("--fed", action="store_true",
-                        help="Also replay feeding every result one by one (the way before folding; ~5 min at 60 M) "
-                             "and check both give the same summary.")
-    parser.add_argument("--db", type=Path, default=None,
-                        help="Keep the history here and reuse it when it exists (a 60 M-result build takes minutes); "
-                             "outside the repository, e.g. /tmp/replay-1000x7.db.")
+    parser.add_argument(
+        "--fed",
+        action="store_true",
+        help="Also replay feeding every result one by one (the way before folding; ~5 min at 60 M) "
+        "and check both give the same summary.",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="Keep the history here and reuse it when it exists (a 60 M-result build takes minutes); "
+        "outside the repository, e.g. /tmp/replay-1000x7.db.",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="healerd-bench-replay-") as tmp:
         tmp_path = Path(tmp)
@@ -149,8 +174,10 @@ def main() -> None:
             print(f"reusing {db}: {total:,} results ({args.components} components × {args.days:g} d at 10 s)")
         else:
             total = make_db(db, args.components, args.days)
-            print(f"built {total:,} results ({args.components} components × {args.days:g} d at 10 s) "
-                  f"in {time.perf_counter() - t0:.1f}s")
+            print(
+                f"built {total:,} results ({args.components} components × {args.days:g} d at 10 s) "
+                f"in {time.perf_counter() - t0:.1f}s"
+            )
         config = load_policies(write_config(tmp_path / "etc", args.components))
         n, raw_cpu, raw_wall = raw_iteration(db)
         raw_rate = n / raw_cpu
@@ -160,22 +187,32 @@ def main() -> None:
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert summary["results"] == n == total, (summary["results"], n, total)
         rate = n / cpu
-        print(f"replay (folded):       {rate:>12,.0f} results/s CPU ({cpu:.2f}s CPU, {wall:.2f}s wall); "
-              f"ratio to raw {rate / raw_rate:.3f}")
+        print(
+            f"replay (folded):       {rate:>12,.0f} results/s CPU ({cpu:.2f}s CPU, {wall:.2f}s wall); "
+            f"ratio to raw {rate / raw_rate:.3f}"
+        )
         incidents = sum(c["replayed"]["incidents"] for c in summary["components"].values())
         actions = sum(sum(c["replayed"]["actions"].values()) for c in summary["components"].values())
-        print(f"replayed {incidents:,} incidents, {actions:,} actions; peak RSS {rss0 / 1024:.0f} MB before the "
-              f"replay, {rss1 / 1024:.0f} MB after")
+        print(
+            f"replayed {incidents:,} incidents, {actions:,} actions; peak RSS {rss0 / 1024:.0f} MB before the "
+            f"replay, {rss1 / 1024:.0f} MB after"
+        )
         if args.fed:
             fed, fed_cpu, fed_wall = _replay(config, db, fold=False)
             fed_rate = n / fed_cpu
-            print(f"replay (every result fed, the previous way): {fed_rate:,.0f} results/s CPU ({fed_cpu:.2f}s CPU, "
-                  f"{fed_wall:.2f}s wall); ratio to raw {fed_rate / raw_rate:.3f}; folded is {fed_cpu / cpu:.1f}× "
-                  f"less CPU; same summary: {fed == summary}")
-        print(f"goal: {GOAL_RESULTS / 1e6:.1f} M results in < 60 s; at this rate: {GOAL_RESULTS / rate:,.0f} s CPU, "
-              f"{GOAL_RESULTS / n * wall:,.0f} s wall (raw iteration alone: {GOAL_RESULTS / raw_rate:,.0f} s CPU)")
-        print(f"note: measured on a machine shared with other engineers' test runs ({os.cpu_count()} cores, load "
-              f"{os.getloadavg()[0]:.1f} now); CPU is the sum over the replay's two threads")
+            print(
+                f"replay (every result fed, the previous way): {fed_rate:,.0f} results/s CPU ({fed_cpu:.2f}s CPU, "
+                f"{fed_wall:.2f}s wall); ratio to raw {fed_rate / raw_rate:.3f}; folded is {fed_cpu / cpu:.1f}× "
+                f"less CPU; same summary: {fed == summary}"
+            )
+        print(
+            f"goal: {GOAL_RESULTS / 1e6:.1f} M results in < 60 s; at this rate: {GOAL_RESULTS / rate:,.0f} s CPU, "
+            f"{GOAL_RESULTS / n * wall:,.0f} s wall (raw iteration alone: {GOAL_RESULTS / raw_rate:,.0f} s CPU)"
+        )
+        print(
+            f"note: measured on a machine shared with other engineers' test runs ({os.cpu_count()} cores, load "
+            f"{os.getloadavg()[0]:.1f} now); CPU is the sum over the replay's two threads"
+        )
 
 
 def _replay(config, db: Path, *, fold: bool) -> tuple[dict, float, float]:
@@ -187,6 +224,7 @@ def _replay(config, db: Path, *, fold: bool) -> tuple[dict, float, float]:
         return summary, time.process_time() - c0, time.perf_counter() - w0
     finally:
         conn.close()
+
 
 if __name__ == "__main__":
     main()

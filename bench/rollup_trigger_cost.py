@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from daemon.store import migrate  # noqa: E402
-from daemon.store.results_sql import UPSERT_ROLLUP  # noqa: E402
+from daemon.store import migrate
+from daemon.store.results_sql import UPSERT_ROLLUP
 
 
 def batches(conn: sqlite3.Connection, label: str) -> float:
@@ -42,8 +42,10 @@ def main() -> None:
         path = Path(tmp) / "healerd.db"
         migrate.upgrade(path)
         conn = sqlite3.connect(path, isolation_level=None)
-        conn.executemany("INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES (?, 'tcp', 1, 0)",
-                         [(f"c{i}",) for i in range(1000)])
+        conn.executemany(
+            "INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES (?, 'tcp', 1, 0)",
+            [(f"c{i}",) for i in range(1000)],
+        )
         with_triggers = batches(conn, "with the daily-rollup triggers")
         conn.execute("DROP TRIGGER result_rollups_daily_insert")
         conn.execute("DROP TRIGGER result_rollups_daily_update")

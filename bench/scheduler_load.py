@@ -61,7 +61,7 @@ def write_config(root: Path, n: int, every: str, ports: list[int]) -> None:
     (root / "policies.d").mkdir(parents=True)
     os.chmod(root, 0o755)
     os.chmod(root / "policies.d", 0o755)
-    (root / "healerd.toml").write_text('[daemon]\nwatch_config = false\nmax_queue = 200000\n')
+    (root / "healerd.toml").write_text("[daemon]\nwatch_config = false\nmax_queue = 200000\n")
     timeout = "500ms" if parse_every(every) >= 1 else every
     lines = []
     for i in range(n):
@@ -137,18 +137,25 @@ def raw_executemany_rate(template: Path, rows: int) -> float:
 
 #: `healerd run` without the CLI's discovery of every verb (which imports Alembic, rich, … for all of
 #: them): what the daemon itself costs in memory, and what `healerd run` costs once verbs load lazily.
-DIRECT_RUN = [sys.executable, "-c", "import sys; from daemon.cli.run import COMMANDS; "
-              "COMMANDS[0].main(sys.argv[1:], prog_name='healerd run')"]
+DIRECT_RUN = [
+    sys.executable,
+    "-c",
+    "import sys; from daemon.cli.run import COMMANDS; COMMANDS[0].main(sys.argv[1:], prog_name='healerd run')",
+]
 
 
 #: the real entry point systemd runs: this venv's `healerd` console script (`python -m daemon` without one)
-HEALERD_RUN = ([str(Path(sys.executable).parent / "healerd"), "run"] if (Path(sys.executable).parent / "healerd").exists()
-               else [sys.executable, "-m", "daemon", "run"])
+HEALERD_RUN = (
+    [str(Path(sys.executable).parent / "healerd"), "run"]
+    if (Path(sys.executable).parent / "healerd").exists()
+    else [sys.executable, "-m", "daemon", "run"]
+)
 
 
 def run_one(n: int, every: str, seconds: float, listeners: int, direct: bool = False) -> dict:
-    listener = subprocess.Popen([sys.executable, "-c", LISTENER, str(listeners)], stdout=subprocess.PIPE,
-                                text=True, start_new_session=True)
+    listener = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, str(listeners)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     tmp = Path(tempfile.mkdtemp(prefix="healerd-bench-"))
     daemon = None
     try:
@@ -164,9 +171,22 @@ def run_one(n: int, every: str, seconds: float, listeners: int, direct: bool = F
         env = {**os.environ, "NOTIFY_SOCKET": str(notify_path)}
         with open(log_path, "wb") as out:
             daemon = subprocess.Popen(
-                [*(DIRECT_RUN if direct else HEALERD_RUN), "--config", str(config),
-                 "--db", str(db), "--log-format", "json", "--log-level", "info"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT,
+                [
+                    *(DIRECT_RUN if direct else HEALERD_RUN),
+                    "--config",
+                    str(config),
+                    "--db",
+                    str(db),
+                    "--log-format",
+                    "json",
+                    "--log-level",
+                    "info",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                cwd=ROOT,
             )
         t_start = time.monotonic()
         try:
@@ -195,25 +215,39 @@ def run_one(n: int, every: str, seconds: float, listeners: int, direct: bool = F
 
         upgrade(template)
         conn = sqlite3.connect(template)
-        conn.executemany("INSERT INTO components (name, check_kind, weight, every_s, loaded_at) VALUES (?, 'tcp', 1, 1, 0)",
-                         [(f"c{i}",) for i in range(n)])
+        conn.executemany(
+            "INSERT INTO components (name, check_kind, weight, every_s, loaded_at) VALUES (?, 'tcp', 1, 1, 0)",
+            [(f"c{i}",) for i in range(n)],
+        )
         conn.commit()
         conn.close()
         raw = raw_executemany_rate(template, max(50_000, int(rows_per_s * 5)))
         return {
-            "n": n, "every": every, "seconds": round(elapsed, 1), "startup_s": round(startup_s, 2),
-            "scheduled_per_s": scheduled_per_s, "executed_per_s": round(rows_per_s, 1),
+            "n": n,
+            "every": every,
+            "seconds": round(elapsed, 1),
+            "startup_s": round(startup_s, 2),
+            "scheduled_per_s": scheduled_per_s,
+            "executed_per_s": round(rows_per_s, 1),
             "executed_share": round(rows_per_s / scheduled_per_s, 4),
             # started within 1 s of the scheduled time, over every run the scheduler submitted
-            "on_time_share": round(stats["on_time_runs"] / stats["runs_submitted"], 4) if stats.get("runs_submitted") else None,
-            "lateness_p50_ms": stats.get("lateness_p50_ms"), "lateness_p99_ms": stats.get("lateness_p99_ms"),
-            "missed_runs": stats.get("missed_runs"), "cpu_percent": round(100 * (cpu1 - cpu0) / elapsed, 1),
+            "on_time_share": round(stats["on_time_runs"] / stats["runs_submitted"], 4)
+            if stats.get("runs_submitted")
+            else None,
+            "lateness_p50_ms": stats.get("lateness_p50_ms"),
+            "lateness_p99_ms": stats.get("lateness_p99_ms"),
+            "missed_runs": stats.get("missed_runs"),
+            "cpu_percent": round(100 * (cpu1 - cpu0) / elapsed, 1),
             # CPU time (utime+stime) per recorded check: comparable while other work shares the machine
             "cpu_us_per_check": round(1e6 * (cpu1 - cpu0) / max(rows1 - rows0, 1)),
             "scheduler_batches": stats.get("scheduler_batches"),
-            "rss_mb": round(rss, 1), "rss_median_mb": round(sorted(samples)[len(samples) // 2], 1),
-            "entry": "direct" if direct else " ".join(Path(a).name for a in HEALERD_RUN), "rows_per_s": round(rows_per_s, 1), "raw_executemany_rows_per_s": round(raw),
-            "ratio_to_raw": round(rows_per_s / raw, 4), "shed": (stats.get("writer") or {}).get("shed"),
+            "rss_mb": round(rss, 1),
+            "rss_median_mb": round(sorted(samples)[len(samples) // 2], 1),
+            "entry": "direct" if direct else " ".join(Path(a).name for a in HEALERD_RUN),
+            "rows_per_s": round(rows_per_s, 1),
+            "raw_executemany_rows_per_s": round(raw),
+            "ratio_to_raw": round(rows_per_s / raw, 4),
+            "shed": (stats.get("writer") or {}).get("shed"),
             # >1: the overload controller stretched every interval by this factor (scheduling/overload.py)
             "interval_stretch": stats.get("interval_stretch"),
             "exit_code": code,
@@ -232,29 +266,67 @@ def main() -> None:
     parser.add_argument("--every", action="append", help='check interval, e.g. "10s" (repeatable)')
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per configuration")
     parser.add_argument("--listeners", type=int, default=8)
-    parser.add_argument("--direct-run", action="store_true",
-                        help="start the run verb's module directly, not through the CLI's verb discovery")
+    parser.add_argument(
+        "--direct-run",
+        action="store_true",
+        help="start the run verb's module directly, not through the CLI's verb discovery",
+    )
     args = parser.parse_args()
     configs = [(n, e) for n in (args.n or [1000, 10000]) for e in (args.every or ["10s", "1s"])]
-    print("reference (semantics.md): APScheduler 3.11 no-op jobs: 10,000 every 10 s → 1,000 runs/s on time, "
-          "p99 lateness 1.5 ms, ~18% of a core; raw executemany ~675,000 rows/s; Monit: one serial loop")
-    print("goal (issue 11): 10,000 tcp checks every 10 s within 30% of a core and 120 MB RSS, ≥ 99% on time; "
-          "CPU is process CPU time, so the figure holds while other work shares the machine")
-    header = ("n", "every", "scheduled/s", "executed/s", "on time (≤1 s late)", "late p50 ms", "late p99 ms", "missed",
-              "cpu %", "µs/check", "peak rss MB", "rows/s", "raw rows/s", "ratio", "stretch")
+    print(
+        "reference (semantics.md): APScheduler 3.11 no-op jobs: 10,000 every 10 s → 1,000 runs/s on time, "
+        "p99 lateness 1.5 ms, ~18% of a core; raw executemany ~675,000 rows/s; Monit: one serial loop"
+    )
+    print(
+        "goal (issue 11): 10,000 tcp checks every 10 s within 30% of a core and 120 MB RSS, ≥ 99% on time; "
+        "CPU is process CPU time, so the figure holds while other work shares the machine"
+    )
+    header = (
+        "n",
+        "every",
+        "scheduled/s",
+        "executed/s",
+        "on time (≤1 s late)",
+        "late p50 ms",
+        "late p99 ms",
+        "missed",
+        "cpu %",
+        "µs/check",
+        "peak rss MB",
+        "rows/s",
+        "raw rows/s",
+        "ratio",
+        "stretch",
+    )
     print(" | ".join(header))
     for n, every in configs:
         r = run_one(n, every, args.seconds, args.listeners, args.direct_run)
         if "failed" in r:
             print(f"{n} | {every} | {r['failed']}", flush=True)
             continue
-        print(" | ".join(str(x) for x in (
-            r["n"], r["every"], r["scheduled_per_s"], r["executed_per_s"],
-            "n/a" if r["on_time_share"] is None else f"{r['on_time_share']:.2%}",
-            r["lateness_p50_ms"], r["lateness_p99_ms"], r["missed_runs"], r["cpu_percent"], r["cpu_us_per_check"],
-            r["rss_mb"],
-            r["rows_per_s"], r["raw_executemany_rows_per_s"], r["ratio_to_raw"], f"×{r['interval_stretch']}",
-        )), flush=True)
+        print(
+            " | ".join(
+                str(x)
+                for x in (
+                    r["n"],
+                    r["every"],
+                    r["scheduled_per_s"],
+                    r["executed_per_s"],
+                    "n/a" if r["on_time_share"] is None else f"{r['on_time_share']:.2%}",
+                    r["lateness_p50_ms"],
+                    r["lateness_p99_ms"],
+                    r["missed_runs"],
+                    r["cpu_percent"],
+                    r["cpu_us_per_check"],
+                    r["rss_mb"],
+                    r["rows_per_s"],
+                    r["raw_executemany_rows_per_s"],
+                    r["ratio_to_raw"],
+                    f"×{r['interval_stretch']}",
+                )
+            ),
+            flush=True,
+        )
         print("  " + json.dumps(r), flush=True)
 
 

@@ -30,10 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import views_db  # noqa: E402
+import views_db
 
-from daemon import paths  # noqa: E402
-from daemon.store import sqlite as store_sqlite  # noqa: E402
+from daemon import paths
+from daemon.store import sqlite as store_sqlite
 
 GOAL_MS = 50.0
 NOW = "(julianday('now') - 2440587.5) * 86400.0"
@@ -41,9 +41,11 @@ NOW = "(julianday('now') - 2440587.5) * 86400.0"
 REFERENCES = {
     "count(*) check_results (all raw rows, covering index)": "SELECT count(*) FROM check_results",
     "count(*) failures of the last hour, ts index": (
-        f"SELECT count(*) FROM check_results WHERE ts >= {NOW} - 3600 AND status IN ('unhealthy', 'unknown')"),
+        f"SELECT count(*) FROM check_results WHERE ts >= {NOW} - 3600 AND status IN ('unhealthy', 'unknown')"
+    ),
     "sum(total) of 24 h hourly rollups, hour key": (
-        f"SELECT sum(total) FROM result_rollups_hourly WHERE hour >= CAST({NOW} / 3600 AS INTEGER) * 3600 - 82800"),
+        f"SELECT sum(total) FROM result_rollups_hourly WHERE hour >= CAST({NOW} / 3600 AS INTEGER) * 3600 - 82800"
+    ),
     "count(*) breaker_transitions (all kept)": "SELECT count(*) FROM breaker_transitions",
     "count(*) recovery_events (all kept)": "SELECT count(*) FROM recovery_events",
 }
@@ -109,8 +111,9 @@ def references(path: Path, runs: int, new: dict[str, tuple[float, float, int]], 
             wall, cpu, _ = timed(conn, f"SELECT * FROM temp.old_{view}", 1)
             mine = new.get(view, (0.0, 0.0, 0))[1]
             ratio = f"{cpu / mine:,.0f}x slower" if mine else ""
-            print(f"  old {view} (before 0007, 1 run){'':10s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU  {ratio}",
-                  flush=True)
+            print(
+                f"  old {view} (before 0007, 1 run){'':10s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU  {ratio}", flush=True
+            )
     finally:
         conn.close()
 
@@ -143,13 +146,22 @@ def main() -> None:
     ap.add_argument("--rollup-days", type=int, default=400)
     ap.add_argument("--history-days", type=int, default=400)
     args = ap.parse_args()
-    shape = views_db.Shape(components=args.components, raw_days=args.raw_days,
-                           rollup_days=args.rollup_days, history_days=args.history_days)
+    shape = views_db.Shape(
+        components=args.components, raw_days=args.raw_days, rollup_days=args.rollup_days, history_days=args.history_days
+    )
     print(f"database {args.db} ({shape.key()})")
     views_db.ensure(args.db, shape, rebuild=args.rebuild)
     conn = sqlite3.connect(store_sqlite.readonly_uri(args.db), uri=True)
-    for table in ("check_results", "result_rollups_hourly", "result_rollups_daily", "breaker_transitions",
-                  "breaker_outages", "decisions", "recovery_events", "incidents"):
+    for table in (
+        "check_results",
+        "result_rollups_hourly",
+        "result_rollups_daily",
+        "breaker_transitions",
+        "breaker_outages",
+        "decisions",
+        "recovery_events",
+        "incidents",
+    ):
         try:
             n = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             print(f"  {table:24s} {n:>12,} rows")

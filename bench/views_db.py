@@ -51,8 +51,10 @@ class Shape:
     seed: int = 11
 
     def key(self) -> str:
-        return (f"c{self.components}-e{self.every_s}-r{self.raw_days}-u{self.rollup_days}"
-                f"-h{self.history_days}-m{self.mtbf_days}-f{self.flappy_share}-s{self.seed}")
+        return (
+            f"c{self.components}-e{self.every_s}-r{self.raw_days}-u{self.rollup_days}"
+            f"-h{self.history_days}-m{self.mtbf_days}-f{self.flappy_share}-s{self.seed}"
+        )
 
 
 # Status of one generated check, from r = a multiplicative hash of (minute, component) % 10000 (a
@@ -81,8 +83,9 @@ SELECT component_id, ts,
  ORDER BY ts, component_id
 """
 
-_RAW_INSERT = ("INSERT INTO check_results (component_id, ts, status, latency_ms, error_class, message, injected) "
-               + _RAW_SELECT)
+_RAW_INSERT = (
+    "INSERT INTO check_results (component_id, ts, status, latency_ms, error_class, message, injected) " + _RAW_SELECT
+)
 
 #: The writer's UPSERT, fed from raw rows instead of from Python (same conflict rule).
 _ROLLUP_FROM_RAW = """
@@ -96,7 +99,7 @@ SELECT CAST(ts / 3600 AS INTEGER) * 3600 AS h, component_id, count(*),
  WHERE ts >= :t0 AND ts < :t1
  GROUP BY h, component_id
  ORDER BY h, component_id
-""" + UPSERT_ROLLUP[UPSERT_ROLLUP.index("ON CONFLICT"):]
+""" + UPSERT_ROLLUP[UPSERT_ROLLUP.index("ON CONFLICT") :]
 
 #: Hours before the raw window: synthetic counts with the same failure rates.
 _OLD_ROLLUPS = """
@@ -210,8 +213,23 @@ def _history(conn: sqlite3.Connection, shape: Shape, now: float) -> dict[str, in
         incidents.append((iid, cid, t0, None if is_ongoing else end, "open" if is_ongoing else "resolved", "breaker"))
         decisions.append((iid, cid, t0, "open_incident", None, None, "breaker opened"))
         decisions.append((iid, cid, t0 + 0.01, "run_step", 0, "retry", "step 0 retry: attempt 1 of 3"))
-        events.append((iid, cid, "retry", 0, 1, "breaker opened", "failed" if reopened else "succeeded",
-                       t0 + 0.02, t0 + 2.5, None if reopened else end, "run", 0, ""))
+        events.append(
+            (
+                iid,
+                cid,
+                "retry",
+                0,
+                1,
+                "breaker opened",
+                "failed" if reopened else "succeeded",
+                t0 + 0.02,
+                t0 + 2.5,
+                None if reopened else end,
+                "run",
+                0,
+                "",
+            )
+        )
         if is_ongoing:
             continue
         transitions.append((cid, t0 + 30, "open", "half_open", "open period over", None))
@@ -219,8 +237,7 @@ def _history(conn: sqlite3.Connection, shape: Shape, now: float) -> dict[str, in
             transitions.append((cid, t0 + 31, "half_open", "open", "probe failed (timeout)", t0 + 91))
             transitions.append((cid, t0 + 91, "open", "half_open", "open period over", None))
             decisions.append((iid, cid, t0 + 32, "run_step", 0, "retry", "step 0 retry: attempt 2 of 3"))
-            events.append((iid, cid, "retry", 0, 2, "not verified", "succeeded", t0 + 32, t0 + 34.5, end,
-                           "run", 0, ""))
+            events.append((iid, cid, "retry", 0, 2, "not verified", "succeeded", t0 + 32, t0 + 34.5, end, "run", 0, ""))
         transitions.append((cid, end, "half_open", "closed", "2 successes in half-open", None))
         decisions.append((iid, cid, end, "close_incident", None, None, "breaker closed"))
     conn.executemany(
@@ -252,14 +269,25 @@ def _history(conn: sqlite3.Connection, shape: Shape, now: float) -> dict[str, in
         "INSERT INTO breakers (component_id, state, since, open_until, consecutive_failures, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (cid, "open" if last.get(cid, (0, False))[1] else "closed", last.get(cid, (start, False))[0],
-             now + 30 if last.get(cid, (0, False))[1] else None, 3 if last.get(cid, (0, False))[1] else 0, now)
+            (
+                cid,
+                "open" if last.get(cid, (0, False))[1] else "closed",
+                last.get(cid, (start, False))[0],
+                now + 30 if last.get(cid, (0, False))[1] else None,
+                3 if last.get(cid, (0, False))[1] else 0,
+                now,
+            )
             for cid in ids
         ],
     )
     conn.execute("COMMIT")
-    return {"outages": len(outages), "breaker_transitions": len(transitions), "decisions": len(decisions),
-            "recovery_events": len(events), "incidents": len(incidents)}
+    return {
+        "outages": len(outages),
+        "breaker_transitions": len(transitions),
+        "decisions": len(decisions),
+        "recovery_events": len(events),
+        "incidents": len(incidents),
+    }
 
 
 def build(path: Path, shape: Shape) -> None:
@@ -345,5 +373,7 @@ def ensure(path: Path, shape: Shape, *, rebuild: bool = False) -> None:
     t = time.perf_counter()
     migrate.upgrade(path)  # a cached file made by older code gets the newer migrations, as a host would
     done = top_up(path, shape)
-    _say(f"cached {path}: migrated, topped up {done['added']:,} rows ({done['gap_s']:.0f} s gap), "
-         f"pruned {done['pruned']:,} in {time.perf_counter() - t:.1f} s")
+    _say(
+        f"cached {path}: migrated, topped up {done['added']:,} rows ({done['gap_s']:.0f} s gap), "
+        f"pruned {done['pruned']:,} in {time.perf_counter() - t:.1f} s"
+    )

@@ -82,11 +82,7 @@ def configure_logging(level: str = "info", *, json: bool | None = None, stream: 
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
-    renderer = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
-    )
+    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     formatter_class = _SyslogPrefixed if is_journal_stream(stream) else structlog.stdlib.ProcessorFormatter
     formatter = formatter_class(
         # records that come from stdlib loggers (SQLAlchemy, Alembic, APScheduler) get the same processors

@@ -33,7 +33,7 @@ def _db_path() -> str:
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         raise RuntimeError(f"healerd migrates SQLite files only; set sqlalchemy.url = sqlite:///PATH (got {url!r})")
-    return url[len(prefix):]
+    return url[len(prefix) :]
 
 
 def run_migrations_online() -> None:

@@ -18,7 +18,7 @@ import pytest
 # Make `from helpers import wait_until` work from any test directory.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from daemon.store import migrate  # noqa: E402
+from daemon.store import migrate
 
 # `healerd run` notes its database under $XDG_STATE_HOME for later commands without --db; the suite's
 # hundreds of daemons must not write into the real home (nor steer a developer's own `healerd status`).

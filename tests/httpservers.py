@@ -29,7 +29,7 @@ class HttpServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+            def do_GET(self) -> None:
                 outer.hits += 1
                 route = outer.routes.get(self.path, Route(404, b"not found"))
                 if route.hang:

@@ -81,10 +81,20 @@ class Cluster:
             return None
 
     def start(self, timeout: float = 60) -> None:
-        argv = [str(bindir() / "pg_ctl"), "start", "-w", "-t", str(int(timeout)), "-D", str(self.data),
-                "-l", str(self.log),
-                "-o", f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off "
-                      "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"]
+        argv = [
+            str(bindir() / "pg_ctl"),
+            "start",
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        ]
         result = subprocess.run(_as_server_user(argv), capture_output=True, text=True, timeout=timeout + 10)
         if result.returncode != 0:
             tail = self.log.read_text()[-2000:] if self.log.exists() else ""
@@ -129,8 +139,20 @@ def create(directory: Path, port: int | None = None) -> Cluster:
         os.chown(pwfile, pg.pw_uid, pg.pw_gid)
     os.chmod(directory, 0o755)
     cluster = Cluster(directory, port or free_port(), password_file)
-    argv = [str(tools / "initdb"), "-D", str(cluster.data), "-U", "postgres", "--no-sync", "-E", "UTF8",
-            "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
+    argv = [
+        str(tools / "initdb"),
+        "-D",
+        str(cluster.data),
+        "-U",
+        "postgres",
+        "--no-sync",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        f"--pwfile={pwfile}",
+    ]
     result = subprocess.run(_as_server_user(argv), capture_output=True, text=True, timeout=120)
     pwfile.unlink()
     if result.returncode != 0:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pgcluster
 import pytest
 import sqlalchemy as sa
 
-import pgcluster
 from daemon.store import fleet_central, fleet_migrate
 
 

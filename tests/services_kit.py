@@ -74,8 +74,19 @@ class Service:
     def argv(self, command: str) -> list[str]:
         if command == "stop":
             return [PY, str(HTTPSERVICE), "stop", "--pidfile", str(self.pidfile)]
-        return [PY, str(HTTPSERVICE), command, "--port", str(self.port), "--pidfile", str(self.pidfile),
-                "--mode-file", str(self.mode_file), "--log", str(self.directory / f"{self.name}.log")]
+        return [
+            PY,
+            str(HTTPSERVICE),
+            command,
+            "--port",
+            str(self.port),
+            "--pidfile",
+            str(self.pidfile),
+            "--mode-file",
+            str(self.mode_file),
+            "--log",
+            str(self.directory / f"{self.name}.log"),
+        ]
 
     def set_mode(self, mode: str) -> None:
         """Write the mode file (read by the service on every request and at start: survives restarts)."""
@@ -154,7 +165,7 @@ class WebhookReceiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 try:

@@ -49,6 +49,8 @@ def test_every_module_the_architecture_names_exists():
 
 
 def test_the_check_catches_a_module_that_is_gone(tmp_path):
-    text = ("| `engine/` | pure | `decide.py`, `gone.py` |\n"
-            "see `service/healer/commit.py`, `service/healer_notify.py`, `engine/checks/*.py`, `engine/nothing/*.py`\n")
+    text = (
+        "| `engine/` | pure | `decide.py`, `gone.py` |\n"
+        "see `service/healer/commit.py`, `service/healer_notify.py`, `engine/checks/*.py`, `engine/nothing/*.py`\n"
+    )
     assert missing_names(text) == [(1, "gone.py"), (2, "service/healer_notify.py"), (2, "engine/nothing/*.py")]

@@ -20,7 +20,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -122,34 +121,68 @@ def test_the_example_heals_with_its_config_tree_read_only_and_restores_outside_i
     if why_not:
         print(f"read-only config not exercised: {why_not}")
     env = {
-        **os.environ, "RUNTIME_DIRECTORY": str(run_dir), "HEALERD_EXAMPLE_APP_CONF": str(app_conf),
-        "HEALERD_EXAMPLE_APP_PORT": str(_free_port()), "HEALERD_EXAMPLE_STANDBY_PORT": str(_free_port()),
+        **os.environ,
+        "RUNTIME_DIRECTORY": str(run_dir),
+        "HEALERD_EXAMPLE_APP_CONF": str(app_conf),
+        "HEALERD_EXAMPLE_APP_PORT": str(_free_port()),
+        "HEALERD_EXAMPLE_STANDBY_PORT": str(_free_port()),
         "HEALERD_EXAMPLE_DB_PORT": str(_free_port()),
     }
     with open(log, "wb") as out:
         daemon = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "daemon", "run", "--config", str(config), "--db", str(db),
-             "--log-format", "json"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            [
+                *prefix,
+                sys.executable,
+                "-m",
+                "daemon",
+                "run",
+                "--config",
+                str(config),
+                "--db",
+                str(db),
+                "--log-format",
+                "json",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     try:
+
         def verified(name: str, strategy: str = "retry") -> bool:
-            return bool(_query(db, "SELECT 1 FROM recovery_events r JOIN components c ON c.id = r.component_id "
-                                   "WHERE c.name = ? AND r.strategy = ? AND r.status = 'succeeded'", (name, strategy)))
+            return bool(
+                _query(
+                    db,
+                    "SELECT 1 FROM recovery_events r JOIN components c ON c.id = r.component_id "
+                    "WHERE c.name = ? AND r.strategy = ? AND r.status = 'succeeded'",
+                    (name, strategy),
+                )
+            )
 
         tail = lambda: log.read_text()[-3000:]  # noqa: E731
         # the probe's checkpoint is taken while it is healthy; then its file is damaged and restored
-        wait_until(lambda: _query(db, "SELECT 1 FROM checkpoints WHERE name = 'probe-conf' AND status = 'verified'"),
-                   60, message=tail)
+        wait_until(
+            lambda: _query(db, "SELECT 1 FROM checkpoints WHERE name = 'probe-conf' AND status = 'verified'"),
+            60,
+            message=tail,
+        )
         target.write_text("")
         wait_until(lambda: verified("probe", "restore"), 60, message=tail)
         assert target.read_text() == "workers = 4\n"
 
         wait_until(lambda: verified("db"), 120, message=tail)
         wait_until(lambda: verified("app"), 120, message=tail)
-        first_app_step = _query(db, "SELECT min(r.started_at) FROM recovery_events r JOIN components c "
-                                    "ON c.id = r.component_id WHERE c.name = 'app'")[0][0]
-        db_healed = _query(db, "SELECT min(r.finished_at) FROM recovery_events r JOIN components c "
-                               "ON c.id = r.component_id WHERE c.name = 'db' AND r.status = 'succeeded'")[0][0]
+        first_app_step = _query(
+            db,
+            "SELECT min(r.started_at) FROM recovery_events r JOIN components c "
+            "ON c.id = r.component_id WHERE c.name = 'app'",
+        )[0][0]
+        db_healed = _query(
+            db,
+            "SELECT min(r.finished_at) FROM recovery_events r JOIN components c "
+            "ON c.id = r.component_id WHERE c.name = 'db' AND r.status = 'succeeded'",
+        )[0][0]
         assert db_healed <= first_app_step  # root cause first: app waited for db
         assert {p.name for p in run_dir.glob("*.pid")} >= {"db.pid", "app.pid"}  # runtime files outside the config
         assert not (config / "run").exists()

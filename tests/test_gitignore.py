@@ -29,15 +29,23 @@ def test_what_the_quick_start_leaves_in_the_checkout_is_ignored(tmp_path):
     shutil.copyfile(ROOT / ".gitignore", repo / ".gitignore")
     db = repo / "example.db"
     left = [
-        db, repo / "example.db-wal", repo / "example.db-shm",
+        db,
+        repo / "example.db-wal",
+        repo / "example.db-shm",
         Path(lock_path(db)),
         state_file_path(Degradation(), env={}, db_path=db),
         checkpoints_root(db) / "1" / "services" / "app.conf",
-        repo / "examples" / "run" / "app.pid", repo / "examples" / "run" / "app.log",
+        repo / "examples" / "run" / "app.pid",
+        repo / "examples" / "run" / "app.log",
     ]
     for path in left:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
-    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all"],
-                            capture_output=True, text=True, check=True, timeout=30)
+    status = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     assert status.stdout.splitlines() == ["?? .gitignore"]

@@ -18,12 +18,36 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Modules that talk to disks-as-databases, processes, sockets or HTTP, and healerd's own I/O layers.
 FORBIDDEN = (
-    "asyncio", "subprocess", "socket", "sqlite3", "aiosqlite", "sqlalchemy", "alembic", "httpx", "h11",
-    "aiohttp", "apprise", "smtplib", "psycopg", "watchfiles", "threading", "concurrent",
-    "daemon.store", "daemon.service", "daemon.scheduling", "daemon.cli",
-    "daemon.engine.checks", "daemon.engine.actions", "daemon.engine.proc", "daemon.engine.pidwatch",
-    "daemon.engine.notify", "daemon.engine.checkpoints",
-    "daemon.engine.checkpoint_files", "daemon.engine.publish", "daemon.paths", "daemon.logs",
+    "asyncio",
+    "subprocess",
+    "socket",
+    "sqlite3",
+    "aiosqlite",
+    "sqlalchemy",
+    "alembic",
+    "httpx",
+    "h11",
+    "aiohttp",
+    "apprise",
+    "smtplib",
+    "psycopg",
+    "watchfiles",
+    "threading",
+    "concurrent",
+    "daemon.store",
+    "daemon.service",
+    "daemon.scheduling",
+    "daemon.cli",
+    "daemon.engine.checks",
+    "daemon.engine.actions",
+    "daemon.engine.proc",
+    "daemon.engine.pidwatch",
+    "daemon.engine.notify",
+    "daemon.engine.checkpoints",
+    "daemon.engine.checkpoint_files",
+    "daemon.engine.publish",
+    "daemon.paths",
+    "daemon.logs",
 )
 
 
@@ -54,7 +78,8 @@ def _source(module: str) -> Path | None:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imports_of(module: str) -> set[str]:

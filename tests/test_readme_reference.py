@@ -24,10 +24,19 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 #: file model → (how an operator calls that file, the README headings that document it)
 ROOTS: dict[type[BaseModel], tuple[str, tuple[str, ...]]] = {
-    models.PolicyFile: ("policies.d/*.toml", ("### Components (`policies.d/`)", "### The recovery ladder", "## Between incidents")),
-    models.SettingsFile: ("healerd.toml", ("### `healerd.toml`", "## Between incidents",
-                                            "## HTTP: metrics, JSON API and the status page",
-                                            "## Fleet mode: one PostgreSQL for every host")),
+    models.PolicyFile: (
+        "policies.d/*.toml",
+        ("### Components (`policies.d/`)", "### The recovery ladder", "## Between incidents"),
+    ),
+    models.SettingsFile: (
+        "healerd.toml",
+        (
+            "### `healerd.toml`",
+            "## Between incidents",
+            "## HTTP: metrics, JSON API and the status page",
+            "## Fleet mode: one PostgreSQL for every host",
+        ),
+    ),
     models.ExperimentFile: ("experiments.d/*.toml", ("### Chaos experiments (`experiments.d/`)",)),
 }
 
@@ -102,8 +111,10 @@ def undocumented() -> list[str]:
     missing = []
     for (model, field), (k, files, heads) in found.items():
         text = sections(tuple(heads))
-        where = (f"{model.__name__}.{field} in daemon/config/models.py, written `{k.path}` in "
-                 f"{' or '.join(files)}; document it under {' or '.join(heads)}")
+        where = (
+            f"{model.__name__}.{field} in daemon/config/models.py, written `{k.path}` in "
+            f"{' or '.join(files)}; document it under {' or '.join(heads)}"
+        )
         if not documented(k.key, text):
             missing.append(f"README.md lacks key `{k.key}` ({where})")
         for choice in k.choices:

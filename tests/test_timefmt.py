@@ -22,10 +22,21 @@ def test_a_moment_is_utc_iso_with_the_digits_asked_for_truncated():
     assert timefmt.iso_or(None, "never") == "never" and timefmt.clock_time(TS) == "22:13:20.123"
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (-3, "0.0s"), (0, "0.0s"), (2.44, "2.4s"), (9.94, "9.9s"), (42, "42s"), (59.4, "59s"),
-    (420, "7m"), (3599, "60m"), (5400, "1.5h"), (86400, "24.0h"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (-3, "0.0s"),
+        (0, "0.0s"),
+        (2.44, "2.4s"),
+        (9.94, "9.9s"),
+        (42, "42s"),
+        (59.4, "59s"),
+        (420, "7m"),
+        (3599, "60m"),
+        (5400, "1.5h"),
+        (86400, "24.0h"),
+    ],
+)
 def test_a_length_of_time_reads_the_same_everywhere(seconds, text):
     assert timefmt.span(seconds) == text
 

@@ -37,9 +37,11 @@ def heal(name: str, db_path: Path | None) -> None:
     from daemon.service.healer.commands import heal_offline
 
     db = resolve_db(db_path)
-    _report(submit_command(db, "heal", name, {}, apply_offline=heal_offline(name)),
-            offline_warning=f"no daemon is running on {db}: nothing runs now; the step runs only if a daemon "
-                            "starts on this database within 10 minutes (the request then lapses)")
+    _report(
+        submit_command(db, "heal", name, {}, apply_offline=heal_offline(name)),
+        offline_warning=f"no daemon is running on {db}: nothing runs now; the step runs only if a daemon "
+        "starts on this database within 10 minutes (the request then lapses)",
+    )
 
 
 COMMANDS = (ack, heal)

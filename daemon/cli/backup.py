@@ -20,8 +20,10 @@ def backup(target: Path, db_path: Path | None, force: bool) -> None:
     from daemon.store.probe import require_healerd_db
 
     done = take(require_healerd_db(resolve_db(db_path)), target, overwrite=force)
-    click.echo(f"{done.target}: {done.bytes / 1e6:.1f} MB, revision {done.revision or '(none)'}, "
-               f"quick_check ok, {done.seconds:.2f}s")
+    click.echo(
+        f"{done.target}: {done.bytes / 1e6:.1f} MB, revision {done.revision or '(none)'}, "
+        f"quick_check ok, {done.seconds:.2f}s"
+    )
 
 
 COMMANDS = (backup,)

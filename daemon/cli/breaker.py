@@ -24,9 +24,8 @@ def submit_command(db_path: Path, command: str, target: str | None, args: dict, 
     """Record the command, then let the daemon or `apply_offline(conn, command_id)` apply it."""
     from daemon.service.lock import DaemonLock
     from daemon.store import state as store_state
-    from daemon.store.sqlite import connect
-
     from daemon.store.probe import require_healerd_db
+    from daemon.store.sqlite import connect
 
     require_healerd_db(db_path)  # never create a file, nor write into another application's database
     lock = DaemonLock(db_path)
@@ -43,7 +42,9 @@ def submit_command(db_path: Path, command: str, target: str | None, args: dict, 
                     status, outcome = apply_offline(conn, command_id)
                 except HealerdError as exc:
                     status, outcome = "rejected", str(exc)
-                store_state.finish_command(conn, command_id, status, outcome + " (applied without a running daemon)", SYSTEM_CLOCK.wall())
+                store_state.finish_command(
+                    conn, command_id, status, outcome + " (applied without a running daemon)", SYSTEM_CLOCK.wall()
+                )
                 conn.execute("COMMIT")
                 row = store_state.command_row(conn, command_id)
                 assert row is not None, "inserted above on this connection"
@@ -80,13 +81,21 @@ def _apply_breaker_offline(command: str, name: str, args: dict):
         stored = store_state.load_breakers(conn).get(name)
         breaker = (
             CircuitBreaker.restore(spec, snapshot_from_row(stored), SYSTEM_CLOCK)
-            if stored else CircuitBreaker(spec, SYSTEM_CLOCK)
+            if stored
+            else CircuitBreaker(spec, SYSTEM_CLOCK)
         )
         transitions, outcome = apply_breaker_command(breaker, command, args)
         now = SYSTEM_CLOCK.wall()
         for t in transitions:
-            store_state.insert_transition(conn, ids[name], ts=t.at_wall, from_state=t.from_state.value,
-                                          to_state=t.to_state.value, reason=t.reason, open_until=t.open_until_wall)
+            store_state.insert_transition(
+                conn,
+                ids[name],
+                ts=t.at_wall,
+                from_state=t.from_state.value,
+                to_state=t.to_state.value,
+                reason=t.reason,
+                open_until=t.open_until_wall,
+            )
         store_state.save_breaker(conn, ids[name], snapshot_row(breaker.snapshot()), now)
         return "applied", outcome
 
@@ -127,13 +136,25 @@ def breaker() -> None:
 def reset(name: str, reason: str | None, db_path: Path | None) -> None:
     """Close the breaker and clear its counters (also leaves forced_open and disabled)."""
     args = {"reason": reason} if reason else {}
-    _report(submit_command(resolve_db(db_path), "breaker_reset", name, args,
-                           apply_offline=_apply_breaker_offline("breaker_reset", name, args)))
+    _report(
+        submit_command(
+            resolve_db(db_path),
+            "breaker_reset",
+            name,
+            args,
+            apply_offline=_apply_breaker_offline("breaker_reset", name, args),
+        )
+    )
 
 
 @breaker.command("open")
 @click.argument("name")
-@click.option("--for", "for_", default=None, help='Open for this long (e.g. "10m"), then half-open; without it: forced open until reset.')
+@click.option(
+    "--for",
+    "for_",
+    default=None,
+    help='Open for this long (e.g. "10m"), then half-open; without it: forced open until reset.',
+)
 @click.option("--reason", default=None)
 @db_option
 def open_(name: str, for_: str | None, reason: str | None, db_path: Path | None) -> None:
@@ -146,8 +167,15 @@ def open_(name: str, for_: str | None, reason: str | None, db_path: Path | None)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--for") from None
     args = {k: v for k, v in {"for": for_, "reason": reason}.items() if v}
-    _report(submit_command(resolve_db(db_path), "breaker_open", name, args,
-                           apply_offline=_apply_breaker_offline("breaker_open", name, args)))
+    _report(
+        submit_command(
+            resolve_db(db_path),
+            "breaker_open",
+            name,
+            args,
+            apply_offline=_apply_breaker_offline("breaker_open", name, args),
+        )
+    )
 
 
 @breaker.command("disable")
@@ -157,8 +185,15 @@ def open_(name: str, for_: str | None, reason: str | None, db_path: Path | None)
 def disable(name: str, reason: str | None, db_path: Path | None) -> None:
     """Disable the breaker: it stays closed whatever the checks say, until `breaker reset`."""
     args = {"reason": reason} if reason else {}
-    _report(submit_command(resolve_db(db_path), "breaker_disable", name, args,
-                           apply_offline=_apply_breaker_offline("breaker_disable", name, args)))
+    _report(
+        submit_command(
+            resolve_db(db_path),
+            "breaker_disable",
+            name,
+            args,
+            apply_offline=_apply_breaker_offline("breaker_disable", name, args),
+        )
+    )
 
 
 COMMANDS = (breaker,)

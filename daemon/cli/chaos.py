@@ -82,13 +82,23 @@ def list_(config_dir: Path | None, db_path: Path | None) -> None:
     rows = []
     for name, exp in sorted(experiments.items()):
         run = last.get(name)
-        rows.append((name, exp.target, exp.fault.kind, _fmt_duration(exp.duration), exp.actions,
-                     exp.schedule or "on demand",
-                     f"{run['verdict']} (run {run['id']})" if run else "never run"))
+        rows.append(
+            (
+                name,
+                exp.target,
+                exp.fault.kind,
+                _fmt_duration(exp.duration),
+                exp.actions,
+                exp.schedule or "on demand",
+                f"{run['verdict']} (run {run['id']})" if run else "never run",
+            )
+        )
     from daemon.cli.report import render
 
-    click.echo(render(("experiment", "target", "fault", "duration", "actions", "schedule", "last run"), rows, "table"),
-               nl=False)
+    click.echo(
+        render(("experiment", "target", "fault", "duration", "actions", "schedule", "last run"), rows, "table"),
+        nl=False,
+    )
 
 
 def _fmt_duration(td) -> str:
@@ -100,15 +110,18 @@ def _fmt_duration(td) -> str:
 @chaos.command("run")
 @click.argument("name")
 @click.option("--dry-run", is_flag=True, help="The fault is real, but the healer only records what it would do.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=None,
-              help="Seconds to wait for the verdict [default: the experiment's own bounds + 60 s].")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Seconds to wait for the verdict [default: the experiment's own bounds + 60 s].",
+)
 @db_option
 def run(name: str, dry_run: bool, timeout: float | None, db_path: Path | None) -> None:
     """Run experiment NAME through the daemon, print the timeline and the verdict (exit 0 only if passed)."""
     from daemon.cli.breaker import submit_command
     from daemon.service.chaos.service import COMMAND, run_id_from_outcome
     from daemon.service.lock import daemon_running
-
     from daemon.store.probe import require_healerd_db
 
     db = require_healerd_db(resolve_db(db_path))
@@ -145,8 +158,10 @@ def _wait_applied(db: Path, command_id: int) -> dict[str, Any]:
         if row is not None and row["status"] != "pending":
             return row
         if time.monotonic() > deadline:
-            raise HealerdError(f"the daemon has not taken command {command_id} within {COMMAND_WAIT_S:g} s; "
-                               "it stays queued and will run when the daemon gets to it")
+            raise HealerdError(
+                f"the daemon has not taken command {command_id} within {COMMAND_WAIT_S:g} s; "
+                "it stays queued and will run when the daemon gets to it"
+            )
         time.sleep(POLL_S)
 
 
@@ -219,9 +234,11 @@ def history(experiment: str | None, limit: int, fmt: str, db_path: Path | None) 
     from daemon.cli.report import render
 
     def query(conn):
-        sql = ("SELECT run_id, experiment, target, verdict, started_at, duration_s, time_to_detect_s, "
-               "time_to_recover_s, min_score, max_level, dry_run, trigger, reason, recommendations "
-               "FROM chaos_experiment_results")
+        sql = (
+            "SELECT run_id, experiment, target, verdict, started_at, duration_s, time_to_detect_s, "
+            "time_to_recover_s, min_score, max_level, dry_run, trigger, reason, recommendations "
+            "FROM chaos_experiment_results"
+        )
         params: list[Any] = []
         if experiment:
             sql += " WHERE experiment = ?"

@@ -25,13 +25,25 @@ NAGIOS_EXIT = {"healthy": 0, "degraded": 1, "unhealthy": 2, "unknown": 3}
 @click.command("check")
 @config_option
 @db_option
-@click.option("--run", "run_name", metavar="NAME", default=None,
-              help="Run NAME's check once now and print status, latency, error class and message "
-                   "(exit 0/1/2/3 for healthy/degraded/unhealthy/unknown).")
-@click.option("--simulate", is_flag=True,
-              help="Also run canned failures through each policy and report what a syntax check cannot see.")
-@click.option("--escalate-within", default="10m", show_default=True,
-              help="With --simulate: a ladder must escalate a persistent failure within this.")
+@click.option(
+    "--run",
+    "run_name",
+    metavar="NAME",
+    default=None,
+    help="Run NAME's check once now and print status, latency, error class and message "
+    "(exit 0/1/2/3 for healthy/degraded/unhealthy/unknown).",
+)
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Also run canned failures through each policy and report what a syntax check cannot see.",
+)
+@click.option(
+    "--escalate-within",
+    default="10m",
+    show_default=True,
+    help="With --simulate: a ladder must escalate a persistent failure within this.",
+)
 def check(config_dir, db_path, run_name, simulate, escalate_within) -> None:
     """Validate the whole config directory; print every problem, not just the first."""
     from daemon.config.loader import load_config, load_what_loads

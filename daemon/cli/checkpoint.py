@@ -102,8 +102,14 @@ def list_(name: str | None, db_path: Path | None, fmt: str) -> None:
         raise NotFoundError(f"no checkpoint named {name!r} has been taken")
     columns = ("id", "name", "taken_at", "files", "size", "status")
     rows = [
-        (v["id"], v["name"], iso(v["taken_at"]), len(v["files"]),
-         human_size(v["size_bytes"]) if fmt == "table" else v["size_bytes"], v["status"])
+        (
+            v["id"],
+            v["name"],
+            iso(v["taken_at"]),
+            len(v["files"]),
+            human_size(v["size_bytes"]) if fmt == "table" else v["size_bytes"],
+            v["status"],
+        )
         for v in versions
     ]
     click.echo(render(columns, rows, fmt), nl=False)
@@ -126,7 +132,9 @@ def create(name: str, config_dir: Path | None, db_path: Path | None) -> None:
         raise NotFoundError(f"no checkpoint named {name!r} in the config (declared: {known})")
     with _engine_logs_to_stderr():
         result = asyncio.run(
-            take_checkpoint(declared, db=oneshot.runner(path), root=checkpoints_root(path), component=config.checkpoint_owner(name))
+            take_checkpoint(
+                declared, db=oneshot.runner(path), root=checkpoints_root(path), component=config.checkpoint_owner(name)
+            )
         )
     if not result.ok:
         raise HealerdError(result.message)
@@ -138,10 +146,14 @@ def create(name: str, config_dir: Path | None, db_path: Path | None) -> None:
 @checkpoint_group.command("restore")
 @click.argument("name")
 @click.option("--id", "checkpoint_id", type=int, default=None, help="This version instead of the newest verified one.")
-@click.option("--then", "run_then", is_flag=True, help="Afterwards run the restore step's `then` action (needs the config).")
+@click.option(
+    "--then", "run_then", is_flag=True, help="Afterwards run the restore step's `then` action (needs the config)."
+)
 @config_option
 @db_option
-def restore(name: str, checkpoint_id: int | None, run_then: bool, config_dir: Path | None, db_path: Path | None) -> None:
+def restore(
+    name: str, checkpoint_id: int | None, run_then: bool, config_dir: Path | None, db_path: Path | None
+) -> None:
     """Verify checkpoint NAME and put its files back; recorded in operator_commands."""
     path = _existing_db(db_path)
     then = _then_action(name, config_dir, path) if run_then else None

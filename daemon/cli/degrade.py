@@ -37,8 +37,14 @@ def _apply_offline(command: str, args: dict):
         except ValueError as exc:
             raise HealerdError(str(exc)) from None
         if change is not None:
-            sql.insert_history(conn, ts=change.at, from_level=change.from_level.value,
-                               to_level=change.to_level.value, score=change.score, reason=change.reason)
+            sql.insert_history(
+                conn,
+                ts=change.at,
+                from_level=change.from_level.value,
+                to_level=change.to_level.value,
+                score=change.score,
+                reason=change.reason,
+            )
             score = None if row is None else row["score"]
             unknown = 0 if row is None else row["unknown_count"]
             sql.save_state(conn, state_row(tracker, score, unknown, now))
@@ -49,9 +55,11 @@ def _apply_offline(command: str, args: dict):
 
 def _submit(db_path: Path | None, command: str, args: dict) -> None:
     db = resolve_db(db_path)
-    _report(submit_command(db, command, None, args, apply_offline=_apply_offline(command, args)),
-            offline_warning=f"no daemon is running on {db}: the level is recorded, but state.json and the "
-                            "feature flags your services read are published only when a daemon starts")
+    _report(
+        submit_command(db, command, None, args, apply_offline=_apply_offline(command, args)),
+        offline_warning=f"no daemon is running on {db}: the level is recorded, but state.json and the "
+        "feature flags your services read are published only when a daemon starts",
+    )
 
 
 @click.group("degrade")

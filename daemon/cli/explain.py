@@ -17,16 +17,23 @@ import click
 
 from daemon.cli.options import db_option, resolve_db
 from daemon.errors import NotFoundError
-from daemon.service.incident_timeline import at_time as _at, timeline
+from daemon.service.incident_timeline import at_time as _at
+from daemon.service.incident_timeline import timeline
 from daemon.timefmt import span as _span
 
 
 def render(data: dict[str, Any], now: float) -> str:
     inc = data["incident"]
     opened, closed = inc["opened_at"], inc["closed_at"]
-    lasted = f"closed {_at(closed, date=True)} after {_span(closed - opened)}" if closed else f"open for {_span(now - opened)}"
-    lines = [f"{data['component']}: incident {inc['id']} ({inc['status']}), opened {_at(opened, date=True)} "
-             f"by {inc['trigger']}, {lasted}"]
+    lasted = (
+        f"closed {_at(closed, date=True)} after {_span(closed - opened)}"
+        if closed
+        else f"open for {_span(now - opened)}"
+    )
+    lines = [
+        f"{data['component']}: incident {inc['id']} ({inc['status']}), opened {_at(opened, date=True)} "
+        f"by {inc['trigger']}, {lasted}"
+    ]
     if inc["waiting_on"]:
         lines.append(f"  waited on: {inc['waiting_on']} (root cause healed first)")
     if inc["acked_at"]:
@@ -34,8 +41,11 @@ def render(data: dict[str, Any], now: float) -> str:
     checks = data["checks"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(checks["counts"].items())) or "none"
     first = checks["first_failure"]
-    first_text = (f"; first failure {_at(first['ts'])}: {first['status']} ({first['error_class']}: {first['message']})"
-                  if first else "")
+    first_text = (
+        f"; first failure {_at(first['ts'])}: {first['status']} ({first['error_class']}: {first['message']})"
+        if first
+        else ""
+    )
     lines.append(f"  checks: {counts}{first_text}")
     events = data["events"]
     if events:
@@ -51,7 +61,9 @@ def render(data: dict[str, Any], now: float) -> str:
 
 @click.command("explain")
 @click.argument("name")
-@click.option("--incident", "incident_id", type=int, default=None, help="This incident instead of the current/last one.")
+@click.option(
+    "--incident", "incident_id", type=int, default=None, help="This incident instead of the current/last one."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the incident and its timeline as JSON.")
 @db_option
 def explain(name: str, incident_id: int | None, as_json: bool, db_path: Path | None) -> None:

@@ -14,8 +14,14 @@ import sqlalchemy as sa
 from daemon.cli.report import render
 from daemon.errors import FleetError
 
-_FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-                       show_default=True, help="table is aligned for a terminal; json is a list of objects; csv has a header row.")
+_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table is aligned for a terminal; json is a list of objects; csv has a header row.",
+)
 
 
 def _centre_options(fn):
@@ -31,11 +37,19 @@ def _centre_options(fn):
         return fn(*args, url=url, password_file=password_file, **kwargs)
 
     wrapper = config_option(wrapper)
-    wrapper = click.option("--password-file", envvar="HEALERD_FLEET_PASSWORD_FILE", default=None,
-                           help="File whose first line is the password [env: HEALERD_FLEET_PASSWORD_FILE].")(wrapper)
-    wrapper = click.option("--url", envvar="HEALERD_FLEET_URL", default=None,
-                           help="postgresql+psycopg://USER@HOST:PORT/DB, no password [env: HEALERD_FLEET_URL; "
-                                "default: [fleet] url of --config].")(wrapper)
+    wrapper = click.option(
+        "--password-file",
+        envvar="HEALERD_FLEET_PASSWORD_FILE",
+        default=None,
+        help="File whose first line is the password [env: HEALERD_FLEET_PASSWORD_FILE].",
+    )(wrapper)
+    wrapper = click.option(
+        "--url",
+        envvar="HEALERD_FLEET_URL",
+        default=None,
+        help="postgresql+psycopg://USER@HOST:PORT/DB, no password [env: HEALERD_FLEET_URL; "
+        "default: [fleet] url of --config].",
+    )(wrapper)
     return wrapper
 
 
@@ -66,7 +80,9 @@ def _query(url: str, password_file: str | None, sql: str, params: dict | None = 
             fleet_migrate.check_compatible(conn)
             return fleet_central.query(conn, sql, params)
     except sa.exc.OperationalError as exc:
-        raise FleetError(f"cannot reach the fleet centre {fleet_central.safe_url(url)}: {' '.join(str(exc.orig).split())}") from None
+        raise FleetError(
+            f"cannot reach the fleet centre {fleet_central.safe_url(url)}: {' '.join(str(exc.orig).split())}"
+        ) from None
     except sa.exc.ProgrammingError as exc:
         raise FleetError(f"the centre refused the query: {' '.join(str(exc.orig).split())}") from None
     finally:
@@ -90,7 +106,9 @@ def migrate(url: str, password_file: str | None) -> None:
             before = fleet_migrate.current(conn)
         fleet_migrate.upgrade(engine)
     except sa.exc.OperationalError as exc:
-        raise FleetError(f"cannot reach the fleet centre {fleet_central.safe_url(url)}: {' '.join(str(exc.orig).split())}") from None
+        raise FleetError(
+            f"cannot reach the fleet centre {fleet_central.safe_url(url)}: {' '.join(str(exc.orig).split())}"
+        ) from None
     finally:
         engine.dispose()
     head = fleet_migrate.head()
@@ -107,8 +125,15 @@ def migrate(url: str, password_file: str | None) -> None:
 @click.option("--host", "host", default=None, help="Only this host's rows (views with a host column).")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many rows.")
 @click.option("--list", "list_views", is_flag=True, help="List the centre's views with a one-line description.")
-def report(view: str | None, url: str, password_file: str | None, fmt: str, host: str | None, limit: int | None,
-           list_views: bool) -> None:
+def report(
+    view: str | None,
+    url: str,
+    password_file: str | None,
+    fmt: str,
+    host: str | None,
+    limit: int | None,
+    list_views: bool,
+) -> None:
     """Print the centre's view VIEW (see --list): every local view with a host column, and fleet_* views."""
     from daemon.store import fleet_views, schema_sql
 
@@ -147,25 +172,34 @@ def hosts(url: str, password_file: str | None, fmt: str) -> None:
 def status(url: str, password_file: str | None, fmt: str) -> None:
     """What is broken, where: per component across hosts, and the open incidents (fleet and host)."""
     columns, rows = _query(
-        url, password_file,
+        url,
+        password_file,
         "SELECT * FROM fleet_current_status WHERE unhealthy + unknown + breakers_not_closed + open_incidents > 0",
     )
-    hosts_cols, hosts_rows = _query(url, password_file,
-                                    "SELECT count(*) AS hosts, count(*) FILTER (WHERE stale = 1) AS stale, "
-                                    "max(lag_s) AS max_lag_s FROM fleet_hosts")
+    hosts_cols, hosts_rows = _query(
+        url,
+        password_file,
+        "SELECT count(*) AS hosts, count(*) FILTER (WHERE stale = 1) AS stale, "
+        "max(lag_s) AS max_lag_s FROM fleet_hosts",
+    )
     inc_cols, inc_rows = _query(url, password_file, "SELECT * FROM fleet_open_incidents")
     if fmt == "json":
         import json
 
-        doc = {"hosts": dict(zip(hosts_cols, hosts_rows[0])), "failing": [dict(zip(columns, r)) for r in rows],
-               "open_incidents": [dict(zip(inc_cols, r)) for r in inc_rows]}
+        doc = {
+            "hosts": dict(zip(hosts_cols, hosts_rows[0])),
+            "failing": [dict(zip(columns, r)) for r in rows],
+            "open_incidents": [dict(zip(inc_cols, r)) for r in inc_rows],
+        }
         click.echo(json.dumps(doc, indent=2, default=str))
         return
     if fmt == "csv":
         click.echo(render(columns, rows, fmt), nl=False)
         return
     h = dict(zip(hosts_cols, hosts_rows[0]))
-    click.echo(f"hosts    {h['hosts']} shipping ({h['stale']} not seen for 5 min), largest lag {h['max_lag_s'] or 0:g} s")
+    click.echo(
+        f"hosts    {h['hosts']} shipping ({h['stale']} not seen for 5 min), largest lag {h['max_lag_s'] or 0:g} s"
+    )
     click.echo("\nfailing components\n" + render(columns, rows, "table"), nl=False)
     click.echo("\nopen incidents\n" + render(inc_cols, inc_rows, "table"), nl=False)
 

@@ -43,8 +43,12 @@ class HealerdGroup(click.Group):
         # Fast path: a verb usually lives in the module of its name (`report` in report.py), so running
         # one imports that module alone, not every verb's dependencies; `healerd report` starts in
         # ~100 ms instead of ~500 (issue 11). Anything else falls back to discovering every module.
-        if cmd_name not in self.commands and not self._discovered and cmd_name.isidentifier() \
-                and not cmd_name.startswith("_"):
+        if (
+            cmd_name not in self.commands
+            and not self._discovered
+            and cmd_name.isidentifier()
+            and not cmd_name.startswith("_")
+        ):
             try:
                 module = importlib.import_module(f"daemon.cli.{cmd_name}")
             except ModuleNotFoundError as exc:

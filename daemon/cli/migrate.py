@@ -15,9 +15,8 @@ from daemon.cli.options import db_option, resolve_db
 @click.option("--force", is_flag=True, help="Add healerd's schema even to a SQLite file that holds other tables.")
 def migrate(db_path: Path | None, show_status: bool, force: bool) -> None:
     """Upgrade the SQLite database to the latest schema (creates it if missing)."""
-    from daemon.store import migrate as store_migrate  # Alembic: only for this verb (CLI start-up)
-
     from daemon.errors import EXIT_NOT_A_DATABASE, WrongDatabaseFile
+    from daemon.store import migrate as store_migrate  # Alembic: only for this verb (CLI start-up)
     from daemon.store.probe import foreign_message, is_foreign
 
     path = resolve_db(db_path)

@@ -24,8 +24,13 @@ def notify_group() -> None:
 @click.argument("channel")
 @config_option
 @db_option
-@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Retries after a failed attempt (the channel's own `retries` applies to real escalations).")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Retries after a failed attempt (the channel's own `retries` applies to real escalations).",
+)
 def test(channel: str, config_dir, db_path, retries: int) -> None:
     """Send a test message to CHANNEL now; exit 0 if it was delivered, 1 if not."""
     import asyncio
@@ -46,8 +51,13 @@ def test(channel: str, config_dir, db_path, retries: int) -> None:
         sys.exit(1)
     assert loaded is not None  # no config, no channels: the branch above exited
     chosen = channels[channel].model_copy(update={"retries": retries})
-    message = Notification(component="healerd", incident=None, kind="test", status="test",
-                           reason=f"test message sent by `healerd notify test {channel}`; no action needed")
+    message = Notification(
+        component="healerd",
+        incident=None,
+        kind="test",
+        status="test",
+        reason=f"test message sent by `healerd notify test {channel}`; no action needed",
+    )
     outcome = asyncio.run(deliver(chosen, message, cwd=loaded.config.directory))
     tries = f"{outcome.attempts} attempt{'s' if outcome.attempts != 1 else ''}, {outcome.duration_ms:.0f} ms"
     if outcome.delivered:

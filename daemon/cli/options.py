@@ -26,7 +26,7 @@ config_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="Config directory [default: $HEALERD_CONFIG, $CONFIGURATION_DIRECTORY, the running daemon's, "
-         "or /etc/healerd].",
+    "or /etc/healerd].",
 )
 db_option = click.option(
     "--db",
@@ -35,7 +35,7 @@ db_option = click.option(
     type=click.Path(path_type=Path),
     default=None,
     help="SQLite database [default: $HEALERD_DB, $STATE_DIRECTORY/healerd.db, your running daemon's, "
-         "/var/lib/healerd/healerd.db].",
+    "/var/lib/healerd/healerd.db].",
 )
 
 

@@ -14,9 +14,10 @@ import json
 import sqlite3
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import click
 
@@ -35,7 +36,7 @@ def parse_instant(text: str) -> float:
     except ValueError:
         raise HealerdError(f"not a time: {text!r} (unix seconds or ISO 8601, e.g. 2026-11-30T03:00:00Z)") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -48,8 +49,17 @@ def load_policies(directory: Path):
     return loaded.config
 
 
-def replay_db(config, conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None,
-              assume: Literal["healed", "failed"] | None = None, *, with_recorded: bool = True, fold: bool = True) -> dict[str, Any]:
+def replay_db(
+    config,
+    conn: sqlite3.Connection,
+    start: float,
+    end: float,
+    names: Sequence[str] | None = None,
+    assume: Literal["healed", "failed"] | None = None,
+    *,
+    with_recorded: bool = True,
+    fold: bool = True,
+) -> dict[str, Any]:
     """Replay [start, end) of the database on `config`; returns the summary (the JSON output).
 
     fold: quiet components' plain healthy results are folded (engine/replay_fold.py) rather than fed one
@@ -64,19 +74,34 @@ def replay_db(config, conn: sqlite3.Connection, start: float, end: float, names:
     shown = list(names) if names else None
     names = closure(config, names) if names else None
     events = replay_sql.recovery_events(conn, start, end, names)
-    recorded_actions = [RecordedAction(e["component"], e["strategy"], e["step"], e["started_at"], e["finished_at"],
-                                       e["status"], e["error_class"], e["candidate"], e["action"], e["incident_id"])
-                        for e in events]
+    recorded_actions = [
+        RecordedAction(
+            e["component"],
+            e["strategy"],
+            e["step"],
+            e["started_at"],
+            e["finished_at"],
+            e["status"],
+            e["error_class"],
+            e["candidate"],
+            e["action"],
+            e["incident_id"],
+        )
+        for e in events
+    ]
     settings = config.settings.daemon
-    tolerance = {n: max(c.check.every.total_seconds(), settings.fast_every.total_seconds())
-                 for n, c in config.components.items()}
+    tolerance = {
+        n: max(c.check.every.total_seconds(), settings.fast_every.total_seconds()) for n, c in config.components.items()
+    }
     outcomes = Outcomes(recorded_actions, assume, settings.fast_every.total_seconds(), tolerance)
     incidents = replay_sql.incidents(conn, start, end, names)
     acks: dict[str, list[float]] = defaultdict(list)
     for inc in incidents:
         if inc["acked_at"] is not None:
             acks[inc["component"]].append(inc["acked_at"])
-    checkpoints = [CheckpointView(c["name"], c["id"], c["taken_at"], True) for c in replay_sql.verified_checkpoints(conn)]
+    checkpoints = [
+        CheckpointView(c["name"], c["id"], c["taken_at"], True) for c in replay_sql.verified_checkpoints(conn)
+    ]
     if names:
         config = config.model_copy(update={"components": {n: c for n, c in config.components.items() if n in names}})
     replay = Replay(config, outcomes, checkpoints=checkpoints, acks=acks)
@@ -89,10 +114,13 @@ def replay_db(config, conn: sqlite3.Connection, start: float, end: float, names:
         result = replay.run(replay_sql.stream_results(conn, start, end, names), until=end)
     recorded: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     if with_recorded:
-        for key, rows in (("events", events), ("incidents", incidents),
-                          ("escalations", replay_sql.escalations(conn, start, end, names)),
-                          ("opens", replay_sql.breaker_opens(conn, start, end, names)),
-                          ("decisions", replay_sql.decisions(conn, start, end, names))):
+        for key, rows in (
+            ("events", events),
+            ("incidents", incidents),
+            ("escalations", replay_sql.escalations(conn, start, end, names)),
+            ("opens", replay_sql.breaker_opens(conn, start, end, names)),
+            ("decisions", replay_sql.decisions(conn, start, end, names)),
+        ):
             for row in rows:
                 recorded[row["component"]][key].append(row)
     summary = summarise(result, recorded)
@@ -102,16 +130,25 @@ def replay_db(config, conn: sqlite3.Connection, start: float, end: float, names:
 
 
 @click.command("replay")
-@click.option("--config", "config_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="The policy set to try (a config directory, like /etc/healerd).")
+@click.option(
+    "--config",
+    "config_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The policy set to try (a config directory, like /etc/healerd).",
+)
 @db_option
 @click.option("--since", default=None, help="How far back from the newest result (e.g. 7d, 12h) [default: 7d].")
 @click.option("--from", "from_", default=None, help="Start (ISO 8601 or unix seconds); with --until.")
 @click.option("--until", default=None, help="End (ISO 8601 or unix seconds) [default: the newest result].")
 @click.option("--component", "components", multiple=True, help="Only these components (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--assume", type=click.Choice(["healed", "failed"]), default=None,
-              help="Outcome of every action the history cannot tell, instead of the estimate.")
+@click.option(
+    "--assume",
+    type=click.Choice(["healed", "failed"]),
+    default=None,
+    help="Outcome of every action the history cannot tell, instead of the estimate.",
+)
 def replay(config_dir, db_path, since, from_, until, components, fmt, assume) -> None:
     """Replay the recorded check results through another policy set and compare with what happened."""
     from daemon.config.durations import parse_duration

@@ -9,7 +9,12 @@ from pathlib import Path
 import click
 
 from daemon.cli.options import (
-    config_option, db_option, forget_last_db, note_last_db, resolve_config, resolve_db,
+    config_option,
+    db_option,
+    forget_last_db,
+    note_last_db,
+    resolve_config,
+    resolve_db,
 )
 from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError, StartupError
 
@@ -23,22 +28,37 @@ def _refuse_wrong_file(db_path: Path, force: bool) -> None:
         raise StartupError(f"database path {db_path} is a directory, not a file")
     foreign = [] if force else is_foreign(db_path)
     if foreign:
-        raise StartupError(f"{foreign_message(db_path, foreign)}; refusing to add healerd's schema to it "
-                           "(use --force if that is what you want)")
+        raise StartupError(
+            f"{foreign_message(db_path, foreign)}; refusing to add healerd's schema to it "
+            "(use --force if that is what you want)"
+        )
 
 
 @click.command("run")
 @config_option
 @db_option
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
-              help="Overrides [daemon] log_level.")
-@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto",
-              help="auto: JSON when stderr is not a terminal (journald), console when it is. When stderr is "
-                   "journald's stream ($JOURNAL_STREAM), each line also starts with its syslog priority <N>.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="Overrides [daemon] log_level.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default="auto",
+    help="auto: JSON when stderr is not a terminal (journald), console when it is. When stderr is "
+    "journald's stream ($JOURNAL_STREAM), each line also starts with its syslog priority <N>.",
+)
 @click.option("--force", is_flag=True, help="Use a SQLite file that holds other tables (adds healerd's schema).")
-@click.option("--shadow", "shadow_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="A second policy set that decides alongside on the same results; its decisions are recorded "
-                   "in shadow_decisions, nothing of it is executed.")
+@click.option(
+    "--shadow",
+    "shadow_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="A second policy set that decides alongside on the same results; its decisions are recorded "
+    "in shadow_decisions, nothing of it is executed.",
+)
 def run(config_dir, db_path, log_level, log_format, force, shadow_dir) -> None:
     """Run the daemon until SIGTERM/SIGINT; SIGHUP or a config change reloads.
 
@@ -50,8 +70,9 @@ def run(config_dir, db_path, log_level, log_format, force, shadow_dir) -> None:
     from daemon.service.lock import DaemonLock
 
     configure_logging(log_level or "info", json=None if log_format == "auto" else log_format == "json")
-    options = DaemonOptions(config_dir=resolve_config(config_dir, use_daemon=False), db_path=resolve_db(db_path),
-                            force_db=force)
+    options = DaemonOptions(
+        config_dir=resolve_config(config_dir, use_daemon=False), db_path=resolve_db(db_path), force_db=force
+    )
     if shadow_dir is not None:
         options.extra["shadow"] = shadow_dir
     lock = DaemonLock(options.db_path)
@@ -63,8 +84,9 @@ def run(config_dir, db_path, log_level, log_format, force, shadow_dir) -> None:
         loaded = load_valid_config(options.config_dir)
         _refuse_wrong_file(options.db_path, force)
         if log_level is None:  # [daemon] log_level applies unless --log-level overrides it
-            configure_logging(loaded.config.settings.daemon.log_level,
-                              json=None if log_format == "auto" else log_format == "json")
+            configure_logging(
+                loaded.config.settings.daemon.log_level, json=None if log_format == "auto" else log_format == "json"
+            )
         try:
             lock.acquire_for_daemon()
         except OSError as exc:

@@ -50,8 +50,11 @@ def silence(words: tuple[str, ...], all_: bool, for_: str | None, reason: str | 
         if len(words) > 2 or for_ is not None:
             raise click.UsageError("usage: healerd silence clear NAME|--all")
         target = _target(words[1] if len(words) == 2 else None, all_)
-        _report(submit_command(resolve_db(db_path), "silence_clear", target, {},
-                               apply_offline=_offline("silence_clear", target, {})))
+        _report(
+            submit_command(
+                resolve_db(db_path), "silence_clear", target, {}, apply_offline=_offline("silence_clear", target, {})
+            )
+        )
         return
     if len(words) > 1:
         raise click.UsageError("silence one component at a time, or --all")
@@ -66,7 +69,9 @@ def silence(words: tuple[str, ...], all_: bool, for_: str | None, reason: str | 
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--for") from None
     args = {"for": for_, **({"reason": reason} if reason else {})}
-    _report(submit_command(resolve_db(db_path), "silence", target, args, apply_offline=_offline("silence", target, args)))
+    _report(
+        submit_command(resolve_db(db_path), "silence", target, args, apply_offline=_offline("silence", target, args))
+    )
 
 
 COMMANDS = (silence,)

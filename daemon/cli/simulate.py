@@ -31,15 +31,21 @@ def systemd_absent_reason() -> str | None:
 
 def show_unit(unit: str) -> dict[str, str] | None:
     try:
-        done = subprocess.run(["systemctl", "show", unit, f"--property={PROPERTIES}"], capture_output=True,
-                              text=True, timeout=SHOW_TIMEOUT_S, start_new_session=True)
+        done = subprocess.run(
+            ["systemctl", "show", unit, f"--property={PROPERTIES}"],
+            capture_output=True,
+            text=True,
+            timeout=SHOW_TIMEOUT_S,
+            start_new_session=True,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return sim.parse_show(done.stdout) if done.returncode == 0 else None
 
 
-def simulate_config(config, escalate_within: float = sim.MINUTES_10, *, absent: str | None = "auto",
-                    show=show_unit) -> int:
+def simulate_config(
+    config, escalate_within: float = sim.MINUTES_10, *, absent: str | None = "auto", show=show_unit
+) -> int:
     """Print the findings; returns the exit status (1 when any problem)."""
     findings = sim.verify_windows(config) + sim.dependency_restarts(config)
     units = sorted({unit for _, _, _, unit in sim.unit_actions(config)})
@@ -58,6 +64,8 @@ def simulate_config(config, escalate_within: float = sim.MINUTES_10, *, absent: 
             click.echo(f"  {f}")
     for note in notes:
         click.echo(note)
-    click.echo(f"simulated {len(config.components)} components: "
-               + (f"{len(problems)} problem(s)" if problems else "no problem found"))
+    click.echo(
+        f"simulated {len(config.components)} components: "
+        + (f"{len(problems)} problem(s)" if problems else "no problem found")
+    )
     return 1 if problems else 0

@@ -36,8 +36,10 @@ def _fleet_line(f: dict[str, Any]) -> str:
     def iso(ts: float | None) -> str:
         return iso_or(ts, "never")
 
-    line = (f"fleet    host {f['host']} → {f['centre']}: lag {f['lag_s']:g} s, last success {iso(f['last_success_at'])}, "
-            f"{f['rows_shipped']} rows shipped")
+    line = (
+        f"fleet    host {f['host']} → {f['centre']}: lag {f['lag_s']:g} s, last success {iso(f['last_success_at'])}, "
+        f"{f['rows_shipped']} rows shipped"
+    )
     if f["dropped_unshipped"]:
         line += f", {f['dropped_unshipped']} unshipped rows pruned (disk nearly full)"
     if f["last_error"]:
@@ -83,8 +85,10 @@ def render_text(data: dict[str, Any]) -> str:
     if on:
         out.append(f"flags on {', '.join(on)}")
     for f in data.get("flapping", ()):
-        out.append(f"flapping {f['component']} since {f['flapping_since']} (incident {f['incident_id']}): "
-                   f"{f['breaker_opens']} breaker opens, {f['actions']} action(s), breaker {f['breaker_state']}")
+        out.append(
+            f"flapping {f['component']} since {f['flapping_since']} (incident {f['incident_id']}): "
+            f"{f['breaker_opens']} breaker opens, {f['actions']} action(s), breaker {f['breaker_state']}"
+        )
     for m in data.get("maintenance", ()):
         what = f"window {m['name']}" if m["kind"] == "window" else "silence"
         why = f": {m['reason']}" if m["reason"] else ""
@@ -95,8 +99,13 @@ def render_text(data: dict[str, Any]) -> str:
     columns = ["component", "health", "breaker", "last check", "age s", "detail", "last recovery"]
     rows = [
         (
-            c["component"], c["status"], c["breaker_state"], c["last_check_at"], c["age_s"],
-            result_detail(c["last_status"], c["error_class"], c["message"]), _recovery(c["last_recovery"]),
+            c["component"],
+            c["status"],
+            c["breaker_state"],
+            c["last_check_at"],
+            c["age_s"],
+            result_detail(c["last_status"], c["error_class"], c["message"]),
+            _recovery(c["last_recovery"]),
         )
         for c in data["components"]
     ]
@@ -106,7 +115,6 @@ def render_text(data: dict[str, Any]) -> str:
     if perf:
         table += "\n" + render(["component", "perfdata"], perf, "table")
     return "\n".join(out) + "\n" + table
-
 
 
 @click.command("status")

@@ -37,6 +37,7 @@ def expand(data: Any, env: Mapping[str, str], path: KeyPath = ()) -> tuple[Any, 
             problems += found
         return items, problems
     if isinstance(data, str) and "${" in data:
+
         def fill(match: re.Match[str]) -> str:
             escaped, name, default = match.groups()
             if escaped:
@@ -46,7 +47,9 @@ def expand(data: Any, env: Mapping[str, str], path: KeyPath = ()) -> tuple[Any, 
                 return value
             if default is not None:
                 return default
-            problems.append((path, f"environment variable {name} is not set (write ${{{name}:-DEFAULT}} to give a default)"))
+            problems.append(
+                (path, f"environment variable {name} is not set (write ${{{name}:-DEFAULT}} to give a default)")
+            )
             return match.group(0)
 
         return _REF.sub(fill, data), problems

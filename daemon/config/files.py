@@ -181,7 +181,9 @@ def _list_entries(directory: Path) -> tuple[list[Entry] | None, list[Problem]]:
                 continue
             relpath = f"{subdir}/{name}"
             if printable(name) != name:  # undecodable bytes: shown escaped by Problem, never loaded
-                problems.append(Problem(relpath, "", "the file name is not valid UTF-8, so it is not loaded: rename it"))
+                problems.append(
+                    Problem(relpath, "", "the file name is not valid UTF-8, so it is not loaded: rename it")
+                )
                 continue
             if (sub / name).is_dir():
                 problems.append(Problem(relpath, "", f"a directory inside {subdir}/ is not read: move it out"))
@@ -199,7 +201,11 @@ def _list_entries(directory: Path) -> tuple[list[Entry] | None, list[Problem]]:
             entries.append(Entry(relpath, kind, sub / name))
     if not found_any:
         return None, [
-            Problem(str(directory), "", f"not a healerd config directory (no {SETTINGS_FILE}, policies.d/ or experiments.d/)")
+            Problem(
+                str(directory),
+                "",
+                f"not a healerd config directory (no {SETTINGS_FILE}, policies.d/ or experiments.d/)",
+            )
         ]
     return entries, problems
 
@@ -237,7 +243,9 @@ def _read_trusted(entry: Entry) -> tuple[bytes, os.stat_result] | Problem:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return Problem(entry.relpath, "", "not a regular file" if what == "this file" else f"{what} is not a regular file")
+            return Problem(
+                entry.relpath, "", "not a regular file" if what == "this file" else f"{what} is not a regular file"
+            )
         reason = trust_problem(st, what)
         if reason:
             return Problem(entry.relpath, "", reason)
@@ -276,18 +284,34 @@ def _parse(entry: Entry, text: str) -> tuple[Any, LineOf, list[Problem]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = str(exc.problem) + (f" ({exc.context})" if exc.context else "")
-        return None, yaml_locator(None), [Problem(entry.relpath, "", f"invalid YAML: {message}", mark.line + 1 if mark else None)]
+        return (
+            None,
+            yaml_locator(None),
+            [Problem(entry.relpath, "", f"invalid YAML: {message}", mark.line + 1 if mark else None)],
+        )
     except yaml.YAMLError as exc:
         return None, yaml_locator(None), [Problem(entry.relpath, "", f"invalid YAML: {exc}")]
     finally:
         loader.dispose()
     line_of = yaml_locator(root)
     problems = [
-        Problem(entry.relpath, format_key(key), f"written twice (first on line {first}); YAML would silently keep the last", again)
+        Problem(
+            entry.relpath,
+            format_key(key),
+            f"written twice (first on line {first}); YAML would silently keep the last",
+            again,
+        )
         for key, first, again in yaml_duplicate_keys(root)
     ]
     if not isinstance(data, dict):
-        problems.append(Problem(entry.relpath, "", f"not a mapping of keys (a YAML config file must be one, this is a {type(data).__name__})", line_of((), False)))
+        problems.append(
+            Problem(
+                entry.relpath,
+                "",
+                f"not a mapping of keys (a YAML config file must be one, this is a {type(data).__name__})",
+                line_of((), False),
+            )
+        )
     return data, line_of, problems
 
 
@@ -305,30 +329,53 @@ def resolve_paths(model: BaseModel, directory: Path) -> BaseModel:
             check = comp.check
             if isinstance(check, (FileCheck, DiskCheck, SqliteCheck)):
                 check = check.model_copy(update={"path": _absolute(directory, check.path)})
-            components.append(comp.model_copy(update={"pidfile": _absolute(directory, comp.pidfile), "check": check,
-                                                       "shadow_config": _absolute(directory, comp.shadow_config)}))
-        checkpoints = [cp.model_copy(update={"paths": [_absolute(directory, p) for p in cp.paths]}) for cp in model.checkpoint]
+            components.append(
+                comp.model_copy(
+                    update={
+                        "pidfile": _absolute(directory, comp.pidfile),
+                        "check": check,
+                        "shadow_config": _absolute(directory, comp.shadow_config),
+                    }
+                )
+            )
+        checkpoints = [
+            cp.model_copy(update={"paths": [_absolute(directory, p) for p in cp.paths]}) for cp in model.checkpoint
+        ]
         return model.model_copy(update={"component": components, "checkpoint": checkpoints})
     if isinstance(model, SettingsFile):
-        degradation = model.degradation.model_copy(update={"state_file": _absolute(directory, model.degradation.state_file)})
+        degradation = model.degradation.model_copy(
+            update={"state_file": _absolute(directory, model.degradation.state_file)}
+        )
         notify = {
-            name: ch.model_copy(update={"password_file": _absolute(directory, ch.password_file)}) if isinstance(ch, EmailChannel) else ch
+            name: ch.model_copy(update={"password_file": _absolute(directory, ch.password_file)})
+            if isinstance(ch, EmailChannel)
+            else ch
             for name, ch in model.notify.items()
         }
         http = model.http
         if http.basic_auth is not None:
-            auth = http.basic_auth.model_copy(update={"password_file": _absolute(directory, http.basic_auth.password_file)})
+            auth = http.basic_auth.model_copy(
+                update={"password_file": _absolute(directory, http.basic_auth.password_file)}
+            )
             http = http.model_copy(update={"basic_auth": auth})
-        http = http.model_copy(update={"tls_cert": _absolute(directory, http.tls_cert), "tls_key": _absolute(directory, http.tls_key)})
+        http = http.model_copy(
+            update={"tls_cert": _absolute(directory, http.tls_cert), "tls_key": _absolute(directory, http.tls_key)}
+        )
         metrics = model.metrics.model_copy(update={"textfile": _absolute(directory, model.metrics.textfile)})
-        fleet = model.fleet and model.fleet.model_copy(update={"password_file": _absolute(directory, model.fleet.password_file)})
-        return model.model_copy(update={"degradation": degradation, "notify": notify, "http": http, "metrics": metrics,
-                                        "fleet": fleet})
+        fleet = model.fleet and model.fleet.model_copy(
+            update={"password_file": _absolute(directory, model.fleet.password_file)}
+        )
+        return model.model_copy(
+            update={"degradation": degradation, "notify": notify, "http": http, "metrics": metrics, "fleet": fleet}
+        )
     return model
 
 
 def read_file(
-    directory: Path, entry: Entry, previous: ParsedFile | None = None, rejected: ParsedFile | None = None,
+    directory: Path,
+    entry: Entry,
+    previous: ParsedFile | None = None,
+    rejected: ParsedFile | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ParsedFile:
     """Read, parse and validate one file; never raises for bad input.
@@ -339,11 +386,14 @@ def read_file(
     try:
         return _read_file(directory, entry, previous, rejected, os.environ if env is None else env)
     except Exception as exc:  # e.g. RecursionError on absurdly nested input: a problem, never a crash
-        return ParsedFile(entry.relpath, entry.kind, None, problems=(Problem(entry.relpath, "", f"could not be read: {exc!r}"),))
+        return ParsedFile(
+            entry.relpath, entry.kind, None, problems=(Problem(entry.relpath, "", f"could not be read: {exc!r}"),)
+        )
 
 
-def _read_file(directory: Path, entry: Entry, previous: ParsedFile | None, rejected: ParsedFile | None,
-               env: Mapping[str, str]) -> ParsedFile:
+def _read_file(
+    directory: Path, entry: Entry, previous: ParsedFile | None, rejected: ParsedFile | None, env: Mapping[str, str]
+) -> ParsedFile:
     read = _read_trusted(entry)
     if isinstance(read, Problem):
         return ParsedFile(entry.relpath, entry.kind, None, problems=(read,))
@@ -400,9 +450,16 @@ def _not_config_keys(entry: Entry, data: dict[str, Any], line_of: LineOf) -> Pro
     if not data or any(key in known for key in data):
         return None
     first = next(iter(data))
-    return Problem(entry.relpath, "", f"not a mapping of config keys: none of its {len(data)} top-level keys is one "
-                   f"healerd reads ({', '.join(sorted(known))}); its content is not shown", line_of((first,), True))
+    return Problem(
+        entry.relpath,
+        "",
+        f"not a mapping of config keys: none of its {len(data)} top-level keys is one "
+        f"healerd reads ({', '.join(sorted(known))}); its content is not shown",
+        line_of((first,), True),
+    )
 
 
 def _with(parsed: ParsedFile, problems: list[Problem]) -> ParsedFile:
-    return ParsedFile(parsed.relpath, parsed.kind, None, parsed.sha256, parsed.mtime_ns, parsed.line_of, tuple(problems))
+    return ParsedFile(
+        parsed.relpath, parsed.kind, None, parsed.sha256, parsed.mtime_ns, parsed.line_of, tuple(problems)
+    )

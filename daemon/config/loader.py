@@ -174,8 +174,9 @@ def load_config(
         if untrusted:  # not cached as rejected: fixing the program's mode alone must make the file load
             parsed = ParsedFile(parsed.relpath, parsed.kind, None, problems=tuple(untrusted))
         if parsed.sha256:  # kept without its line locator, which holds the whole text
-            rejected[entry.relpath] = ParsedFile(parsed.relpath, parsed.kind, None, parsed.sha256, parsed.mtime_ns,
-                                                 problems=parsed.problems)
+            rejected[entry.relpath] = ParsedFile(
+                parsed.relpath, parsed.kind, None, parsed.sha256, parsed.mtime_ns, problems=parsed.problems
+            )
         problems.extend(parsed.problems)
         if before is not None:
             chosen[entry.relpath] = before

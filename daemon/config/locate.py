@@ -16,7 +16,7 @@ A locator answers the deepest known prefix of the path: an error inside an inlin
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import yaml
 
@@ -84,7 +84,7 @@ def toml_lines(text: str) -> dict[KeyPath, int]:
         if assign:
             key = table + tuple(_split_dotted(assign.group(1)))
             lines.setdefault(key, number)
-            rest = line[assign.end():]
+            rest = line[assign.end() :]
             for quote in ('"""', "'''"):
                 if rest.count(quote) % 2 == 1:
                     in_multiline = quote

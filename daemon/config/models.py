@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -37,7 +37,7 @@ class Model(BaseModel):
 
 
 def signal_name(value: str) -> str:
-    """"HUP", "SIGHUP" or "hup" → "HUP"; an unknown name is a config error, not a run-time surprise."""
+    """ "HUP", "SIGHUP" or "hup" → "HUP"; an unknown name is a config error, not a run-time surprise."""
     import signal as _signal
 
     name = value.upper().removeprefix("SIG")
@@ -77,7 +77,9 @@ class Action(Model):
     def _exactly_one(self) -> Action:
         given = [k for k in ("run", "signal", "http") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("an action needs exactly one of run, signal or http" + (f" (got {', '.join(given)})" if given else ""))
+            raise ValueError(
+                "an action needs exactly one of run, signal or http" + (f" (got {', '.join(given)})" if given else "")
+            )
         return self
 
     @field_validator("signal")
@@ -202,7 +204,7 @@ class SqliteCheck(CheckBase):
 
 
 Check = Annotated[
-    Union[HttpCheck, TcpCheck, ExecCheck, ProcessCheck, SystemdCheck, FileCheck, DiskCheck, SqliteCheck],
+    HttpCheck | TcpCheck | ExecCheck | ProcessCheck | SystemdCheck | FileCheck | DiskCheck | SqliteCheck,
     Field(discriminator="kind"),
 ]
 
@@ -291,9 +293,7 @@ class EscalateStep(Model):
     when: When | None = None
 
 
-RecoveryStep = Annotated[
-    Union[RetryStep, RestoreStep, FallbackStep, EscalateStep], Field(discriminator="strategy")
-]
+RecoveryStep = Annotated[RetryStep | RestoreStep | FallbackStep | EscalateStep, Field(discriminator="strategy")]
 
 
 class Flapping(Model):
@@ -417,7 +417,7 @@ class AlertmanagerChannel(ChannelBase):
 
 
 Channel = Annotated[
-    Union[WebhookChannel, RunChannel, EmailChannel, LogChannel, AppriseChannel, AlertmanagerChannel],
+    WebhookChannel | RunChannel | EmailChannel | LogChannel | AppriseChannel | AlertmanagerChannel,
     Field(discriminator="kind"),
 ]
 
@@ -528,8 +528,10 @@ class HttpSettings(Model):
             raise ValueError(f"address must be an IP address (or localhost), not {self.address!r}") from None
         if not loopback:
             if not self.allow_remote:
-                raise ValueError(f"address {self.address} is not loopback: set allow_remote = true "
-                                 "(and basic_auth or tls_cert/tls_key) to serve other hosts")
+                raise ValueError(
+                    f"address {self.address} is not loopback: set allow_remote = true "
+                    "(and basic_auth or tls_cert/tls_key) to serve other hosts"
+                )
             if self.basic_auth is None and self.tls_cert is None:
                 raise ValueError(f"allow_remote on {self.address} needs basic_auth or tls_cert/tls_key")
         return self
@@ -539,7 +541,6 @@ class MetricsSettings(Model):
     #: also write /metrics' text to this file atomically, for node_exporter's textfile collector.
     textfile: str | None = None
     textfile_every: Duration = _seconds("15s")
-
 
 
 class MaintenanceWindow(Model):
@@ -664,7 +665,7 @@ class RunFault(Model):
 
 
 Fault = Annotated[
-    Union[KillFault, StopFault, LatencyFault, ErrorFault, UnavailableFault, RunFault],
+    KillFault | StopFault | LatencyFault | ErrorFault | UnavailableFault | RunFault,
     Field(discriminator="kind"),
 ]
 

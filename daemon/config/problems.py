@@ -12,8 +12,9 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -150,7 +151,11 @@ def _unwrap(tp: Any, data: Any) -> Any:
             for member in members:
                 for key in DISCRIMINATORS:
                     field = getattr(member, "model_fields", {}).get(key)
-                    if field is not None and isinstance(data, dict) and data.get(key) in typing.get_args(field.annotation):
+                    if (
+                        field is not None
+                        and isinstance(data, dict)
+                        and data.get(key) in typing.get_args(field.annotation)
+                    ):
                         return member
             return None
         else:
@@ -173,7 +178,13 @@ def allowed_keys(model: type[BaseModel], parts: KeyPath, data: Any) -> list[str]
             tp = typing.get_args(tp)[1]
         else:
             return []
-        data = data.get(part) if isinstance(data, dict) else data[part] if isinstance(data, list) and isinstance(part, int) and part < len(data) else None
+        data = (
+            data.get(part)
+            if isinstance(data, dict)
+            else data[part]
+            if isinstance(data, list) and isinstance(part, int) and part < len(data)
+            else None
+        )
     tp = _unwrap(tp, data)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return [f.alias or name for name, f in tp.model_fields.items()]
@@ -220,14 +231,23 @@ def from_validation_error(
         message = _message(error)
         if is_key and "name" not in message:
             message = f"bad name: {message}"
-        if error["type"] == "extra_forbidden" and parts and isinstance(parts[-1], str) and not _PLAUSIBLE_KEY.match(parts[-1]):
+        if (
+            error["type"] == "extra_forbidden"
+            and parts
+            and isinstance(parts[-1], str)
+            and not _PLAUSIBLE_KEY.match(parts[-1])
+        ):
             # not a key anyone meant to write (a line of some other file): never echoed, the line says where
             line = line_of(parts, True)
-            problems.append(Problem(path, format_key(parts[:-1]), "unknown key that is not a config key (not shown)", line))
+            problems.append(
+                Problem(path, format_key(parts[:-1]), "unknown key that is not a config key (not shown)", line)
+            )
             continue
         if error["type"] == "extra_forbidden" and model is not None and parts and isinstance(parts[-1], str):
             close = difflib.get_close_matches(parts[-1], allowed_keys(model, parts[:-1], data), n=1)
             if close:
                 message = f"unknown key; did you mean {close[0]!r}? (unknown keys are refused)"
-        problems.append(Problem(path, format_key(parts), message, line_of(parts, error["type"] == "extra_forbidden" or is_key)))
+        problems.append(
+            Problem(path, format_key(parts), message, line_of(parts, error["type"] == "extra_forbidden" or is_key))
+        )
     return problems

@@ -16,8 +16,8 @@ I/O, the files come already parsed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from daemon.config.files import ParsedFile
 from daemon.config.models import (
@@ -79,7 +79,9 @@ def definitions(files: list[ParsedFile]) -> list[Definition]:
                 parts = ("degradation", "flag", i)
                 found.append(Definition("flag", flag.name, pf, parts, parts + ("name",), flag))
             for i, window in enumerate(model.maintenance):
-                found.append(Definition("maintenance", window.name, pf, ("maintenance", i), ("maintenance", i, "name"), window))
+                found.append(
+                    Definition("maintenance", window.name, pf, ("maintenance", i), ("maintenance", i, "name"), window)
+                )
     return found
 
 
@@ -101,7 +103,9 @@ def duplicate_names(defs: list[Definition]) -> Iterator[Finding]:
             continue
         original = first[key]
         yield Finding(
-            _problem(d.file, d.name_parts, f"name {d.name!r} is already used by the {original.kind} in {_where(original)}"),
+            _problem(
+                d.file, d.name_parts, f"name {d.name!r} is already used by the {original.kind} in {_where(original)}"
+            ),
             frozenset({d.file.relpath, original.file.relpath}),
         )
 
@@ -158,7 +162,10 @@ def _component_refs(d: Definition, comp: Component) -> Iterator[tuple[KeyPath, s
         elif isinstance(step, FallbackStep):
             for k, cand in enumerate(step.candidates):
                 if cand == comp.name:
-                    yield Finding(_problem(pf, here + ("candidates", k), "a component cannot be its own fallback"), frozenset({pf.relpath}))
+                    yield Finding(
+                        _problem(pf, here + ("candidates", k), "a component cannot be its own fallback"),
+                        frozenset({pf.relpath}),
+                    )
                 else:
                     yield here + ("candidates", k), "component", cand
         elif isinstance(step, EscalateStep):
@@ -173,9 +180,15 @@ def _component_refs(d: Definition, comp: Component) -> Iterator[tuple[KeyPath, s
 def _experiment_refs(d: Definition, exp: Experiment, r: _Resolver) -> Iterator[tuple[KeyPath, str, str] | Finding]:
     yield d.parts + ("target",), "component", exp.target
     target = r.get("component", exp.target)
-    if (isinstance(exp.fault, KillFault) and target is not None and isinstance(target.value, Component)
-            and not _has_process(target.value)):
-        message = f"a kill fault needs the target's process: give {exp.target!r} a pidfile or a process check with match"
+    if (
+        isinstance(exp.fault, KillFault)
+        and target is not None
+        and isinstance(target.value, Component)
+        and not _has_process(target.value)
+    ):
+        message = (
+            f"a kill fault needs the target's process: give {exp.target!r} a pidfile or a process check with match"
+        )
         yield Finding(_problem(d.file, d.parts + ("fault",), message), frozenset({d.file.relpath, target.file.relpath}))
 
 
@@ -209,7 +222,11 @@ def _settings_signal(defs: list[Definition]) -> Iterator[Finding]:
         on_change = pf.model.degradation.on_change if isinstance(pf.model, SettingsFile) else None
         if on_change is not None and on_change.signal is not None:
             yield Finding(
-                _problem(pf, ("degradation", "on_change", "signal"), "a signal action needs a component's process; use run or http here"),
+                _problem(
+                    pf,
+                    ("degradation", "on_change", "signal"),
+                    "a signal action needs a component's process; use run or http here",
+                ),
                 frozenset({pf.relpath}),
             )
 
@@ -227,13 +244,17 @@ def checkpoint_owners(defs: list[Definition]) -> Iterator[Finding]:
             continue
         owners = restorers.get(d.name, [])
         if not owners:
-            message = "no component owns this checkpoint: set component = \"NAME\" or name it in a restore step"
+            message = 'no component owns this checkpoint: set component = "NAME" or name it in a restore step'
         elif len({o.name for o in owners}) > 1:
             names = ", ".join(sorted({o.name for o in owners}))
-            message = f"restored by several components ({names}): set component = \"NAME\" to say whose health gates taking it"
+            message = (
+                f'restored by several components ({names}): set component = "NAME" to say whose health gates taking it'
+            )
         else:
             continue
-        yield Finding(_problem(d.file, d.parts, message), frozenset({d.file.relpath} | {o.file.relpath for o in owners}))
+        yield Finding(
+            _problem(d.file, d.parts, message), frozenset({d.file.relpath} | {o.file.relpath for o in owners})
+        )
 
 
 def _depends_on(value: object) -> list[str]:
@@ -262,7 +283,7 @@ def cycles(defs: list[Definition], kind: str) -> Iterator[Finding]:
                 state[path.pop()] = 2
                 todo.pop()
             elif state.get(dep) == 1:
-                cycle = path[path.index(dep):]
+                cycle = path[path.index(dep) :]
                 start = cycle.index(min(cycle))
                 yield tuple(cycle[start:] + cycle[:start])
             elif dep not in state:

@@ -164,7 +164,7 @@ async def template_argv(argv: list[str] | tuple[str, ...], resolver: _Resolver) 
 
 
 def _tail(text: str, limit: int = OUTPUT_TAIL) -> str:
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
 def last_lines(output: str | None, lines: int = 3, width: int = 300) -> str:
@@ -218,7 +218,7 @@ async def run_action(action: Action, *, context: ActionContext) -> ActionOutcome
             outcome = await _http(action, context)
     except _Unresolved as exc:
         outcome = ActionOutcome(False, kind, f"not run: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the healer must get an outcome whatever went wrong
+    except Exception as exc:
         log.exception("action.failed_unexpectedly", component=context.component, action=describe(action))
         outcome = ActionOutcome(False, kind, f"failed: {type(exc).__name__}: {exc}")
     if not outcome.duration_ms:
@@ -287,7 +287,9 @@ async def _signal_process(action: Action, ctx: ActionContext) -> ActionOutcome:
     if not found.pids:
         return ActionOutcome(False, "signal", f"SIG{action.signal} not sent: {found.reason or 'no process found'}")
     if ctx.dry_run:
-        return ActionOutcome(True, "signal", f"dry run: would send SIG{action.signal} to {list(found.pids)}", pids=found.pids)
+        return ActionOutcome(
+            True, "signal", f"dry run: would send SIG{action.signal} to {list(found.pids)}", pids=found.pids
+        )
     delivered, errors = [], []
     for pid in found.pids:
         try:
@@ -297,7 +299,11 @@ async def _signal_process(action: Action, ctx: ActionContext) -> ActionOutcome:
             errors.append(f"pid {pid} exited before the signal")
         except PermissionError:
             errors.append(f"not permitted to signal pid {pid}")
-    message = f"SIG{action.signal} delivered to pid {', '.join(map(str, delivered))}" if delivered else f"SIG{action.signal} not delivered"
+    message = (
+        f"SIG{action.signal} delivered to pid {', '.join(map(str, delivered))}"
+        if delivered
+        else f"SIG{action.signal} not delivered"
+    )
     if errors:
         message += "; " + "; ".join(errors)
     return ActionOutcome(bool(delivered) and not errors, "signal", message, output=message, pids=tuple(delivered))
@@ -319,7 +325,9 @@ async def _http(action: Action, ctx: ActionContext) -> ActionOutcome:
         async with asyncio.timeout(timeout):
             async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout) as client:
                 content = request.body.encode() if request.body is not None else None
-                async with client.stream(request.method, request.url, headers=request.headers, content=content) as response:
+                async with client.stream(
+                    request.method, request.url, headers=request.headers, content=content
+                ) as response:
                     async for chunk in response.aiter_bytes():
                         kept += chunk
                         del kept[:-HTTP_BODY_TAIL]

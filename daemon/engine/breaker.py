@@ -39,10 +39,10 @@ timeline, so an OPEN breaker stays open until its stored `open_until`, however t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from collections.abc import Iterable
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from daemon.clock import Clock
 from daemon.config.durations import format_duration
@@ -159,8 +159,19 @@ class CircuitBreaker:
     """One component's breaker. Mutable; every method that changes state returns its transitions."""
 
     # slots: one breaker per component, 10,000 of them in a large fleet
-    __slots__ = ("spec", "_clock", "_state", "_since", "_open_until", "_failures", "_successes", "_reopen_count",
-                 "_last_closed", "_recent", "_window_failures")
+    __slots__ = (
+        "_clock",
+        "_failures",
+        "_last_closed",
+        "_open_until",
+        "_recent",
+        "_reopen_count",
+        "_since",
+        "_state",
+        "_successes",
+        "_window_failures",
+        "spec",
+    )
 
     def __init__(self, spec: BreakerSpec, clock: Clock) -> None:
         self.spec = spec
@@ -324,8 +335,13 @@ class CircuitBreaker:
         """Whether results of `status` can change nothing here but the window and the success count:
         CLOSED, no failure in the window, `status` not a failure — then neither rule can fire."""
         spec = self.spec
-        return (self._state is BreakerState.CLOSED and not self._window_failures and not status.is_failure
-                and spec.consecutive_failures >= 1 and spec.failure_rate > _RATE_EPSILON)
+        return (
+            self._state is BreakerState.CLOSED
+            and not self._window_failures
+            and not status.is_failure
+            and spec.consecutive_failures >= 1
+            and spec.failure_rate > _RATE_EPSILON
+        )
 
     def feed_many(self, status: Status, error_class: str | None, count: int) -> list[Transition]:
         """`count` results alike, as `count` feed() calls would judge them: in one step when the breaker
@@ -449,4 +465,3 @@ class CircuitBreaker:
 
 def _operator(what: str, reason: str) -> str:
     return f"operator: {what}" + (f" ({reason})" if reason else "")
-

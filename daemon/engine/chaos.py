@@ -62,12 +62,15 @@ class TargetFacts:
         total = sum(c.weight for c in config.components.values()) or 1.0
         check = component.check
         return cls(
-            name=name, check_kind=check.kind, every_s=check.every.total_seconds(),
+            name=name,
+            check_kind=check.kind,
+            every_s=check.every.total_seconds(),
             consecutive_failures=component.breaker.consecutive_failures,
             open_for_s=component.breaker.open_for.total_seconds(),
             half_open_successes=component.breaker.half_open_successes,
             fast_every_s=config.settings.daemon.fast_every.total_seconds(),
-            has_recovery=bool(component.recovery), weight_share=component.weight / total,
+            has_recovery=bool(component.recovery),
+            weight_share=component.weight / total,
             degraded_over_s=None if check.degraded_over is None else check.degraded_over.total_seconds(),
             timeout_s=check.timeout.total_seconds(),
         )
@@ -132,8 +135,12 @@ def recovery_clock_start(facts: RunFacts) -> float | None:
     """The injection, or the revert when a held fault's recovery came after it (see the module doc)."""
     if facts.injected_at is None:
         return None
-    if facts.held and facts.reverted_at is not None and facts.recovered_at is not None \
-            and facts.recovered_at >= facts.reverted_at:
+    if (
+        facts.held
+        and facts.reverted_at is not None
+        and facts.recovered_at is not None
+        and facts.recovered_at >= facts.reverted_at
+    ):
         return facts.reverted_at
     return facts.injected_at
 
@@ -153,8 +160,10 @@ def promises_missed(experiment: Experiment, facts: RunFacts) -> list[str]:
     if expect.detected_within is not None:
         limit = expect.detected_within.total_seconds()
         if detect is None:
-            missed.append(f"not detected (the breaker of {experiment.target} never opened; "
-                          f"promise: within {_dur(expect.detected_within)})")
+            missed.append(
+                f"not detected (the breaker of {experiment.target} never opened; "
+                f"promise: within {_dur(expect.detected_within)})"
+            )
         elif detect > limit:
             missed.append(f"detected after {seconds(detect)}, promise: within {_dur(expect.detected_within)}")
     if expect.recovered_within is not None and not facts.dry_run and facts.detected_at is not None:
@@ -162,10 +171,13 @@ def promises_missed(experiment: Experiment, facts: RunFacts) -> list[str]:
         recover = time_to_recover(facts)
         since = "the revert" if recovery_clock_start(facts) == facts.reverted_at and facts.held else "the injection"
         if recover is None:
-            missed.append(f"not recovered (the breaker did not close again; "
-                          f"promise: within {_dur(expect.recovered_within)})")
+            missed.append(
+                f"not recovered (the breaker did not close again; promise: within {_dur(expect.recovered_within)})"
+            )
         elif recover > limit:
-            missed.append(f"recovered {seconds(recover)} after {since}, promise: within {_dur(expect.recovered_within)}")
+            missed.append(
+                f"recovered {seconds(recover)} after {since}, promise: within {_dur(expect.recovered_within)}"
+            )
     if expect.max_level is not None and facts.max_level is not None and facts.max_level.rank > expect.max_level.rank:
         missed.append(f"level reached {facts.max_level.value}, promise: no worse than {expect.max_level.value}")
     if facts.steady_after is False:
@@ -232,14 +244,18 @@ def recommendations(experiment: Experiment, facts: RunFacts, target: TargetFacts
     expect = experiment.expect
     if facts.refused:
         if facts.score_before is not None and facts.score_before < experiment.steady_state.min_score:
-            out.append(f"the steady state did not hold before the start (score {facts.score_before:g} < "
-                       f"{experiment.steady_state.min_score:g}): fix what is unhealthy first "
-                       "(`healerd report current_system_status`)")
+            out.append(
+                f"the steady state did not hold before the start (score {facts.score_before:g} < "
+                f"{experiment.steady_state.min_score:g}): fix what is unhealthy first "
+                "(`healerd report current_system_status`)"
+            )
         return out
     if facts.aborted:
         share = f" ({target.name} is {target.weight_share:.0%} of the score)" if target else ""
-        out.append(f"the score fell below the safety floor {experiment.abort_below:g}{share}: the fault's "
-                   "blast radius is wider than the floor allows; add a fallback for the target or lower its weight")
+        out.append(
+            f"the score fell below the safety floor {experiment.abort_below:g}{share}: the fault's "
+            "blast radius is wider than the floor allows; add a fallback for the target or lower its weight"
+        )
         return out
     if facts.interrupted or facts.inject_error:
         return out
@@ -252,8 +268,10 @@ def recommendations(experiment: Experiment, facts: RunFacts, target: TargetFacts
         elif detect is None:
             out.append(_never_detected(experiment, target))
     elif detect is None and target is not None and not facts.aborted:
-        out.append(f"the fault was never detected (the breaker of {target.name} stayed closed); if it should "
-                   "be, make the check able to see it" + _latency_hint(experiment, target))
+        out.append(
+            f"the fault was never detected (the breaker of {target.name} stayed closed); if it should "
+            "be, make the check able to see it" + _latency_hint(experiment, target)
+        )
     recover = time_to_recover(facts)
     recovery_advised = False
     if target is not None and expect.recovered_within is not None and not facts.dry_run and detect is not None:
@@ -263,12 +281,16 @@ def recommendations(experiment: Experiment, facts: RunFacts, target: TargetFacts
             recovery_advised = True
     if expect.max_level is not None and facts.max_level is not None and facts.max_level.rank > expect.max_level.rank:
         share = f"{target.name} weighs {target.weight_share:.0%} of the score; " if target else ""
-        out.append(f"the level reached {facts.max_level.value} (min score {facts.min_score:g}), worse than the "
-                   f"promised {expect.max_level.value}: {share}add a fallback for it, lower its weight, or "
-                   "relax `expect.max_level`")
+        out.append(
+            f"the level reached {facts.max_level.value} (min score {facts.min_score:g}), worse than the "
+            f"promised {expect.max_level.value}: {share}add a fallback for it, lower its weight, or "
+            "relax `expect.max_level`"
+        )
     if facts.steady_after is False and not recovery_advised:  # else the recovery advice already says why
-        out.append(f"the steady state did not come back within {seconds(facts.settle_s)} of the fault's end: "
-                   "see the healer's recovery_events for this window, and whether the rollback restores it")
+        out.append(
+            f"the steady state did not come back within {seconds(facts.settle_s)} of the fault's end: "
+            "see the healer's recovery_events for this window, and whether the rollback restores it"
+        )
     return out
 
 
@@ -278,16 +300,20 @@ def _detection_floor(target: TargetFacts) -> float:
 
 
 def _slow_detection(detect: float, limit: float, target: TargetFacts, floor: float) -> str:
-    text = (f"detection took {seconds(detect)}: the check interval is {seconds(target.every_s)} and the "
-            f"breaker opens after {target.consecutive_failures} failure(s) in a row (about {seconds(floor)}); ")
+    text = (
+        f"detection took {seconds(detect)}: the check interval is {seconds(target.every_s)} and the "
+        f"breaker opens after {target.consecutive_failures} failure(s) in a row (about {seconds(floor)}); "
+    )
     if target.check_kind == "process":
         return text + "lower `every` or `breaker.consecutive_failures`"
     return text + "lower `every` or `breaker.consecutive_failures`, or use a process check (a death is an event)"
 
 
 def _never_detected(experiment: Experiment, target: TargetFacts) -> str:
-    return (f"the fault was not detected within the window: the breaker of {target.name} stayed closed; "
-            "check that its check can see this fault" + _latency_hint(experiment, target))
+    return (
+        f"the fault was not detected within the window: the breaker of {target.name} stayed closed; "
+        "check that its check can see this fault" + _latency_hint(experiment, target)
+    )
 
 
 def _latency_hint(experiment: Experiment, target: TargetFacts) -> str:
@@ -296,17 +322,21 @@ def _latency_hint(experiment: Experiment, target: TargetFacts) -> str:
         return ""
     delay = fault.delay.total_seconds()
     if target.degraded_over_s is None and (target.timeout_s is None or delay < target.timeout_s):
-        return (f" (a delay of {seconds(delay)} stays under the check's timeout and the check has no "
-                "`degraded_over`, so slow answers count as healthy)")
+        return (
+            f" (a delay of {seconds(delay)} stays under the check's timeout and the check has no "
+            "`degraded_over`, so slow answers count as healthy)"
+        )
     return " (degraded results do not open a breaker; only failures do)"
 
 
 def _slow_recovery(recover: float | None, limit: float, target: TargetFacts) -> str:
     floor = target.open_for_s + target.half_open_successes * min(target.every_s, target.fast_every_s)
     took = "recovery did not finish" if recover is None else f"recovery took {seconds(recover)}"
-    text = (f"{took} (promise {seconds(limit)}): after it opens the breaker waits `open_for` "
-            f"{seconds(target.open_for_s)} and then needs {target.half_open_successes} good probe(s), "
-            f"about {seconds(floor)} at least; ")
+    text = (
+        f"{took} (promise {seconds(limit)}): after it opens the breaker waits `open_for` "
+        f"{seconds(target.open_for_s)} and then needs {target.half_open_successes} good probe(s), "
+        f"about {seconds(floor)} at least; "
+    )
     if not target.has_recovery:
         return text + f"{target.name} has no recovery ladder: add a `retry` step that restarts it"
     if floor > limit:

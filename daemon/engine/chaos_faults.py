@@ -57,15 +57,25 @@ def _latency(fault: LatencyFault, component: Component, tag: str) -> Injector:
             return result
         latency = result.latency_ms + delay_ms
         if latency > timeout_ms:
-            return replace(result, status=Status.UNHEALTHY, latency_ms=timeout_ms, error_class="timeout",
-                           message=f"{tag}: +{delay_ms:g} ms latency exceeds the {timeout_ms:g} ms timeout",
-                           injected=True)
+            return replace(
+                result,
+                status=Status.UNHEALTHY,
+                latency_ms=timeout_ms,
+                error_class="timeout",
+                message=f"{tag}: +{delay_ms:g} ms latency exceeds the {timeout_ms:g} ms timeout",
+                injected=True,
+            )
         if degraded_ms is not None and latency > degraded_ms and result.status is Status.HEALTHY:
-            return replace(result, status=Status.DEGRADED, latency_ms=latency,
-                           message=f"{tag}: +{delay_ms:g} ms latency, over degraded_over {degraded_ms:g} ms",
-                           injected=True)
-        return replace(result, latency_ms=latency, message=f"{result.message} ({tag}: +{delay_ms:g} ms)".strip(),
-                       injected=True)
+            return replace(
+                result,
+                status=Status.DEGRADED,
+                latency_ms=latency,
+                message=f"{tag}: +{delay_ms:g} ms latency, over degraded_over {degraded_ms:g} ms",
+                injected=True,
+            )
+        return replace(
+            result, latency_ms=latency, message=f"{result.message} ({tag}: +{delay_ms:g} ms)".strip(), injected=True
+        )
 
     return inject
 
@@ -74,8 +84,13 @@ def _error(fault: ErrorFault, rng: random.Random, tag: str) -> Injector:
     def inject(result: CheckResult) -> CheckResult:
         if _failing(result) or rng.random() >= fault.rate:
             return result
-        return replace(result, status=Status.UNHEALTHY, error_class="error",
-                       message=f"{tag}: injected error (rate {fault.rate:g})", injected=True)
+        return replace(
+            result,
+            status=Status.UNHEALTHY,
+            error_class="error",
+            message=f"{tag}: injected error (rate {fault.rate:g})",
+            injected=True,
+        )
 
     return inject
 
@@ -84,7 +99,13 @@ def _unavailable(tag: str) -> Injector:
     def inject(result: CheckResult) -> CheckResult:
         if _failing(result):
             return result
-        return replace(result, status=Status.UNHEALTHY, error_class="refused", latency_ms=0.0,
-                       message=f"{tag}: target made unavailable", injected=True)
+        return replace(
+            result,
+            status=Status.UNHEALTHY,
+            error_class="refused",
+            latency_ms=0.0,
+            message=f"{tag}: target made unavailable",
+            injected=True,
+        )
 
     return inject

@@ -20,8 +20,14 @@ from typing import Any
 
 from daemon import timefmt
 
-STATUS = {"passed": "completed", "failed": "failed", "refused": "failed", "aborted": "aborted",
-          "interrupted": "interrupted", "running": "running"}
+STATUS = {
+    "passed": "completed",
+    "failed": "failed",
+    "refused": "failed",
+    "aborted": "aborted",
+    "interrupted": "interrupted",
+    "running": "running",
+}
 RUN_STEPS = ("inject", "observe", "revert")
 ROLLBACK_STEPS = ("rollback",)
 DURING_STEPS = ("detected", "level", "recovered", "reopened", "abort")
@@ -78,16 +84,21 @@ def _probe(event: dict[str, Any] | None) -> dict[str, Any] | None:
     data = event.get("data") or {}
     return {
         "steady_state_met": event["status"] == "met",
-        "probes": [{
-            "activity": {"type": "probe", "name": "health score at least min_score",
-                         "tolerance": {"min_score": data.get("min_score")}},
-            "status": "succeeded",
-            "output": {"score": data.get("score"), "level": data.get("level")},
-            "tolerance_met": event["status"] == "met",
-            "start": iso(data.get("start", event["ts"])),
-            "end": iso(data.get("end", event["ts"])),
-            "duration": round(max(0.0, data.get("end", event["ts"]) - data.get("start", event["ts"])), 6),
-        }],
+        "probes": [
+            {
+                "activity": {
+                    "type": "probe",
+                    "name": "health score at least min_score",
+                    "tolerance": {"min_score": data.get("min_score")},
+                },
+                "status": "succeeded",
+                "output": {"score": data.get("score"), "level": data.get("level")},
+                "tolerance_met": event["status"] == "met",
+                "start": iso(data.get("start", event["ts"])),
+                "end": iso(data.get("end", event["ts"])),
+                "duration": round(max(0.0, data.get("end", event["ts"]) - data.get("start", event["ts"])), 6),
+            }
+        ],
     }
 
 
@@ -96,8 +107,9 @@ def _last(events: list[dict[str, Any]], step: str) -> dict[str, Any] | None:
     return found[-1] if found else None
 
 
-def build_journal(run: dict[str, Any], experiment_name: str, events: list[dict[str, Any]],
-                  version: str = "") -> dict[str, Any]:
+def build_journal(
+    run: dict[str, Any], experiment_name: str, events: list[dict[str, Any]], version: str = ""
+) -> dict[str, Any]:
     """`run`: the chaos_runs row as a dict; `events`: its chaos_events rows (dicts, data decoded)."""
     events = sorted(events, key=lambda e: (e["ts"], e.get("id", 0)))
     start_event = _last(events, "start")
@@ -109,12 +121,21 @@ def build_journal(run: dict[str, Any], experiment_name: str, events: list[dict[s
     for event in events:
         if event["step"] in DURING_STEPS:
             data = event.get("data") or {}
-            during.append({
-                "steady_state_met": data.get("steady_state_met"),
-                "probes": [{"activity": {"type": "probe", "name": event["step"]}, "status": "succeeded",
-                            "output": {"message": event.get("message"), **data}, "start": iso(event["ts"]),
-                            "end": iso(event["ts"]), "duration": 0.0}],
-            })
+            during.append(
+                {
+                    "steady_state_met": data.get("steady_state_met"),
+                    "probes": [
+                        {
+                            "activity": {"type": "probe", "name": event["step"]},
+                            "status": "succeeded",
+                            "output": {"message": event.get("message"), **data},
+                            "start": iso(event["ts"]),
+                            "end": iso(event["ts"]),
+                            "duration": 0.0,
+                        }
+                    ],
+                }
+            )
     started, finished = run.get("started_at"), run.get("finished_at")
     verdict = run.get("verdict") or "running"
     return {
@@ -126,8 +147,11 @@ def build_journal(run: dict[str, Any], experiment_name: str, events: list[dict[s
         "duration": None if started is None or finished is None else round(finished - started, 6),
         "status": STATUS.get(verdict, verdict),
         "deviated": bool(aborted or (after is not None and after["status"] != "met")),
-        "steady_states": {"before": _probe(_last(events, "steady_state_before")), "after": _probe(after),
-                          "during": during},
+        "steady_states": {
+            "before": _probe(_last(events, "steady_state_before")),
+            "after": _probe(after),
+            "during": during,
+        },
         "run": _activities(events, RUN_STEPS),
         "rollbacks": _activities(events, ROLLBACK_STEPS),
         "healerd": {

@@ -40,7 +40,6 @@ from daemon.store.oneshot import DbCall
 log = structlog.get_logger(__name__)
 
 
-
 def checkpoints_root(db_path: str | os.PathLike[str]) -> Path:
     """`<db_dir>/checkpoints`: see the module docstring for why next to the database."""
     return Path(db_path).absolute().parent / "checkpoints"
@@ -106,13 +105,32 @@ async def take_checkpoint(
     finished = await db(lambda conn: sql.finish_taking(conn, checkpoint_id, "verified", files, size))
     if not finished:  # marked failed meanwhile (a daemon start's fail_interrupted): do not claim success
         await asyncio.to_thread(cf.remove_version, location)
-        return TakeResult(False, checkpoint.name, checkpoint_id, "failed", f"checkpoint {checkpoint.name} #{checkpoint_id} was marked failed while it was being taken")
+        return TakeResult(
+            False,
+            checkpoint.name,
+            checkpoint_id,
+            "failed",
+            f"checkpoint {checkpoint.name} #{checkpoint_id} was marked failed while it was being taken",
+        )
     pruned = await prune(checkpoint.name, checkpoint.keep, db=db)
-    log.info("checkpoint.taken", checkpoint=checkpoint.name, id=checkpoint_id, files=len(files), size_bytes=size, pruned=list(pruned))
+    log.info(
+        "checkpoint.taken",
+        checkpoint=checkpoint.name,
+        id=checkpoint_id,
+        files=len(files),
+        size_bytes=size,
+        pruned=list(pruned),
+    )
     return TakeResult(
-        True, checkpoint.name, checkpoint_id, "verified",
+        True,
+        checkpoint.name,
+        checkpoint_id,
+        "verified",
         f"checkpoint {checkpoint.name} #{checkpoint_id}: {len(files)} file(s), {size} bytes",
-        location, files, size, pruned,
+        location,
+        files,
+        size,
+        pruned,
     )
 
 
@@ -163,7 +181,9 @@ async def _verify_row(row: dict[str, Any], db: DbCall) -> VerifyResult:
     if problems:
         await db(lambda conn: sql.set_status(conn, row["id"], "corrupt"))
         log.error("checkpoint.corrupt", checkpoint=row["name"], id=row["id"], problems=problems)
-        return VerifyResult(False, row["id"], f"checkpoint {row['name']} #{row['id']} is corrupt: {problems[0]}", tuple(problems))
+        return VerifyResult(
+            False, row["id"], f"checkpoint {row['name']} #{row['id']} is corrupt: {problems[0]}", tuple(problems)
+        )
     return VerifyResult(True, row["id"], f"checkpoint {row['name']} #{row['id']}: {len(row['files'])} file(s) intact")
 
 
@@ -171,7 +191,11 @@ async def restore_checkpoint(name: str, *, db: DbCall, checkpoint_id: int | None
     """Verify, then put the files of version `checkpoint_id` (default: newest verified) back in place."""
     row = await _pick(name, checkpoint_id, db)
     if row is None:
-        which = f"version #{checkpoint_id} of checkpoint {name}" if checkpoint_id is not None else f"verified checkpoint {name}"
+        which = (
+            f"version #{checkpoint_id} of checkpoint {name}"
+            if checkpoint_id is not None
+            else f"verified checkpoint {name}"
+        )
         return RestoreResult(False, name, checkpoint_id, f"no {which}")
     verified = await _verify_row(row, db)
     if not verified.ok:
@@ -182,7 +206,9 @@ async def restore_checkpoint(name: str, *, db: DbCall, checkpoint_id: int | None
         log.error("checkpoint.restore_failed", checkpoint=name, id=row["id"], error=str(exc))
         return RestoreResult(False, name, row["id"], f"restore of {name} #{row['id']} failed: {exc}")
     log.info("checkpoint.restored", checkpoint=name, id=row["id"], files=restored)
-    return RestoreResult(True, name, row["id"], f"restored {name} #{row['id']}: {len(restored)} file(s)", tuple(restored))
+    return RestoreResult(
+        True, name, row["id"], f"restored {name} #{row['id']}: {len(restored)} file(s)", tuple(restored)
+    )
 
 
 async def cleanup_interrupted(*, db: DbCall) -> tuple[int, ...]:

@@ -41,18 +41,27 @@ RunStep / Failback → insert the `started` event with `record_started()`, act a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 from daemon.config.models import EscalateStep, FallbackStep, RestoreStep
-from daemon.engine.ladder import IncidentState, LadderState
-from daemon.engine.select import CandidateStats, select
 from daemon.engine.decide_between import (
     dependency_recovered as _dependency_recovered,
+)
+from daemon.engine.decide_between import (
     dur as _dur,
+)
+from daemon.engine.decide_between import (
     flap_count as _flap_count,
+)
+from daemon.engine.decide_between import (
     flapping_passing as _flapping_passing,
+)
+from daemon.engine.decide_between import (
     recheck_after_dependency as _recheck_after_dependency,
+)
+from daemon.engine.decide_between import (
     restart_wait as _restart_wait,
 )
 from daemon.engine.decision import (
@@ -71,6 +80,8 @@ from daemon.engine.decision import (
     Wait,
     nothing_to_heal,
 )
+from daemon.engine.ladder import IncidentState, LadderState
+from daemon.engine.select import CandidateStats, select
 from daemon.timefmt import span as _span
 from daemon.types import BreakerState, Status
 
@@ -124,7 +135,9 @@ def decide(
     if component.suppressed is not None:
         if state in _PASSING and inc is not None:
             return CloseIncident(inc.id, f"breaker {state.value}: incident {inc.id} closes")
-        return Wait(component.suppressed_until, f"{component.suppressed}: checks run and are recorded; no action, no escalation")
+        return Wait(
+            component.suppressed_until, f"{component.suppressed}: checks run and are recorded; no action, no escalation"
+        )
     if inc is not None and inc.flapping and state in _PASSING:
         return _flapping_passing(facts, inc)
     if not requested:
@@ -139,11 +152,15 @@ def decide(
     if inc is None:
         flaps = _flap_count(facts)
         if not requested and flaps >= component.flapping.flaps:
-            return OpenIncident("flapping", (
-                f"breaker {state.value}: flapping ({flaps} incident(s) ended by themselves within "
-                f"{_dur(component.flapping.within.total_seconds())}): "
-                f"one flapping incident opens and stays open until the component is healthy for "
-                f"{_dur(component.flapping.quiet.total_seconds())}"))
+            return OpenIncident(
+                "flapping",
+                (
+                    f"breaker {state.value}: flapping ({flaps} incident(s) ended by themselves within "
+                    f"{_dur(component.flapping.within.total_seconds())}): "
+                    f"one flapping incident opens and stays open until the component is healthy for "
+                    f"{_dur(component.flapping.quiet.total_seconds())}"
+                ),
+            )
         trigger: Literal["operator", "breaker"] = "operator" if requested else "breaker"
         why = "an operator asked for a recovery" if requested else f"breaker {state.value}"
         return OpenIncident(trigger, f"{why}: a new incident opens")
@@ -156,9 +173,14 @@ def decide(
     if inc.flapping and inc.escalation is None:
         first = next(((i, s) for i, s in enumerate(component.recovery) if isinstance(s, EscalateStep)), None)
         if first is not None:
-            return Escalate(first[0], tuple(first[1].notify), "initial",
-                            f"flapping since {_span(now - inc.opened_at)} ago: one escalation for the whole flapping; "
-                            f"escalate → {', '.join(first[1].notify)}", inc.id)
+            return Escalate(
+                first[0],
+                tuple(first[1].notify),
+                "initial",
+                f"flapping since {_span(now - inc.opened_at)} ago: one escalation for the whole flapping; "
+                f"escalate → {', '.join(first[1].notify)}",
+                inc.id,
+            )
 
     recheck = _recheck_after_dependency(facts, inc)
     if recheck is not None:
@@ -239,10 +261,19 @@ def _failback(facts: _Facts) -> Decision:
     elif standby_sick:
         due = ladder.healthy_since
     if now < due:
-        return Wait(due, f"fallback → {fb.candidate} active; primary healthy {_span(now - ladder.healthy_since)}, fails back after {_dur(after)}")
-    why = f"{fb.candidate} is sick and the primary is healthy" if standby_sick else f"primary healthy for {_span(now - ladder.healthy_since)} (≥ {_dur(after)})"
+        return Wait(
+            due,
+            f"fallback → {fb.candidate} active; primary healthy {_span(now - ladder.healthy_since)}, fails back after {_dur(after)}",
+        )
+    why = (
+        f"{fb.candidate} is sick and the primary is healthy"
+        if standby_sick
+        else f"primary healthy for {_span(now - ladder.healthy_since)} (≥ {_dur(after)})"
+    )
     if budget.running >= budget.max_concurrent:
-        return Wait(None, f"global limit: {budget.running}/{budget.max_concurrent} recoveries running; next: failback ({why})")
+        return Wait(
+            None, f"global limit: {budget.running}/{budget.max_concurrent} recoveries running; next: failback ({why})"
+        )
     return Failback(fb.index, fb.candidate, f"failback from {fb.candidate}: {why}", fb.incident_id)
 
 
@@ -255,7 +286,9 @@ def _with_reminder(component: ComponentView, inc: IncidentState, then: Wait | No
     due = esc.last_at + repeat
     if now >= due:
         return Escalate(
-            esc.index, esc.channels, "reminder",
+            esc.index,
+            esc.channels,
+            "reminder",
             f"{then.reason}; reminder {esc.reminders + 1} → {', '.join(esc.channels)} (every {_dur(repeat)}, not acked)",
             inc.id,
         )
@@ -282,7 +315,9 @@ def _walk(facts: _Facts, inc: IncidentState) -> RunStep | Escalate | Wait | Noth
             continue
         if isinstance(step, EscalateStep):
             if inc.escalation is not None:
-                notes.append(f"escalated {_span(now - inc.escalation.first_at)} ago → {', '.join(inc.escalation.channels)}")
+                notes.append(
+                    f"escalated {_span(now - inc.escalation.first_at)} ago → {', '.join(inc.escalation.channels)}"
+                )
                 continue
             notes.append(f"escalate → {', '.join(step.notify)}")
             return Escalate(index, tuple(step.notify), "initial", "; ".join(notes), inc.id)
@@ -306,8 +341,14 @@ def _walk(facts: _Facts, inc: IncidentState) -> RunStep | Escalate | Wait | Noth
             active = ladder.fallback.candidate if ladder.fallback is not None else None
             seed = f"{component.name}|{inc.id}|{index}|{len(used)}|{len(inc.failed_candidates)}"
             pick = select(
-                step.select, step.candidates, component.name, facts.health,
-                {n: v.breaker for n, v in facts.deps.items()}, inc.failed_candidates, facts.stats, seed,
+                step.select,
+                step.candidates,
+                component.name,
+                facts.health,
+                {n: v.breaker for n, v in facts.deps.items()},
+                inc.failed_candidates,
+                facts.stats,
+                seed,
                 exclude=(active,) if active else (),
             )
             if not pick.candidates:
@@ -319,7 +360,9 @@ def _walk(facts: _Facts, inc: IncidentState) -> RunStep | Escalate | Wait | Noth
         woken = _dependency_recovered(facts, inc)
         if rec.next_at is not None and now < rec.next_at and not facts.requested:
             if woken is None:
-                notes.append(f"{name} {len(used)}/{step.attempts} used; next attempt in {_span(rec.next_at - now)} (backoff)")
+                notes.append(
+                    f"{name} {len(used)}/{step.attempts} used; next attempt in {_span(rec.next_at - now)} (backoff)"
+                )
                 return Wait(rec.next_at, "; ".join(notes))
             notes.append(f"backoff of {_span(rec.next_at - now)} cut: {woken} recovered")
         held = None if facts.requested or woken is not None else _restart_wait(facts, inc, step)
@@ -355,7 +398,11 @@ def _repeat_every(component: ComponentView, index: int) -> float | None:
     """The escalating step's reminder spacing; if a reload moved it, the ladder's first escalate step's."""
     steps = component.recovery
     at_index = steps[index] if index < len(steps) else None
-    step = at_index if isinstance(at_index, EscalateStep) else next((s for s in steps if isinstance(s, EscalateStep)), None)
+    step = (
+        at_index
+        if isinstance(at_index, EscalateStep)
+        else next((s for s in steps if isinstance(s, EscalateStep)), None)
+    )
     if step is None or step.repeat_every is None:
         return None
     return step.repeat_every.total_seconds()

@@ -49,14 +49,28 @@ def restart_wait(facts: Any, inc: IncidentState, step: object) -> tuple[float, s
         delay = restart_delay(inc.repeat, getattr(step, "backoff", None) or _DEFAULT_BACKOFF, cap)
         until = inc.opened_at + delay
         if now < until:
-            waits.append((until, (
-                f"restart backoff: incident {inc.repeat + 1} in a row without a long healthy spell; its first "
-                f"action waits {dur(delay)}{' (the cap)' if delay >= cap else ''} after it opened: "
-                f"{span(until - now)} from now"
-            )))
-    if component.cooldown > 0 and ladder.last_success_at is not None and now < ladder.last_success_at + component.cooldown:
+            waits.append(
+                (
+                    until,
+                    (
+                        f"restart backoff: incident {inc.repeat + 1} in a row without a long healthy spell; its first "
+                        f"action waits {dur(delay)}{' (the cap)' if delay >= cap else ''} after it opened: "
+                        f"{span(until - now)} from now"
+                    ),
+                )
+            )
+    if (
+        component.cooldown > 0
+        and ladder.last_success_at is not None
+        and now < ladder.last_success_at + component.cooldown
+    ):
         until = ladder.last_success_at + component.cooldown
-        waits.append((until, f"cooldown after the recovery {span(now - ladder.last_success_at)} ago: until {span(until - now)} from now"))
+        waits.append(
+            (
+                until,
+                f"cooldown after the recovery {span(now - ladder.last_success_at)} ago: until {span(until - now)} from now",
+            )
+        )
     return max(waits) if waits else None
 
 
@@ -71,16 +85,18 @@ def flapping_passing(facts: Any, inc: IncidentState) -> Decision:
     quiet = facts.component.flapping.quiet.total_seconds()
     since = facts.ladder.healthy_since
     if since is not None and facts.now - since >= quiet:
-        return CloseIncident(inc.id, f"flapping ended: healthy for {span(facts.now - since)} (≥ {dur(quiet)}); "
-                                     f"incident {inc.id} closes")
+        return CloseIncident(
+            inc.id, f"flapping ended: healthy for {span(facts.now - since)} (≥ {dur(quiet)}); incident {inc.id} closes"
+        )
     until = None if since is None else since + quiet
     healthy = "not healthy yet" if since is None else f"healthy for {span(facts.now - since)}"
     # no reminder in a good phase: a component that passes is never paged (the property tests pin it)
-    return Wait(until, f"flapping: breaker {facts.breaker.state.value}, {healthy}; the flapping incident ends "
-                       f"after {dur(quiet)} healthy")
+    return Wait(
+        until,
+        f"flapping: breaker {facts.breaker.state.value}, {healthy}; the flapping incident ends "
+        f"after {dur(quiet)} healthy",
+    )
 
 
 def dur(seconds: float) -> str:
     return format_duration(timedelta(seconds=seconds))
-
-

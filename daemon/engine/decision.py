@@ -42,8 +42,14 @@ class ComponentView:
 
     @classmethod
     def from_config(
-        cls, component: Component, status: Status, error_class: str | None, settings: DaemonSettings,
-        checked_at: float | None = None, suppressed: str | None = None, suppressed_until: float | None = None,
+        cls,
+        component: Component,
+        status: Status,
+        error_class: str | None,
+        settings: DaemonSettings,
+        checked_at: float | None = None,
+        suppressed: str | None = None,
+        suppressed_until: float | None = None,
     ) -> ComponentView:
         return cls(
             name=component.name,

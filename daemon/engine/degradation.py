@@ -30,8 +30,8 @@ from typing import Any
 
 from daemon.clock import Clock
 from daemon.config.models import Degradation
-from daemon.types import Level
 from daemon.timefmt import iso
+from daemon.types import Level
 
 LEVELS = (Level.FULL, Level.REDUCED, Level.MINIMAL, Level.EMERGENCY)
 
@@ -212,7 +212,9 @@ class LevelTracker:
             raise ValueError(f"an override must end in the future (until {iso(until)} ≤ now {iso(now)})")
         before = self.level
         self._override = Override(Level(level), until, reason, now)
-        return self._change(before, Cause.OVERRIDE_SET, f"override {self._override.level.value} until {iso(until)}: {reason}")
+        return self._change(
+            before, Cause.OVERRIDE_SET, f"override {self._override.level.value} until {iso(until)}: {reason}"
+        )
 
     def clear_override(self, reason: str = "cleared by operator") -> LevelChange | None:
         if self._override is None:
@@ -220,7 +222,9 @@ class LevelTracker:
         ended = self._override
         self._override = None
         return self._change(
-            ended.level, Cause.OVERRIDE_CLEARED, f"override {ended.level.value} cleared ({reason}); computed level {self._computed.value}"
+            ended.level,
+            Cause.OVERRIDE_CLEARED,
+            f"override {ended.level.value} cleared ({reason}); computed level {self._computed.value}",
         )
 
     # --- persistence ------------------------------------------------------------------------------
@@ -297,4 +301,3 @@ def restore_or_fresh(data: dict[str, Any] | None, config: Degradation, clock: Cl
     except (KeyError, TypeError, ValueError) as exc:
         return LevelTracker(config, clock), f"stored degradation state unusable ({exc!r}); starting at full"
     return LevelTracker.restore(state, config, clock), None
-

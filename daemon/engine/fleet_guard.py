@@ -45,5 +45,7 @@ def plan(shares: list[Share], open_incidents: dict[str, int], max_share: float, 
 
 
 def reason(share: Share, max_share: float) -> str:
-    return (f"{share.hosts_open} of {share.hosts_total} hosts opened {share.component}'s breaker "
-            f"({share.ratio:.0%} > {max_share:.0%}): a shared cause, not fixed by restarting it everywhere")
+    return (
+        f"{share.hosts_open} of {share.hosts_total} hosts opened {share.component}'s breaker "
+        f"({share.ratio:.0%} > {max_share:.0%}): a shared cause, not fixed by restarting it everywhere"
+    )

@@ -12,18 +12,37 @@ import re
 from typing import Any
 
 from daemon.engine.decision import (
-    CloseIncident, Decision, Escalate, Failback, Nothing, OpenIncident, RunStep, Wait, nothing_to_heal,
+    CloseIncident,
+    Decision,
+    Escalate,
+    Failback,
+    Nothing,
+    OpenIncident,
+    RunStep,
+    Wait,
+    nothing_to_heal,
 )
 from daemon.engine.ladder import (
-    FAILBACK, LadderState, note_waiting, on_breaker_closed, open_incident, record_escalation, record_started,
+    FAILBACK,
+    LadderState,
+    note_waiting,
+    on_breaker_closed,
+    open_incident,
+    record_escalation,
+    record_started,
 )
 from daemon.types import BreakerState
 
 #: elapsed times inside a reason ("2.4s", "7m"): blanked when deciding whether a decision is new.
 SPAN = re.compile(r"\d+(?:\.\d+)?(?:ms|s|m|h|d)")
 KINDS = {
-    Wait: "wait", RunStep: "run_step", Escalate: "escalate", Nothing: "nothing", Failback: "failback",
-    OpenIncident: "open_incident", CloseIncident: "close_incident",
+    Wait: "wait",
+    RunStep: "run_step",
+    Escalate: "escalate",
+    Nothing: "nothing",
+    Failback: "failback",
+    OpenIncident: "open_incident",
+    CloseIncident: "close_incident",
 }
 _PASSING = (BreakerState.CLOSED, BreakerState.DISABLED)
 
@@ -43,8 +62,14 @@ def decision_columns(d: Decision) -> dict[str, Any]:
 def decision_key(d: Decision, incident_id: IncidentId) -> DecisionKey:
     """What makes a decision new: its kind, step, incident and reason, with elapsed times blanked."""
     until = getattr(d, "until", None)
-    return (type(d).__name__, getattr(d, "index", None), incident_id, getattr(d, "waiting_on", None),
-            None if until is None else round(until), SPAN.sub("…", d.reason))
+    return (
+        type(d).__name__,
+        getattr(d, "index", None),
+        incident_id,
+        getattr(d, "waiting_on", None),
+        None if until is None else round(until),
+        SPAN.sub("…", d.reason),
+    )
 
 
 def is_quiet(state: LadderState, breaker: BreakerState, last_key: DecisionKey | None) -> bool:
@@ -53,16 +78,23 @@ def is_quiet(state: LadderState, breaker: BreakerState, last_key: DecisionKey | 
     which changes no state: the shortcut does not record it for a healthy component."""
     return (
         breaker in _PASSING
-        and state.incident is None and state.fallback is None and state.in_progress is None
-        and not state.resolved_pending and state.operator_requested_at is None
+        and state.incident is None
+        and state.fallback is None
+        and state.in_progress is None
+        and not state.resolved_pending
+        and state.operator_requested_at is None
         and (last_key is None or last_key == decision_key(nothing_to_heal(breaker), None))
     )
 
 
 def notes_waiting(state: LadderState, d: Decision) -> bool:
     """A Wait naming a dependency the open incident has not noted yet (`incidents.waiting_on` changes)."""
-    return (isinstance(d, Wait) and d.waiting_on is not None and state.incident is not None
-            and state.incident.waiting_on != d.waiting_on)
+    return (
+        isinstance(d, Wait)
+        and d.waiting_on is not None
+        and state.incident is not None
+        and state.incident.waiting_on != d.waiting_on
+    )
 
 
 def is_recorded(state: LadderState, d: Decision, last_key: DecisionKey | None, incident_id: IncidentId) -> bool:

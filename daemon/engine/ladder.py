@@ -26,8 +26,9 @@ from __future__ import annotations
 import enum
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 from daemon.policies.backoff import next_delay
 from daemon.types import BreakerState, Status
@@ -208,8 +209,9 @@ def open_incident(state: LadderState, incident_id: int | str, trigger: str, now:
         raise ValueError(f"incident {state.incident.id} is still open")
     return replace(
         state,
-        incident=IncidentState(id=incident_id, opened_at=now, trigger=trigger, repeat=state.repeats,
-                               flapping=trigger == "flapping"),
+        incident=IncidentState(
+            id=incident_id, opened_at=now, trigger=trigger, repeat=state.repeats, flapping=trigger == "flapping"
+        ),
         last_incident_id=incident_id,
         repeats=state.repeats + 1,
     )
@@ -224,7 +226,9 @@ def on_breaker_closed(state: LadderState, now: float) -> LadderState:
     if inc.escalation is not None:
         pending = pending + (PendingResolved(inc.id, inc.escalation.index, inc.escalation.channels, now, inc.flapping),)
     # an incident that ended by itself is a flap; the flapping that ended must not count again
-    opens = () if inc.flapping else state.flap_opens if inc.healed else (state.flap_opens + (inc.opened_at,))[-_FLAP_KEEP:]
+    opens = (
+        () if inc.flapping else state.flap_opens if inc.healed else (state.flap_opens + (inc.opened_at,))[-_FLAP_KEEP:]
+    )
     return replace(state, incident=None, resolved_pending=pending, flap_opens=opens)
 
 
@@ -259,8 +263,11 @@ def record_started(
         steps[key] = replace(rec, attempts=rec.attempts + (now,))
     incident = state.incident
     if incident is not None and strategy != FAILBACK:
-        incident = replace(incident, actions=incident.actions + 1,
-                           first_action_at=incident.first_action_at if incident.first_action_at is not None else now)
+        incident = replace(
+            incident,
+            actions=incident.actions + 1,
+            first_action_at=incident.first_action_at if incident.first_action_at is not None else now,
+        )
     return replace(
         state,
         steps=steps,

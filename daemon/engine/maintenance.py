@@ -9,7 +9,7 @@ middle of a window is in it at once, and a window that ended while it was down i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.config.models import MaintenanceWindow
@@ -38,7 +38,7 @@ class Period:
         what = f"maintenance window {self.name}" if self.kind == "window" else "silenced"
         who = "" if self.component is None else f" ({self.component})"
         why = f": {self.reason}" if self.reason else ""
-        ends = datetime.fromtimestamp(self.ends_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        ends = datetime.fromtimestamp(self.ends_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"{what}{who}{why}; until {ends}"
 
 
@@ -51,7 +51,7 @@ def occurrence(window: MaintenanceWindow, now: float) -> tuple[float, float] | N
 
         trigger = CronTrigger.from_crontab(window.cron, timezone=tz)
         found = None
-        fire = trigger.get_next_fire_time(None, datetime.fromtimestamp(now - duration, timezone.utc))
+        fire = trigger.get_next_fire_time(None, datetime.fromtimestamp(now - duration, UTC))
         for _ in range(_MAX_FIRES):
             if fire is None or fire.timestamp() > now:
                 break

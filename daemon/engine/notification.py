@@ -36,7 +36,9 @@ class Notification:
 
     def text(self) -> str:
         """One line for chat (Slack's `text`), email subjects and logs."""
-        what = {"resolved": "resolved", "reminder": "still failing", "initial": "needs attention"}.get(self.kind, self.kind)
+        what = {"resolved": "resolved", "reminder": "still failing", "initial": "needs attention"}.get(
+            self.kind, self.kind
+        )
         incident = f" (incident {self.incident})" if self.incident is not None else ""
         line = f"healerd@{self.host}: {self.component} {what}{incident}: {self.status}"
         if self.reason:
@@ -76,5 +78,3 @@ def incident_link(base: str | None, incident: int | str | None) -> str | None:
     if "{incident}" in base:
         return base.replace("{incident}", str(incident))
     return base + str(incident) if base.endswith(("/", "=")) else f"{base}/{incident}"
-
-

@@ -43,8 +43,9 @@ def combine(messages: Sequence[Notification]) -> Notification:
         # one incident's messages (an initial and its reminder) keep what they share
         incident=next(iter(incidents)) if len(incidents) == 1 else None,
         kind=kind,
-        status=ordered[-1].status if single else
-        f"{len(ordered)} {'resolved' if kind == 'resolved' else 'escalations'} for {len(names)} component(s)",
+        status=ordered[-1].status
+        if single
+        else f"{len(ordered)} {'resolved' if kind == 'resolved' else 'escalations'} for {len(names)} component(s)",
         reason=" | ".join(lines),
         error=ordered[-1].error if single else None,
         link=next(iter(links)) if len(links) == 1 else None,

@@ -115,7 +115,7 @@ class PidWatcher:
 
     @property
     def mode(self) -> str:
-        """"pidfd" while pidfds work here, "poll" once we fell back (or were told to)."""
+        """ "pidfd" while pidfds work here, "poll" once we fell back (or were told to)."""
         return "pidfd" if self._pidfd_ok else "poll"
 
     @property

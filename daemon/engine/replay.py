@@ -17,15 +17,23 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from daemon.config.models import EscalateStep, HealerdConfig
 from daemon.engine.breaker import CircuitBreaker
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
-    BreakerView, CheckpointView, CloseIncident, ComponentView, DepView, Escalate, Failback, GlobalBudget,
-    OpenIncident, RunStep,
+    BreakerView,
+    CheckpointView,
+    CloseIncident,
+    ComponentView,
+    DepView,
+    Escalate,
+    Failback,
+    GlobalBudget,
+    OpenIncident,
+    RunStep,
 )
 from daemon.engine.heal_apply import applied, decision_columns, decision_key, heals_breaker, is_quiet, is_recorded
 from daemon.engine.ladder import LadderState, Outcome, observe_health, record_ack, record_finished
@@ -110,8 +118,15 @@ class ReplayResult:
 
 
 class Replay:
-    def __init__(self, config: HealerdConfig, outcomes: Outcomes | None, *, checkpoints: Iterable[CheckpointView] = (),
-                 acks: dict[str, list[float]] | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        config: HealerdConfig,
+        outcomes: Outcomes | None,
+        *,
+        checkpoints: Iterable[CheckpointView] = (),
+        acks: dict[str, list[float]] | None = None,
+        seed: int = 0,
+    ) -> None:
         """outcomes None: judge each action by the results that follow it, like the daemon's verifier (a
         passing check after its start heals it, none within `verify_within` fails it) — shadow mode."""
         self.config = config
@@ -134,7 +149,7 @@ class Replay:
         self.decisions: dict[str, list[dict]] = {n: [] for n in self.comps}
         self.incidents: dict[str, list[SimIncident]] = {n: [] for n in self.comps}
         self.transitions: dict[str, list[dict]] = {n: [] for n in self.comps}
-        self.synthetic: dict[str, int] = {n: 0 for n in self.comps}
+        self.synthetic: dict[str, int] = dict.fromkeys(self.comps, 0)
         self.results = 0
         self.start: float | None = None
         #: decide()'s inputs that are frozen values: one per running count, one per component and instant
@@ -197,8 +212,15 @@ class Replay:
 
     def result(self) -> ReplayResult:
         end = self.clock.t
-        return ReplayResult(self.decisions, self.incidents, self.transitions, self.synthetic, self.results,
-                            self.start, end if self.start is not None else None)
+        return ReplayResult(
+            self.decisions,
+            self.incidents,
+            self.transitions,
+            self.synthetic,
+            self.results,
+            self.start,
+            end if self.start is not None else None,
+        )
 
     def _schedule(self, at: float, name: str, kind: str) -> None:
         self._seq += 1
@@ -231,8 +253,9 @@ class Replay:
         changed = status is not comp.status
         comp.status, comp.error_class, comp.checked_at, comp.maintenance = status, error_class, ts, maintenance
         transitions = comp.breaker.feed(status, error_class)
-        comp.ladder = observe_health(comp.ladder, status, comp.breaker.state, ts, self._reset_after,
-                                     self._repeats_reset)
+        comp.ladder = observe_health(
+            comp.ladder, status, comp.breaker.state, ts, self._reset_after, self._repeats_reset
+        )
         if changed or transitions:
             self._touch(comp)
         if transitions:
@@ -247,8 +270,9 @@ class Replay:
             return
         self._touch(comp)
         for t in transitions:
-            self.transitions[comp.name].append({"ts": t.at_wall, "from": t.from_state.value, "to": t.to_state.value,
-                                                "reason": t.reason})
+            self.transitions[comp.name].append(
+                {"ts": t.at_wall, "from": t.from_state.value, "to": t.to_state.value, "reason": t.reason}
+            )
             if t.to_state is BreakerState.OPEN:
                 comp.last_open_at = t.at_wall
                 if t.open_until_wall is not None:
@@ -266,15 +290,28 @@ class Replay:
             budget = self._budgets.get(self._running)
             if budget is None:
                 budget = self._budgets[self._running] = GlobalBudget.from_settings(self._running, self.settings)
-            d = decide(self._view(comp, now), BreakerView(comp.breaker.state), state, self._dep_views(),
-                       budget, health, self._checkpoints_at(now), now, {})
+            d = decide(
+                self._view(comp, now),
+                BreakerView(comp.breaker.state),
+                state,
+                self._dep_views(),
+                budget,
+                health,
+                self._checkpoints_at(now),
+                now,
+                {},
+            )
             incident_id = self._incident_of(state, d)
             new = applied(state, d, now, incident_id)
             if is_recorded(state, d, comp.last_key, incident_id):
                 self._record(comp, d, now, incident_id)
             if new is None:
                 until = getattr(d, "until", None)
-                if until is not None and until > now and (comp.wake_at is None or until < comp.wake_at or comp.wake_at <= now):
+                if (
+                    until is not None
+                    and until > now
+                    and (comp.wake_at is None or until < comp.wake_at or comp.wake_at <= now)
+                ):
                     comp.wake_at = until
                     self._schedule(until, comp.name, "wake")
                 return
@@ -292,8 +329,9 @@ class Replay:
 
     def _record(self, comp: _Comp, d, now: float, incident_id) -> None:
         comp.last_key = decision_key(d, incident_id)
-        self.decisions[comp.name].append({"ts": now, "incident": incident_id, "reason": d.reason,
-                                          **decision_columns(d)})
+        self.decisions[comp.name].append(
+            {"ts": now, "incident": incident_id, "reason": d.reason, **decision_columns(d)}
+        )
 
     def _side_effects(self, comp: _Comp, d, now: float, incident_id) -> None:
         incidents = self.incidents[comp.name]
@@ -329,13 +367,26 @@ class Replay:
         if self.outcomes is None:
             guess = Guess(False, verify, "observed", "verified by the results that followed (shadow)", candidate)
         else:
-            guess = self.outcomes.guess(comp.name, strategy, d.index, comp.error_class, now, verify, failback,
-                                        candidate)
+            guess = self.outcomes.guess(
+                comp.name, strategy, d.index, comp.error_class, now, verify, failback, candidate
+            )
         # the history's own verdict came at a recorded instant (its verifying check is in the record)
         recorded_end = guess.matched.finished_at if guess.matched is not None else None
         ends = recorded_end if recorded_end is not None else now + guess.duration
-        action = SimAction(comp.name, d.incident_id, strategy, d.index, 1 if failback else d.attempt, now,
-                           max(now, ends), guess.succeeded, guess.basis, guess.rule, guess.candidate, failback)
+        action = SimAction(
+            comp.name,
+            d.incident_id,
+            strategy,
+            d.index,
+            1 if failback else d.attempt,
+            now,
+            max(now, ends),
+            guess.succeeded,
+            guess.basis,
+            guess.rule,
+            guess.candidate,
+            failback,
+        )
         inc = self._incident(comp.name, d.incident_id)
         if inc is not None:
             inc.actions.append(action)
@@ -357,9 +408,14 @@ class Replay:
             config_step = None if isinstance(d, Failback) else step
             comp.ladder = record_finished(comp.ladder, config_step, outcome, at, self.rng, candidate=guess.candidate)
         if heals_breaker(d, guess.succeeded):
-            self._transitions(comp, comp.breaker.recovered(
-                f"verified recovery: {d.strategy} (step {d.index + 1}) of incident {d.incident_id}; "
-                "half-open probes decide"), at)
+            self._transitions(
+                comp,
+                comp.breaker.recovered(
+                    f"verified recovery: {d.strategy} (step {d.index + 1}) of incident {d.incident_id}; "
+                    "half-open probes decide"
+                ),
+                at,
+            )
             if guess.basis in ("estimated", "assumed") and comp.status.is_failure:
                 comp.healed = True
         self._pass(comp, at)
@@ -373,8 +429,13 @@ class Replay:
         if cached is not None and cached[0] == key:
             return cached[1]
         view = ComponentView.from_config(
-            self.config.components[comp.name], comp.status, comp.error_class, self.settings,
-            checked_at=comp.checked_at, suppressed="maintenance or silence (recorded)" if comp.maintenance else None)
+            self.config.components[comp.name],
+            comp.status,
+            comp.error_class,
+            self.settings,
+            checked_at=comp.checked_at,
+            suppressed="maintenance or silence (recorded)" if comp.maintenance else None,
+        )
         self._views[comp.name] = (key, view)
         return view
 

@@ -48,16 +48,24 @@ _CHANGE, _DETAIL = 0, 1
 
 def quiet(comp: _Comp) -> bool:
     """Whether plain healthy results of this component can be folded (see the module docstring)."""
-    return (comp.status is Status.HEALTHY and comp.error_class is None and not comp.maintenance
-            and comp.ladder.healthy_since is not None and comp.running is None and not comp.healed and comp.breaker.absorbs(Status.HEALTHY)
-            and is_quiet(comp.ladder, comp.breaker.state, comp.last_key))
+    return (
+        comp.status is Status.HEALTHY
+        and comp.error_class is None
+        and not comp.maintenance
+        and comp.ladder.healthy_since is not None
+        and comp.running is None
+        and not comp.healed
+        and comp.breaker.absorbs(Status.HEALTHY)
+        and is_quiet(comp.ladder, comp.breaker.state, comp.last_key)
+    )
 
 
 def fold(replay: Replay, comp: _Comp, count: int, last: float) -> None:
     """`count` plain healthy results of a quiet component, the last at `last`, in one step."""
     comp.breaker.feed_many(Status.HEALTHY, None, count)
-    comp.ladder = observe_health(comp.ladder, Status.HEALTHY, comp.breaker.state, last, replay._reset_after,
-                                 replay._repeats_reset)
+    comp.ladder = observe_health(
+        comp.ladder, Status.HEALTHY, comp.breaker.state, last, replay._reset_after, replay._repeats_reset
+    )
     comp.checked_at = last
     replay._apply_acks(comp, last)
     replay.results += count
@@ -66,7 +74,7 @@ def fold(replay: Replay, comp: _Comp, count: int, last: float) -> None:
 class _Detail:
     """One component's results, read a few at a time while it is not quiet."""
 
-    __slots__ = ("rows", "at", "limit")
+    __slots__ = ("at", "limit", "rows")
 
     def __init__(self) -> None:
         self.rows: list[tuple] = []
@@ -79,7 +87,7 @@ def run_folded(replay: Replay, source: FoldSource, until: float | None = None) -
     comps, timers = replay.comps, replay._timers
     names = [n for n in source.ids if n in comps]
     #: a component's last fed or folded position: (ts, id)
-    pos: dict[str, tuple[float, int] | None] = {n: None for n in names}
+    pos: dict[str, tuple[float, int] | None] = dict.fromkeys(names)
     detail: dict[str, _Detail] = {}
     heap: list[tuple] = []
     last_ts: float | None = None
@@ -149,4 +157,3 @@ def run_folded(replay: Replay, source: FoldSource, until: float | None = None) -
     replay.advance(end)
     replay.clock.t = max(replay.clock.t, end)
     return replay.result()
-

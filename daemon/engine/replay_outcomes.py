@@ -22,8 +22,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Literal
 
-RULE = ("estimated from recorded outcomes of the same (component, strategy, error class), else (component, "
-        "strategy): healed when at least half succeeded; none recorded: failed")
+RULE = (
+    "estimated from recorded outcomes of the same (component, strategy, error class), else (component, "
+    "strategy): healed when at least half succeeded; none recorded: failed"
+)
 
 
 @dataclass(frozen=True)
@@ -67,40 +69,80 @@ class Outcomes:
     tolerance: dict[str, float] = field(default_factory=dict)
     _used: set[int] = field(default_factory=set)
 
-    def guess(self, component: str, strategy: str, step: int, error_class: str | None, at: float,
-              verify_within: float, failback: bool = False, candidate: str | None = None) -> Guess:
+    def guess(
+        self,
+        component: str,
+        strategy: str,
+        step: int,
+        error_class: str | None,
+        at: float,
+        verify_within: float,
+        failback: bool = False,
+        candidate: str | None = None,
+    ) -> Guess:
         match = self._match(component, strategy, step, at, failback)
         if match is not None and match.finished_at is not None and match.status in ("succeeded", "failed"):
             self._used.add(id(match))
-            return Guess(match.status == "succeeded", max(0.0, match.finished_at - match.started_at), "recorded",
-                         f"the history ran it at {match.started_at:.3f}: {match.status}",
-                         match.candidate or candidate, match)
+            return Guess(
+                match.status == "succeeded",
+                max(0.0, match.finished_at - match.started_at),
+                "recorded",
+                f"the history ran it at {match.started_at:.3f}: {match.status}",
+                match.candidate or candidate,
+                match,
+            )
         if self.assume is not None:
             healed = self.assume == "healed"
-            return Guess(healed, self.fast_every if healed else verify_within, "assumed",
-                         f"--assume {self.assume}", candidate)
-        pool = [r for r in self.recorded if r.component == component and r.strategy == strategy
-                and r.failback == failback and r.status in ("succeeded", "failed")]
+            return Guess(
+                healed, self.fast_every if healed else verify_within, "assumed", f"--assume {self.assume}", candidate
+            )
+        pool = [
+            r
+            for r in self.recorded
+            if r.component == component
+            and r.strategy == strategy
+            and r.failback == failback
+            and r.status in ("succeeded", "failed")
+        ]
         same_error = [r for r in pool if r.error_class == error_class]
         basis = same_error or pool
         if not basis:
-            return Guess(False, verify_within, "estimated", f"no recorded outcome of {strategy} on {component}: "
-                         "counted as failed", candidate)
+            return Guess(
+                False,
+                verify_within,
+                "estimated",
+                f"no recorded outcome of {strategy} on {component}: counted as failed",
+                candidate,
+            )
         wins = sum(r.status == "succeeded" for r in basis)
         healed = 2 * wins >= len(basis)
-        durations = [r.finished_at - r.started_at for r in basis
-                     if r.finished_at is not None and (r.status == "succeeded") == healed]
+        durations = [
+            r.finished_at - r.started_at
+            for r in basis
+            if r.finished_at is not None and (r.status == "succeeded") == healed
+        ]
         duration = statistics.median(durations) if durations else (self.fast_every if healed else verify_within)
         scope = f"error {error_class or 'none'}" if same_error else "any error class"
-        return Guess(healed, max(0.0, duration), "estimated",
-                     f"{wins}/{len(basis)} recorded {strategy} on {component} ({scope}) succeeded", candidate)
+        return Guess(
+            healed,
+            max(0.0, duration),
+            "estimated",
+            f"{wins}/{len(basis)} recorded {strategy} on {component} ({scope}) succeeded",
+            candidate,
+        )
 
     def _match(self, component: str, strategy: str, step: int, at: float, failback: bool) -> RecordedAction | None:
         tol = self.tolerance.get(component, 1.0)
         best = None
         for r in self.recorded:
-            if (r.component != component or r.strategy != strategy or r.step != step or r.failback != failback
-                    or id(r) in self._used or abs(r.started_at - at) > tol):
+            if (
+                r.component != component
+                or r.strategy != strategy
+                or r.step != step
+                or r.failback != failback
+                or id(r) in self._used
+                or abs(r.started_at - at) > tol
+            ):
                 continue
             if best is None or abs(r.started_at - at) < abs(best.started_at - at):
                 best = r

@@ -35,12 +35,25 @@ def span(seconds: float) -> str:
 
 def _incident(inc: SimIncident) -> dict[str, Any]:
     return {
-        "id": inc.id, "opened_at": inc.opened_at, "closed_at": inc.closed_at, "trigger": inc.trigger,
+        "id": inc.id,
+        "opened_at": inc.opened_at,
+        "closed_at": inc.closed_at,
+        "trigger": inc.trigger,
         "breaker_opened_at": inc.breaker_opened_at,
-        "actions": [{"strategy": "failback" if a.failback else a.strategy, "step": a.step, "attempt": a.attempt,
-                     "started_at": a.started_at, "finished_at": a.finished_at,
-                     "outcome": "healed" if a.succeeded else "failed", "basis": a.basis, "rule": a.rule,
-                     "candidate": a.candidate} for a in inc.actions],
+        "actions": [
+            {
+                "strategy": "failback" if a.failback else a.strategy,
+                "step": a.step,
+                "attempt": a.attempt,
+                "started_at": a.started_at,
+                "finished_at": a.finished_at,
+                "outcome": "healed" if a.succeeded else "failed",
+                "basis": a.basis,
+                "rule": a.rule,
+                "candidate": a.candidate,
+            }
+            for a in inc.actions
+        ],
         "escalations": [{"ts": ts, "kind": kind, "channels": list(channels)} for ts, kind, channels in inc.escalations],
     }
 
@@ -52,7 +65,9 @@ def summarise(result: ReplayResult, recorded: dict[str, dict[str, list[dict]]]) 
         rec = recorded.get(name, {})
         sim_incidents = result.incidents[name]
         sim_actions = Counter(("failback" if a.failback else a.strategy) for i in sim_incidents for a in i.actions)
-        rec_actions = Counter(("failback" if e["action"] == "deactivate" else e["strategy"]) for e in rec.get("events", []))
+        rec_actions = Counter(
+            ("failback" if e["action"] == "deactivate" else e["strategy"]) for e in rec.get("events", [])
+        )
         sim_pages = sum(len(ch) for i in sim_incidents for _, kind, ch in i.escalations if kind != "resolved")
         rec_pages = sum(1 for e in rec.get("escalations", []) if e["kind"] != "resolved")
         sim_first = min((ts for i in sim_incidents for ts, kind, _ in i.escalations if kind == "initial"), default=None)
@@ -61,23 +76,35 @@ def summarise(result: ReplayResult, recorded: dict[str, dict[str, list[dict]]]) 
         sim_opens = sum(1 for t in result.transitions[name] if t["to"] == "open")
         entry: dict[str, Any] = {
             "replayed": {
-                "breaker_opens": sim_opens, "incidents": len(sim_incidents), "actions": dict(sim_actions),
-                "pages": sim_pages, "first_escalation": sim_first, "estimated_outcomes": len(estimated),
+                "breaker_opens": sim_opens,
+                "incidents": len(sim_incidents),
+                "actions": dict(sim_actions),
+                "pages": sim_pages,
+                "first_escalation": sim_first,
+                "estimated_outcomes": len(estimated),
                 "synthetic_healthy_results": result.synthetic.get(name, 0),
                 "incident_detail": [_incident(i) for i in sim_incidents],
                 "decisions": result.decisions[name],
             },
             "recorded": {
-                "breaker_opens": len(rec.get("opens", [])), "incidents": len(rec.get("incidents", [])),
-                "actions": dict(rec_actions), "pages": rec_pages, "first_escalation": rec_first,
+                "breaker_opens": len(rec.get("opens", [])),
+                "incidents": len(rec.get("incidents", [])),
+                "actions": dict(rec_actions),
+                "pages": rec_pages,
+                "first_escalation": rec_first,
                 "incident_detail": rec.get("incidents", []),
                 "decisions": rec.get("decisions", []),
             },
         }
         entry["difference"] = difference(entry)
         components[name] = entry
-    return {"start": result.start, "end": result.end, "results": result.results, "estimate_rule": RULE,
-            "components": components}
+    return {
+        "start": result.start,
+        "end": result.end,
+        "results": result.results,
+        "estimate_rule": RULE,
+        "components": components,
+    }
 
 
 def difference(entry: dict[str, Any]) -> str:
@@ -111,26 +138,36 @@ def table(summary: dict[str, Any]) -> str:
         new, old = entry["replayed"], entry["recorded"]
         lines.append("")
         lines.append(f"{name}: {entry['difference']}")
-        lines.append(f"  replayed: {new['breaker_opens']} breaker opens, {new['incidents']} incidents, "
-                     f"actions {_counts(new['actions'])}, pages {new['pages']}")
-        lines.append(f"  recorded: {old['breaker_opens']} breaker opens, {old['incidents']} incidents, "
-                     f"actions {_counts(old['actions'])}, pages {old['pages']}")
+        lines.append(
+            f"  replayed: {new['breaker_opens']} breaker opens, {new['incidents']} incidents, "
+            f"actions {_counts(new['actions'])}, pages {new['pages']}"
+        )
+        lines.append(
+            f"  recorded: {old['breaker_opens']} breaker opens, {old['incidents']} incidents, "
+            f"actions {_counts(old['actions'])}, pages {old['pages']}"
+        )
         for inc in new["incident_detail"]:
-            lines.append(f"  incident {inc['id']} ({inc['trigger']}): opened {stamp(inc['opened_at'])}, "
-                         f"breaker opened {stamp(inc['breaker_opened_at'])}, closed {stamp(inc['closed_at'])}")
+            lines.append(
+                f"  incident {inc['id']} ({inc['trigger']}): opened {stamp(inc['opened_at'])}, "
+                f"breaker opened {stamp(inc['breaker_opened_at'])}, closed {stamp(inc['closed_at'])}"
+            )
             for a in inc["actions"]:
                 label = "recorded" if a["basis"] == "recorded" else f"{a['basis'].upper()}: {a['rule']}"
-                lines.append(f"    {stamp(a['started_at'])} {a['strategy']} step {a['step'] + 1} attempt {a['attempt']}"
-                             f"{' → ' + a['candidate'] if a['candidate'] else ''}: {a['outcome']} "
-                             f"at {stamp(a['finished_at'])} [{label}]")
+                lines.append(
+                    f"    {stamp(a['started_at'])} {a['strategy']} step {a['step'] + 1} attempt {a['attempt']}"
+                    f"{' → ' + a['candidate'] if a['candidate'] else ''}: {a['outcome']} "
+                    f"at {stamp(a['finished_at'])} [{label}]"
+                )
             for e in inc["escalations"]:
                 lines.append(f"    {stamp(e['ts'])} escalation {e['kind']} → {', '.join(e['channels'])}")
         exhausted = [d for d in new["decisions"] if d["kind"] == "escalate" and " used in " in d["reason"]]
         for d in exhausted[:3]:
             lines.append(f"    {stamp(d['ts'])} budget spent: {d['reason']}")
         if new["synthetic_healthy_results"]:
-            lines.append(f"  ESTIMATED: {new['synthetic_healthy_results']} recorded failing results replayed as "
-                         "healthy after an estimated heal")
+            lines.append(
+                f"  ESTIMATED: {new['synthetic_healthy_results']} recorded failing results replayed as "
+                "healthy after an estimated heal"
+            )
     lines.append("")
     lines.append(f"estimates: {summary['estimate_rule']}")
     return "\n".join(lines)

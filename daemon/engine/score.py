@@ -148,9 +148,7 @@ def assess(obs: Observation, now: float, *, degraded_weight: float = 0.5, stale_
     age = now - obs.last_ts
     limit = stale_after * obs.every_s
     if age > limit:
-        return part(
-            Condition.STALE, None, f"stale: last result {age:.0f}s ago > {stale_after}×{obs.every_s:g}s"
-        )
+        return part(Condition.STALE, None, f"stale: last result {age:.0f}s ago > {stale_after}×{obs.every_s:g}s")
     status = Status(obs.status)
     if status is Status.HEALTHY:
         return part(Condition.HEALTHY, 1.0, "healthy")
@@ -171,9 +169,7 @@ def compute_score(
     """The weighted availability of the known components, in percent; None when none is known."""
     if not 0 <= degraded_weight <= 1:
         raise ValueError(f"degraded_weight must be within 0..1, got {degraded_weight}")
-    parts = tuple(
-        assess(o, now, degraded_weight=degraded_weight, stale_after=stale_after) for o in observations
-    )
+    parts = tuple(assess(o, now, degraded_weight=degraded_weight, stale_after=stale_after) for o in observations)
     names = [p.name for p in parts]
     if len(set(names)) != len(names):
         raise ValueError(f"a component is observed twice: {sorted(n for n in set(names) if names.count(n) > 1)}")
@@ -183,4 +179,3 @@ def compute_score(
         return Score(None, parts)
     value = round(100.0 * sum(weight * health for weight, health in known) / total, 6)
     return Score(value, parts)
-

@@ -9,8 +9,8 @@ the same choice (decisions are replayable), while successive attempts and incide
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from daemon.types import BreakerState, Status
 

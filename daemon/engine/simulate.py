@@ -22,8 +22,9 @@ Static rules (no scenario needed):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from daemon.config.durations import format_duration
 from daemon.config.models import EscalateStep, HealerdConfig, RetryStep, SystemdCheck
@@ -74,8 +75,11 @@ def _stream(config: HealerdConfig, duration: float, pattern: Mapping[str, Any], 
 
 def _run(config: HealerdConfig, pattern: Mapping[str, Any], duration: float, t0: float = 1_800_000_000.0):
     checkpoints = [CheckpointView(n, 0, t0 - 60, True) for n in config.checkpoints]
-    replay = Replay(config, Outcomes([], assume="failed", fast_every=config.settings.daemon.fast_every.total_seconds()),
-                    checkpoints=checkpoints)
+    replay = Replay(
+        config,
+        Outcomes([], assume="failed", fast_every=config.settings.daemon.fast_every.total_seconds()),
+        checkpoints=checkpoints,
+    )
     return replay.run(_stream(config, duration, pattern, t0), until=t0 + duration), t0
 
 
@@ -106,25 +110,53 @@ def scenarios(config: HealerdConfig, escalate_within: float = MINUTES_10) -> lis
         actions, pages, first = _tally(result, name)
         if not any(isinstance(s, EscalateStep) for s in component.recovery):
             # a note, not a problem: not paging for a standby or a batch job can be the operator's choice
-            out.append(Finding(name, f"down {_dur(escalate_within)}: {actions} actions, then nothing: no escalate "
-                                      "step, a failure nothing fixes is never told to a human", problem=False))
+            out.append(
+                Finding(
+                    name,
+                    f"down {_dur(escalate_within)}: {actions} actions, then nothing: no escalate "
+                    "step, a failure nothing fixes is never told to a human",
+                    problem=False,
+                )
+            )
         elif first is None:
-            out.append(Finding(name, f"down {_dur(escalate_within)}: the ladder does not reach escalate within "
-                                      f"{_dur(escalate_within)} with every action failing ({actions} actions)"))
+            out.append(
+                Finding(
+                    name,
+                    f"down {_dur(escalate_within)}: the ladder does not reach escalate within "
+                    f"{_dur(escalate_within)} with every action failing ({actions} actions)",
+                )
+            )
         else:
-            out.append(Finding(name, f"down {_dur(escalate_within)}: {actions} actions, escalates after "
-                                      f"{_dur(first - t0)}", problem=False))
+            out.append(
+                Finding(
+                    name,
+                    f"down {_dur(escalate_within)}: {actions} actions, escalates after {_dur(first - t0)}",
+                    problem=False,
+                )
+            )
         result, _ = _run(config, {name: _flapping}, MINUTES_10)
         actions, pages, _first = _tally(result, name)
-        out.append(Finding(name, f"flapping every 30s for 10m: {len(result.incidents[name])} incidents, "
-                                  f"{actions} actions, {pages} pages", problem=False))
+        out.append(
+            Finding(
+                name,
+                f"flapping every 30s for 10m: {len(result.incidents[name])} incidents, "
+                f"{actions} actions, {pages} pages",
+                problem=False,
+            )
+        )
         for dep in component.depends_on:
             if dep not in config.components:
                 continue
             result, _ = _run(config, {dep: _down, name: _down}, MINUTES_10)
             actions, _pages, _first = _tally(result, name)
-            out.append(Finding(name, f"{dep} down 10m: {name} took {actions} actions"
-                                      + ("" if actions else " (it waits for its dependency)"), problem=actions > 0))
+            out.append(
+                Finding(
+                    name,
+                    f"{dep} down 10m: {name} took {actions} actions"
+                    + ("" if actions else " (it waits for its dependency)"),
+                    problem=actions > 0,
+                )
+            )
         if component.check.degraded_over is not None:
             result, _ = _run(config, {name: _slow}, MINUTES_10)
             actions, _pages, _first = _tally(result, name)
@@ -147,12 +179,22 @@ def verify_windows(config: HealerdConfig) -> list[Finding]:
             verify = step.verify_within.total_seconds()
             where = f"recovery[{index}] ({step.strategy})"
             if verify < component.check.timeout.total_seconds():
-                out.append(Finding(name, f"{where}: verify_within {_dur(verify)} is shorter than the check timeout "
-                                          f"{_dur(component.check.timeout.total_seconds())}: a slow check can never verify it"))
+                out.append(
+                    Finding(
+                        name,
+                        f"{where}: verify_within {_dur(verify)} is shorter than the check timeout "
+                        f"{_dur(component.check.timeout.total_seconds())}: a slow check can never verify it",
+                    )
+                )
             elif verify < needed:
-                out.append(Finding(name, f"{where}: verify_within {_dur(verify)} is shorter than the check cadence × "
-                                          f"half_open_successes ({_dur(every)} × {successes} = {_dur(needed)}): "
-                                          "the step is judged before the breaker can confirm it"))
+                out.append(
+                    Finding(
+                        name,
+                        f"{where}: verify_within {_dur(verify)} is shorter than the check cadence × "
+                        f"half_open_successes ({_dur(every)} × {successes} = {_dur(needed)}): "
+                        "the step is judged before the breaker can confirm it",
+                    )
+                )
     return out
 
 
@@ -181,8 +223,14 @@ def unit_actions(config: HealerdConfig) -> list[tuple[str, int, Any, str]]:
 def _unit_of(component) -> str | None:
     if isinstance(component.check, SystemdCheck):
         return component.check.unit
-    return next((restarted_unit(s.action.run) for s in component.recovery
-                 if isinstance(s, RetryStep) and restarted_unit(s.action.run)), None)
+    return next(
+        (
+            restarted_unit(s.action.run)
+            for s in component.recovery
+            if isinstance(s, RetryStep) and restarted_unit(s.action.run)
+        ),
+        None,
+    )
 
 
 def _same_unit(a: str, b: str) -> bool:
@@ -198,8 +246,13 @@ def dependency_restarts(config: HealerdConfig) -> list[Finding]:
                 continue
             dependents = [d for d in config.dependents(owner) if d != name]
             if dependents:
-                out.append(Finding(name, f"recovery[{index}] ({step.strategy}) restarts {unit}, the unit of {owner}, "
-                                          f"which {', '.join(dependents)} depend(s) on: healing {name} takes them down"))
+                out.append(
+                    Finding(
+                        name,
+                        f"recovery[{index}] ({step.strategy}) restarts {unit}, the unit of {owner}, "
+                        f"which {', '.join(dependents)} depend(s) on: healing {name} takes them down",
+                    )
+                )
     return out
 
 
@@ -213,17 +266,27 @@ def unit_limits(config: HealerdConfig, shown: Mapping[str, Mapping[str, str] | N
         where = f"recovery[{index}] ({step.strategy}) restarts {unit}"
         restart = props.get("Restart", "no")
         if restart not in ("", "no"):
-            out.append(Finding(name, f"{where}, which has its own Restart={restart}: systemd and healerd both "
-                                      "restart it (double remediation)"))
+            out.append(
+                Finding(
+                    name,
+                    f"{where}, which has its own Restart={restart}: systemd and healerd both "
+                    "restart it (double remediation)",
+                )
+            )
         burst = props.get("StartLimitBurst")
         interval = timespan(props.get("StartLimitIntervalUSec") or props.get("StartLimitIntervalSec") or "")
         attempts = getattr(step, "attempts", 1)
         if burst and burst.isdigit() and interval and int(burst) > 0 and attempts >= int(burst):
             within = getattr(step, "within", None)
             window = f" within {_dur(within.total_seconds())}" if within is not None else ""
-            out.append(Finding(name, f"{where}: {attempts} attempts{window} reach the unit's StartLimitBurst={burst} "
-                                      f"within StartLimitIntervalSec={_dur(interval)}: systemd refuses with "
-                                      "\"Start request repeated too quickly\""))
+            out.append(
+                Finding(
+                    name,
+                    f"{where}: {attempts} attempts{window} reach the unit's StartLimitBurst={burst} "
+                    f"within StartLimitIntervalSec={_dur(interval)}: systemd refuses with "
+                    '"Start request repeated too quickly"',
+                )
+            )
     return out
 
 
@@ -237,9 +300,30 @@ def parse_show(text: str) -> dict[str, str]:
     return out
 
 
-_UNITS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "s": 1, "sec": 1, "second": 1, "seconds": 1,
-          "min": 60, "m": 60, "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600,
-          "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
+_UNITS = {
+    "us": 1e-6,
+    "usec": 1e-6,
+    "ms": 1e-3,
+    "msec": 1e-3,
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "min": 60,
+    "m": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+    "week": 604800,
+    "weeks": 604800,
+}
 
 
 def timespan(text: str) -> float | None:

@@ -15,7 +15,6 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-
 #: Snapshots the trend is fitted on, by the daemon and by `healerd status` alike (defined here, in the
 #: pure layer, so status need not import the daemon's service modules to read it).
 TREND_WINDOW = 10

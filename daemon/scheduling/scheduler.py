@@ -40,13 +40,13 @@ import asyncio
 import contextvars
 import hashlib
 import math
-from array import array
 import random
 import time
+from array import array
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler, run_in_event_loop
@@ -161,7 +161,7 @@ class _Resumed:
             except GeneratorExit:
                 coro.close()
                 raise
-            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as `await` would
+            except BaseException as exc:
                 try:
                     waiting = coro.throw(exc)
                 except StopIteration as stop:
@@ -192,7 +192,7 @@ class _RobustScheduler(AsyncIOScheduler):
         self._stop_timer()
         try:
             wait_seconds = self._process_jobs()
-        except Exception as exc:  # noqa: BLE001 - the scheduler must outlive any one job
+        except Exception as exc:
             evicted = self._evict_unschedulable()
             if not evicted:
                 log.exception("scheduler wake-up failed; trying again", error=repr(exc))
@@ -207,7 +207,7 @@ class _RobustScheduler(AsyncIOScheduler):
                 continue
             try:
                 job.trigger.get_next_fire_time(job.next_run_time, now)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 evicted.append(job.id)
                 job.remove()
                 log.error("job cannot be scheduled; removed, the others keep running", job=job.id, error=repr(exc))
@@ -230,7 +230,7 @@ class CheckScheduler:
         self._fast_every = fast_every
         self._on_missed = on_missed
         self._rng = rng or random.Random()
-        self._scheduler = _RobustScheduler(timezone=timezone.utc)
+        self._scheduler = _RobustScheduler(timezone=UTC)
         self._scheduler.on_unschedulable = self._report_unschedulable
         #: the APScheduler instance, for other timed jobs on the same loop (chaos experiments' schedules)
         self.jobs = self._scheduler
@@ -259,8 +259,12 @@ class CheckScheduler:
     def start(self) -> None:
         """Must be called from inside the running event loop (AsyncIOScheduler binds to it)."""
         self._scheduler.add_job(
-            self._evaluate_load_job, IntervalTrigger(seconds=LOAD_WINDOW_S, timezone=timezone.utc),
-            id="scheduler:load", max_instances=1, coalesce=True, misfire_grace_time=None,
+            self._evaluate_load_job,
+            IntervalTrigger(seconds=LOAD_WINDOW_S, timezone=UTC),
+            id="scheduler:load",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
         )
         self.last_fired = time.monotonic()
         self._scheduler.start()
@@ -333,8 +337,9 @@ class CheckScheduler:
                 raise ValueError(f"interval {interval!r} s cannot be scheduled")
             bucket = self._bucket(interval)
             # the first run is `first_in` from now, but never later than one full turn of the wheel
-            slot_number = min(max(math.ceil((time.time() + first_in) / bucket.tick), bucket.cursor + 1),
-                              bucket.cursor + bucket.slots)
+            slot_number = min(
+                max(math.ceil((time.time() + first_in) / bucket.tick), bucket.cursor + 1), bucket.cursor + bucket.slots
+            )
             slot = slot_number % bucket.slots
         except UNSCHEDULABLE as exc:
             self._report_unschedulable(name, f"{type(exc).__name__}: {exc}")
@@ -370,11 +375,17 @@ class CheckScheduler:
         now = time.time()
         bucket = _Bucket(interval, tick, slots, cursor=math.floor(now / tick))
         # the job fires on the bucket's grid (multiples of tick), so slot numbers are exact
-        start = datetime.fromtimestamp((bucket.cursor + 1) * tick, timezone.utc)
+        start = datetime.fromtimestamp((bucket.cursor + 1) * tick, UTC)
         logctx.detached(
             self._scheduler.add_job,
-            self._fire, IntervalTrigger(seconds=tick, start_date=start, timezone=timezone.utc), args=(interval,),
-            id=bucket.job_id, name=bucket.job_id, max_instances=1, coalesce=True, misfire_grace_time=None,
+            self._fire,
+            IntervalTrigger(seconds=tick, start_date=start, timezone=UTC),
+            args=(interval,),
+            id=bucket.job_id,
+            name=bucket.job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
             replace_existing=True,
         )
         self._buckets[interval] = bucket
@@ -432,7 +443,7 @@ class CheckScheduler:
     async def _run_one(self, name: str) -> None:
         try:
             await self._run(name)
-        except Exception:  # noqa: BLE001 - one check's failure is that check's problem
+        except Exception:
             log.exception("check run failed", component=name)
         finally:
             self._running.pop(name, None)
@@ -518,6 +529,10 @@ class CheckScheduler:
             return
         self._missed_logged_at = now
         worst = self.missed.most_common(3)
-        log.warning("check runs missed", since_last_report=dict(self._missed_since_log),
-                    missed_total=sum(self.missed.values()), most_missed=dict(worst))
+        log.warning(
+            "check runs missed",
+            since_last_report=dict(self._missed_since_log),
+            missed_total=sum(self.missed.values()),
+            most_missed=dict(worst),
+        )
         self._missed_since_log.clear()

@@ -21,13 +21,12 @@ import structlog
 
 from daemon.clock import Clock
 from daemon.engine.breaker import CircuitBreaker
-from daemon.engine.ladder import LadderState
-
 from daemon.engine.checkpoints import (
     checkpoints_root,
     cleanup_interrupted,
     take_checkpoint,
 )
+from daemon.engine.ladder import LadderState
 from daemon.service.tasks import cancel_and_wait
 from daemon.service.wiring import ConfigGetter, Store
 from daemon.store import checkpoints_sql
@@ -43,6 +42,7 @@ class HealthView(Protocol):
     @property
     def breakers(self) -> Mapping[str, CircuitBreaker]: ...
 
+
 log = structlog.get_logger(__name__)
 
 TICK_S = 0.5
@@ -50,8 +50,16 @@ RETRY_S = 60.0
 
 
 class CheckpointTaker:
-    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: HealthView,
-                 ladder: Callable[[str], LadderState], taken: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        config: ConfigGetter,
+        clock: Clock,
+        store: Store,
+        monitor: HealthView,
+        ladder: Callable[[str], LadderState],
+        taken: Callable[[], None],
+    ) -> None:
         """`ladder(name)`: the healer's ladder of a component; `taken()`: a new version exists (the
         healer's cached checkpoint views are stale)."""
         self._config = config
@@ -83,9 +91,12 @@ class CheckpointTaker:
         breaker = self.monitor.breakers.get(owner)
         ladder = self.ladder(owner)
         return (
-            last is not None and last.status is Status.HEALTHY
-            and breaker is not None and breaker.state in (BreakerState.CLOSED, BreakerState.DISABLED)
-            and ladder.incident is None and ladder.in_progress is None
+            last is not None
+            and last.status is Status.HEALTHY
+            and breaker is not None
+            and breaker.state in (BreakerState.CLOSED, BreakerState.DISABLED)
+            and ladder.incident is None
+            and ladder.in_progress is None
         )
 
     async def _loop(self) -> None:
@@ -113,8 +124,11 @@ class CheckpointTaker:
     async def _take(self, checkpoint, owner: str | None) -> None:
         try:
             result = await take_checkpoint(
-                checkpoint, db=self.store.submit, root=checkpoints_root(self.store.db_path),
-                component=owner, now=self.clock.wall(),
+                checkpoint,
+                db=self.store.submit,
+                root=checkpoints_root(self.store.db_path),
+                component=owner,
+                now=self.clock.wall(),
             )
             if result.ok:
                 self.last[checkpoint.name] = self.clock.wall()

@@ -35,12 +35,18 @@ def apply_breaker_command(
     why = f": {given}" if given else ""  # the operator's --reason, kept in breaker_transitions and shown back
     if command == "breaker_reset":
         transitions = list(breaker.reset(reason=f"reset by {who}{why}"))
-        outcome = f"breaker reset to closed (was {transitions[0].from_state.value})" if transitions else "breaker already closed"
+        outcome = (
+            f"breaker reset to closed (was {transitions[0].from_state.value})"
+            if transitions
+            else "breaker already closed"
+        )
         return transitions, outcome + why
     if command == "breaker_open":
         duration = args.get("for")
         for_: timedelta | None = parse_duration(duration) if duration else None
-        transitions = list(breaker.force_open(for_=for_, reason=f"opened by {who}" + (f" for {duration}" if duration else "") + why))
+        transitions = list(
+            breaker.force_open(for_=for_, reason=f"opened by {who}" + (f" for {duration}" if duration else "") + why)
+        )
         return transitions, (f"breaker open for {duration}" if duration else "breaker forced open until reset") + why
     if command == "breaker_disable":
         transitions = list(breaker.disable(reason=f"disabled by {who}{why}"))
@@ -65,7 +71,7 @@ class CommandProcessor:
         self.clock = clock
         self.store = store
         self.monitor = breakers
-        self.handlers: dict[str, CommandHandler] = {name: self._breaker for name in BREAKER_COMMANDS}
+        self.handlers: dict[str, CommandHandler] = dict.fromkeys(BREAKER_COMMANDS, self._breaker)
 
     async def loop(self) -> None:
         while True:
@@ -93,9 +99,7 @@ class CommandProcessor:
                 log.exception("operator command failed", command=cmd["command"], target=cmd["target"])
                 status, outcome = "failed", str(exc)
         log.info("operator command", command=cmd["command"], target=cmd["target"], status=status, outcome=outcome)
-        await self.store.submit(
-            lambda conn: store_state.finish_command(conn, cmd["id"], status, outcome, now)
-        )
+        await self.store.submit(lambda conn: store_state.finish_command(conn, cmd["id"], status, outcome, now))
 
     async def _breaker(self, cmd: dict[str, Any]) -> tuple[str, str]:
         breaker = self.monitor.breakers.get(cmd["target"])

@@ -43,8 +43,16 @@ async def migrate_in_child(db_path: Path, *, force: bool = False) -> None:
     timeout; its error message becomes the StartupError's.
     """
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "daemon", "migrate", "--db", str(db_path), *(["--force"] if force else []),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "daemon",
+        "migrate",
+        "--db",
+        str(db_path),
+        *(["--force"] if force else []),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
     try:
@@ -146,7 +154,9 @@ class Daemon:
         """Start, serve until SIGTERM/SIGINT, stop. Returns the exit code (0 after a clean stop)."""
         await self.start()
         self._install_signals()
-        self._tasks.append(asyncio.create_task(watchdog_loop(self.notifier, alive=self.started.scheduler.alive), name="watchdog"))
+        self._tasks.append(
+            asyncio.create_task(watchdog_loop(self.notifier, alive=self.started.scheduler.alive), name="watchdog")
+        )
         self._tasks.append(asyncio.create_task(self._reload_loop(), name="reload"))
         watch = self.options.watch_config
         if watch is None:
@@ -156,8 +166,12 @@ class Daemon:
         settle()  # start-up's garbage back to the system before READY
         self.notifier.ready(self.started.status_line())
         self.became_ready = True
-        log.info("healerd ready", config=str(self.options.config_dir), db=str(self.options.db_path),
-                 components=len(self.started.config.components))
+        log.info(
+            "healerd ready",
+            config=str(self.options.config_dir),
+            db=str(self.options.db_path),
+            components=len(self.started.config.components),
+        )
         try:
             await self._stop.wait()
         finally:
@@ -188,13 +202,22 @@ class Daemon:
 
         now = self.options.clock.wall()
         if starting:
-            run_in_transaction(self.options.db_path, lambda conn: daemon_info_sql.record_start(
-                conn, config_dir=str(Path(self.options.config_dir).resolve()),
-                db_path=str(Path(self.options.db_path).resolve()), host=socket.gethostname(), pid=os.getpid(),
-                version=__version__, now=now))
+            run_in_transaction(
+                self.options.db_path,
+                lambda conn: daemon_info_sql.record_start(
+                    conn,
+                    config_dir=str(Path(self.options.config_dir).resolve()),
+                    db_path=str(Path(self.options.db_path).resolve()),
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    version=__version__,
+                    now=now,
+                ),
+            )
         else:
-            run_in_transaction(self.options.db_path,
-                               lambda conn: daemon_info_sql.record_stop(conn, pid=os.getpid(), now=now))
+            run_in_transaction(
+                self.options.db_path, lambda conn: daemon_info_sql.record_stop(conn, pid=os.getpid(), now=now)
+            )
 
     # --- reload --------------------------------------------------------------------------------------
 
@@ -231,9 +254,15 @@ class Daemon:
             checked = False
             try:
                 async for changes in awatch(
-                    self.options.config_dir, debounce=max(debounce_ms, 50), step=50, recursive=True,
-                    stop_event=self._stop, yield_on_timeout=True, rust_timeout=500,
-                    force_polling=force_polling, poll_delay_ms=500,
+                    self.options.config_dir,
+                    debounce=max(debounce_ms, 50),
+                    step=50,
+                    recursive=True,
+                    stop_event=self._stop,
+                    yield_on_timeout=True,
+                    rust_timeout=500,
+                    force_polling=force_polling,
+                    poll_delay_ms=500,
                     # services may keep pidfiles and logs under the config dir (the examples do): only
                     # files the loader reads trigger a reload
                     watch_filter=lambda _change, path: is_config_path(self.options.config_dir, path),

@@ -53,8 +53,16 @@ def host_name(settings: Fleet) -> str:
 
 
 class FleetShipper:
-    def __init__(self, settings: Fleet, *, config: ConfigGetter, clock: Clock, store: Store,
-                 submit_threadsafe: SubmitThreadsafe, status_soon: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        settings: Fleet,
+        *,
+        config: ConfigGetter,
+        clock: Clock,
+        store: Store,
+        submit_threadsafe: SubmitThreadsafe,
+        status_soon: Callable[[], None] = lambda: None,
+    ) -> None:
         """`submit_threadsafe`: the writer's submit for the shipper's own thread; `status_soon()`: the
         daemon's STATUS= line should say what changed (centre reachable or not)."""
         self.settings = settings
@@ -100,8 +108,13 @@ class FleetShipper:
 
     def metrics(self) -> dict[str, Any]:
         """For /metrics and the status line: lag, last success (wall seconds), rows shipped, failures."""
-        return {"lag_s": self.lag_s, "last_success_at": self.last_success, "rows_shipped": self.rows_shipped,
-                "consecutive_failures": self.failures, "last_error": self.last_error}
+        return {
+            "lag_s": self.lag_s,
+            "last_success_at": self.last_success,
+            "rows_shipped": self.rows_shipped,
+            "consecutive_failures": self.failures,
+            "last_error": self.last_error,
+        }
 
     def status_suffix(self) -> str:
         """For STATUS=: the shipping lag, and whether the centre is failing."""
@@ -132,8 +145,17 @@ class FleetShipper:
                 self._failed(error, exc)
             try:
                 self.lag_s = await asyncio.to_thread(self.store.read, fleet_sql.lag, self.clock.wall())
-                await self.store.submit(partial(fleet_sql.save_status, host=self.host, centre=self.centre, now=now,
-                                                ok=ok, error=error, lag_s=self.lag_s))
+                await self.store.submit(
+                    partial(
+                        fleet_sql.save_status,
+                        host=self.host,
+                        centre=self.centre,
+                        now=now,
+                        ok=ok,
+                        error=error,
+                        lag_s=self.lag_s,
+                    )
+                )
             except Exception as exc:
                 log.warning("fleet status not recorded", error=str(exc))
             await asyncio.sleep(self._delay(every))
@@ -146,14 +168,23 @@ class FleetShipper:
 
     def _succeeded(self, shipped: int, now: float) -> None:
         if self.failures:
-            log.warning("fleet centre reachable again", centre=self.centre, failed_rounds=self.failures,
-                        down_s=None if self.last_success is None else round(now - self.last_success, 1))
+            log.warning(
+                "fleet centre reachable again",
+                centre=self.centre,
+                failed_rounds=self.failures,
+                down_s=None if self.last_success is None else round(now - self.last_success, 1),
+            )
             self.status_soon()  # STATUS= stops saying "centre unreachable" now, not at the next transition
         self.failures, self.last_error, self.last_success = 0, None, now
         self.rows_shipped += shipped
         if now - self._logged_at >= LOG_EVERY_S:
-            log.info("fleet shipping", host=self.host, rows=self.rows_shipped - self._logged_rows,
-                     lag_s=self.lag_s, last_success_at=now)
+            log.info(
+                "fleet shipping",
+                host=self.host,
+                rows=self.rows_shipped - self._logged_rows,
+                lag_s=self.lag_s,
+                last_success_at=now,
+            )
             self._logged_rows, self._logged_at = self.rows_shipped, now
 
     def _failed(self, error: str, exc: Exception) -> None:
@@ -162,8 +193,12 @@ class FleetShipper:
             self.status_soon()  # STATUS= says so now, not only at the next breaker transition
         self._compatible = False
         if error != self.last_error:
-            log.warning("fleet shipping failed; rows stay local and are shipped when the centre is back",
-                        centre=self.centre, error=error, lag_s=self.lag_s)
+            log.warning(
+                "fleet shipping failed; rows stay local and are shipped when the centre is back",
+                centre=self.centre,
+                error=error,
+                lag_s=self.lag_s,
+            )
         self.last_error = error
         if not isinstance(exc, FleetError) and self._engine is not None:
             # A connection broken by a restart must not be reused, and a refused login may mean the
@@ -175,8 +210,11 @@ class FleetShipper:
 
     def _round(self) -> int:
         if self._engine is None:
-            self._engine = fleet_central.make_engine(self.settings.url, self.settings.password_file,
-                                                     connect_timeout=self.settings.connect_timeout.total_seconds())
+            self._engine = fleet_central.make_engine(
+                self.settings.url,
+                self.settings.password_file,
+                connect_timeout=self.settings.connect_timeout.total_seconds(),
+            )
         local = connect(self.store.db_path, readonly=True)
         try:
             with self._engine.connect() as pg:
@@ -186,9 +224,15 @@ class FleetShipper:
                     self._compatible = True
                 shipped = self.shipper.round(local, pg)
                 now = self.clock.wall()
-                fleet_central.touch_host(pg, self.host, now=now, version=__version__,
-                                         local_revision=local_revision(self.store.db_path),
-                                         lag_s=fleet_sql.lag(local, now), rows=shipped)
+                fleet_central.touch_host(
+                    pg,
+                    self.host,
+                    now=now,
+                    version=__version__,
+                    local_revision=local_revision(self.store.db_path),
+                    lag_s=fleet_sql.lag(local, now),
+                    rows=shipped,
+                )
                 pg.commit()
                 if self.settings.guard:
                     self._guard(pg, now, local)
@@ -198,8 +242,7 @@ class FleetShipper:
 
     def _save_mark(self, table: str, shipped_id: int, open_from: int | None, rows: int) -> None:
         now = self.clock.wall()
-        future = self.submit_threadsafe(
-            lambda conn: fleet_sql.save_mark(conn, table, shipped_id, open_from, rows, now))
+        future = self.submit_threadsafe(lambda conn: fleet_sql.save_mark(conn, table, shipped_id, open_from, rows, now))
         future.result(MARK_TIMEOUT_S)
 
     def _guard(self, pg, now: float, local) -> None:
@@ -221,10 +264,21 @@ class FleetShipper:
                 # but a close planned on stale shares could end an incident that was just reopened).
                 plan = self._plan(pg, fleet_guard_sql.open_incidents(pg), now)
                 for share in plan.open:
-                    fleet_guard_sql.open_incident(pg, share.component, share.hosts_open, share.hosts_total,
-                                                  host=self.host, now=now, reason=fleet_guard.reason(share, s.max_share))
-                    log.warning("fleet incident opened", component=share.component, hosts_open=share.hosts_open,
-                                hosts_total=share.hosts_total)
+                    fleet_guard_sql.open_incident(
+                        pg,
+                        share.component,
+                        share.hosts_open,
+                        share.hosts_total,
+                        host=self.host,
+                        now=now,
+                        reason=fleet_guard.reason(share, s.max_share),
+                    )
+                    log.warning(
+                        "fleet incident opened",
+                        component=share.component,
+                        hosts_open=share.hosts_open,
+                        hosts_total=share.hosts_total,
+                    )
                 for incident_id in plan.close:
                     fleet_guard_sql.close_incident(pg, incident_id, now)
                     log.info("fleet incident closed", fleet_incident=incident_id)
@@ -258,14 +312,19 @@ class FleetShipper:
                 if until > now and holds.get(component, (None, None, None))[2] != incident_id:
                     holds[component] = (until, text, incident_id)
                     writes.append((component, incident_id, until, text))
-                    log.warning("local remediation held by a fleet incident", component=component,
-                                fleet_incident=incident_id, until=until)
+                    log.warning(
+                        "local remediation held by a fleet incident",
+                        component=component,
+                        fleet_incident=incident_id,
+                        until=until,
+                    )
             elif component in holds and holds[component][0] > now:
                 _until, text, incident_id = holds[component]
                 holds[component] = (now, text, incident_id)
                 writes.append((component, incident_id, now, text))
                 log.info("fleet hold ended: the fleet incident closed", component=component, fleet_incident=incident_id)
         if writes:
+
             def save(conn: Any) -> None:
                 for w in writes:
                     fleet_sql.save_hold(conn, *w, now)

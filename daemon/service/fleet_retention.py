@@ -68,8 +68,12 @@ async def keep_unshipped(config: HealerdConfig, store: Store, *, now: float) -> 
     retention = config.settings.retention
     counts = await asyncio.to_thread(count_unshipped, db_path, retention, now)
     if counts:
-        log.warning("retention prunes rows not shipped to the fleet centre: the disk is nearly full",
-                    free_bytes=free, min_free=fleet.min_free, **counts)
+        log.warning(
+            "retention prunes rows not shipped to the fleet centre: the disk is nearly full",
+            free_bytes=free,
+            min_free=fleet.min_free,
+            **counts,
+        )
 
         def record(conn) -> None:
             for table, n in counts.items():

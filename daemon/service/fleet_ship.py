@@ -39,8 +39,14 @@ def _digest(row: dict[str, Any], volatile: tuple[str, ...] = ()) -> int:
 
 
 class TableShipper:
-    def __init__(self, host: str, batch: int, save_mark: SaveMark, stopping: threading.Event,
-                 wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        host: str,
+        batch: int,
+        save_mark: SaveMark,
+        stopping: threading.Event,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.host = host
         #: wall clock, for rows whose being final depends on time (a silence that has ended)
         self.wall = wall

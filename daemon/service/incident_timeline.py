@@ -3,8 +3,9 @@ incident page shows them, so both tell the same story in the same words."""
 
 from __future__ import annotations
 
-from daemon.timefmt import clock_time, iso, span
 from typing import Any
+
+from daemon.timefmt import clock_time, iso, span
 
 
 def at_time(ts: float | None, *, date: bool = False) -> str:

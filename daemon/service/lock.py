@@ -65,7 +65,7 @@ class DaemonLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "DaemonLock":
+    def __enter__(self) -> DaemonLock:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping
-from functools import partial
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import structlog
 
 from daemon.clock import Clock
 from daemon.config.durations import format_duration, parse_duration
-from daemon.errors import NotFoundError
 from daemon.engine.maintenance import Period, covering, window_periods
+from daemon.errors import NotFoundError
 from daemon.service.wiring import CommandHandler, ConfigGetter, Store
 from daemon.store import maintenance_sql
 
@@ -40,8 +40,11 @@ def apply_silence_command(conn, command: str, target: str, args: dict[str, Any],
             return "rejected", "a silence must last longer than zero"
         reason = args.get("reason") or ""
         silence_id = maintenance_sql.add_silence(conn, target, seconds, reason, now)
-        return "applied", (f"silence {silence_id}: {who} silenced for {format_duration(timedelta(seconds=seconds))}"
-                           + (f" ({reason})" if reason else "") + "; checks run, no actions, no escalations")
+        return "applied", (
+            f"silence {silence_id}: {who} silenced for {format_duration(timedelta(seconds=seconds))}"
+            + (f" ({reason})" if reason else "")
+            + "; checks run, no actions, no escalations"
+        )
     if command == "silence_clear":
         count = maintenance_sql.clear_silences(conn, target, now)
         return "applied", f"{count} silence(s) on {who} cleared" if count else f"no silence in force on {who}"
@@ -53,8 +56,16 @@ def _record_window(conn: sqlite3.Connection, *, p: Period, component_id: int | N
 
 
 class Maintenance:
-    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, component_ids: Callable[[], Mapping[str, int]],
-                 commands: dict[str, CommandHandler], wake_healer: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        config: ConfigGetter,
+        clock: Clock,
+        store: Store,
+        component_ids: Callable[[], Mapping[str, int]],
+        commands: dict[str, CommandHandler],
+        wake_healer: Callable[[], None],
+    ) -> None:
         """`wake_healer()`: decide again now that a silence started or ended (the healer starts later)."""
         self._config = config
         self.clock = clock
@@ -70,7 +81,7 @@ class Maintenance:
     async def start(self) -> None:
         await self.reload_silences()
         self.tick()
-        self.commands.update({name: self._command for name in SILENCE_COMMANDS})
+        self.commands.update(dict.fromkeys(SILENCE_COMMANDS, self._command))
         self._task = asyncio.create_task(self._loop(), name="maintenance")
 
     async def stop(self) -> None:
@@ -101,14 +112,17 @@ class Maintenance:
 
     async def reload_silences(self) -> None:
         rows = await asyncio.to_thread(self.store.read, maintenance_sql.active_silences, self.clock.wall())
-        self.silences = [Period("silence", None, r["component"], r["starts_at"], r["ends_at"], r["reason"] or "", r["id"])
-                         for r in rows]
+        self.silences = [
+            Period("silence", None, r["component"], r["starts_at"], r["ends_at"], r["reason"] or "", r["id"])
+            for r in rows
+        ]
 
     async def _command(self, cmd: dict[str, Any]) -> tuple[str, str]:
         now = self.clock.wall()
         try:
             result = await self.store.submit(
-                lambda conn: apply_silence_command(conn, cmd["command"], cmd["target"], cmd["args"], now))
+                lambda conn: apply_silence_command(conn, cmd["command"], cmd["target"], cmd["args"], now)
+            )
         except NotFoundError as exc:
             return "rejected", str(exc)
         await self.reload_silences()

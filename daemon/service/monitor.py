@@ -71,14 +71,21 @@ def snapshot_from_row(row: dict[str, Any]) -> BreakerSnapshot:
         recent=tuple(row.get("recent") or ()),
         last_closed_at=row.get("last_closed_at"),
     )
+
+
 ResultListener = Callable[[CheckResult], None]
 
 
 def _only_counts_differ(before: BreakerSnapshot, after: BreakerSnapshot) -> bool:
     """Everything but the consecutive failure/success counters is the same."""
-    return (before.state is after.state and before.since == after.since and before.open_until == after.open_until
-            and before.reopen_count == after.reopen_count and before.recent == after.recent
-            and before.last_closed_at == after.last_closed_at)
+    return (
+        before.state is after.state
+        and before.since == after.since
+        and before.open_until == after.open_until
+        and before.reopen_count == after.reopen_count
+        and before.recent == after.recent
+        and before.last_closed_at == after.last_closed_at
+    )
 
 
 class Monitor:
@@ -188,8 +195,12 @@ class Monitor:
                 result = injector(result)
             self.checks_run += 1
             if _stdlog.isEnabledFor(logging.DEBUG):
-                log.debug("check", status=result.status.value, error_class=result.error_class,
-                          latency_ms=round(result.latency_ms, 1))
+                log.debug(
+                    "check",
+                    status=result.status.value,
+                    error_class=result.error_class,
+                    latency_ms=round(result.latency_ms, 1),
+                )
             self.observe(result)
             if isinstance(component.check, ProcessCheck) and result.status is Status.HEALTHY:
                 await self._watch_process(component)
@@ -258,13 +269,28 @@ class Monitor:
         snapshot = snapshot_row(snap)
         now = self.clock.wall()
         for t in transitions:
-            log.info("breaker transition", component=name, from_state=str(t.from_state.value),
-                     to_state=str(t.to_state.value), reason=t.reason)
+            log.info(
+                "breaker transition",
+                component=name,
+                from_state=str(t.from_state.value),
+                to_state=str(t.to_state.value),
+                reason=t.reason,
+            )
         if component_id is not None:
             # as data (store/intent_journal.py): if the database does not commit it in time, the healer's
             # intent journal keeps it, so a kill -9 during a database outage loses no transition
-            ops: list[dict[str, Any]] = [{"op": "transition", "component_id": component_id, "ts": t.at_wall, "from_state": t.from_state.value,
-                    "to_state": t.to_state.value, "reason": t.reason, "open_until": t.open_until_wall} for t in transitions]
+            ops: list[dict[str, Any]] = [
+                {
+                    "op": "transition",
+                    "component_id": component_id,
+                    "ts": t.at_wall,
+                    "from_state": t.from_state.value,
+                    "to_state": t.to_state.value,
+                    "reason": t.reason,
+                    "open_until": t.open_until_wall,
+                }
+                for t in transitions
+            ]
             ops.append({"op": "breaker", "component_id": component_id, "snapshot": snapshot, "now": now})
             last = transitions[-1]
             write = intent_entry(["transition", component_id, last.at_wall, last.to_state.value], ops)
@@ -337,11 +363,12 @@ class Monitor:
                 rows.append((cid, snapshot_row(snapshot)))
         self._dirty.clear()
         if rows or counts:
+
             def write(conn, rows=rows, counts=counts) -> None:
                 if rows:
                     store_state.save_breakers(conn, rows, now)
                 if counts and store_state.save_breaker_counts(
-                        conn, [(cid, s.consecutive_failures, s.consecutive_successes) for cid, s in counts], now
+                    conn, [(cid, s.consecutive_failures, s.consecutive_successes) for cid, s in counts], now
                 ) != len(counts):
                     # a row taken as current is not there (nothing deletes one today): the whole rows
                     store_state.save_breakers(conn, [(cid, snapshot_row(s)) for cid, s in counts], now)
@@ -392,11 +419,16 @@ class Monitor:
             if len(pids) == 1:
                 self._watched.pop(name, None)
                 self._callbacks.pop(name, None)
-                self.observe(CheckResult(
-                    component=name, status=Status.UNHEALTHY, latency_ms=0.0,
-                    message=f"process {dead_pid} exited (pidfd event)", error_class="not_running",
-                    ts=self.clock.wall(),
-                ))
+                self.observe(
+                    CheckResult(
+                        component=name,
+                        status=Status.UNHEALTHY,
+                        latency_ms=0.0,
+                        message=f"process {dead_pid} exited (pidfd event)",
+                        error_class="not_running",
+                        ts=self.clock.wall(),
+                    )
+                )
             elif self.on_process_event is not None:
                 self._unwatch(name)
                 self.on_process_event(name)

@@ -101,24 +101,42 @@ class Runtime:
         monitor.start()
         commands = self.commands = CommandProcessor(clock=self.clock, store=self.store, breakers=monitor)
         self.degradation = DegradationService(
-            config=lambda: self.config, clock=self.clock, store=self.store, monitor=monitor,
-            commands=commands.handlers, env=self.options.env, is_flapping=self._is_flapping)
+            config=lambda: self.config,
+            clock=self.clock,
+            store=self.store,
+            monitor=monitor,
+            commands=commands.handlers,
+            env=self.options.env,
+            is_flapping=self._is_flapping,
+        )
         await self.degradation.start()  # restored (level, override) before the first check runs
         from daemon.service.checkpointing import CheckpointTaker
         from daemon.service.healer.loop import Healer, HealerLinks
-
         from daemon.service.maintenance import Maintenance
 
         maintenance = self.maintenance = Maintenance(
-            config=lambda: self.config, clock=self.clock, store=self.store,
-            component_ids=lambda: monitor.component_ids, commands=commands.handlers, wake_healer=self._wake_healer)
+            config=lambda: self.config,
+            clock=self.clock,
+            store=self.store,
+            component_ids=lambda: monitor.component_ids,
+            commands=commands.handlers,
+            wake_healer=self._wake_healer,
+        )
         await maintenance.start()  # windows and silences known before the first decision
         monitor.in_maintenance = self._in_maintenance
         healer = self.healer = Healer(
-            config=lambda: self.config, clock=self.clock, store=self.store, monitor=monitor,
-            cadence=self.scheduler, commands=commands.handlers,
-            links=HealerLinks(covering=maintenance.covering, fleet_hold=self._fleet_hold,
-                              dry_run=self.dry_run_components, incident_base=self._incident_base),
+            config=lambda: self.config,
+            clock=self.clock,
+            store=self.store,
+            monitor=monitor,
+            cadence=self.scheduler,
+            commands=commands.handlers,
+            links=HealerLinks(
+                covering=maintenance.covering,
+                fleet_hold=self._fleet_hold,
+                dry_run=self.dry_run_components,
+                incident_base=self._incident_base,
+            ),
         )
         await healer.start()  # interrupted steps finished, ladders restored, before any decision
         shadow = getattr(self.options, "extra", {}).get("shadow")
@@ -126,12 +144,18 @@ class Runtime:
             # issue 15: a second policy set decides alongside; nothing it decides runs
             from daemon.service.shadow import ShadowService
 
-            self.shadow = ShadowService(config=lambda: self.config, clock=self.clock, store=self.store,
-                                        monitor=monitor, directory=shadow)
+            self.shadow = ShadowService(
+                config=lambda: self.config, clock=self.clock, store=self.store, monitor=monitor, directory=shadow
+            )
             await self.shadow.start()
-        self.checkpoints = CheckpointTaker(config=lambda: self.config, clock=self.clock, store=self.store,
-                                           monitor=monitor, ladder=healer.book.get,
-                                           taken=healer.facts.invalidate_checkpoints)
+        self.checkpoints = CheckpointTaker(
+            config=lambda: self.config,
+            clock=self.clock,
+            store=self.store,
+            monitor=monitor,
+            ladder=healer.book.get,
+            taken=healer.facts.invalidate_checkpoints,
+        )
         await self.checkpoints.start()
         await self._start_fleet()
         self._tasks.append(asyncio.create_task(commands.loop(), name="operator-commands"))
@@ -224,8 +248,14 @@ class Runtime:
                 log.exception("rolling back the reload failed too")
             return False
         self.reloads += 1
-        log.info("config reloaded", added=report.added, changed=report.changed, removed=report.removed,
-                 unchanged=len(report.unchanged), problems=len(problems))
+        log.info(
+            "config reloaded",
+            added=report.added,
+            changed=report.changed,
+            removed=report.removed,
+            unchanged=len(report.unchanged),
+            problems=len(problems),
+        )
         return True
 
     async def _apply(self, loaded: LoadedConfig):
@@ -261,7 +291,7 @@ class Runtime:
             await asyncio.wait_for(
                 self.writer.submit(lambda conn: store_state.record_config_problems(conn, problems, now)), 10
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("config problems not recorded yet (database busy)")
         except Exception:  # recording is bookkeeping: it must never fail a reload (issue 16)
             log.exception("config problems could not be recorded")
@@ -336,8 +366,14 @@ class Runtime:
         if settings is not None:
             from daemon.service.fleet import FleetShipper
 
-            self.fleet = FleetShipper(settings, config=lambda: self.config, clock=self.clock, store=self.store,
-                                      submit_threadsafe=self.writer.submit_threadsafe, status_soon=self.status_soon)
+            self.fleet = FleetShipper(
+                settings,
+                config=lambda: self.config,
+                clock=self.clock,
+                store=self.store,
+                submit_threadsafe=self.writer.submit_threadsafe,
+                status_soon=self.status_soon,
+            )
             await self.fleet.start()
 
     async def _retention_loop(self) -> None:
@@ -349,8 +385,9 @@ class Runtime:
             await asyncio.sleep(every)
             try:
                 protect = await keep_unshipped(self.config, self.store, now=self.clock.wall())
-                await prune_and_optimize(self.writer, self.config.settings.retention, now=self.clock.wall(),
-                                         protect=protect)
+                await prune_and_optimize(
+                    self.writer, self.config.settings.retention, now=self.clock.wall(), protect=protect
+                )
             except Exception:
                 log.exception("retention pruning failed; will try again")
 

@@ -112,7 +112,7 @@ async def watchdog_loop(notifier: Notifier, alive: Callable[[], bool] | None = N
         if alive is not None:
             try:
                 ok = bool(alive())
-            except Exception:  # noqa: BLE001 - a broken probe is a reason to withhold, not to crash
+            except Exception:
                 log.exception("watchdog liveness probe failed")
                 ok = False
         if ok:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -24,10 +24,10 @@ from daemon.clock import Clock
 from daemon.config.loader import load_config
 from daemon.engine.replay import Replay, closure
 from daemon.errors import StartupError
-from daemon.store import replay_sql
 from daemon.service.monitor import Monitor
 from daemon.service.tasks import cancel_and_wait
 from daemon.service.wiring import ConfigGetter, Store
+from daemon.store import replay_sql
 from daemon.types import CheckResult
 
 log = structlog.get_logger(__name__)
@@ -58,8 +58,9 @@ def sources(directory: Path | None, config) -> dict[str, set[str] | None]:
 
 
 class ShadowService:
-    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: Monitor,
-                 directory: Path | None = None) -> None:
+    def __init__(
+        self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: Monitor, directory: Path | None = None
+    ) -> None:
         self._config = config
         self.clock = clock
         self.store = store
@@ -82,8 +83,11 @@ class ShadowService:
                 keep = closure(config, only)
                 config = config.model_copy(update={"components": {n: config.components[n] for n in keep}})
             self.shadows.append(_Shadow(directory, Replay(config, None), None if only is None else frozenset(only)))
-            log.info("shadow policy set deciding alongside", shadow=directory,
-                     components=sorted(only) if only is not None else len(config.components))
+            log.info(
+                "shadow policy set deciding alongside",
+                shadow=directory,
+                components=sorted(only) if only is not None else len(config.components),
+            )
         self.monitor.result_listeners.append(self._on_result)
         self._task = asyncio.create_task(self._loop(), name="shadow")
 
@@ -95,8 +99,13 @@ class ShadowService:
     def _on_result(self, result: CheckResult) -> None:
         for shadow in self.shadows:
             try:
-                shadow.replay.feed(result.component, result.ts, result.status.value, result.error_class,
-                                   bool(getattr(result, "maintenance", False)))
+                shadow.replay.feed(
+                    result.component,
+                    result.ts,
+                    result.status.value,
+                    result.error_class,
+                    bool(getattr(result, "maintenance", False)),
+                )
             except Exception:  # the shadow must never hurt the live daemon
                 log.exception("shadow decision failed", component=result.component, shadow=shadow.directory)
         self._flush()
@@ -118,8 +127,20 @@ class ShadowService:
             for name, decisions in shadow.replay.drain().items():
                 if name not in ids or (shadow.only is not None and name not in shadow.only):
                     continue
-                rows.extend((ids[name], d["ts"], shadow.directory, d["incident"], d["kind"], d["step"],
-                             d["strategy"], d["reason"], d.get("until")) for d in decisions)
+                rows.extend(
+                    (
+                        ids[name],
+                        d["ts"],
+                        shadow.directory,
+                        d["incident"],
+                        d["kind"],
+                        d["step"],
+                        d["strategy"],
+                        d["reason"],
+                        d.get("until"),
+                    )
+                    for d in decisions
+                )
         if rows:
             future = self.store.submit(lambda conn: replay_sql.insert_shadow_decisions(conn, rows))
             future.add_done_callback(_log_failure)

@@ -43,9 +43,16 @@ def collect_from(conn: sqlite3.Connection, db_path: Path) -> dict[str, Any]:
     daemon = daemon_info(Path(db_path))
     if instance is not None:
         daemon.update({k: instance[k] for k in ("host", "config_dir", "version")})
-    return {"daemon": daemon, "degradation": degradation, "flags": flags, "components": components,
-            "rejected_config": rejected, "flapping": flapping, "maintenance": maintenance,
-            "fleet": fleet_status(conn)}
+    return {
+        "daemon": daemon,
+        "degradation": degradation,
+        "flags": flags,
+        "components": components,
+        "rejected_config": rejected,
+        "flapping": flapping,
+        "maintenance": maintenance,
+        "fleet": fleet_status(conn),
+    }
 
 
 def fleet_status(conn: sqlite3.Connection) -> dict[str, Any] | None:

@@ -26,7 +26,8 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task], timeout: float = 5.0, w
             task.cancel()
         _done, pending = await asyncio.wait(pending, timeout=timeout)
     if pending:
-        log.error("tasks did not stop when cancelled; leaving them", what=what,
-                  tasks=sorted(t.get_name() for t in pending))
+        log.error(
+            "tasks did not stop when cancelled; leaving them", what=what, tasks=sorted(t.get_name() for t in pending)
+        )
         return False
     return True

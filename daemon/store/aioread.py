@@ -54,8 +54,9 @@ async def read(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, t
 
     try:
         async with asyncio.timeout(timeout + 1.0):  # the handler aborts SQL; this bounds everything else
-            async with aiosqlite.connect(readonly_uri(path), uri=True, timeout=busy_ms / 1000,
-                                         isolation_level=None) as db:
+            async with aiosqlite.connect(
+                readonly_uri(path), uri=True, timeout=busy_ms / 1000, isolation_level=None
+            ) as db:
                 # aiosqlite has no public way to run a function on its connection's thread; `_execute`
                 # is what its own methods use, and has been there since its first releases.
                 return await db._execute(call, db._conn)

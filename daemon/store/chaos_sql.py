@@ -12,11 +12,26 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
+
 from daemon.store.sqlite import inserted_id
 
-RUN_COLUMNS = ("id", "experiment_id", "started_at", "finished_at", "verdict", "reason", "trigger", "dry_run",
-               "injected_at", "detected_at", "recovered_at", "reverted_at", "min_score", "max_level",
-               "recommendations")
+RUN_COLUMNS = (
+    "id",
+    "experiment_id",
+    "started_at",
+    "finished_at",
+    "verdict",
+    "reason",
+    "trigger",
+    "dry_run",
+    "injected_at",
+    "detected_at",
+    "recovered_at",
+    "reverted_at",
+    "min_score",
+    "max_level",
+    "recommendations",
+)
 #: Columns `update_run` may set (not the id or the experiment).
 UPDATABLE = frozenset(RUN_COLUMNS) - {"id", "experiment_id", "started_at", "trigger"}
 
@@ -68,8 +83,16 @@ def update_run(conn: sqlite3.Connection, run_id: int, **fields: Any) -> None:
     conn.execute(f"UPDATE chaos_runs SET {sets} WHERE id = :run_id", {**fields, "run_id": run_id})
 
 
-def add_event(conn: sqlite3.Connection, run_id: int, *, ts: float, step: str, status: str,
-              message: str | None = None, data: Mapping[str, Any] | None = None) -> int:
+def add_event(
+    conn: sqlite3.Connection,
+    run_id: int,
+    *,
+    ts: float,
+    step: str,
+    status: str,
+    message: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> int:
     cur = conn.execute(
         "INSERT INTO chaos_events (run_id, ts, step, status, message, data) VALUES (?, ?, ?, ?, ?, ?)",
         (run_id, ts, step, status, message, None if data is None else json.dumps(dict(data), default=str)),
@@ -106,8 +129,14 @@ def run_events(conn: sqlite3.Connection, run_id: int) -> list[dict[str, Any]]:
         "SELECT id, ts, step, status, message, data FROM chaos_events WHERE run_id = ? ORDER BY ts, id", (run_id,)
     ).fetchall()
     return [
-        {"id": r[0], "ts": r[1], "step": r[2], "status": r[3], "message": r[4],
-         "data": json.loads(r[5]) if r[5] else {}}
+        {
+            "id": r[0],
+            "ts": r[1],
+            "step": r[2],
+            "status": r[3],
+            "message": r[4],
+            "data": json.loads(r[5]) if r[5] else {},
+        }
         for r in rows
     ]
 

@@ -15,6 +15,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
+
 from daemon.store.sqlite import inserted_id
 
 COLUMNS = ("id", "name", "component_id", "taken_at", "location", "files", "size_bytes", "status")
@@ -38,9 +39,7 @@ def insert_taking(
     """Insert a `taking` row; `location_for(id)` names its directory (the id is only known now)."""
     component_id = None
     if component is not None:
-        found = conn.execute(
-            "SELECT id FROM components WHERE name = ? AND removed_at IS NULL", (component,)
-        ).fetchone()
+        found = conn.execute("SELECT id FROM components WHERE name = ? AND removed_at IS NULL", (component,)).fetchone()
         component_id = found[0] if found else None
     cur = conn.execute(
         "INSERT INTO checkpoints (name, component_id, taken_at, location, status) VALUES (?, ?, ?, '', 'taking')",
@@ -95,7 +94,7 @@ def latest_verified(conn: sqlite3.Connection, name: str | None = None) -> dict[s
     where, params = ("AND name = ?", (name,)) if name is not None else ("", ())
     rows = conn.execute(
         f"""
-        SELECT {', '.join(COLUMNS)} FROM checkpoints c
+        SELECT {", ".join(COLUMNS)} FROM checkpoints c
         WHERE status = 'verified' {where}
           AND id = (SELECT id FROM checkpoints d WHERE d.name = c.name AND d.status = 'verified'
                     ORDER BY taken_at DESC, id DESC LIMIT 1)

@@ -10,8 +10,9 @@ import sqlite3
 from typing import Any
 
 
-def record_start(conn: sqlite3.Connection, *, config_dir: str, db_path: str, host: str, pid: int,
-                 version: str, now: float) -> None:
+def record_start(
+    conn: sqlite3.Connection, *, config_dir: str, db_path: str, host: str, pid: int, version: str, now: float
+) -> None:
     conn.execute(
         "INSERT INTO daemon_info (id, config_dir, db_path, host, pid, version, started_at, stopped_at) "
         "VALUES (1, ?, ?, ?, ?, ?, ?, NULL) "

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
+
 from daemon.store.sqlite import inserted_id
 
 STATE_COLUMNS = (
@@ -78,9 +79,7 @@ def insert_snapshot(
 
 def recent_snapshots(conn: sqlite3.Connection, limit: int) -> list[tuple[float, float | None]]:
     """The newest `limit` (ts, score) pairs, oldest first: what the trend is fitted on."""
-    rows = conn.execute(
-        "SELECT ts, score FROM health_snapshots ORDER BY ts DESC, id DESC LIMIT ?", (limit,)
-    ).fetchall()
+    rows = conn.execute("SELECT ts, score FROM health_snapshots ORDER BY ts DESC, id DESC LIMIT ?", (limit,)).fetchall()
     return [(float(ts), score) for ts, score in reversed(rows)]
 
 

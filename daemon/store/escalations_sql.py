@@ -13,11 +13,21 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any
+
 from daemon.store.sqlite import inserted_id
 
 COLUMNS = (
-    "id", "incident_id", "component_id", "channel", "kind", "created_at", "status", "attempts", "error",
-    "next_attempt_at", "delivered_at",
+    "id",
+    "incident_id",
+    "component_id",
+    "channel",
+    "kind",
+    "created_at",
+    "status",
+    "attempts",
+    "error",
+    "next_attempt_at",
+    "delivered_at",
 )
 ONCE_PER_INCIDENT = ("initial", "resolved")
 

@@ -30,10 +30,15 @@ def explain(conn: sqlite3.Connection, name: str, incident_id: int | None, now: f
     if incident is None:
         return None
     iid, cid = incident["id"], incident["component_id"]
-    events = _rows(conn, f"SELECT {', '.join(EVENT_COLUMNS)} FROM recovery_events WHERE incident_id = ? ORDER BY id", (iid,))
+    events = _rows(
+        conn, f"SELECT {', '.join(EVENT_COLUMNS)} FROM recovery_events WHERE incident_id = ? ORDER BY id", (iid,)
+    )
     escalations = _rows(
-        conn, "SELECT id, channel, kind, created_at, status, attempts, error, delivered_at FROM escalations "
-        "WHERE incident_id = ? ORDER BY created_at, id", (iid,))
+        conn,
+        "SELECT id, channel, kind, created_at, status, attempts, error, delivered_at FROM escalations "
+        "WHERE incident_id = ? ORDER BY created_at, id",
+        (iid,),
+    )
     before = conn.execute(
         "SELECT max(ts) FROM check_results WHERE component_id = ? AND ts <= ? AND status = 'healthy'",
         (cid, incident["opened_at"]),
@@ -44,12 +49,17 @@ def explain(conn: sqlite3.Connection, name: str, incident_id: int | None, now: f
     ]
     end = max([incident["closed_at"] or now, *attached])
     decisions = _rows(
-        conn, "SELECT ts, kind, step, strategy, reason, until, incident_id FROM decisions WHERE component_id = ? "
+        conn,
+        "SELECT ts, kind, step, strategy, reason, until, incident_id FROM decisions WHERE component_id = ? "
         "AND (incident_id = ? OR (incident_id IS NULL AND ts >= ? AND ts <= ?)) ORDER BY ts, id",
-        (cid, iid, start, end))
+        (cid, iid, start, end),
+    )
     transitions = _rows(
-        conn, "SELECT ts, from_state, to_state, reason, open_until FROM breaker_transitions "
-        "WHERE component_id = ? AND ts >= ? AND ts <= ? ORDER BY ts, id", (cid, start, end))
+        conn,
+        "SELECT ts, from_state, to_state, reason, open_until FROM breaker_transitions "
+        "WHERE component_id = ? AND ts >= ? AND ts <= ? ORDER BY ts, id",
+        (cid, start, end),
+    )
     return {
         "component": name,
         "incident": incident,
@@ -64,16 +74,24 @@ def explain(conn: sqlite3.Connection, name: str, incident_id: int | None, now: f
 
 def check_runs(conn: sqlite3.Connection, component_id: int, start: float, end: float) -> dict[str, Any]:
     """Counts by status, the first failure, and runs of equal (status, error class), oldest first."""
-    counts = dict(conn.execute(
-        "SELECT status, count(*) FROM check_results WHERE component_id = ? AND ts >= ? AND ts <= ? GROUP BY status",
-        (component_id, start, end)).fetchall())
+    counts = dict(
+        conn.execute(
+            "SELECT status, count(*) FROM check_results WHERE component_id = ? AND ts >= ? AND ts <= ? GROUP BY status",
+            (component_id, start, end),
+        ).fetchall()
+    )
     first = _rows(
-        conn, "SELECT ts, status, error_class, message FROM check_results WHERE component_id = ? AND ts >= ? "
-        "AND ts <= ? AND status IN ('unhealthy', 'unknown') ORDER BY ts, id LIMIT 1", (component_id, start, end))
+        conn,
+        "SELECT ts, status, error_class, message FROM check_results WHERE component_id = ? AND ts >= ? "
+        "AND ts <= ? AND status IN ('unhealthy', 'unknown') ORDER BY ts, id LIMIT 1",
+        (component_id, start, end),
+    )
     runs: list[dict[str, Any]] = []
     cur = conn.execute(
         "SELECT ts, status, error_class, message, injected FROM check_results WHERE component_id = ? "
-        "AND ts >= ? AND ts <= ? ORDER BY ts, id", (component_id, start, end))
+        "AND ts >= ? AND ts <= ? ORDER BY ts, id",
+        (component_id, start, end),
+    )
     truncated = False
     for ts, status, error_class, message, injected in cur:
         last = runs[-1] if runs else None
@@ -85,6 +103,15 @@ def check_runs(conn: sqlite3.Connection, component_id: int, start: float, end: f
         if len(runs) >= MAX_RUNS:
             truncated = True
             break
-        runs.append({"first_ts": ts, "last_ts": ts, "status": status, "error_class": error_class,
-                     "message": message, "count": 1, "injected": injected})
+        runs.append(
+            {
+                "first_ts": ts,
+                "last_ts": ts,
+                "status": status,
+                "error_class": error_class,
+                "message": message,
+                "count": 1,
+                "injected": injected,
+            }
+        )
     return {"counts": counts, "first_failure": first[0] if first else None, "runs": runs, "truncated": truncated}

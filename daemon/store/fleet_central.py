@@ -30,7 +30,11 @@ def read_password(path: str) -> str:
     try:
         problem = trust_problem(os.fstat(fd), f"the fleet password_file {path}")
         if problem:
-            raise FleetError(problem.replace("it can make healerd run commands", "whoever can write it can redirect healerd's history"))
+            raise FleetError(
+                problem.replace(
+                    "it can make healerd run commands", "whoever can write it can redirect healerd's history"
+                )
+            )
         with os.fdopen(os.dup(fd), encoding="utf-8") as f:
             return f.readline().rstrip("\r\n")
     finally:
@@ -111,22 +115,41 @@ def upsert(conn: Connection, table_name: str, host: str, rows: Sequence[dict[str
         cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE "{table_name}") ON COMMIT DELETE ROWS')
         with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([host if n == "host" else (bool(row[n]) if n in flags and row[n] is not None else row[n])
-                                for n in names])
-        cur.execute(f'INSERT INTO "{table_name}" ({columns}) SELECT {columns} FROM {stage} '
-                    f'ON CONFLICT ({", ".join(key)}) {conflict}')
+                copy.write_row(
+                    [
+                        host if n == "host" else (bool(row[n]) if n in flags and row[n] is not None else row[n])
+                        for n in names
+                    ]
+                )
+        cur.execute(
+            f'INSERT INTO "{table_name}" ({columns}) SELECT {columns} FROM {stage} '
+            f"ON CONFLICT ({', '.join(key)}) {conflict}"
+        )
         cur.execute(f"TRUNCATE {stage}")
 
 
-def touch_host(conn: Connection, host: str, *, now: float, version: str, local_revision: str | None,
-               lag_s: float | None, rows: int) -> None:
+def touch_host(
+    conn: Connection, host: str, *, now: float, version: str, local_revision: str | None, lag_s: float | None, rows: int
+) -> None:
     t = fleet_models.fleet_hosts_info
-    stmt = pg_insert(t).values(host=host, first_seen=now, last_seen=now, version=version,
-                               local_revision=local_revision, lag_s=lag_s, rows_shipped=rows)
+    stmt = pg_insert(t).values(
+        host=host,
+        first_seen=now,
+        last_seen=now,
+        version=version,
+        local_revision=local_revision,
+        lag_s=lag_s,
+        rows_shipped=rows,
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["host"],
-        set_={"last_seen": now, "version": version, "local_revision": local_revision, "lag_s": lag_s,
-              "rows_shipped": t.c.rows_shipped + stmt.excluded.rows_shipped},
+        set_={
+            "last_seen": now,
+            "version": version,
+            "local_revision": local_revision,
+            "lag_s": lag_s,
+            "rows_shipped": t.c.rows_shipped + stmt.excluded.rows_shipped,
+        },
     )
     conn.execute(stmt)
 

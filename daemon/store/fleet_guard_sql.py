@@ -59,19 +59,30 @@ def unlock(conn: Connection) -> None:
     conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": GUARD_LOCK})
 
 
-def open_incident(conn: Connection, component: str, hosts_open: int, hosts_total: int, *, host: str,
-                  now: float, reason: str) -> None:
+def open_incident(
+    conn: Connection, component: str, hosts_open: int, hosts_total: int, *, host: str, now: float, reason: str
+) -> None:
     t = fleet_models.fleet_incidents
-    stmt = pg_insert(t).values(
-        component=component, opened_at=now, opened_by=host, hosts_open=hosts_open,
-        hosts_total=hosts_total, reason=reason,
-    ).on_conflict_do_nothing(index_elements=["component"], index_where=sa.text("status = 'open'"))
+    stmt = (
+        pg_insert(t)
+        .values(
+            component=component,
+            opened_at=now,
+            opened_by=host,
+            hosts_open=hosts_open,
+            hosts_total=hosts_total,
+            reason=reason,
+        )
+        .on_conflict_do_nothing(index_elements=["component"], index_where=sa.text("status = 'open'"))
+    )
     conn.execute(stmt)
 
 
 def close_incident(conn: Connection, incident_id: int, now: float) -> None:
     t = fleet_models.fleet_incidents
-    conn.execute(sa.update(t).where(t.c.id == incident_id, t.c.status == "open").values(status="resolved", closed_at=now))
+    conn.execute(
+        sa.update(t).where(t.c.id == incident_id, t.c.status == "open").values(status="resolved", closed_at=now)
+    )
 
 
 def opened_at(conn: Connection, ids: list[int]) -> dict[int, float]:

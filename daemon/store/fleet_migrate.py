@@ -20,7 +20,6 @@ from daemon.errors import FleetSchemaError
 from daemon.store.fleet_revision import VERSION_TABLE, compare, unknown_message
 
 
-
 def _config(connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(paths.migrations_dir() / "fleet"))

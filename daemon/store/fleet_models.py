@@ -67,8 +67,12 @@ SHIPPED: tuple[Shipped, ...] = (
     # A window's occurrence never changes; a silence does once, when `healerd silence clear` sets
     # cleared_at, which it can only do before the silence ends (store/maintenance_sql.py). So a silence
     # is re-read until it is cleared or has ended (plus a grace, fleet_sql.SILENCE_GRACE_S).
-    Shipped("maintenance_periods", "window", "kind = 'silence' AND cleared_at IS NULL AND ends_at > :now - 60",
-            time_column="created_at"),
+    Shipped(
+        "maintenance_periods",
+        "window",
+        "kind = 'silence' AND cleared_at IS NULL AND ends_at > :now - 60",
+        time_column="created_at",
+    ),
     # Shadow mode's decisions (issue 15) never change once written.
     Shipped("shadow_decisions", "append", time_column="ts"),
     Shipped("checkpoints", "snapshot"),
@@ -109,8 +113,12 @@ for _spec in SHIPPED:
 
 # Indexes the fleet views need (the key already serves "by host").
 Index(None, metadata.tables["check_results"].c.ts)
-Index(None, metadata.tables["check_results"].c.host, metadata.tables["check_results"].c.component_id,
-      metadata.tables["check_results"].c.ts)
+Index(
+    None,
+    metadata.tables["check_results"].c.host,
+    metadata.tables["check_results"].c.component_id,
+    metadata.tables["check_results"].c.ts,
+)
 Index(None, metadata.tables["breaker_transitions"].c.ts)
 
 # --- the fleet's own tables ----------------------------------------------------------------------------
@@ -142,6 +150,10 @@ fleet_incidents = Table(
     Column("hosts_total", Integer, nullable=False),
     Column("reason", Text, nullable=False),
     sa.CheckConstraint("status IN ('open', 'resolved')", name="status"),
-    Index("uq_fleet_incidents_one_open_per_component", "component", unique=True,
-          postgresql_where=sa.text("status = 'open'")),
+    Index(
+        "uq_fleet_incidents_one_open_per_component",
+        "component",
+        unique=True,
+        postgresql_where=sa.text("status = 'open'"),
+    ),
 )

@@ -72,5 +72,7 @@ def compare(ours: str, theirs: str | None, known: Callable[[str], bool]) -> str:
 
 
 def unknown_message(revision: str) -> str:
-    return (f"the centre's schema is at fleet revision {revision}, which this healerd does not know: it was "
-            "migrated by a newer healerd. Upgrade healerd on this host.")
+    return (
+        f"the centre's schema is at fleet revision {revision}, which this healerd does not know: it was "
+        "migrated by a newer healerd. Upgrade healerd on this host."
+    )

@@ -53,7 +53,9 @@ def read_new(conn: sqlite3.Connection, table: str, after_id: int, limit: int) ->
     return _dicts(table, rows)
 
 
-def read_range(conn: sqlite3.Connection, table: str, after_key: Any, upto_id: int | None, limit: int) -> list[dict[str, Any]]:
+def read_range(
+    conn: sqlite3.Connection, table: str, after_key: Any, upto_id: int | None, limit: int
+) -> list[dict[str, Any]]:
     """Re-read rows by key (keyset pagination): a window's `open_from..shipped_id`, or a whole snapshot."""
     key = key_column(table)
     where = [f'"{key}" > ?'] if after_key is not None else []
@@ -80,7 +82,9 @@ def is_open(spec: Shipped, row: dict[str, Any], now: float) -> bool:
     return row[column] == value.strip("'")
 
 
-def save_mark(conn: sqlite3.Connection, table: str, shipped_id: int, open_from: int | None, rows: int, now: float) -> None:
+def save_mark(
+    conn: sqlite3.Connection, table: str, shipped_id: int, open_from: int | None, rows: int, now: float
+) -> None:
     conn.execute(
         """INSERT INTO fleet_marks (table_name, shipped_id, open_from, rows_shipped, shipped_at)
            VALUES (?, ?, ?, ?, ?)
@@ -91,8 +95,9 @@ def save_mark(conn: sqlite3.Connection, table: str, shipped_id: int, open_from: 
     )
 
 
-def save_status(conn: sqlite3.Connection, *, host: str, centre: str, now: float, ok: bool, error: str | None,
-                lag_s: float | None) -> None:
+def save_status(
+    conn: sqlite3.Connection, *, host: str, centre: str, now: float, ok: bool, error: str | None, lag_s: float | None
+) -> None:
     conn.execute(
         """INSERT INTO fleet_status (id, host, centre, last_attempt_at, last_success_at, last_error, lag_s, updated_at)
            VALUES (1, :host, :centre, :now, CASE WHEN :ok THEN :now END, :error, :lag, :now)
@@ -132,9 +137,15 @@ def status(conn: sqlite3.Connection, now: float) -> dict[str, Any] | None:
         "SELECT coalesce(sum(rows_shipped), 0), coalesce(sum(dropped_unshipped), 0) FROM fleet_marks"
     ).fetchone()
     return {
-        "host": host, "centre": centre, "last_attempt_at": attempt, "last_success_at": success,
-        "last_error": error, "lag_s": round(lag(conn, now), 3), "rows_shipped": shipped,
-        "dropped_unshipped": dropped, "updated_at": updated,
+        "host": host,
+        "centre": centre,
+        "last_attempt_at": attempt,
+        "last_success_at": success,
+        "last_error": error,
+        "lag_s": round(lag(conn, now), 3),
+        "rows_shipped": shipped,
+        "dropped_unshipped": dropped,
+        "updated_at": updated,
     }
 
 
@@ -176,7 +187,9 @@ def load_holds(conn: sqlite3.Connection, now: float) -> dict[str, tuple[float, s
     return {c: (u, r, i) for c, u, r, i in rows}
 
 
-def save_hold(conn: sqlite3.Connection, component: str, incident_id: int, until: float, reason: str, now: float) -> None:
+def save_hold(
+    conn: sqlite3.Connection, component: str, incident_id: int, until: float, reason: str, now: float
+) -> None:
     conn.execute(
         """INSERT INTO fleet_holds (component, fleet_incident_id, until, reason, updated_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (component) DO UPDATE SET fleet_incident_id = excluded.fleet_incident_id,

@@ -12,11 +12,27 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
+
 from daemon.store.sqlite import inserted_id
 
 EVENT_COLUMNS = (
-    "id", "incident_id", "component_id", "strategy", "step", "attempt", "reason", "status", "started_at",
-    "finished_at", "verified_at", "action", "exit_code", "output", "candidate", "checkpoint_id", "dry_run",
+    "id",
+    "incident_id",
+    "component_id",
+    "strategy",
+    "step",
+    "attempt",
+    "reason",
+    "status",
+    "started_at",
+    "finished_at",
+    "verified_at",
+    "action",
+    "exit_code",
+    "output",
+    "candidate",
+    "checkpoint_id",
+    "dry_run",
 )
 INCIDENT_COLUMNS = ("id", "component_id", "opened_at", "closed_at", "status", "trigger", "waiting_on", "acked_at")
 #: ladder_state columns that mirror parts of the JSON, for people reading the table in the shell.
@@ -165,7 +181,9 @@ def last_failed_event(conn: sqlite3.Connection, incident_id: int) -> dict[str, A
     """The incident's most recent failed recovery step (what an escalation should quote), or None."""
     cursor = conn.execute(
         "SELECT strategy, step, attempt, action, exit_code, output FROM recovery_events "
-        "WHERE incident_id = ? AND status = 'failed' ORDER BY id DESC LIMIT 1", (incident_id,))
+        "WHERE incident_id = ? AND status = 'failed' ORDER BY id DESC LIMIT 1",
+        (incident_id,),
+    )
     row = cursor.fetchone()
     return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 
@@ -183,7 +201,12 @@ def started_events(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 def set_fallback(
-    conn: sqlite3.Connection, component_id: int, candidate: str, activated_at: float, incident_id: int | None, now: float
+    conn: sqlite3.Connection,
+    component_id: int,
+    candidate: str,
+    activated_at: float,
+    incident_id: int | None,
+    now: float,
 ) -> None:
     conn.execute(
         "INSERT INTO fallback_state (component_id, active_candidate, activated_at, incident_id, "

@@ -31,8 +31,8 @@ import json
 import os
 import sqlite3
 import threading
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -65,20 +65,29 @@ def _ladder(conn, op):
 
 _OPS = {
     "transition": lambda conn, op: store_state.insert_transition(
-        conn, op["component_id"], ts=op["ts"], from_state=op["from_state"], to_state=op["to_state"],
-        reason=op["reason"], open_until=op["open_until"]),
+        conn,
+        op["component_id"],
+        ts=op["ts"],
+        from_state=op["from_state"],
+        to_state=op["to_state"],
+        reason=op["reason"],
+        open_until=op["open_until"],
+    ),
     "breaker": lambda conn, op: store_state.save_breaker(conn, op["component_id"], op["snapshot"], op["now"]),
     "ladder": _ladder,
     "decision": lambda conn, op: healer_sql.insert_decision(conn, **{k: v for k, v in op.items() if k != "op"}),
     "incident": lambda conn, op: healer_sql.insert_incident(
-        conn, op["component_id"], op["opened_at"], op["trigger"], incident_id=op["id"]),
+        conn, op["component_id"], op["opened_at"], op["trigger"], incident_id=op["id"]
+    ),
     "close_incident": lambda conn, op: healer_sql.close_incident(conn, op["id"], op["closed_at"]),
     "waiting_on": lambda conn, op: healer_sql.set_waiting_on(conn, op["id"], op["name"]),
     "event": lambda conn, op: healer_sql.insert_started(conn, **{k: v for k, v in op.items() if k != "op"}),
     "finish": lambda conn, op: healer_sql.finish_event(
-        conn, op["id"], **{k: v for k, v in op.items() if k not in ("op", "id")}),
+        conn, op["id"], **{k: v for k, v in op.items() if k not in ("op", "id")}
+    ),
     "fallback_set": lambda conn, op: healer_sql.set_fallback(
-        conn, op["component_id"], op["candidate"], op["activated_at"], op["incident_id"], op["now"]),
+        conn, op["component_id"], op["candidate"], op["activated_at"], op["incident_id"], op["now"]
+    ),
     "fallback_clear": lambda conn, op: healer_sql.clear_fallback(conn, op["component_id"], op["now"]),
 }
 
@@ -98,8 +107,13 @@ def _committed(conn: sqlite3.Connection, anchor: list | None) -> bool:
         return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is not None
     if anchor[0] == "transition":  # breaker transitions: (component, time, new state) is their natural key
         _, component_id, ts, to_state = anchor
-        return conn.execute("SELECT 1 FROM breaker_transitions WHERE component_id = ? AND ts = ? AND to_state = ?",
-                            (component_id, ts, to_state)).fetchone() is not None
+        return (
+            conn.execute(
+                "SELECT 1 FROM breaker_transitions WHERE component_id = ? AND ts = ? AND to_state = ?",
+                (component_id, ts, to_state),
+            ).fetchone()
+            is not None
+        )
     if anchor[0] == "started":
         row = conn.execute("SELECT status FROM recovery_events WHERE id = ?", (anchor[1],)).fetchone()
         return row is None or row[0] != "started"  # finished already (or its start was never written)
@@ -180,8 +194,12 @@ class IntentJournal:
                 os.write(fd, line)
                 os.fsync(fd)
             except OSError as exc:
-                log.warning("intent journal not writable; this intent is kept in memory and in this log line",
-                            path=str(self.path), error=str(exc), intent=e)
+                log.warning(
+                    "intent journal not writable; this intent is kept in memory and in this log line",
+                    path=str(self.path),
+                    error=str(exc),
+                    intent=e,
+                )
                 self._close()
                 return None
             self.pending[seq] = e

@@ -56,12 +56,18 @@ def active_silences(conn: sqlite3.Connection, now: float) -> list[dict[str, Any]
 
 
 def record_window(
-    conn: sqlite3.Connection, name: str | None, component_id: int | None, starts_at: float, ends_at: float, reason: str, now: float
+    conn: sqlite3.Connection,
+    name: str | None,
+    component_id: int | None,
+    starts_at: float,
+    ends_at: float,
+    reason: str,
+    now: float,
 ) -> bool:
     """Record one occurrence of a window once (a restarted daemon finds it already there)."""
     found = conn.execute(
-        "SELECT 1 FROM maintenance_periods WHERE kind = 'window' AND name = ? AND starts_at = ? "
-        "AND component_id IS ?", (name, starts_at, component_id),
+        "SELECT 1 FROM maintenance_periods WHERE kind = 'window' AND name = ? AND starts_at = ? AND component_id IS ?",
+        (name, starts_at, component_id),
     ).fetchone()
     if found:
         return False

@@ -90,8 +90,10 @@ def upgrade(db_path: str | os.PathLike[str], *, force: bool = False) -> str:
 
         foreign = is_foreign(path)
         if foreign:
-            raise WrongDatabaseFile(foreign_message(path, foreign) + "; refusing to add healerd's schema to it "
-                                    "(use --force if that is what you want)")
+            raise WrongDatabaseFile(
+                foreign_message(path, foreign) + "; refusing to add healerd's schema to it "
+                "(use --force if that is what you want)"
+            )
     if revision == target:
         log.debug("database %s already at head %s", path, target)
         return target
@@ -125,7 +127,7 @@ def _refuse_unknown(path: Path, revision: str | None) -> None:
         )
 
 
-def _run(fn, path: Path, revision: str) -> None:  # noqa: ANN001 - an alembic.command function
+def _run(fn, path: Path, revision: str) -> None:
     try:
         fn(_config(path), revision)
     except MigrationError:

@@ -40,14 +40,17 @@ def bounds(conn: sqlite3.Connection) -> tuple[float | None, float | None]:
     return conn.execute("SELECT min(ts), max(ts) FROM check_results").fetchone()
 
 
-def stream_results(conn: sqlite3.Connection, start: float, end: float,
-                   names: Sequence[str] | None = None) -> Iterator[tuple]:
+def stream_results(
+    conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None
+) -> Iterator[tuple]:
     """(component, ts, status, error_class, maintenance) with start ≤ ts < end, oldest first."""
     ids = {cid: row["name"] for cid, row in components(conn).items()}
     where, params = _names_filter(conn, names)
     cursor = conn.execute(
         "SELECT component_id, ts, status, error_class, maintenance FROM check_results "
-        f"WHERE ts >= ? AND ts < ?{where} ORDER BY ts, id", [start, end, *params])
+        f"WHERE ts >= ? AND ts < ?{where} ORDER BY ts, id",
+        [start, end, *params],
+    )
     while True:
         batch = cursor.fetchmany(_BATCH)
         if not batch:
@@ -56,7 +59,9 @@ def stream_results(conn: sqlite3.Connection, start: float, end: float,
             yield ids.get(cid), ts, status, error_class, maintenance
 
 
-def recovery_events(conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None) -> list[dict]:
+def recovery_events(
+    conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None
+) -> list[dict]:
     """Every recorded action (dry runs aside), with the error class of the last result before it."""
     where, params = _names_filter(conn, names, "e.")
     rows = conn.execute(
@@ -67,9 +72,22 @@ def recovery_events(conn: sqlite3.Connection, start: float, end: float, names: S
                   AND r.ts <= e.started_at AND r.status IN ('unhealthy', 'unknown') ORDER BY r.ts DESC LIMIT 1)
         FROM recovery_events e JOIN components c ON c.id = e.component_id
         WHERE e.dry_run = 0 AND e.started_at >= ? AND e.started_at < ?{where} ORDER BY e.started_at, e.id
-        """, [start, end, *params]).fetchall()
-    keys = ("component", "strategy", "step", "attempt", "status", "started_at", "finished_at", "candidate", "action",
-            "incident_id", "error_class")
+        """,
+        [start, end, *params],
+    ).fetchall()
+    keys = (
+        "component",
+        "strategy",
+        "step",
+        "attempt",
+        "status",
+        "started_at",
+        "finished_at",
+        "candidate",
+        "action",
+        "incident_id",
+        "error_class",
+    )
     return [dict(zip(keys, r)) for r in rows]
 
 
@@ -78,7 +96,8 @@ def decisions(conn: sqlite3.Connection, start: float, end: float, names: Sequenc
     rows = conn.execute(
         f"SELECT c.name, d.ts, d.kind, d.step, d.strategy, d.incident_id, d.reason FROM decisions d "
         f"JOIN components c ON c.id = d.component_id WHERE d.ts >= ? AND d.ts < ?{where} ORDER BY d.ts, d.id",
-        [start, end, *params]).fetchall()
+        [start, end, *params],
+    ).fetchall()
     keys = ("component", "ts", "kind", "step", "strategy", "incident", "reason")
     return [dict(zip(keys, r)) for r in rows]
 
@@ -88,7 +107,9 @@ def incidents(conn: sqlite3.Connection, start: float, end: float, names: Sequenc
     rows = conn.execute(
         f"SELECT c.name, i.id, i.opened_at, i.closed_at, i.trigger, i.acked_at FROM incidents i "
         f"JOIN components c ON c.id = i.component_id WHERE i.opened_at >= ? AND i.opened_at < ?{where} "
-        "ORDER BY i.opened_at", [start, end, *params]).fetchall()
+        "ORDER BY i.opened_at",
+        [start, end, *params],
+    ).fetchall()
     return [dict(zip(("component", "id", "opened_at", "closed_at", "trigger", "acked_at"), r)) for r in rows]
 
 
@@ -97,7 +118,9 @@ def escalations(conn: sqlite3.Connection, start: float, end: float, names: Seque
     rows = conn.execute(
         f"SELECT c.name, e.incident_id, e.created_at, e.kind, e.channel FROM escalations e "
         f"JOIN components c ON c.id = e.component_id WHERE e.created_at >= ? AND e.created_at < ?{where} "
-        "ORDER BY e.created_at, e.id", [start, end, *params]).fetchall()
+        "ORDER BY e.created_at, e.id",
+        [start, end, *params],
+    ).fetchall()
     return [dict(zip(("component", "incident", "ts", "kind", "channel"), r)) for r in rows]
 
 
@@ -105,20 +128,26 @@ def breaker_opens(conn: sqlite3.Connection, start: float, end: float, names: Seq
     where, params = _names_filter(conn, names, "t.")
     rows = conn.execute(
         f"SELECT c.name, t.ts, t.reason FROM breaker_transitions t JOIN components c ON c.id = t.component_id "
-        f"WHERE t.to_state = 'open' AND t.ts >= ? AND t.ts < ?{where} ORDER BY t.ts", [start, end, *params]).fetchall()
+        f"WHERE t.to_state = 'open' AND t.ts >= ? AND t.ts < ?{where} ORDER BY t.ts",
+        [start, end, *params],
+    ).fetchall()
     return [dict(zip(("component", "ts", "reason"), r)) for r in rows]
 
 
 def verified_checkpoints(conn: sqlite3.Connection) -> list[dict]:
-    rows = conn.execute("SELECT name, id, taken_at FROM checkpoints WHERE status IN ('verified', 'pruned') "
-                        "ORDER BY taken_at").fetchall()
+    rows = conn.execute(
+        "SELECT name, id, taken_at FROM checkpoints WHERE status IN ('verified', 'pruned') ORDER BY taken_at"
+    ).fetchall()
     return [dict(zip(("name", "id", "taken_at"), r)) for r in rows]
 
 
 def insert_shadow_decisions(conn: sqlite3.Connection, rows: list[tuple]) -> None:
     """rows: (component_id, ts, shadow_config, incident, kind, step, strategy, reason, until)."""
-    conn.executemany("INSERT INTO shadow_decisions (component_id, ts, shadow_config, incident, kind, step, strategy, "
-                     "reason, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany(
+        "INSERT INTO shadow_decisions (component_id, ts, shadow_config, incident, kind, step, strategy, "
+        "reason, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
 
 
 #: A row the folding replay must see one by one wherever it comes: anything but a plain healthy result.
@@ -139,8 +168,15 @@ class FoldSource:
     A position is (ts, id): the order the daemon recorded them in, the order `stream_results` gives.
     """
 
-    def __init__(self, conn: sqlite3.Connection, start: float, end: float, names: Sequence[str] | None = None,
-                 *, reader_thread: bool = True) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        start: float,
+        end: float,
+        names: Sequence[str] | None = None,
+        *,
+        reader_thread: bool = True,
+    ) -> None:
         self.conn, self.start, self.end = conn, start, end
         wanted = set(names) if names else None
         everything = components(conn)
@@ -181,9 +217,11 @@ class FoldSource:
 
     def _changes_sql(self) -> tuple[str, list]:
         where, params = self._filter()
-        return ("SELECT component_id, ts, id, status, error_class, maintenance FROM check_results "
-                f"INDEXED BY ix_check_results_ts WHERE ts >= ? AND ts < ? AND {_NOT_PLAIN}{where} ORDER BY ts, id",
-                [self.start, self.end, *params])
+        return (
+            "SELECT component_id, ts, id, status, error_class, maintenance FROM check_results "
+            f"INDEXED BY ix_check_results_ts WHERE ts >= ? AND ts < ? AND {_NOT_PLAIN}{where} ORDER BY ts, id",
+            [self.start, self.end, *params],
+        )
 
     def changes(self) -> Iterator[tuple]:
         """(component, ts, id, status, error_class, maintenance) of every result not plain healthy.
@@ -215,8 +253,10 @@ class FoldSource:
         from daemon.store.sqlite import connect
 
         where, params = self._filter()
-        sql = ("SELECT group_concat(id) FROM (SELECT id FROM check_results INDEXED BY ix_check_results_ts "
-               f"WHERE ts >= ? AND ts < ? AND {_NOT_PLAIN}{where})")
+        sql = (
+            "SELECT group_concat(id) FROM (SELECT id FROM check_results INDEXED BY ix_check_results_ts "
+            f"WHERE ts >= ? AND ts < ? AND {_NOT_PLAIN}{where})"
+        )
         out: queue.Queue = queue.Queue(_QUEUED)
         ready: queue.Queue = queue.Queue(1)
         start, end = self.start, self.end
@@ -233,7 +273,7 @@ class FoldSource:
         def work() -> None:
             try:
                 conn = connect(path, readonly=True, check_same_thread=False)
-            except BaseException as e:  # noqa: BLE001 - reported to the reading thread
+            except BaseException as e:
                 ready.put(e)
                 return
             self._worker_conn = conn
@@ -251,7 +291,7 @@ class FoldSource:
                         return
                     t = upto
                 put(None)
-            except BaseException as e:  # noqa: BLE001 - reported to the reading thread
+            except BaseException as e:
                 put(e)
             finally:
                 self._worker_conn = None
@@ -286,7 +326,9 @@ class FoldSource:
                 return
             yield self.conn.execute(
                 "SELECT component_id, ts, id, status, error_class, maintenance FROM check_results "
-                "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY ts, id", (f"[{ids}]",)).fetchall()
+                "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY ts, id",
+                (f"[{ids}]",),
+            ).fetchall()
 
     def detail(self, name: str, after: tuple[float, int] | None, limit: int) -> list[tuple]:
         """Up to `limit` (ts, id, status, error_class, maintenance) of `name` after position `after`."""
@@ -294,12 +336,16 @@ class FoldSource:
             return self.conn.execute(
                 "SELECT ts, id, status, error_class, maintenance FROM check_results "
                 "INDEXED BY ix_check_results_component_id_ts WHERE component_id = ? AND ts >= ? AND ts < ? "
-                "ORDER BY ts, id LIMIT ?", (self.ids[name], self.start, self.end, limit)).fetchall()
+                "ORDER BY ts, id LIMIT ?",
+                (self.ids[name], self.start, self.end, limit),
+            ).fetchall()
         ts, rid = after
         return self.conn.execute(
             "SELECT ts, id, status, error_class, maintenance FROM check_results "
             "INDEXED BY ix_check_results_component_id_ts WHERE component_id = ? AND ts >= ? AND ts < ? "
-            "AND (ts > ? OR id > ?) ORDER BY ts, id LIMIT ?", (self.ids[name], ts, self.end, ts, rid, limit)).fetchall()
+            "AND (ts > ? OR id > ?) ORDER BY ts, id LIMIT ?",
+            (self.ids[name], ts, self.end, ts, rid, limit),
+        ).fetchall()
 
     def gap(self, name: str, after: tuple[float, int], before: tuple[float, int] | None) -> tuple[int, float | None]:
         """(count, last ts) of `name`'s results strictly between two positions (None: up to the end).
@@ -310,8 +356,9 @@ class FoldSource:
         cid, (ts, rid) = self.ids[name], after
         if before is None:
             count, last = self.conn.execute(
-                f"SELECT ({_COUNT} AND ts > ? AND ts < ?) + ({_COUNT} AND ts = ? AND id > ?), "
-                f"({_LAST} AND ts < ?)", (cid, ts, self.end, cid, ts, rid, cid, self.end)).fetchone()
+                f"SELECT ({_COUNT} AND ts > ? AND ts < ?) + ({_COUNT} AND ts = ? AND id > ?), ({_LAST} AND ts < ?)",
+                (cid, ts, self.end, cid, ts, rid, cid, self.end),
+            ).fetchone()
             return count, last if count else None
         bts, bid = before
         if bts == ts:
@@ -320,7 +367,8 @@ class FoldSource:
         inner, at_before, below = self.conn.execute(
             f"SELECT ({_COUNT} AND ts > ? AND ts < ?) + ({_COUNT} AND ts = ? AND id > ?), "
             f"({_COUNT} AND ts = ? AND id < ?), ({_LAST} AND ts < ?)",
-            (cid, ts, bts, cid, ts, rid, cid, bts, bid, cid, bts)).fetchone()
+            (cid, ts, bts, cid, ts, rid, cid, bts, bid, cid, bts),
+        ).fetchone()
         if at_before:
             return inner + at_before, bts
         return inner, below if inner else None

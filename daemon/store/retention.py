@@ -25,8 +25,8 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import timedelta
+from functools import partial
 
 import structlog
 
@@ -92,14 +92,20 @@ RULES: tuple[Rule, ...] = (
     Rule("config_errors", "ts", "history", only="resolved_at IS NOT NULL"),
     Rule("health_snapshots", "ts", "snapshots"),
     Rule(
-        "breaker_transitions", "ts", "history", guarded=True,
+        "breaker_transitions",
+        "ts",
+        "history",
+        guarded=True,
         only=_NO_OPEN_INCIDENT_OF_COMPONENT.format(t="breaker_transitions")
         + " AND NOT EXISTS (SELECT 1 FROM breakers AS b"
         " WHERE b.component_id = breaker_transitions.component_id AND b.state <> 'closed')",
     ),
     Rule("decisions", "ts", "history", guarded=True, only=_NOT_IN_OPEN_INCIDENT.format(t="decisions")),
     Rule(
-        "recovery_events", "started_at", "history", guarded=True,
+        "recovery_events",
+        "started_at",
+        "history",
+        guarded=True,
         only="status <> 'started' AND " + _NOT_IN_OPEN_INCIDENT.format(t="recovery_events"),
     ),
 )
@@ -208,7 +214,10 @@ async def optimize_before_close(writer: Writer, timeout: float = 2.0) -> None:
 
 
 async def prune_and_optimize(
-    writer: Writer, retention: Retention, *, now: float | None = None,
+    writer: Writer,
+    retention: Retention,
+    *,
+    now: float | None = None,
     protect: Callable[[str], str | None] | None = None,
 ) -> dict[str, int]:
     """What the daemon runs every `prune_every`: `prune()`, then `optimize()` on the writer's connection.

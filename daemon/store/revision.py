@@ -65,9 +65,7 @@ def versions(db_path: str | os.PathLike[str]) -> list[str] | None:
         return None
     conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=5)
     try:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-        ).fetchone()
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone()
         if not found:
             return None
         return [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]

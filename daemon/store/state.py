@@ -11,6 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
+
 from daemon.store.sqlite import inserted_id
 
 # --- components ----------------------------------------------------------------------------------------
@@ -140,7 +141,9 @@ def insert_transition(
 # --- operator commands -----------------------------------------------------------------------------------
 
 
-def enqueue_command(conn: sqlite3.Connection, command: str, target: str | None, args: Mapping[str, Any], now: float) -> int:
+def enqueue_command(
+    conn: sqlite3.Connection, command: str, target: str | None, args: Mapping[str, Any], now: float
+) -> int:
     cur = conn.execute(
         "INSERT INTO operator_commands (created_at, command, target, args, status) VALUES (?, ?, ?, ?, 'pending')",
         (now, command, target, json.dumps(dict(args))),

@@ -39,7 +39,9 @@ def components(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     latest result's perfdata (not in the view, a public interface; read beside it)."""
     rows = _rows(conn, "SELECT * FROM current_system_status ORDER BY component")
     recovery = _latest(
-        conn, "recovery_events", "started_at",
+        conn,
+        "recovery_events",
+        "started_at",
         """r.strategy, r.step, r.attempt, r.status,
            strftime('%Y-%m-%dT%H:%M:%fZ', r.started_at, 'unixepoch') AS started_at,
            strftime('%Y-%m-%dT%H:%M:%fZ', r.finished_at, 'unixepoch') AS finished_at,

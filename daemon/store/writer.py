@@ -201,7 +201,7 @@ class Writer:
                 self._log_shed()
                 try:
                     outcome = self._write(calls, results)
-                except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure
+                except Exception as exc:
                     if not is_unavailable(exc):
                         # Not the file's fault: some item is bad. Find it instead of retrying forever.
                         log.warning("writer.batch_failed_isolating_items", error=repr(exc))
@@ -244,14 +244,14 @@ class Writer:
         for index, call in enumerate(calls):
             try:
                 outcome = self._write([call], [])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if is_unavailable(exc):
                     return calls[index:], results, exc
                 outcome = CommitOutcome([(call, exc, False)], 0, 0, set(), 0)
             self._committed([call], [], outcome)
         try:
             outcome = self._write([], results)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if is_unavailable(exc):
                 return [], results, exc
             self.rejected += len(results)

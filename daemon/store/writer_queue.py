@@ -95,14 +95,25 @@ class WorkQueue:
                 self.idle = True
                 self.cond.wait(min(wake_every, self.linger_s) if self.linger_s > 0 else wake_every)
                 self.idle = False
-            if (self.linger_s > 0 and self.results and not self.calls and len(self.results) < self.max_batch
-                    and not self.stopping and not self.closed):
+            if (
+                self.linger_s > 0
+                and self.results
+                and not self.calls
+                and len(self.results) < self.max_batch
+                and not self.stopping
+                and not self.closed
+            ):
                 # counted from the oldest queued result: none waits much longer than linger_s
                 deadline = self.results[0][0] + self.linger_s
                 self.lingering = True
                 try:
-                    while (not self.calls and len(self.results) < self.max_batch and not self.stopping
-                           and not self.closed and (left := deadline - time.monotonic()) > 0):
+                    while (
+                        not self.calls
+                        and len(self.results) < self.max_batch
+                        and not self.stopping
+                        and not self.closed
+                        and (left := deadline - time.monotonic()) > 0
+                    ):
                         self.cond.wait(left)
                 finally:
                     self.lingering = False

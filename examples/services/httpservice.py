@@ -78,7 +78,7 @@ def make_handler(state: State):
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             url = urllib.parse.urlsplit(self.path)
             if url.path == "/control":
                 mode = urllib.parse.parse_qs(url.query).get("mode", [""])[0]
@@ -197,7 +197,11 @@ def start(args: argparse.Namespace, argv: list[str]) -> int:
     log = open(args.log, "ab") if args.log else subprocess.DEVNULL  # noqa: SIM115 - the child inherits it
     child = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "run", *argv],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        close_fds=True,
     )
     deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline:

@@ -17,8 +17,8 @@ from alembic import op
 
 from daemon.store import schema_sql
 
-revision: str = '0002'
-down_revision: str | None = '0001'
+revision: str = "0002"
+down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -26,13 +26,15 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     # A batch rebuild (for the named CHECK), so the views that read degradation_state step aside.
     with schema_sql.objects_dropped(op.get_bind()):
-        with op.batch_alter_table('degradation_state') as batch:
-            batch.add_column(sa.Column('tracker', sa.Text(), nullable=True))
-            batch.create_check_constraint(op.f('ck_degradation_state_tracker_json'), 'tracker IS NULL OR json_valid(tracker)')
+        with op.batch_alter_table("degradation_state") as batch:
+            batch.add_column(sa.Column("tracker", sa.Text(), nullable=True))
+            batch.create_check_constraint(
+                op.f("ck_degradation_state_tracker_json"), "tracker IS NULL OR json_valid(tracker)"
+            )
 
 
 def downgrade() -> None:
     with schema_sql.objects_dropped(op.get_bind()):
-        with op.batch_alter_table('degradation_state') as batch:
-            batch.drop_constraint(op.f('ck_degradation_state_tracker_json'), type_='check')
-            batch.drop_column('tracker')
+        with op.batch_alter_table("degradation_state") as batch:
+            batch.drop_constraint(op.f("ck_degradation_state_tracker_json"), type_="check")
+            batch.drop_column("tracker")

@@ -21,8 +21,8 @@ from alembic import op
 
 from daemon.store import schema_sql
 
-revision: str = '0003'
-down_revision: str | None = '0002'
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -34,12 +34,12 @@ def upgrade() -> None:
     bind = op.get_bind()
     # Batch rebuilds (named CHECKs): views and triggers (decisions has two) step aside meanwhile.
     with schema_sql.objects_dropped(bind):
-        with op.batch_alter_table('ladder_state') as batch:
-            batch.add_column(sa.Column('ladder', sa.Text(), nullable=True))
-            batch.create_check_constraint(op.f('ck_ladder_state_ladder_json'), 'ladder IS NULL OR json_valid(ladder)')
-        with op.batch_alter_table('decisions') as batch:
-            batch.drop_constraint(op.f('ck_decisions_kind'), type_='check')
-            batch.create_check_constraint(op.f('ck_decisions_kind'), _NEW_KINDS)
+        with op.batch_alter_table("ladder_state") as batch:
+            batch.add_column(sa.Column("ladder", sa.Text(), nullable=True))
+            batch.create_check_constraint(op.f("ck_ladder_state_ladder_json"), "ladder IS NULL OR json_valid(ladder)")
+        with op.batch_alter_table("decisions") as batch:
+            batch.drop_constraint(op.f("ck_decisions_kind"), type_="check")
+            batch.create_check_constraint(op.f("ck_decisions_kind"), _NEW_KINDS)
     schema_sql.refresh(bind)
 
 
@@ -48,12 +48,10 @@ def downgrade() -> None:
     with schema_sql.objects_dropped(bind):
         # Rows of the new kinds cannot satisfy the old CHECK: they go (decisions are append-only by
         # trigger, and the triggers are dropped for the duration of this block).
-        bind.exec_driver_sql(
-            "DELETE FROM decisions WHERE kind IN ('open_incident', 'close_incident', 'failback')"
-        )
-        with op.batch_alter_table('decisions') as batch:
-            batch.drop_constraint(op.f('ck_decisions_kind'), type_='check')
-            batch.create_check_constraint(op.f('ck_decisions_kind'), _OLD_KINDS)
-        with op.batch_alter_table('ladder_state') as batch:
-            batch.drop_constraint(op.f('ck_ladder_state_ladder_json'), type_='check')
-            batch.drop_column('ladder')
+        bind.exec_driver_sql("DELETE FROM decisions WHERE kind IN ('open_incident', 'close_incident', 'failback')")
+        with op.batch_alter_table("decisions") as batch:
+            batch.drop_constraint(op.f("ck_decisions_kind"), type_="check")
+            batch.create_check_constraint(op.f("ck_decisions_kind"), _OLD_KINDS)
+        with op.batch_alter_table("ladder_state") as batch:
+            batch.drop_constraint(op.f("ck_ladder_state_ladder_json"), type_="check")
+            batch.drop_column("ladder")

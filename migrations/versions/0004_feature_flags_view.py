@@ -17,8 +17,8 @@ from alembic import op
 
 from daemon.store import schema_sql
 
-revision: str = '0004'
-down_revision: str | None = '0003'
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -56,40 +56,44 @@ SELECT CASE WHEN s.override_level IS NOT NULL
 def _flags_table(name: str) -> None:
     op.create_table(
         name,
-        sa.Column('name', sa.Text(), nullable=False),
-        sa.Column('enabled', sa.Boolean(create_constraint=True, name=op.f(f'ck_{name}_enabled')),
-                  server_default=sa.text('1'), nullable=False),
-        sa.Column('reason', sa.Text(), nullable=True),
-        sa.Column('updated_at', sa.REAL(), nullable=False),
-        sa.PrimaryKeyConstraint('name', name=op.f(f'pk_{name}')),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column(
+            "enabled",
+            sa.Boolean(create_constraint=True, name=op.f(f"ck_{name}_enabled")),
+            server_default=sa.text("1"),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("updated_at", sa.REAL(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f(f"pk_{name}")),
     )
 
 
 def upgrade() -> None:
     bind = op.get_bind()
     with schema_sql.objects_dropped(bind):
-        _flags_table('feature_flag_state')
+        _flags_table("feature_flag_state")
         bind.exec_driver_sql(
             "INSERT INTO feature_flag_state (name, enabled, reason, updated_at) "
             "SELECT name, enabled, reason, updated_at FROM feature_flags"
         )
-        op.drop_table('feature_flags')
+        op.drop_table("feature_flags")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     schema_sql.drop(bind)
-    _flags_table('feature_flags')
+    _flags_table("feature_flags")
     bind.exec_driver_sql(
         "INSERT INTO feature_flags (name, enabled, reason, updated_at) "
         "SELECT name, enabled, reason, updated_at FROM feature_flag_state"
     )
-    op.drop_table('feature_flag_state')
+    op.drop_table("feature_flag_state")
     # the views and triggers as revision 0003 had them: every file but the two this revision changed
-    for name, path in schema_sql.files('view').items():
-        if name == 'active_degradation':
+    for name, path in schema_sql.files("view").items():
+        if name == "active_degradation":
             bind.exec_driver_sql(_OLD_ACTIVE_DEGRADATION)
-        elif name != 'feature_flags':
-            bind.exec_driver_sql(path.read_text(encoding='utf-8'))
-    for path in schema_sql.files('trigger').values():
-        bind.exec_driver_sql(path.read_text(encoding='utf-8'))
+        elif name != "feature_flags":
+            bind.exec_driver_sql(path.read_text(encoding="utf-8"))
+    for path in schema_sql.files("trigger").values():
+        bind.exec_driver_sql(path.read_text(encoding="utf-8"))

@@ -20,8 +20,8 @@ from alembic import op
 
 from daemon.store import schema_sql
 
-revision: str = '0006'
-down_revision: str | None = '0005'
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -77,46 +77,53 @@ SELECT c.name AS component,
 def upgrade() -> None:
     bind = op.get_bind()
     op.create_table(
-        'maintenance_periods',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('component_id', sa.Integer(), nullable=True),
-        sa.Column('kind', sa.Text(), nullable=False),
-        sa.Column('name', sa.Text(), nullable=True),
-        sa.Column('reason', sa.Text(), nullable=True),
-        sa.Column('starts_at', sa.REAL(), nullable=False),
-        sa.Column('ends_at', sa.REAL(), nullable=False),
-        sa.Column('cleared_at', sa.REAL(), nullable=True),
-        sa.Column('created_at', sa.REAL(), nullable=False),
-        sa.CheckConstraint("kind IN ('window', 'silence')", name=op.f('ck_maintenance_periods_kind')),
-        sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_maintenance_periods_ends_after_start')),
-        sa.ForeignKeyConstraint(['component_id'], ['components.id'],
-                                name=op.f('fk_maintenance_periods_component_id_components')),
-        sa.PrimaryKeyConstraint('id', name=op.f('pk_maintenance_periods')),
+        "maintenance_periods",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("component_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("starts_at", sa.REAL(), nullable=False),
+        sa.Column("ends_at", sa.REAL(), nullable=False),
+        sa.Column("cleared_at", sa.REAL(), nullable=True),
+        sa.Column("created_at", sa.REAL(), nullable=False),
+        sa.CheckConstraint("kind IN ('window', 'silence')", name=op.f("ck_maintenance_periods_kind")),
+        sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_maintenance_periods_ends_after_start")),
+        sa.ForeignKeyConstraint(
+            ["component_id"], ["components.id"], name=op.f("fk_maintenance_periods_component_id_components")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_maintenance_periods")),
     )
-    op.create_index(op.f('ix_maintenance_periods_component_id'), 'maintenance_periods', ['component_id'])
-    op.create_index(op.f('ix_maintenance_periods_ends_at'), 'maintenance_periods', ['ends_at'])
+    op.create_index(op.f("ix_maintenance_periods_component_id"), "maintenance_periods", ["component_id"])
+    op.create_index(op.f("ix_maintenance_periods_ends_at"), "maintenance_periods", ["ends_at"])
     with schema_sql.objects_dropped(bind):
-        with op.batch_alter_table('check_results') as batch:
-            batch.add_column(sa.Column('maintenance', sa.Boolean(create_constraint=True, name=op.f('ck_check_results_maintenance')),
-                                       server_default=sa.text('0'), nullable=False))
-        with op.batch_alter_table('result_rollups_hourly') as batch:
-            batch.add_column(sa.Column('maintenance', sa.BigInteger(), server_default=sa.text('0'), nullable=False))
-            batch.add_column(sa.Column('maintenance_up', sa.BigInteger(), server_default=sa.text('0'), nullable=False))
+        with op.batch_alter_table("check_results") as batch:
+            batch.add_column(
+                sa.Column(
+                    "maintenance",
+                    sa.Boolean(create_constraint=True, name=op.f("ck_check_results_maintenance")),
+                    server_default=sa.text("0"),
+                    nullable=False,
+                )
+            )
+        with op.batch_alter_table("result_rollups_hourly") as batch:
+            batch.add_column(sa.Column("maintenance", sa.BigInteger(), server_default=sa.text("0"), nullable=False))
+            batch.add_column(sa.Column("maintenance_up", sa.BigInteger(), server_default=sa.text("0"), nullable=False))
     schema_sql.refresh(bind)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     with schema_sql.objects_dropped(bind):
-        with op.batch_alter_table('result_rollups_hourly') as batch:
-            batch.drop_column('maintenance_up')
-            batch.drop_column('maintenance')
-        with op.batch_alter_table('check_results') as batch:
-            batch.drop_constraint(op.f('ck_check_results_maintenance'), type_='check')
-            batch.drop_column('maintenance')
-    op.drop_index(op.f('ix_maintenance_periods_ends_at'), table_name='maintenance_periods')
-    op.drop_index(op.f('ix_maintenance_periods_component_id'), table_name='maintenance_periods')
-    op.drop_table('maintenance_periods')
+        with op.batch_alter_table("result_rollups_hourly") as batch:
+            batch.drop_column("maintenance_up")
+            batch.drop_column("maintenance")
+        with op.batch_alter_table("check_results") as batch:
+            batch.drop_constraint(op.f("ck_check_results_maintenance"), type_="check")
+            batch.drop_column("maintenance")
+    op.drop_index(op.f("ix_maintenance_periods_ends_at"), table_name="maintenance_periods")
+    op.drop_index(op.f("ix_maintenance_periods_component_id"), table_name="maintenance_periods")
+    op.drop_table("maintenance_periods")
     # views this revision added (objects_dropped re-created them from the files above)
     bind.exec_driver_sql("DROP VIEW IF EXISTS maintenance_windows")
     bind.exec_driver_sql("DROP VIEW IF EXISTS flapping_components")

@@ -17,18 +17,18 @@ from alembic import op
 
 from daemon.store import schema_sql
 
-revision: str = '0012'
-down_revision: str | None = '0004'
+revision: str = "0012"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column('check_results', sa.Column('perfdata', sa.Text(), nullable=True))
+    op.add_column("check_results", sa.Column("perfdata", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     # A batch rebuild (works on any SQLite, not only ≥ 3.35), so the views over check_results step aside.
     with schema_sql.objects_dropped(op.get_bind()):
-        with op.batch_alter_table('check_results') as batch:
-            batch.drop_column('perfdata')
+        with op.batch_alter_table("check_results") as batch:
+            batch.drop_column("perfdata")

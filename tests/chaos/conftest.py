@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from helpers import wait_until
 
 _spec = importlib.util.spec_from_file_location(
-    "daemon_fixtures_for_chaos", Path(__file__).parent.parent / "daemon" / "conftest.py")
+    "daemon_fixtures_for_chaos", Path(__file__).parent.parent / "daemon" / "conftest.py"
+)
 _daemon_fixtures = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _daemon_fixtures  # dataclasses look their module up by name
 _spec.loader.exec_module(_daemon_fixtures)
@@ -52,8 +52,19 @@ class Service:
         return self.root / "run" / "app.mode"
 
     def argv(self, command: str) -> list[str]:
-        return [sys.executable, str(HTTPSERVICE), command, "--port", str(self.port), "--pidfile", str(self.pidfile),
-                "--mode-file", str(self.mode_file), "--log", str(self.root / "run" / "app.log")]
+        return [
+            sys.executable,
+            str(HTTPSERVICE),
+            command,
+            "--port",
+            str(self.port),
+            "--pidfile",
+            str(self.pidfile),
+            "--mode-file",
+            str(self.mode_file),
+            "--log",
+            str(self.root / "run" / "app.log"),
+        ]
 
     def start(self) -> int:
         self.mode_file.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import wait_until
 
 pytestmark = pytest.mark.slow
@@ -32,7 +31,8 @@ hold = "1s"
 
 
 def app_policy(svc, *, recovery: bool = True) -> str:
-    ladder = f"""
+    ladder = (
+        f"""
 [[component.recovery]]
 strategy = "retry"
 action = {{ run = {json.dumps(svc.argv("restart"))}, timeout = "10s" }}
@@ -40,7 +40,10 @@ attempts = 5
 within = "1m"
 backoff = {{ initial = "100ms", max = "300ms", jitter = "none" }}
 verify_within = "5s"
-""" if recovery else ""
+"""
+        if recovery
+        else ""
+    )
     return f"""
 [[component]]
 name = "app"
@@ -73,13 +76,27 @@ def marker_argv(path: Path) -> list[str]:
 
 
 def chaos_cli(db: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "daemon", "chaos", *args, "--db", str(db)],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "daemon", "chaos", *args, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def run_row(d, run_id: int = 1) -> dict:
-    cols = ("verdict", "reason", "injected_at", "detected_at", "recovered_at", "reverted_at", "min_score",
-            "max_level", "dry_run", "finished_at")
+    cols = (
+        "verdict",
+        "reason",
+        "injected_at",
+        "detected_at",
+        "recovered_at",
+        "reverted_at",
+        "min_score",
+        "max_level",
+        "dry_run",
+        "finished_at",
+    )
     (row,) = d.query(f"SELECT {', '.join(cols)} FROM chaos_runs WHERE id = ?", (run_id,))
     return dict(zip(cols, row))
 
@@ -91,7 +108,11 @@ def steps(d, run_id: int = 1) -> list[tuple[str, str]]:
 
 def test_safety_floor_breach_aborts_at_once_reverts_and_rolls_back(config_dir, service, start_daemon):
     marker = config_dir.root / "rollback.txt"
-    setup(config_dir, service, {"outage": f"""
+    setup(
+        config_dir,
+        service,
+        {
+            "outage": f"""
 [experiment]
 name = "outage"
 target = "app"
@@ -99,7 +120,9 @@ fault = {{ kind = "unavailable" }}
 duration = "60s"
 abort_below = 50
 rollback = {{ run = {json.dumps(marker_argv(marker))} }}
-"""})
+"""
+        },
+    )
     service.start()
     d = start_daemon(config_dir)
 
@@ -121,9 +144,12 @@ rollback = {{ run = {json.dumps(marker_argv(marker))} }}
 
 def crash_experiment(svc, marker: Path) -> str:
     """A fault the healer cannot fix: the service crashes, and its mode file makes every restart crash."""
-    reset = [sys.executable, "-c",
-             f"import subprocess, sys; open({str(svc.mode_file)!r}, 'w').write('healthy\\n'); "
-             f"open({str(marker)!r}, 'a').write('rolled back\\n'); sys.exit(subprocess.call({svc.argv('start')!r}))"]
+    reset = [
+        sys.executable,
+        "-c",
+        f"import subprocess, sys; open({str(svc.mode_file)!r}, 'w').write('healthy\\n'); "
+        f"open({str(marker)!r}, 'a').write('rolled back\\n'); sys.exit(subprocess.call({svc.argv('start')!r}))",
+    ]
     crash = [sys.executable, svc.argv("start")[1], "mode", "--port", str(svc.port), "crash"]
     return f"""
 [experiment]
@@ -158,14 +184,20 @@ def test_a_fault_the_healer_cannot_fix_fails_and_is_rolled_back(config_dir, serv
 
 
 def test_steady_state_violation_refuses_and_injects_nothing(config_dir, service, start_daemon, free_port):
-    setup(config_dir, service, {"app-crash": """
+    setup(
+        config_dir,
+        service,
+        {
+            "app-crash": """
 [experiment]
 name = "app-crash"
 target = "app"
 fault = { kind = "kill" }
 duration = "5s"
 steady_state = { min_score = 90 }
-"""}, extra_policy=f"""
+"""
+        },
+        extra_policy=f"""
 [[component]]
 name = "db"
 [component.check]
@@ -173,7 +205,8 @@ kind = "tcp"
 port = {free_port()}
 every = "200ms"
 timeout = "150ms"
-""")
+""",
+    )
     pid = service.start()
     d = start_daemon(config_dir)
     wait_until(lambda: d.query("SELECT count(*) FROM check_results WHERE status = 'unhealthy'")[0][0] > 0, 10)
@@ -222,8 +255,12 @@ def test_a_kill_healed_in_time_passes_and_is_in_the_history(config_dir, service,
     assert row["min_score"] == 0 and row["max_level"] == "emergency"
     history = chaos_cli(d.db, "history")
     assert history.returncode == 0 and "app-crash" in history.stdout and "passed" in history.stdout
-    listed = subprocess.run([sys.executable, "-m", "daemon", "chaos", "list", "--config", str(config_dir.root),
-                             "--db", str(d.db)], capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [sys.executable, "-m", "daemon", "chaos", "list", "--config", str(config_dir.root), "--db", str(d.db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "app-crash" in listed.stdout and "passed (run 1)" in listed.stdout
     journal = json.loads(chaos_cli(d.db, "journal", "1").stdout)
     assert journal["status"] == "completed" and journal["steady_states"]["before"]["steady_state_met"] is True
@@ -254,9 +291,12 @@ def test_a_dry_run_records_what_the_healer_would_do_and_the_rollback_restores(co
 def run_fault_experiment(svc, marker: Path) -> str:
     """A held `run` fault (the service answers 500) with a revert and a rollback that both restore it."""
     mode = [sys.executable, svc.argv("start")[1], "mode", "--port", str(svc.port)]
-    reset = [sys.executable, "-c",
-             f"import subprocess, sys; open({str(svc.mode_file)!r}, 'w').write('healthy\\n'); "
-             f"open({str(marker)!r}, 'a').write('rolled back\\n'); sys.exit(subprocess.call({svc.argv('start')!r}))"]
+    reset = [
+        sys.executable,
+        "-c",
+        f"import subprocess, sys; open({str(svc.mode_file)!r}, 'w').write('healthy\\n'); "
+        f"open({str(marker)!r}, 'a').write('rolled back\\n'); sys.exit(subprocess.call({svc.argv('start')!r}))",
+    ]
     return f"""
 [experiment]
 name = "sick"
@@ -268,8 +308,13 @@ rollback = {{ run = {json.dumps(reset)}, timeout = "20s" }}
 
 
 def start_cli_run(db: Path, name: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "daemon", "chaos", "run", name, "--db", str(db)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "daemon", "chaos", "run", name, "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 @pytest.fixture
@@ -299,7 +344,8 @@ def start_sick_run(config_dir, service, start_daemon, cli_processes):
 
 
 def test_a_daemon_killed_mid_experiment_marks_it_interrupted_and_rolls_back_on_start(
-        config_dir, service, start_daemon, cli_processes):
+    config_dir, service, start_daemon, cli_processes
+):
     d, cli, marker = start_sick_run(config_dir, service, start_daemon, cli_processes)
     wait_until(lambda: service.mode_file.read_text() == "fail\n", 10)
 
@@ -313,8 +359,12 @@ def test_a_daemon_killed_mid_experiment_marks_it_interrupted_and_rolls_back_on_s
     assert row["verdict"] == "interrupted"
     assert row["reason"] == "the daemon restarted during the run; rolled back"
     order = steps(again)
-    assert order[-4:] == [("interrupted", "info"), ("revert", "succeeded"), ("rollback", "succeeded"),
-                          ("verdict", "interrupted")]
+    assert order[-4:] == [
+        ("interrupted", "info"),
+        ("revert", "succeeded"),
+        ("rollback", "succeeded"),
+        ("verdict", "interrupted"),
+    ]
     assert marker.read_text() == "rolled back\n" and service.mode_file.read_text() == "healthy\n"
     wait_until(service.answers, 10)
     out, _ = cli.communicate(timeout=30)
@@ -322,7 +372,8 @@ def test_a_daemon_killed_mid_experiment_marks_it_interrupted_and_rolls_back_on_s
 
 
 def test_a_daemon_stopped_mid_experiment_reverts_and_rolls_back_before_it_exits(
-        config_dir, service, start_daemon, cli_processes):
+    config_dir, service, start_daemon, cli_processes
+):
     d, cli, marker = start_sick_run(config_dir, service, start_daemon, cli_processes)
 
     assert d.stop() == 0
@@ -335,8 +386,9 @@ def test_a_daemon_stopped_mid_experiment_reverts_and_rolls_back_before_it_exits(
     assert cli.returncode == 1 and "verdict: interrupted" in out
 
 
-def test_a_second_experiment_on_a_busy_target_is_refused_with_the_reason(config_dir, service, start_daemon,
-                                                                         cli_processes):
+def test_a_second_experiment_on_a_busy_target_is_refused_with_the_reason(
+    config_dir, service, start_daemon, cli_processes
+):
     d, _cli, _marker = start_sick_run(config_dir, service, start_daemon, cli_processes)
 
     second = chaos_cli(d.db, "run", "sick")

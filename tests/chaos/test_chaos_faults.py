@@ -6,15 +6,16 @@ import subprocess
 import sys
 import time
 
+from chaos_kit import experiment
+
 from daemon.config.models import Component, KillFault
 from daemon.service.chaos import faults as chaos_faults
 
-from chaos_kit import experiment
-
 
 def component(pidfile: str | None) -> Component:
-    return Component.model_validate({"name": "app", "pidfile": pidfile,
-                                     "check": {"kind": "tcp", "port": 1, "every": "1s", "timeout": "500ms"}})
+    return Component.model_validate(
+        {"name": "app", "pidfile": pidfile, "check": {"kind": "tcp", "port": 1, "every": "1s", "timeout": "500ms"}}
+    )
 
 
 async def test_kill_signals_the_process_named_by_the_pidfile(tmp_path):
@@ -22,11 +23,16 @@ async def test_kill_signals_the_process_named_by_the_pidfile(tmp_path):
     try:
         pidfile = tmp_path / "app.pid"
         pidfile.write_text(f"{proc.pid}\n")
-        act = await chaos_faults.inject(experiment(), component(str(pidfile)), run_id=1, monitor=None, cwd=None,
-                                        wall=time.time)
+        act = await chaos_faults.inject(
+            experiment(), component(str(pidfile)), run_id=1, monitor=None, cwd=None, wall=time.time
+        )
         assert act.ok and act.extra["pids"] == [proc.pid] and proc.wait(10) == -9
-        assert act.data()["activity"]["provider"] == {"type": "python", "module": "healerd", "func": "signal",
-                                                      "arguments": {"signal": "KILL"}}
+        assert act.data()["activity"]["provider"] == {
+            "type": "python",
+            "module": "healerd",
+            "func": "signal",
+            "arguments": {"signal": "KILL"},
+        }
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -42,8 +48,14 @@ async def test_an_unknown_signal_that_got_past_the_config_is_a_failed_injection_
     # the config loader refuses it (tests/config/test_experiment_validation.py); this is the last line
     # of defence for a model built some other way
     bad = KillFault.model_construct(kind="kill", signal="BOGUS")
-    act = await chaos_faults.inject(experiment().model_copy(update={"fault": bad}), component("x.pid"),
-                                    run_id=1, monitor=None, cwd=None, wall=time.time)
+    act = await chaos_faults.inject(
+        experiment().model_copy(update={"fault": bad}),
+        component("x.pid"),
+        run_id=1,
+        monitor=None,
+        cwd=None,
+        wall=time.time,
+    )
     assert not act.ok and act.message.startswith("invalid fault: Value error, unknown signal 'BOGUS'")
 
 

@@ -6,14 +6,13 @@ on a real migrated database, with a real exec check.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.triggers.cron import CronTrigger
+from daemon_fixtures_for_chaos import write_file
+from helpers import async_wait_until, open_db
 
 from daemon.service.daemon import Daemon, DaemonOptions
-from daemon_fixtures_for_chaos import write_file
-from helpers import open_db
-from helpers import async_wait_until
 
 POLICY = """
 [[component]]
@@ -45,11 +44,11 @@ until = async_wait_until  # the suite-wide helper, under the name these tests us
 
 
 def next_fire(cron: str) -> datetime:
-    return CronTrigger.from_crontab(cron, timezone="UTC").get_next_fire_time(None, datetime.now(timezone.utc))
+    return CronTrigger.from_crontab(cron, timezone="UTC").get_next_fire_time(None, datetime.now(UTC))
 
 
 async def test_a_schedule_is_a_cron_job_that_follows_reloads_and_starts_a_scheduled_run(config_dir, db_path):
-    config_dir.settings('[daemon]\nwatch_config = false\n')
+    config_dir.settings("[daemon]\nwatch_config = false\n")
     config_dir.policy("app.toml", POLICY)
     exp_file = write_file(config_dir.root / "experiments.d" / "nightly.toml", experiment("0 3 * * 1"))
     daemon = Daemon(DaemonOptions(config_dir.root, db_path, env={}, watch_config=False))
@@ -63,13 +62,13 @@ async def test_a_schedule_is_a_cron_job_that_follows_reloads_and_starts_a_schedu
         assert runtime.chaos.next_run_time("nightly") == next_fire("30 4 * * *")
 
         job = runtime.scheduler._scheduler.get_job("chaos:nightly")
-        job.modify(next_run_time=datetime.now(timezone.utc))  # "it is 04:30 now"
+        job.modify(next_run_time=datetime.now(UTC))  # "it is 04:30 now"
 
         def finished():
             with open_db(db_path) as conn:
                 return conn.execute("SELECT trigger, verdict FROM chaos_runs WHERE verdict != 'running'").fetchall()
 
-        (trigger, verdict), = await until(finished)
+        ((trigger, verdict),) = await until(finished)
         assert (trigger, verdict) == ("schedule", "passed")
         with open_db(db_path) as conn:
             assert conn.execute("SELECT count(*) FROM check_results WHERE injected = 1").fetchone()[0] >= 1
@@ -82,12 +81,16 @@ async def test_a_schedule_is_a_cron_job_that_follows_reloads_and_starts_a_schedu
 
 
 async def test_the_concurrency_limit_refuses_a_second_target_and_frees_its_slot_when_the_run_ends(config_dir, db_path):
-    config_dir.settings('[daemon]\nwatch_config = false\nmax_concurrent_experiments = 1\n')
+    config_dir.settings("[daemon]\nwatch_config = false\nmax_concurrent_experiments = 1\n")
     config_dir.policy("app.toml", POLICY + POLICY.replace('name = "app"', 'name = "other"'))
     for name, target in (("first", "app"), ("second", "other")):
-        write_file(config_dir.root / "experiments.d" / f"{name}.toml",
-                   experiment(None).replace('"nightly"', f'"{name}"').replace('target = "app"', f'target = "{target}"')
-                   .replace('duration = "500ms"', 'duration = "60s"'))
+        write_file(
+            config_dir.root / "experiments.d" / f"{name}.toml",
+            experiment(None)
+            .replace('"nightly"', f'"{name}"')
+            .replace('target = "app"', f'target = "{target}"')
+            .replace('duration = "500ms"', 'duration = "60s"'),
+        )
     daemon = Daemon(DaemonOptions(config_dir.root, db_path, env={}, watch_config=False))
     await daemon.start()
     try:

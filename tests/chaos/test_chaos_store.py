@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from daemon.store import chaos_sql
-
 from chaos_kit import T0
 from helpers import open_db
+
+from daemon.store import chaos_sql
 
 
 def row(name, spec='{"a": 1}'):

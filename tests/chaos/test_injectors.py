@@ -45,8 +45,11 @@ def test_unavailable_fails_every_result_as_refused():
 
 def test_a_real_failure_passes_through_unchanged_and_unmarked():
     real = result(Status.UNHEALTHY, error_class="bad_status")
-    for fault in (UnavailableFault(kind="unavailable"), ErrorFault(kind="error", rate=1.0),
-                  LatencyFault(kind="latency", delay="1s")):
+    for fault in (
+        UnavailableFault(kind="unavailable"),
+        ErrorFault(kind="error", rate=1.0),
+        LatencyFault(kind="latency", delay="1s"),
+    ):
         assert make_injector(fault, component(), run_id=1)(real) is real
 
 

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from chaos_kit import T0, experiment, facts
+
 from daemon.engine.chaos import RunFacts, TargetFacts, recommendations
 from daemon.types import Level
 
-from chaos_kit import T0, experiment, facts
-
-HTTP_TARGET = TargetFacts(name="app", check_kind="http", every_s=10.0, consecutive_failures=1, open_for_s=30.0,
-                          half_open_successes=2, fast_every_s=1.0, has_recovery=True, weight_share=0.75,
-                          degraded_over_s=None, timeout_s=2.0)
+HTTP_TARGET = TargetFacts(
+    name="app",
+    check_kind="http",
+    every_s=10.0,
+    consecutive_failures=1,
+    open_for_s=30.0,
+    half_open_successes=2,
+    fast_every_s=1.0,
+    has_recovery=True,
+    weight_share=0.75,
+    degraded_over_s=None,
+    timeout_s=2.0,
+)
 
 
 def test_a_kept_promise_gets_no_advice():
@@ -36,8 +46,11 @@ def test_slow_recovery_explains_open_for_when_it_alone_exceeds_the_promise():
 
 
 def test_no_recovery_ladder_is_the_advice_when_nothing_could_heal_it():
-    (advice,) = recommendations(experiment(), facts(recovered_at=None, steady_after=None),
-                                replace(HTTP_TARGET, has_recovery=False, open_for_s=1.0))
+    (advice,) = recommendations(
+        experiment(),
+        facts(recovered_at=None, steady_after=None),
+        replace(HTTP_TARGET, has_recovery=False, open_for_s=1.0),
+    )
     assert "recovery did not finish" in advice and "has no recovery ladder: add a `retry` step" in advice
 
 
@@ -77,8 +90,12 @@ def test_target_facts_come_from_the_config_with_the_targets_share_of_the_weight(
     from daemon.engine.chaos import TargetFacts
 
     def comp(name, weight, **breaker):
-        return {"name": name, "weight": weight, "breaker": breaker,
-                "check": {"kind": "process", "match": "x", "every": "2s", "timeout": "1s"}}
+        return {
+            "name": name,
+            "weight": weight,
+            "breaker": breaker,
+            "check": {"kind": "process", "match": "x", "every": "2s", "timeout": "1s"},
+        }
 
     config = HealerdConfig.model_validate({"components": {"app": comp("app", 3, open_for="5s"), "db": comp("db", 1)}})
     facts_ = TargetFacts.from_config(config, "app")

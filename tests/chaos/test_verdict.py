@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from chaos_kit import T0, experiment, facts
 
 from daemon.engine.chaos import judge, promises_missed, recovery_clock_start, time_to_recover
 from daemon.types import Level
-
-from chaos_kit import T0, experiment, facts
 
 
 def test_every_promise_kept_passes_with_the_measured_times_in_the_reason():
@@ -63,8 +62,10 @@ def test_verdict_precedence_interrupted_refused_aborted_failed(override, verdict
 
 
 def test_aborted_reason_says_the_rollback_failed_when_it_did():
-    j = judge(experiment(), facts(aborted="score 20 fell below the safety floor 50", rolled_back=False,
-                                  rollback_error="exit 3"))
+    j = judge(
+        experiment(),
+        facts(aborted="score 20 fell below the safety floor 50", rolled_back=False, rollback_error="exit 3"),
+    )
     assert j.reason == "score 20 fell below the safety floor 50; rollback failed: exit 3"
 
 
@@ -76,8 +77,9 @@ def test_dry_run_does_not_judge_recovery_but_still_judges_detection():
 
 
 def test_a_held_fault_counts_recovery_from_its_revert():
-    held = facts(fault_kind="unavailable", injected_at=T0, detected_at=T0 + 1, reverted_at=T0 + 30,
-                 recovered_at=T0 + 36)
+    held = facts(
+        fault_kind="unavailable", injected_at=T0, detected_at=T0 + 1, reverted_at=T0 + 30, recovered_at=T0 + 36
+    )
     assert recovery_clock_start(held) == T0 + 30
     assert time_to_recover(held) == pytest.approx(6.0)
     assert judge(experiment(fault={"kind": "unavailable"}), held).verdict == "passed"

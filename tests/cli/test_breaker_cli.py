@@ -27,8 +27,10 @@ def invoke(*args):
 
 def breaker_row(db_path):
     with open_db(db_path) as conn:
-        return conn.execute("SELECT b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id "
-                            "WHERE c.name = 'app'").fetchone()
+        return conn.execute(
+            "SELECT b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id "
+            "WHERE c.name = 'app'"
+        ).fetchone()
 
 
 def test_open_for_a_while_sets_a_stored_deadline_and_records_command_and_transition(db_path):

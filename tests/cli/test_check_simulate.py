@@ -34,11 +34,14 @@ def write(root: Path, policies: str) -> Path:
     return root
 
 
-def component(name: str, *, steps: str, every: str = "10s", successes: int = 2, extra: str = "",
-              check: str | None = None) -> str:
+def component(
+    name: str, *, steps: str, every: str = "10s", successes: int = 2, extra: str = "", check: str | None = None
+) -> str:
     check = check or f'kind = "tcp"\nport = 9\nevery = "{every}"\ntimeout = "2s"'
-    return (f'[[component]]\nname = "{name}"\n{extra}\n[component.check]\n{check}\n'
-            f'[component.breaker]\nhalf_open_successes = {successes}\n{steps}')
+    return (
+        f'[[component]]\nname = "{name}"\n{extra}\n[component.check]\n{check}\n'
+        f"[component.breaker]\nhalf_open_successes = {successes}\n{steps}"
+    )
 
 
 ESCALATE = '[[component.recovery]]\nstrategy = "escalate"\nnotify = ["ops"]\n'
@@ -47,9 +50,11 @@ ESCALATE = '[[component.recovery]]\nstrategy = "escalate"\nnotify = ["ops"]\n'
 def retry(argv: list[str], *, attempts: int = 3, verify: str = "30s") -> str:
     import json
 
-    return (f'[[component.recovery]]\nstrategy = "retry"\nattempts = {attempts}\nwithin = "1h"\n'
-            f'verify_within = "{verify}"\naction = {{ run = {json.dumps(argv)} }}\n'
-            'backoff = { initial = "1s", max = "10s", jitter = "none" }\n')
+    return (
+        f'[[component.recovery]]\nstrategy = "retry"\nattempts = {attempts}\nwithin = "1h"\n'
+        f'verify_within = "{verify}"\naction = {{ run = {json.dumps(argv)} }}\n'
+        'backoff = { initial = "1s", max = "10s", jitter = "none" }\n'
+    )
 
 
 def simulate(root: Path, *args: str):
@@ -80,11 +85,15 @@ def test_a_ladder_that_cannot_reach_escalate_in_the_stated_time_is_flagged(tmp_p
 
 
 def test_verify_within_shorter_than_cadence_times_the_breaker_threshold_is_flagged(tmp_path):
-    root = write(tmp_path / "etc", component("app", every="10s", successes=3, steps=retry(["true"], verify="20s") + ESCALATE))
+    root = write(
+        tmp_path / "etc", component("app", every="10s", successes=3, steps=retry(["true"], verify="20s") + ESCALATE)
+    )
     result = simulate(root)
     assert result.exit_code == 1
-    assert ("problem: app: recovery[0] (retry): verify_within 20s is shorter than the check cadence × "
-            "half_open_successes (10s × 3 = 30s)") in result.output
+    assert (
+        "problem: app: recovery[0] (retry): verify_within 20s is shorter than the check cadence × "
+        "half_open_successes (10s × 3 = 30s)"
+    ) in result.output
 
 
 def test_unit_limits_are_skipped_with_a_note_when_systemd_is_absent(tmp_path):
@@ -95,8 +104,10 @@ def test_unit_limits_are_skipped_with_a_note_when_systemd_is_absent(tmp_path):
 
 
 def test_a_budget_over_the_units_start_limit_and_its_own_restart_are_flagged_from_systemctl_show(tmp_path, capsys):
-    root = write(tmp_path / "etc", component("web", steps=retry(["/usr/bin/systemctl", "restart", "nginx.service"],
-                                                                attempts=5) + ESCALATE))
+    root = write(
+        tmp_path / "etc",
+        component("web", steps=retry(["/usr/bin/systemctl", "restart", "nginx.service"], attempts=5) + ESCALATE),
+    )
     config = load_config(root)[0].config
     asked = []
 
@@ -107,13 +118,17 @@ def test_a_budget_over_the_units_start_limit_and_its_own_restart_are_flagged_fro
     assert simulate_config(config, absent=None, show=show) == 1
     out = capsys.readouterr().out
     assert asked == ["nginx.service"]
-    assert ("problem: web: recovery[0] (retry) restarts nginx.service: 5 attempts within 1h reach the unit's "
-            "StartLimitBurst=5 within StartLimitIntervalSec=10s") in out
+    assert (
+        "problem: web: recovery[0] (retry) restarts nginx.service: 5 attempts within 1h reach the unit's "
+        "StartLimitBurst=5 within StartLimitIntervalSec=10s"
+    ) in out
     assert "Start request repeated too quickly" in out
     assert "problem: web: recovery[0] (retry) restarts nginx.service, which has its own Restart=always" in out
 
     fine = parse_show("Restart=no\nStartLimitIntervalUSec=10s\nStartLimitBurst=5\n")
-    small = write(tmp_path / "ok", component("web", steps=retry(["systemctl", "restart", "nginx"], attempts=2) + ESCALATE))
+    small = write(
+        tmp_path / "ok", component("web", steps=retry(["systemctl", "restart", "nginx"], attempts=2) + ESCALATE)
+    )
     assert simulate_config(load_config(small)[0].config, absent=None, show=lambda unit: fine) == 0
 
 
@@ -125,12 +140,24 @@ def test_an_action_that_restarts_another_components_dependency_is_flagged(tmp_pa
     )
     result = simulate(write(tmp_path / "etc", policies))
     assert result.exit_code == 1
-    assert ("problem: cache: recovery[0] (retry) restarts postgresql, the unit of db, which app depend(s) on"
-            in result.output)
+    assert (
+        "problem: cache: recovery[0] (retry) restarts postgresql, the unit of db, which app depend(s) on"
+        in result.output
+    )
 
 
-@pytest.mark.parametrize("text,seconds", [("10s", 10.0), ("1min 30s", 90.0), ("500ms", 0.5), ("infinity", None),
-                                          ("", None), ("10000000", 10.0), ("2h", 7200.0)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("10s", 10.0),
+        ("1min 30s", 90.0),
+        ("500ms", 0.5),
+        ("infinity", None),
+        ("", None),
+        ("10000000", 10.0),
+        ("2h", 7200.0),
+    ],
+)
 def test_systemd_time_spans_parse(text, seconds):
     assert timespan(text) == seconds
 

@@ -17,8 +17,8 @@ from helpers import open_db, wait_until
 
 from daemon.cli.main import cli
 from daemon.engine import checkpoint_files as cf
-from daemon.store.writer import Writer
 from daemon.errors import EXIT_NOT_A_DATABASE
+from daemon.store.writer import Writer
 
 POLICY = """
 [[component]]
@@ -45,7 +45,7 @@ def config_dir(tmp_path) -> Path:
     for sub in ("policies.d", "services"):
         (root / sub).mkdir(parents=True)
     os.chmod(root, 0o755)
-    (root / "healerd.toml").write_text("[daemon]\nlog_level = \"info\"\n")
+    (root / "healerd.toml").write_text('[daemon]\nlog_level = "info"\n')
     (root / "policies.d" / "app.toml").write_text(POLICY.format(python=json.dumps(sys.executable)))
     (root / "services" / "app.conf").write_text("port = 8080\n")
     (root / "services" / "mark.py").write_text("open('then-ran', 'w').write('yes')\n")
@@ -65,7 +65,9 @@ def last_error_line(result) -> str:
 
 def commands(db_path) -> list[tuple]:
     with open_db(db_path) as conn:
-        return conn.execute("SELECT command, target, status, outcome, applied_at IS NOT NULL FROM operator_commands").fetchall()
+        return conn.execute(
+            "SELECT command, target, status, outcome, applied_at IS NOT NULL FROM operator_commands"
+        ).fetchall()
 
 
 def test_create_then_list_shows_the_version(config_dir, db_path):
@@ -83,13 +85,20 @@ def test_create_then_list_shows_the_version(config_dir, db_path):
     assert fields[2].endswith("Z") and "T" in fields[2]
 
     as_json = json.loads(healerd("checkpoint", "list", "app-config", "--db", str(db_path), "--format", "json").stdout)
-    assert as_json == [{"id": 1, "name": "app-config", "taken_at": fields[2], "files": 1, "size": 12, "status": "verified"}]
+    assert as_json == [
+        {"id": 1, "name": "app-config", "taken_at": fields[2], "files": 1, "size": 12, "status": "verified"}
+    ]
 
 
 def test_create_prunes_to_keep(config_dir, db_path):
     for _ in range(3):
-        assert healerd("checkpoint", "create", "app-config", "--config", str(config_dir), "--db", str(db_path)).exit_code == 0
-    statuses = [line.split()[-1] for line in healerd("checkpoint", "list", "--db", str(db_path)).stdout.splitlines()[2:]]
+        assert (
+            healerd("checkpoint", "create", "app-config", "--config", str(config_dir), "--db", str(db_path)).exit_code
+            == 0
+        )
+    statuses = [
+        line.split()[-1] for line in healerd("checkpoint", "list", "--db", str(db_path)).stdout.splitlines()[2:]
+    ]
     assert statuses == ["verified", "verified", "pruned"]
 
 
@@ -103,7 +112,9 @@ def test_restore_puts_the_file_back_and_is_recorded(config_dir, db_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "restored app-config #1: 1 file(s)"
     assert conf.read_text() == "port = 8080\n"
-    assert commands(db_path) == [("checkpoint_restore", "app-config", "applied", "restored app-config #1: 1 file(s)", 1)]
+    assert commands(db_path) == [
+        ("checkpoint_restore", "app-config", "applied", "restored app-config #1: 1 file(s)", 1)
+    ]
 
 
 def test_restore_then_runs_the_steps_action_in_the_config_directory(config_dir, db_path):
@@ -140,15 +151,20 @@ def test_restore_of_a_corrupted_version_is_refused_recorded_and_touches_nothing(
     ],
 )
 def test_unknown_names_are_errors(config_dir, db_path, args, message):
-    result = healerd("checkpoint", *args, "--config", str(config_dir), "--db", str(db_path)) if args[0] == "create" \
+    result = (
+        healerd("checkpoint", *args, "--config", str(config_dir), "--db", str(db_path))
+        if args[0] == "create"
         else healerd("checkpoint", *args, "--db", str(db_path))
+    )
     assert result.exit_code == 1 and last_error_line(result) == message
 
 
 def test_a_missing_database_is_an_error_not_a_new_file(tmp_path):
     missing = tmp_path / "none.db"
     result = healerd("checkpoint", "list", "--db", str(missing))
-    assert result.exit_code == EXIT_NOT_A_DATABASE and "does not exist" in last_error_line(result) and not missing.exists()
+    assert (
+        result.exit_code == EXIT_NOT_A_DATABASE and "does not exist" in last_error_line(result) and not missing.exists()
+    )
 
 
 def test_create_and_restore_work_while_a_daemon_writer_is_writing(config_dir, db_path):
@@ -161,8 +177,11 @@ def test_create_and_restore_work_while_a_daemon_writer_is_writing(config_dir, db
             await writer.start()
             try:
                 while not stop.is_set():
-                    await writer.submit(lambda c: c.execute(
-                        "INSERT INTO config_errors (ts, path, message) VALUES (?, 'x', 'load')", (time.time(),)))
+                    await writer.submit(
+                        lambda c: c.execute(
+                            "INSERT INTO config_errors (ts, path, message) VALUES (?, 'x', 'load')", (time.time(),)
+                        )
+                    )
                     writes.append(1)
             except Exception as exc:  # reported below
                 failures.append(exc)

@@ -27,7 +27,8 @@ def test_set_without_a_daemon_stores_the_override_and_records_the_command_and_th
     assert result.output.startswith("applied: override minimal until ")
     assert "level full → minimal" in result.output and "(applied without a running daemon)" in result.output
     assert "state.json and the feature flags your services read are published only when a daemon starts" in (
-        result.stderr)
+        result.stderr
+    )
 
     with open_db(db_path) as conn:
         command = conn.execute("SELECT command, args, status FROM operator_commands").fetchall()

@@ -70,15 +70,20 @@ def test_a_command_added_to_the_cli_appears_in_the_manual():
 @pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed")
 def test_make_man_writes_a_page_that_groff_renders_without_a_warning(tmp_path):
     if shutil.which("make"):
-        subprocess.run(["make", "-C", str(REPO), "man", f"PYTHON={sys.executable}", f"MAN_DIR={tmp_path}"],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["make", "-C", str(REPO), "man", f"PYTHON={sys.executable}", f"MAN_DIR={tmp_path}"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     else:  # the same command the target runs
         _manpage.main(["-o", str(tmp_path / "healerd.1")])
     page = tmp_path / "healerd.1"
     lint = subprocess.run(["groff", "-man", "-ww", "-z", str(page)], capture_output=True, text=True, timeout=60)
     assert (lint.returncode, lint.stderr) == (0, "")
-    text = subprocess.run(["groff", "-man", "-Tutf8", str(page)], capture_output=True, text=True, timeout=60,
-                          check=True).stdout
+    text = subprocess.run(
+        ["groff", "-man", "-Tutf8", str(page)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     plain = re.sub(r".\x08", "", text)  # groff's overstrike: bold "b\bb", underline "_\bx"
     assert "SHELL COMPLETION" in plain and "healerd breaker reset" in plain
 
@@ -96,8 +101,13 @@ def complete_env(**extra: str) -> dict[str, str]:
     ],
 )
 def test_clicks_completion_variable_prints_a_script_for_each_shell(shell, marker):
-    out = subprocess.run([str(HEALERD)], env=complete_env(_HEALERD_COMPLETE=f"{shell}_source"),
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(HEALERD)],
+        env=complete_env(_HEALERD_COMPLETE=f"{shell}_source"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert marker in out.stdout and "_HEALERD_COMPLETE" in out.stdout
 
@@ -111,7 +121,7 @@ def test_bash_completion_completes_verbs_subcommands_and_options():
         "for line in 'healerd bre' 'healerd breaker ' 'healerd status --'; do\n"
         '  read -ra COMP_WORDS <<< "$line"; [[ "$line" == *" " ]] && COMP_WORDS+=("")\n'
         "  COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=()\n"
-        "  _healerd_completion healerd; echo \"${COMPREPLY[*]}\"\n"
+        '  _healerd_completion healerd; echo "${COMPREPLY[*]}"\n'
         "done\n"
     )
     out = subprocess.run(["bash", "-c", script], env=complete_env(), capture_output=True, text=True, timeout=60)
@@ -124,9 +134,13 @@ def test_bash_completion_completes_verbs_subcommands_and_options():
 
 def test_the_readme_documents_completion_for_each_shell_and_the_manual():
     readme = (REPO / "README.md").read_text()
-    for line in ('eval "$(_HEALERD_COMPLETE=bash_source healerd)"', 'eval "$(_HEALERD_COMPLETE=zsh_source healerd)"',
-                 "_HEALERD_COMPLETE=fish_source healerd > ~/.config/fish/completions/healerd.fish",
-                 "`make man`", "make install-man"):
+    for line in (
+        'eval "$(_HEALERD_COMPLETE=bash_source healerd)"',
+        'eval "$(_HEALERD_COMPLETE=zsh_source healerd)"',
+        "_HEALERD_COMPLETE=fish_source healerd > ~/.config/fish/completions/healerd.fish",
+        "`make man`",
+        "make install-man",
+    ):
         assert line in readme, f"README.md lacks {line!r}"
     makefile = (REPO / "Makefile").read_text()
     assert "-m daemon.cli._manpage -o $(MAN_DIR)/healerd.1" in makefile

@@ -138,8 +138,9 @@ def test_a_directory_given_as_database_is_refused_with_the_database_exit_code(tm
 
 
 def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "daemon", "run", *args], capture_output=True, text=True, timeout=60,
-                          env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "daemon", "run", *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def _remembered(tmp_path: Path, previous: str) -> tuple[dict, Path]:
@@ -202,7 +203,9 @@ def test_run_refuses_another_applications_database_with_exit_3(tmp_path):
 def test_run_validates_the_config_before_it_creates_the_database_or_its_lock(tmp_path):
     config = tmp_path / "etc"
     (config / "policies.d").mkdir(parents=True)
-    (config / "policies.d" / "bad.toml").write_text('[[component]]\nname = "x"\n[component.check]\nkind = "tcp"\nport = 1\ntimout = "1s"\n')
+    (config / "policies.d" / "bad.toml").write_text(
+        '[[component]]\nname = "x"\n[component.check]\nkind = "tcp"\nport = 1\ntimout = "1s"\n'
+    )
     db = tmp_path / "state" / "healerd.db"
     proc = _run("--config", str(config), "--db", str(db))
     assert proc.returncode == EXIT_STARTUP_FAILURE
@@ -220,8 +223,12 @@ def test_a_database_this_user_cannot_read_says_try_sudo(tmp_path, template_db):
     if os.geteuid() != 0 or setpriv is None:
         pytest.skip("needs root and setpriv(1) to run the CLI as another user")
     as_nobody = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-    probe = subprocess.run([*as_nobody, sys.executable, "-c", "import daemon"], capture_output=True, timeout=60,
-                           cwd=Path(__file__).resolve().parents[2])
+    probe = subprocess.run(
+        [*as_nobody, sys.executable, "-c", "import daemon"],
+        capture_output=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     if probe.returncode != 0:
         pytest.skip(f"this python cannot run as nobody here: {probe.stderr.decode()[-200:]}")
     private = tmp_path / "state"
@@ -229,7 +236,12 @@ def test_a_database_this_user_cannot_read_says_try_sudo(tmp_path, template_db):
     tmp_path.chmod(0o755)
     db = private / "healerd.db"
     sh.copyfile(template_db, db)
-    proc = subprocess.run([*as_nobody, sys.executable, "-m", "daemon", "status", "--db", str(db)],
-                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.run(
+        [*as_nobody, sys.executable, "-m", "daemon", "status", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert proc.returncode == EXIT_NOT_A_DATABASE, proc.stderr
     assert proc.stderr == f"healerd: {db} is not readable by this user (try sudo)\n"

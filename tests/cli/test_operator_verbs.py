@@ -61,7 +61,9 @@ def test_check_run_runs_one_check_now_and_exits_like_a_nagios_plugin(cfg):
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     try:
-        cfg.write("policies.d/a.toml", f"""
+        cfg.write(
+            "policies.d/a.toml",
+            f"""
 [[component]]
 name = "up"
 [component.check]
@@ -77,21 +79,30 @@ name = "warn"
 [component.check]
 kind = "exec"
 run = ["{sys.executable}", "-c", "print('disk 85% full'); raise SystemExit(1)"]
-""")
-        runs = {name: _runner().invoke(cli, ["check", "--run", name, "--config", str(cfg.root)])
-                for name in ("up", "down", "warn", "ghost")}
+""",
+        )
+        runs = {
+            name: _runner().invoke(cli, ["check", "--run", name, "--config", str(cfg.root)])
+            for name in ("up", "down", "warn", "ghost")
+        }
     finally:
         listener.close()
     assert runs["up"].exit_code == 0 and runs["up"].stdout.startswith("up: healthy, ")
     assert runs["down"].exit_code == 2 and runs["down"].stdout.startswith("down: unhealthy, refused, ")
     assert " ms: " in runs["down"].stdout
-    assert runs["warn"].exit_code == 1 and "warn: degraded" in runs["warn"].stdout and "disk 85% full" in runs["warn"].stdout
+    assert (
+        runs["warn"].exit_code == 1
+        and "warn: degraded" in runs["warn"].stdout
+        and "disk 85% full" in runs["warn"].stdout
+    )
     assert runs["ghost"].exit_code == 3 and "no component named 'ghost'" in runs["ghost"].stderr
     assert "known: down, up, warn" in runs["ghost"].stderr
 
 
 def test_config_show_prints_the_effective_config_with_the_defaults_filled_in(cfg):
-    cfg.write("policies.d/a.toml", """
+    cfg.write(
+        "policies.d/a.toml",
+        """
 [[component]]
 name = "a"
 [component.check]
@@ -100,7 +111,8 @@ port = 1
 [[component.recovery]]
 strategy = "retry"
 action = { run = ["true"] }
-""")
+""",
+    )
     result = _runner().invoke(cli, ["config", "show", "--config", str(cfg.root)])
     assert result.exit_code == 0, result.stderr
     doc = tomllib.loads(result.stdout)
@@ -123,8 +135,10 @@ def test_one_rejected_file_does_not_hide_the_good_components_from_check_run_and_
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     try:
-        cfg.write("policies.d/a.toml", f'[[component]]\nname = "up"\n[component.check]\nkind = "tcp"\n'
-                                       f'port = {listener.getsockname()[1]}\n')
+        cfg.write(
+            "policies.d/a.toml",
+            f'[[component]]\nname = "up"\n[component.check]\nkind = "tcp"\nport = {listener.getsockname()[1]}\n',
+        )
         cfg.write("policies.d/b.toml", _BAD_FILE)
         run = _runner().invoke(cli, ["check", "--run", "up", "--config", str(cfg.root)])
     finally:
@@ -143,15 +157,17 @@ def test_one_rejected_file_does_not_hide_the_good_components_from_check_run_and_
 def test_config_show_names_unset_settings_and_the_state_file_path_and_no_empty_tables(cfg, tmp_path):
     cfg.write("healerd.toml", '[notify.hook]\nkind = "webhook"\nurl = "http://127.0.0.1:1/x"\n')
     db = tmp_path / "state" / "h.db"
-    result = _runner().invoke(cli, ["config", "show", "--config", str(cfg.root), "--db", str(db)],
-                              env={"RUNTIME_DIRECTORY": ""})
+    result = _runner().invoke(
+        cli, ["config", "show", "--config", str(cfg.root), "--db", str(db)], env={"RUNTIME_DIRECTORY": ""}
+    )
     assert result.exit_code == 0, result.stderr
     assert "daemon.incident_url" in result.stdout.splitlines()[1]  # "# not set (no default): …"
     doc = tomllib.loads(result.stdout)
     assert doc["degradation"]["state_file"] == str(tmp_path / "state" / "h.state.json")
     assert "headers" not in doc["notify"]["hook"] and "[notify.hook.headers]" not in result.stdout
-    as_json = json.loads(_runner().invoke(cli, ["config", "show", "--format", "json", "--config", str(cfg.root),
-                                                "--db", str(db)]).stdout)
+    as_json = json.loads(
+        _runner().invoke(cli, ["config", "show", "--format", "json", "--config", str(cfg.root), "--db", str(db)]).stdout
+    )
     assert "daemon.incident_url" in as_json["unset"]
 
 
@@ -161,7 +177,7 @@ class _Hook(ThreadingHTTPServer):
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+            def do_POST(self) -> None:
                 outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 self.send_response(204)
                 self.end_headers()
@@ -176,7 +192,9 @@ class _Hook(ThreadingHTTPServer):
 def test_notify_test_sends_a_message_with_the_host_name_and_reports_the_delivery(cfg):
     hook = _Hook()
     try:
-        cfg.write("healerd.toml", f"""
+        cfg.write(
+            "healerd.toml",
+            f"""
 [notify.hook]
 kind = "webhook"
 url = "http://127.0.0.1:{hook.server_address[1]}/in"
@@ -184,14 +202,17 @@ url = "http://127.0.0.1:{hook.server_address[1]}/in"
 kind = "webhook"
 url = "http://127.0.0.1:{_closed_port()}/in"
 timeout = "2s"
-""")
+""",
+        )
         ok = _runner().invoke(cli, ["notify", "test", "hook", "--config", str(cfg.root)])
         dead = _runner().invoke(cli, ["notify", "test", "dead", "--config", str(cfg.root)])
         ghost = _runner().invoke(cli, ["notify", "test", "ghost", "--config", str(cfg.root)])
     finally:
         hook.shutdown()
         hook.server_close()
-    assert ok.exit_code == 0 and ok.stdout.startswith(f"delivered to hook (webhook) from {socket.gethostname()}: 1 attempt")
+    assert ok.exit_code == 0 and ok.stdout.startswith(
+        f"delivered to hook (webhook) from {socket.gethostname()}: 1 attempt"
+    )
     (body,) = hook.bodies
     assert body["host"] == socket.gethostname() and body["kind"] == "test"
     assert body["text"].startswith(f"healerd@{socket.gethostname()}: ")

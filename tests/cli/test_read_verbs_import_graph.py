@@ -30,7 +30,11 @@ def imported_modules(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEALERD_")}
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
-        capture_output=True, text=True, timeout=60, env=env, start_new_session=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        start_new_session=True,
     )
     lines = [line for line in proc.stderr.splitlines() if line.startswith("MODULES ")]
     assert lines, proc.stderr[-2000:]

@@ -25,6 +25,7 @@ def status(db_path, *args):
 def seed(db_path) -> float:
     now = time.time()
     with open_db(db_path) as conn:
+
         def component(name, status, breaker):
             cid = conn.execute(
                 "INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES (?, 'tcp', 10, ?)", (name, now)
@@ -32,11 +33,18 @@ def seed(db_path) -> float:
             conn.execute(
                 "INSERT INTO check_results (component_id, ts, status, latency_ms, error_class, message) "
                 "VALUES (?, ?, ?, 1.5, ?, ?)",
-                (cid, now - 2, status, None if status == "healthy" else "refused",
-                 "ok" if status == "healthy" else "connection refused"),
+                (
+                    cid,
+                    now - 2,
+                    status,
+                    None if status == "healthy" else "refused",
+                    "ok" if status == "healthy" else "connection refused",
+                ),
             )
-            conn.execute("INSERT INTO breakers (component_id, state, since, updated_at) VALUES (?, ?, ?, ?)",
-                         (cid, breaker, now - 30, now))
+            conn.execute(
+                "INSERT INTO breakers (component_id, state, since, updated_at) VALUES (?, ?, ?, ?)",
+                (cid, breaker, now - 30, now),
+            )
             return cid
 
         component("api", "healthy", "closed")
@@ -49,16 +57,32 @@ def seed(db_path) -> float:
             "finished_at) VALUES (?, ?, 'retry', 0, 'breaker open', 'failed', ?, ?)",
             (incident, db, now - 20, now - 19),
         )
-        sql.save_state(conn, {
-            "level": "minimal", "score": 50.0, "unknown_count": 0, "since": now - 30, "pending_level": None,
-            "pending_since": None, "override_level": "emergency", "override_until": now + 3600,
-            "override_reason": "db migration", "updated_at": now, "tracker": None,
-        })
-        sql.save_flags(conn, {"extras": (False, "level emergency ≥ off_at reduced"),
-                              "search": (True, "level emergency < off_at ...")}, ["extras", "search"], now)
+        sql.save_state(
+            conn,
+            {
+                "level": "minimal",
+                "score": 50.0,
+                "unknown_count": 0,
+                "since": now - 30,
+                "pending_level": None,
+                "pending_since": None,
+                "override_level": "emergency",
+                "override_until": now + 3600,
+                "override_reason": "db migration",
+                "updated_at": now,
+                "tracker": None,
+            },
+        )
+        sql.save_flags(
+            conn,
+            {"extras": (False, "level emergency ≥ off_at reduced"), "search": (True, "level emergency < off_at ...")},
+            ["extras", "search"],
+            now,
+        )
         for i, score in enumerate([100.0, 90.0, 70.0, 50.0]):
-            sql.insert_snapshot(conn, ts=now - 240 + 60 * i, score=score, level="minimal", unknown_count=0,
-                                components=2)
+            sql.insert_snapshot(
+                conn, ts=now - 240 + 60 * i, score=score, level="minimal", unknown_count=0, components=2
+            )
     return now
 
 
@@ -75,7 +99,10 @@ def test_json_has_level_score_trend_flags_override_and_every_component_with_its_
     assert [(f["name"], f["enabled"]) for f in data["flags"]] == [("extras", False), ("search", True)]
     by_name = {c["component"]: c for c in data["components"]}
     assert (by_name["api"]["status"], by_name["api"]["breaker_state"], by_name["api"]["last_recovery"]) == (
-        "healthy", "closed", None)
+        "healthy",
+        "closed",
+        None,
+    )
     db = by_name["db"]
     assert (db["status"], db["breaker_state"], db["error_class"]) == ("unhealthy", "open", "refused")
     assert (db["last_recovery"]["strategy"], db["last_recovery"]["status"]) == ("retry", "failed")

@@ -57,4 +57,3 @@ def test_a_removed_file_is_a_change(tmp_path):
     loaded, _ = load_config(root)
     (root / "policies.d" / "b.toml").unlink()
     assert changed_on_disk(loaded) is True
-

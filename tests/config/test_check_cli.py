@@ -53,8 +53,9 @@ def test_check_reads_healerd_config_from_the_environment(cfg):
 
 
 def test_check_as_a_real_process_on_the_examples_and_on_a_broken_directory(cfg):
-    ok = subprocess.run([str(HEALERD), "check", "--config", str(REPO / "examples")],
-                        capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [str(HEALERD), "check", "--config", str(REPO / "examples")], capture_output=True, text=True, timeout=60
+    )
     assert (ok.returncode, ok.stderr) == (0, "")
     assert ok.stdout == f"ok: 3 components, 1 checkpoint, 2 channels, 1 experiment in {REPO / 'examples'}\n"
 

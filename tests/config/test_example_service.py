@@ -39,8 +39,22 @@ def service(tmp_path):
     run = tmp_path / "run"
 
     def start(*extra: str) -> tuple[int, int]:
-        argv = [sys.executable, str(SERVICE), "start", "--port", "0", "--port-file", str(run / "port"),
-                "--pidfile", str(run / "pid"), "--mode-file", str(run / "mode"), "--slow-ms", "50", *extra]
+        argv = [
+            sys.executable,
+            str(SERVICE),
+            "start",
+            "--port",
+            "0",
+            "--port-file",
+            str(run / "port"),
+            "--pidfile",
+            str(run / "pid"),
+            "--mode-file",
+            str(run / "mode"),
+            "--slow-ms",
+            "50",
+            *extra,
+        ]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stderr
         return int((run / "port").read_text()), int((run / "pid").read_text())
@@ -75,9 +89,24 @@ def test_crash_mode_kills_the_process_and_survives_a_restart(service):
     port, pid = start()
     _get(port, "/control?mode=crash")
     wait_until(lambda: not _alive(pid), timeout=10, message="service did not exit")
-    again = subprocess.run([sys.executable, str(SERVICE), "start", "--port", "0", "--port-file", str(run / "port"),
-                            "--pidfile", str(run / "pid"), "--mode-file", str(run / "mode")],
-                           capture_output=True, text=True, timeout=30)
+    again = subprocess.run(
+        [
+            sys.executable,
+            str(SERVICE),
+            "start",
+            "--port",
+            "0",
+            "--port-file",
+            str(run / "port"),
+            "--pidfile",
+            str(run / "pid"),
+            "--mode-file",
+            str(run / "mode"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert again.returncode == 1 and "exited with status 70" in again.stderr
 
 
@@ -98,17 +127,44 @@ def test_start_does_not_take_an_exiting_process_for_a_running_one(tmp_path):
     `stop` waits for a SIGKILLed process to be gone before `restart` starts the new one.)"""
     run = tmp_path / "run"
     run.mkdir()
-    old = subprocess.Popen([sys.executable, str(SERVICE), "run", "--port", "0", "--port-file", str(run / "port"),
-                            "--pidfile", str(run / "pid")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
+    old = subprocess.Popen(
+        [
+            sys.executable,
+            str(SERVICE),
+            "run",
+            "--port",
+            "0",
+            "--port-file",
+            str(run / "port"),
+            "--pidfile",
+            str(run / "pid"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     new_pid = None
     try:
         wait_until(lambda: (run / "pid").exists(), timeout=10)
         os.kill(old.pid, signal.SIGKILL)  # not reaped by us yet: a zombie that the pidfile still names
         wait_until(lambda: not _alive(old.pid), timeout=10)
         assert (run / "pid").read_text().strip() == str(old.pid)
-        done = subprocess.run([sys.executable, str(SERVICE), "start", "--port", "0", "--port-file", str(run / "port"),
-                               "--pidfile", str(run / "pid")], capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(SERVICE),
+                "start",
+                "--port",
+                "0",
+                "--port-file",
+                str(run / "port"),
+                "--pidfile",
+                str(run / "pid"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert done.returncode == 0, done.stderr
         assert "already running" not in done.stdout
         new_pid = int((run / "pid").read_text())

@@ -15,7 +15,7 @@ from daemon.config.models import EscalateStep, FallbackStep, HttpCheck, KillFaul
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # Literally the text of the issue (foundation issue, section 2), comments and all.
-ISSUE_EXAMPLE = '''
+ISSUE_EXAMPLE = """
 # policies.d/app.toml
 [[component]]
 name = "app"
@@ -71,7 +71,7 @@ name = "app-config"
 paths = ["/etc/app/app.conf"]
 every = "1h"                      # taken only while its component is healthy
 keep = 10
-'''
+"""
 
 
 def test_issue_example_loads_exactly_as_written(cfg):
@@ -86,20 +86,37 @@ def test_issue_example_loads_exactly_as_written(cfg):
     assert isinstance(app.check, HttpCheck)
     assert app.check.url == "http://127.0.0.1:8080/healthz"
     assert (app.check.every, app.check.timeout, app.check.degraded_over) == (
-        timedelta(seconds=5), timedelta(seconds=2), timedelta(milliseconds=300))
+        timedelta(seconds=5),
+        timedelta(seconds=2),
+        timedelta(milliseconds=300),
+    )
     assert app.check.expect_status == [200]
     b = app.breaker
-    assert (b.consecutive_failures, b.failure_rate, b.window, b.min_checks, b.half_open_successes) == (3, 0.5, 20, 10, 2)
+    assert (b.consecutive_failures, b.failure_rate, b.window, b.min_checks, b.half_open_successes) == (
+        3,
+        0.5,
+        20,
+        10,
+        2,
+    )
     assert (b.open_for, b.max_open_for) == (timedelta(seconds=30), timedelta(minutes=10))
     retry, restore, fallback, escalate = app.recovery
     assert isinstance(retry, RetryStep) and retry.action.run == ["systemctl", "restart", "app.service"]
     assert (retry.action.timeout, retry.attempts, retry.within) == (timedelta(seconds=30), 3, timedelta(minutes=10))
     assert (retry.backoff.initial, retry.backoff.max, retry.backoff.multiplier, retry.backoff.jitter) == (
-        timedelta(seconds=1), timedelta(seconds=30), 2.0, "full")
+        timedelta(seconds=1),
+        timedelta(seconds=30),
+        2.0,
+        "full",
+    )
     assert isinstance(restore, RestoreStep) and restore.checkpoint == "app-config"
     assert restore.then.run == ["systemctl", "restart", "app.service"]
     assert isinstance(fallback, FallbackStep)
-    assert (fallback.candidates, fallback.select, fallback.failback_after) == (["app-standby"], "sequential", timedelta(minutes=2))
+    assert (fallback.candidates, fallback.select, fallback.failback_after) == (
+        ["app-standby"],
+        "sequential",
+        timedelta(minutes=2),
+    )
     assert fallback.activate.run == ["/usr/local/bin/route-to", "{candidate}"]
     assert fallback.deactivate.run == ["/usr/local/bin/route-to", "app"]
     assert fallback.activate.timeout == timedelta(seconds=10)

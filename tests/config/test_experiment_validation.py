@@ -13,13 +13,16 @@ def test_a_kill_fault_with_an_unknown_signal_is_a_config_error_naming_the_key(tm
     root = _config_dir(tmp_path)
     (root / "experiments.d").mkdir()
     os.chmod(root / "experiments.d", 0o755)
-    _write(root / "experiments.d" / "x.toml", """
+    _write(
+        root / "experiments.d" / "x.toml",
+        """
 [experiment]
 name = "x"
 target = "a"
 fault = { kind = "kill", signal = "KLL" }
 duration = "10s"
-""")
+""",
+    )
     loaded, problems = load_config(root)
     assert loaded is None
     assert any(p.key == "experiment.fault.signal" and "unknown signal" in p.message for p in problems), problems

@@ -37,15 +37,21 @@ def test_check_refuses_allow_remote_without_basic_auth_or_tls(cfg):
 
 def test_check_accepts_a_remote_address_with_basic_auth_from_a_trusted_file(cfg):
     cfg.write("http.password", "s3cret\n", mode=0o600)
-    code, out = _check(cfg, 'enabled = true\naddress = "0.0.0.0"\nallow_remote = true\n'
-                            'basic_auth = { username = "ops", password_file = "http.password" }\n')
+    code, out = _check(
+        cfg,
+        'enabled = true\naddress = "0.0.0.0"\nallow_remote = true\n'
+        'basic_auth = { username = "ops", password_file = "http.password" }\n',
+    )
     assert code == 0, out
 
 
 def test_check_refuses_a_password_file_others_can_write(cfg):
     cfg.write("http.password", "s3cret\n", mode=0o666)
-    code, out = _check(cfg, 'enabled = true\naddress = "0.0.0.0"\nallow_remote = true\n'
-                            'basic_auth = { username = "ops", password_file = "http.password" }\n')
+    code, out = _check(
+        cfg,
+        'enabled = true\naddress = "0.0.0.0"\nallow_remote = true\n'
+        'basic_auth = { username = "ops", password_file = "http.password" }\n',
+    )
     assert code == 1
     assert "http.basic_auth.password_file" in out and "others can write" in out
 

@@ -24,8 +24,14 @@ def test_key_path_quotes_keys_that_are_not_bare():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("250ms", timedelta(milliseconds=250)), ("5s", timedelta(seconds=5)), ("10m", timedelta(minutes=10)),
-     ("1h", timedelta(hours=1)), ("7d", timedelta(days=7)), ("1.5s", timedelta(seconds=1.5))],
+    [
+        ("250ms", timedelta(milliseconds=250)),
+        ("5s", timedelta(seconds=5)),
+        ("10m", timedelta(minutes=10)),
+        ("1h", timedelta(hours=1)),
+        ("7d", timedelta(days=7)),
+        ("1.5s", timedelta(seconds=1.5)),
+    ],
 )
 def test_each_duration_form_loads(cfg, text, expected):
     # max_age: a duration whose documented range spans every form (a check's timeout stops at 1h)
@@ -37,8 +43,12 @@ def test_each_duration_form_loads(cfg, text, expected):
 
 @pytest.mark.parametrize(
     "value, message",
-    [('"0s"', "must be longer than zero"), ("5", "a duration is a string"), ('"5 sec"', "is not a duration"),
-     ('"-1s"', "is not a duration")],
+    [
+        ('"0s"', "must be longer than zero"),
+        ("5", "a duration is a string"),
+        ('"5 sec"', "is not a duration"),
+        ('"-1s"', "is not a duration"),
+    ],
 )
 def test_bad_durations_are_problems_with_key_and_line(cfg, value, message):
     cfg.write("policies.d/a.toml", component("a", check=f'kind = "tcp"\nport = 1\ntimeout = {value}'))
@@ -121,7 +131,7 @@ def test_every_problem_is_reported_not_only_the_first(cfg):
     cfg.write("healerd.toml", '[daemon]\nlog_level = "loud"\n[notify.ops]\nkind = "sms"\n')
     cfg.write(
         "policies.d/a.toml",
-        component("a", 'weight = -1', 'kind = "tcp"\nport = 70000')
+        component("a", "weight = -1", 'kind = "tcp"\nport = 70000')
         + component("B")
         + component("c", check='kind = "tcp"\nport = 1\ntimeout = "1m"'),
     )
@@ -162,7 +172,9 @@ def test_yaml_syntax_error_carries_its_line(cfg):
 
 def test_yaml_file_must_be_a_mapping(cfg):
     cfg.write("policies.d/a.yml", "- name: a\n")
-    assert cfg.problems() == ["policies.d/a.yml (line 1): not a mapping of keys (a YAML config file must be one, this is a list)"]
+    assert cfg.problems() == [
+        "policies.d/a.yml (line 1): not a mapping of keys (a YAML config file must be one, this is a list)"
+    ]
 
 
 def test_yaml_duplicate_key_is_refused_not_silently_overwritten(cfg):
@@ -187,7 +199,9 @@ def test_file_that_is_not_utf8_is_a_problem_with_its_line(cfg):
 
 def test_common_pydantic_messages_are_reworded_for_operators(cfg):
     cfg.write("healerd.toml", '[notify.Bad]\nkind = "log"\n[notify."ops.pager"]\nkind = "webhook"\nurl = "ftp://x"\n')
-    cfg.write("policies.d/a.toml", component("a") + '[[component.recovery]]\nstrategy = "retry"\naction = { run = [] }\n')
+    cfg.write(
+        "policies.d/a.toml", component("a") + '[[component.recovery]]\nstrategy = "retry"\naction = { run = [] }\n'
+    )
     assert cfg.problems() == [
         "healerd.toml: notify.Bad (line 1): 'Bad' is not a valid name: lowercase letters, digits, '_', '.' and '-', "
         "starting with a letter or digit",

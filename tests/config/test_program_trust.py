@@ -6,11 +6,11 @@ import os
 
 from config_helpers import component
 
-RETRY = '''
+RETRY = """
 [[component.recovery]]
 strategy = "retry"
 action = {{ run = {argv} }}
-'''
+"""
 
 
 def _policy(argv: str) -> str:
@@ -44,8 +44,12 @@ def test_argv0_given_as_a_path_is_checked_wherever_it_lives(cfg, tmp_path):
 
 def test_trusted_programs_bare_commands_and_missing_files_load(cfg):
     cfg.write("services/fix.py", "print('hi')\n", mode=0o755)
-    cfg.write("policies.d/a.toml", _policy('["python3", "services/fix.py", "/tmp/not-checked-0777"]')
-              + component("b") + RETRY.format(argv='["systemctl", "restart", "b.service"]'))
+    cfg.write(
+        "policies.d/a.toml",
+        _policy('["python3", "services/fix.py", "/tmp/not-checked-0777"]')
+        + component("b")
+        + RETRY.format(argv='["systemctl", "restart", "b.service"]'),
+    )
     assert cfg.problems() == []
 
 

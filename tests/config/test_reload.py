@@ -11,11 +11,16 @@ def test_broken_file_keeps_its_last_good_version_while_other_changes_apply(cfg):
     first, problems = cfg.load()
     assert problems == []
 
-    cfg.write("policies.d/a.toml", component("a", "weight = 2.0") + '[[component]]\nname = "a2"\n[component.check]\nkind = "tcp"\nport = "x"\n')
+    cfg.write(
+        "policies.d/a.toml",
+        component("a", "weight = 2.0") + '[[component]]\nname = "a2"\n[component.check]\nkind = "tcp"\nport = "x"\n',
+    )
     cfg.write("policies.d/b.toml", component("b", "weight = 5.0"))
     second, problems = cfg.load(previous=first)
     assert second is not None
-    assert [str(p) for p in problems] == ["policies.d/a.toml: component[1].check.port (line 11): Input should be a valid integer, unable to parse string as an integer"]
+    assert [str(p) for p in problems] == [
+        "policies.d/a.toml: component[1].check.port (line 11): Input should be a valid integer, unable to parse string as an integer"
+    ]
     assert sorted(second.config.components) == ["a", "b"]
     assert second.config.components["a"].weight == 1.0  # the last good a.toml
     assert second.config.components["b"].weight == 5.0  # b.toml's change applied

@@ -101,8 +101,20 @@ def test_fifo_is_refused_without_blocking(cfg):
 
 def test_editor_and_package_leftovers_are_ignored(cfg):
     cfg.write("policies.d/a.toml", component("a"))
-    for name in (".a.toml.swp", "a.toml~", "#a.toml#", "a.toml.bak", "a.toml.dpkg-old", "a.toml.dpkg-dist",
-                 "a.toml.rpmnew", "a.toml.rpmsave", "a.toml.orig", "a.toml.disabled", "a.toml.example", ".hidden.toml"):
+    for name in (
+        ".a.toml.swp",
+        "a.toml~",
+        "#a.toml#",
+        "a.toml.bak",
+        "a.toml.dpkg-old",
+        "a.toml.dpkg-dist",
+        "a.toml.rpmnew",
+        "a.toml.rpmsave",
+        "a.toml.orig",
+        "a.toml.disabled",
+        "a.toml.example",
+        ".hidden.toml",
+    ):
         cfg.write(f"policies.d/{name}", "this is not valid toml [[[")
     loaded, problems = cfg.load()
     assert problems == [] and list(loaded.config.components) == ["a"]

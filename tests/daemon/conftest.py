@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from helpers import wait_until
 
 
@@ -88,8 +87,11 @@ class DaemonProcess:
         return self.proc.pid
 
     def wait_ready(self, timeout: float = 30) -> None:
-        wait_until(lambda: self.notify.has("READY=1") or self.proc.poll() is not None, timeout,
-                   message=lambda: self.log.read_text()[-3000:])
+        wait_until(
+            lambda: self.notify.has("READY=1") or self.proc.poll() is not None,
+            timeout,
+            message=lambda: self.log.read_text()[-3000:],
+        )
         assert self.proc.poll() is None, f"daemon exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
 
     def signal(self, sig: int) -> None:
@@ -113,18 +115,37 @@ def start_daemon(tmp_path: Path) -> Iterator:
     started: list[DaemonProcess] = []
     counter = iter(range(1000))
 
-    def start(config: ConfigDir, db: Path | None = None, *, wait: bool = True, env: dict | None = None) -> DaemonProcess:
+    def start(
+        config: ConfigDir, db: Path | None = None, *, wait: bool = True, env: dict | None = None
+    ) -> DaemonProcess:
         n = next(counter)
         db = db or tmp_path / "healerd.db"
         log = tmp_path / f"daemon-{n}.log"
         notify = NotifyListener(tmp_path / f"notify-{n}.sock")
-        full_env = {**os.environ, "NOTIFY_SOCKET": notify.path, "RUNTIME_DIRECTORY": str(tmp_path / "run"),
-                    **(env or {})}
+        full_env = {
+            **os.environ,
+            "NOTIFY_SOCKET": notify.path,
+            "RUNTIME_DIRECTORY": str(tmp_path / "run"),
+            **(env or {}),
+        }
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "daemon", "run", "--config", str(config.root), "--db", str(db),
-                 "--log-format", "json"],
-                stdout=out, stderr=subprocess.STDOUT, env=full_env, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "daemon",
+                    "run",
+                    "--config",
+                    str(config.root),
+                    "--db",
+                    str(db),
+                    "--log-format",
+                    "json",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=full_env,
+                start_new_session=True,
             )
         d = DaemonProcess(proc, db, log, notify)
         started.append(d)
@@ -146,12 +167,14 @@ def start_daemon(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def free_port() -> Iterator:
     """A port nothing listens on: bound then closed, so a connect gets ECONNREFUSED."""
+
     def make() -> int:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()
         return port
+
     yield make
 
 

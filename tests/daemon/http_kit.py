@@ -6,10 +6,13 @@ import json
 
 from helpers import wait_until
 
+
 def tcp_component(name: str, port: int, extra: str = "") -> str:
     """A tcp check every second; `db` below opens its breaker after two refusals and stays open."""
-    return (f'[[component]]\nname = "{name}"\n[component.check]\nkind = "tcp"\nport = {port}\n'
-            f'every = "1s"\ntimeout = "500ms"\n{extra}')
+    return (
+        f'[[component]]\nname = "{name}"\n[component.check]\nkind = "tcp"\nport = {port}\n'
+        f'every = "1s"\ntimeout = "500ms"\n{extra}'
+    )
 
 
 FAILING = '[component.breaker]\nconsecutive_failures = 2\nopen_for = "1h"\nmax_open_for = "2h"\n'
@@ -22,7 +25,9 @@ def policies(web_port: int, db_port: int) -> str:
 
 def http_url(d, nth: int = 1) -> str:
     """The URL the daemon logged the nth time it started listening (it was told port 0)."""
+
     def find():
         urls = [json.loads(line)["url"] for line in d.log.read_text().splitlines() if '"http listening"' in line]
         return urls[nth - 1] if len(urls) >= nth else None
+
     return wait_until(find, 20, message=lambda: d.log.read_text()[-2000:])

@@ -22,9 +22,11 @@ SLOW_BREAKER = 'open_for = "30s"\nmax_open_for = "5m"\nhalf_open_successes = 1\n
 def retry_curve(argv: list[str]) -> str:
     import json
 
-    return ('[[component.recovery]]\nstrategy = "retry"\nattempts = 20\nwithin = "10m"\nverify_within = "5s"\n'
-            f'action = {{ run = {json.dumps(argv)}, timeout = "20s" }}\n'
-            'backoff = { initial = "500ms", max = "2s", multiplier = 2.0, jitter = "none" }\n')
+    return (
+        '[[component.recovery]]\nstrategy = "retry"\nattempts = 20\nwithin = "10m"\nverify_within = "5s"\n'
+        f'action = {{ run = {json.dumps(argv)}, timeout = "20s" }}\n'
+        'backoff = { initial = "500ms", max = "2s", multiplier = 2.0, jitter = "none" }\n'
+    )
 
 
 def test_a_service_killed_five_times_is_healed_each_time_with_growing_first_action_delays(env):
@@ -43,8 +45,11 @@ def test_a_service_killed_five_times_is_healed_each_time_with_growing_first_acti
         time.sleep(max(0.0, last_kill + 2.0 - time.monotonic()))  # the scenario's pace: kills ≥ 2 s apart
         last_kill = time.monotonic()
         app.crash()
-        wait_until(lambda: sum(i["status"] == "resolved" for i in incidents(d, "app")) >= n, timeout=30,
-                   message=lambda: explain(d, "app"))
+        wait_until(
+            lambda: sum(i["status"] == "resolved" for i in incidents(d, "app")) >= n,
+            timeout=30,
+            message=lambda: explain(d, "app"),
+        )
 
     rows = incidents(d, "app")
     assert [i["status"] for i in rows] == ["resolved"] * 5
@@ -62,6 +67,8 @@ def test_a_service_killed_five_times_is_healed_each_time_with_growing_first_acti
     assert len(reasons) == 5 and all(r.startswith("verified recovery: retry (step 1)") for r in reasons), reasons
     opens = [r[0] for r in d.query("SELECT open_until - ts FROM breaker_transitions WHERE to_state = 'open'")]
     assert all(abs(p - 30) < 0.01 for p in opens), opens  # no doubling across incidents
-    waits = [r[0] for r in d.query("SELECT reason FROM decisions WHERE kind = 'wait' AND reason LIKE '%restart backoff%'")]
+    waits = [
+        r[0] for r in d.query("SELECT reason FROM decisions WHERE kind = 'wait' AND reason LIKE '%restart backoff%'")
+    ]
     assert any("incident 5 in a row" in w and "waits 2s" in w for w in waits), waits
     assert "restart backoff: incident 5 in a row" in explain(d, "app")  # explain shows why the action waited

@@ -26,8 +26,9 @@ def _count(db: Path, table: str) -> int:
         conn.close()
 
 
-def test_a_backup_taken_while_the_daemon_writes_is_complete_verified_and_one_file(config_dir, start_daemon,
-                                                                                 listener, tmp_path):
+def test_a_backup_taken_while_the_daemon_writes_is_complete_verified_and_one_file(
+    config_dir, start_daemon, listener, tmp_path
+):
     config_dir.policy("a.toml", tcp_component("a", listener().port, every="200ms"))
     d = start_daemon(config_dir, tmp_path / "live.db")
     wait_until(lambda: _count(d.db, "check_results") >= 10, timeout=30)

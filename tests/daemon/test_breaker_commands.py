@@ -13,7 +13,9 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_running_daemon_applies_breaker_commands_and_keeps_the_state(config_dir, start_daemon, listener):
-    config_dir.policy("a.toml", f"""
+    config_dir.policy(
+        "a.toml",
+        f"""
     [[component]]
     name = "a"
     [component.check]
@@ -21,7 +23,8 @@ def test_the_running_daemon_applies_breaker_commands_and_keeps_the_state(config_
     port = {listener().port}
     every = "200ms"
     timeout = "150ms"
-    """)
+    """,
+    )
     d = start_daemon(config_dir)
     wait_until(lambda: d.query("SELECT count(*) FROM check_results")[0][0] >= 1, 30)
 

@@ -17,14 +17,18 @@ from daemon.cli import options
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HEALERD_DB", "STATE_DIRECTORY", "HEALERD_CONFIG",
-                                                             "CONFIGURATION_DIRECTORY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HEALERD_DB", "STATE_DIRECTORY", "HEALERD_CONFIG", "CONFIGURATION_DIRECTORY")
+    }
     return {**env, "XDG_STATE_HOME": str(tmp_path / "xdg"), **extra}
 
 
 def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "daemon", *args], capture_output=True, text=True, timeout=60,
-                          env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "daemon", *args], capture_output=True, text=True, timeout=60, env=env, cwd=cwd
+    )
 
 
 def test_read_verbs_without_db_or_config_find_the_running_daemons(config_dir, start_daemon, listener, tmp_path):
@@ -77,23 +81,28 @@ def test_the_order_is_flag_env_state_directory_running_daemon_system_last(tmp_pa
     assert options.resolve_db(tmp_path / "flag.db") == tmp_path / "flag.db"
 
 
-def test_cli_verbs_fill_config_variables_from_the_running_daemons_environment(config_dir, start_daemon, listener,
-                                                                                tmp_path):
+def test_cli_verbs_fill_config_variables_from_the_running_daemons_environment(
+    config_dir, start_daemon, listener, tmp_path
+):
     """The daemon's ${VAR}s come from its unit (Environment=), which the operator's shell lacks: `check --run`
     used to say "environment variable … is not set" (or probe the default port) for a component the daemon
     checks fine."""
     port = listener().port
-    config_dir.policy("a.toml", tcp_component("a", port, every="5s").replace(f"port = {port}",
-                                                                             'port = "${HEALERD_T_PORT}"'))
+    config_dir.policy(
+        "a.toml", tcp_component("a", port, every="5s").replace(f"port = {port}", 'port = "${HEALERD_T_PORT}"')
+    )
     env = _env(tmp_path)
     env.pop("HEALERD_T_PORT", None)
-    d = start_daemon(config_dir, tmp_path / "h.db", env={"XDG_STATE_HOME": env["XDG_STATE_HOME"],
-                                                         "HEALERD_T_PORT": str(port)})
+    d = start_daemon(
+        config_dir, tmp_path / "h.db", env={"XDG_STATE_HOME": env["XDG_STATE_HOME"], "HEALERD_T_PORT": str(port)}
+    )
     ran = _cli(env, tmp_path, "check", "--run", "a", "--db", str(d.db))
     assert ran.returncode == 0 and ran.stdout.startswith("a: healthy"), (ran.stdout, ran.stderr)
     shown = _cli(env, tmp_path, "config", "show", "--db", str(d.db))
     assert shown.returncode == 0, shown.stderr
-    assert f"port = {port}\n" in shown.stdout and f"environment of the daemon running on it (pid {d.pid})" in shown.stdout
+    assert (
+        f"port = {port}\n" in shown.stdout and f"environment of the daemon running on it (pid {d.pid})" in shown.stdout
+    )
     d.stop()
     alone = _cli(env, tmp_path, "check", "--run", "a", "--db", str(d.db), "--config", str(config_dir.root))
     assert alone.returncode == 3 and "HEALERD_T_PORT is not set" in alone.stderr  # no daemon: its own env

@@ -78,8 +78,10 @@ def test_closing_a_listener_drops_the_level_with_its_reason_flags_state_file_and
     config_dir, start_daemon, listener, tmp_path
 ):
     out = tmp_path / "changes.txt"
-    script = (f"import os; open({str(out)!r}, 'a')"
-              ".write(os.environ['HEALERD_OLD_LEVEL'] + '>' + os.environ['HEALERD_NEW_LEVEL'] + '\\n')")
+    script = (
+        f"import os; open({str(out)!r}, 'a')"
+        ".write(os.environ['HEALERD_OLD_LEVEL'] + '>' + os.environ['HEALERD_NEW_LEVEL'] + '\\n')"
+    )
     argv = json.dumps([sys.executable, "-c", script])
     a, b = setup(config_dir, listener, on_change=f"on_change = {{ run = {argv} }}")
     d = start_daemon(config_dir)
@@ -88,8 +90,9 @@ def test_closing_a_listener_drops_the_level_with_its_reason_flags_state_file_and
 
     port = b.port
     b.close()
-    doc = wait_until(lambda: (s := state(tmp_path)).get("level") == "minimal" and s,
-                     message=lambda: str(state(tmp_path)))
+    doc = wait_until(
+        lambda: (s := state(tmp_path)).get("level") == "minimal" and s, message=lambda: str(state(tmp_path))
+    )
     assert doc["score"] == 50.0 and doc["flags"] == {"extras": False, "checkout": False}
     # state.json is published without waiting for the commit (see service/degradation/service.py): poll the rows.
     history = wait_until(lambda: d.query("SELECT from_level, to_level, reason FROM degradation_history"))
@@ -102,8 +105,10 @@ def test_closing_a_listener_drops_the_level_with_its_reason_flags_state_file_and
     wait_until(lambda: state(tmp_path).get("level") == "full", timeout=20, message=lambda: str(state(tmp_path)))
     history = wait_until(lambda: len(h := d.query(HISTORY)) == 2 and h)
     assert [t for t, _ in history] == ["minimal", "full"] and history[1][1].startswith("score 100.0 ≥ 95 for ")
-    wait_until(lambda: out.exists() and out.read_text() == "full>minimal\nminimal>full\n",
-               message=lambda: out.read_text() if out.exists() else "no on_change yet")
+    wait_until(
+        lambda: out.exists() and out.read_text() == "full>minimal\nminimal>full\n",
+        message=lambda: out.read_text() if out.exists() else "no on_change yet",
+    )
     assert d.query("SELECT count(*) > 1 FROM health_snapshots") == [(1,)]
     assert d.stop() == 0
     a.close()

@@ -20,7 +20,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "daemon", *args], capture_output=True, text=True, timeout=60)
 
 
-def test_the_end_of_a_failed_actions_output_reaches_explain_the_log_and_the_escalation(config_dir, start_daemon, tmp_path):
+def test_the_end_of_a_failed_actions_output_reaches_explain_the_log_and_the_escalation(
+    config_dir, start_daemon, tmp_path
+):
     sent = tmp_path / "escalation.json"
     config_dir.settings(f"""
     [notify.pager]
@@ -28,12 +30,14 @@ def test_the_end_of_a_failed_actions_output_reaches_explain_the_log_and_the_esca
     run = ["{sys.executable}", "-c", "{DUMP}", "{sent}"]
     timeout = "10s"
     """)
-    config_dir.policy("app.toml", f"""
+    config_dir.policy(
+        "app.toml",
+        f"""
     [[component]]
     name = "app"
     [component.check]
     kind = "file"
-    path = "{tmp_path / 'never.flag'}"
+    path = "{tmp_path / "never.flag"}"
     every = "200ms"
     timeout = "150ms"
     [component.breaker]
@@ -48,7 +52,8 @@ def test_the_end_of_a_failed_actions_output_reaches_explain_the_log_and_the_esca
     [[component.recovery]]
     strategy = "escalate"
     notify = ["pager"]
-    """)
+    """,
+    )
     d = start_daemon(config_dir)
     wait_until(sent.exists, 60, message=lambda: d.log.read_text()[-3000:])
     env = json.loads(sent.read_text())
@@ -60,14 +65,21 @@ def test_the_end_of_a_failed_actions_output_reaches_explain_the_log_and_the_esca
     assert explained.returncode == 0, explained.stderr
     assert "exit 1" in explained.stdout and "OSError: [Errno 28] No space left on device: /var/app" in explained.stdout
 
-    finished = [json.loads(ln) for ln in d.log.read_text().splitlines()
-                if ln.startswith("{") and '"recovery step finished"' in ln]
+    finished = [
+        json.loads(ln)
+        for ln in d.log.read_text().splitlines()
+        if ln.startswith("{") and '"recovery step finished"' in ln
+    ]
     assert finished and "No space left on device" in finished[0]["output"] and finished[0]["exit_code"] == 1
 
     # a file the running daemon rejects is listed by status until it is fixed
-    config_dir.policy("zz-bad.toml", '[[component]]\nname = "b"\n[component.check]\nkind = "tcp"\nport = 1\ntimout = "1s"\n')
+    config_dir.policy(
+        "zz-bad.toml", '[[component]]\nname = "b"\n[component.check]\nkind = "tcp"\nport = 1\ntimout = "1s"\n'
+    )
+
     def rejected() -> str:
         return _cli("status", "--db", str(d.db)).stdout
+
     wait_until(lambda: "REJECTED" in rejected(), 30, message=lambda: d.log.read_text()[-2000:])
     line = next(ln for ln in rejected().splitlines() if "REJECTED" in ln)
     assert "zz-bad.toml" in line and "timout" in line

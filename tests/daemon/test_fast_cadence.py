@@ -10,7 +10,9 @@ def test_half_open_probes_run_at_fast_every_so_the_breaker_closes_without_waitin
 ):
     port = free_port()
     config_dir.settings('[daemon]\nfast_every = "200ms"\nwatch_config = false\n')
-    config_dir.policy("a.toml", f"""
+    config_dir.policy(
+        "a.toml",
+        f"""
     [[component]]
     name = "a"
     [component.check]
@@ -22,7 +24,8 @@ def test_half_open_probes_run_at_fast_every_so_the_breaker_closes_without_waitin
     consecutive_failures = 1
     open_for = "500ms"
     half_open_successes = 3
-    """)
+    """,
+    )
     d = start_daemon(config_dir)
     wait_until(lambda: d.query("SELECT state FROM breakers") == [("open",)], 30)
     listener(port)  # the service comes back
@@ -30,8 +33,10 @@ def test_half_open_probes_run_at_fast_every_so_the_breaker_closes_without_waitin
 
     half_open_at = d.query("SELECT max(ts) FROM breaker_transitions WHERE to_state = 'half_open'")[0][0]
     closed_at = d.query("SELECT max(ts) FROM breaker_transitions WHERE to_state = 'closed'")[0][0]
-    probes = d.query("SELECT ts FROM check_results WHERE ts >= ? AND ts <= ? AND status = 'healthy' ORDER BY ts",
-                     (half_open_at, closed_at))
+    probes = d.query(
+        "SELECT ts FROM check_results WHERE ts >= ? AND ts <= ? AND status = 'healthy' ORDER BY ts",
+        (half_open_at, closed_at),
+    )
     assert len(probes) >= 3
     # at the component's own 5 s interval three probes would span ≥ 10 s
     assert probes[-1][0] - probes[0][0] < 5.0

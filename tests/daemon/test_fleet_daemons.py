@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import wait_until
 from pgfixtures import Centre, centre, empty_centre, pg_server, start_private_cluster  # noqa: F401
+
 from daemon.store import fleet_central, fleet_migrate
 
 pytestmark = pytest.mark.slow
@@ -44,15 +44,27 @@ def write(path: Path, text: str) -> None:
 
 
 class Host:
-    def __init__(self, name: str, root: Path, centre: Centre, start_daemon, *, fleet_extra: str = "",
-                 component: str = "svc", action: str | None = None, every: str = "200ms") -> None:
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        centre: Centre,
+        start_daemon,
+        *,
+        fleet_extra: str = "",
+        component: str = "svc",
+        action: str | None = None,
+        every: str = "200ms",
+    ) -> None:
         self.name, self.root, self.start_daemon = name, root, start_daemon
         self.file = root / "run" / f"{component}.ok"
         self.file.parent.mkdir(parents=True, exist_ok=True)
         self.file.touch()
         self.db = root / "healerd.db"
         action = action or json.dumps(["touch", str(self.file)])
-        write(root / "etc" / "healerd.toml", f"""
+        write(
+            root / "etc" / "healerd.toml",
+            f"""
 [daemon]
 cooldown = "200ms"
 fast_every = "100ms"
@@ -67,8 +79,11 @@ batch = 10
 max_backoff = "1s"
 connect_timeout = "2s"
 {fleet_extra}
-""")
-        write(root / "etc" / "policies.d" / "svc.toml", f"""
+""",
+        )
+        write(
+            root / "etc" / "policies.d" / "svc.toml",
+            f"""
 [[component]]
 name = "{component}"
 [component.check]
@@ -88,7 +103,8 @@ within = "10m"
 verify_within = "3s"
 action = {{ run = {action}, timeout = "5s" }}
 backoff = {{ initial = "300ms", max = "300ms", jitter = "none" }}
-""")
+""",
+        )
         self.daemon = None
 
     def start(self):
@@ -154,8 +170,9 @@ def test_three_hosts_ship_everything_once_through_an_outage_and_a_kill_9(private
     hosts = [Host(f"host-{i}", tmp_path / f"h{i}", centre, start_daemon) for i in range(3)]
     for h in hosts:
         h.start()
-    wait_until(lambda: len(centre.rows("SELECT DISTINCT host FROM check_results")) == 3, 30,
-               message="all three hosts shipped")
+    wait_until(
+        lambda: len(centre.rows("SELECT DISTINCT host FROM check_results")) == 3, 30, message="all three hosts shipped"
+    )
 
     # The centre goes away; components fail and are healed meanwhile.
     cluster.stop()
@@ -163,11 +180,17 @@ def test_three_hosts_ship_everything_once_through_an_outage_and_a_kill_9(private
     before = [healed_count(h) for h in hosts]
     for h in hosts:
         h.file.unlink()
-    wait_until(lambda: all(healed_count(h) > b for h, b in zip(hosts, before)), 30,
-               message="every host healed svc while the centre was down")
+    wait_until(
+        lambda: all(healed_count(h) > b for h, b in zip(hosts, before)),
+        30,
+        message="every host healed svc while the centre was down",
+    )
     assert all(h.file.exists() for h in hosts)
-    wait_until(lambda: all(h.local("SELECT last_error FROM fleet_status")[0][0] for h in hosts), 15,
-               message="each host recorded the failed shipping")
+    wait_until(
+        lambda: all(h.local("SELECT last_error FROM fleet_status")[0][0] for h in hosts),
+        15,
+        message="each host recorded the failed shipping",
+    )
     wait_until(lambda: time.time() - outage_started >= OUTAGE_S, OUTAGE_S + 5)
     lag_during = [h.local("SELECT lag_s FROM fleet_status")[0][0] for h in hosts]
     assert all(lag >= 3 for lag in lag_during), lag_during
@@ -176,37 +199,69 @@ def test_three_hosts_ship_everything_once_through_an_outage_and_a_kill_9(private
     # kill -9 host-0 as soon as it has shipped part of its backlog, then restart it.
     target = hosts[0]
     shipped_before = len(centre_ids(centre, target.name, "check_results"))
-    wait_until(lambda: len(centre_ids(centre, target.name, "check_results")) > shipped_before, 30,
-               interval=0.02, message="host-0 started catching up")
+    wait_until(
+        lambda: len(centre_ids(centre, target.name, "check_results")) > shipped_before,
+        30,
+        interval=0.02,
+        message="host-0 started catching up",
+    )
     os.killpg(target.daemon.pid, signal.SIGKILL)
     target.daemon.proc.wait(10)
     target.start()
 
-    wait_until(lambda: all(h.local("SELECT last_error FROM fleet_status")[0][0] is None for h in hosts), 30,
-               message="every host shipped again")
+    wait_until(
+        lambda: all(h.local("SELECT last_error FROM fleet_status")[0][0] is None for h in hosts),
+        30,
+        message="every host shipped again",
+    )
     wanted = snapshot(hosts)
-    wait_until(lambda: arrived_once(centre, hosts, wanted), 30, interval=0.5,
-               message="the centre holds every row of the three local databases, once")
-    out = subprocess.run([sys.executable, "-m", "daemon", "status", "--db", str(target.db)], capture_output=True,
-                         text=True, timeout=30)
+    wait_until(
+        lambda: arrived_once(centre, hosts, wanted),
+        30,
+        interval=0.5,
+        message="the centre holds every row of the three local databases, once",
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "daemon", "status", "--db", str(target.db)], capture_output=True, text=True, timeout=30
+    )
     assert f"fleet    host {target.name}" in out.stdout and "last success" in out.stdout, out.stdout
 
 
 def test_a_fleet_incident_holds_remediation_on_all_three_hosts(centre, tmp_path, start_daemon):
     guard = 'max_share = 0.5\nmin_hosts = 3\nwindow = "5m"\nhold_for = "1h"'
     # `true` does not fix anything: without a hold each host would retry every ~0.3 s.
-    hosts = [Host(f"node-{i}", tmp_path / f"n{i}", centre, start_daemon, fleet_extra=guard,
-                  component="shared", action=json.dumps(["true"])) for i in range(3)]
+    hosts = [
+        Host(
+            f"node-{i}",
+            tmp_path / f"n{i}",
+            centre,
+            start_daemon,
+            fleet_extra=guard,
+            component="shared",
+            action=json.dumps(["true"]),
+        )
+        for i in range(3)
+    ]
     for h in hosts:
         h.start()
     wait_until(lambda: len(centre.rows("SELECT DISTINCT host FROM components")) == 3, 30)
     for h in hosts:
         h.file.unlink()  # a shared cause: the same component fails everywhere
-    wait_until(lambda: centre.rows("SELECT component, status FROM fleet_incidents") == [("shared", "open")], 30,
-               message="one fleet incident")
-    wait_until(lambda: all(h.local("SELECT count(*) FROM decisions WHERE reason LIKE 'held by fleet incident%'")[0][0]
-                           for h in hosts), 30, message="every host recorded the hold")
-    held_at = [h.local("SELECT min(ts) FROM decisions WHERE reason LIKE 'held by fleet incident%'")[0][0] for h in hosts]
+    wait_until(
+        lambda: centre.rows("SELECT component, status FROM fleet_incidents") == [("shared", "open")],
+        30,
+        message="one fleet incident",
+    )
+    wait_until(
+        lambda: all(
+            h.local("SELECT count(*) FROM decisions WHERE reason LIKE 'held by fleet incident%'")[0][0] for h in hosts
+        ),
+        30,
+        message="every host recorded the hold",
+    )
+    held_at = [
+        h.local("SELECT min(ts) FROM decisions WHERE reason LIKE 'held by fleet incident%'")[0][0] for h in hosts
+    ]
     observe_until = time.time() + 3
     wait_until(lambda: time.time() >= observe_until, 5)
     for h, ts in zip(hosts, held_at):
@@ -252,14 +307,22 @@ def test_a_centre_that_accepts_and_never_answers_does_not_slow_healing(tmp_path,
         deleted_at = time.time()
         wait_until(lambda: healed_count(host) >= 1, 20, message="healed while the centre hangs")
         assert time.time() - deleted_at < 10
-        wait_until(lambda: (host.local("SELECT last_error FROM fleet_status") or [(None,)])[0][0], 20,
-                   message="the hang was recorded as a failed round")
-        wait_until(lambda: any("fleet lag" in line and "(centre unreachable)" in line
-                               for m in host.daemon.notify.drain() for line in m), 15,
-                   message="STATUS= says the centre is unreachable")
+        wait_until(
+            lambda: (host.local("SELECT last_error FROM fleet_status") or [(None,)])[0][0],
+            20,
+            message="the hang was recorded as a failed round",
+        )
+        wait_until(
+            lambda: any(
+                "fleet lag" in line and "(centre unreachable)" in line for m in host.daemon.notify.drain() for line in m
+            ),
+            15,
+            message="STATUS= says the centre is unreachable",
+        )
         wait_until(lambda: time.time() >= deleted_at + 4, 10)
-        checks = host.local("SELECT count(*) FROM check_results WHERE ts BETWEEN ? AND ?",
-                            (deleted_at, deleted_at + 4))[0][0]
+        checks = host.local(
+            "SELECT count(*) FROM check_results WHERE ts BETWEEN ? AND ?", (deleted_at, deleted_at + 4)
+        )[0][0]
         assert checks >= 10, checks  # 20 expected at 200 ms: the checks never waited for the centre
     finally:
         stop.set()
@@ -275,14 +338,18 @@ def test_the_shipping_lag_and_rows_shipped_are_on_metrics(centre, tmp_path, star
     from http_kit import http_url
     from prometheus_client.parser import text_string_to_metric_families
 
-    host = Host("m1", tmp_path / "m1", centre, start_daemon, fleet_extra='\n[http]\nenabled = true\nport = 0\n')
+    host = Host("m1", tmp_path / "m1", centre, start_daemon, fleet_extra="\n[http]\nenabled = true\nport = 0\n")
     d = host.start()
     url = http_url(d)
 
     def fleet_samples():
         text = httpx.get(url + "/metrics", timeout=20, trust_env=False).text
-        found = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
-                 if s.name.startswith("healerd_fleet_")}
+        found = {
+            s.name: s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name.startswith("healerd_fleet_")
+        }
         return found if found.get("healerd_fleet_rows_shipped_total", 0) > 0 else None
 
     found = wait_until(fleet_samples, 30)

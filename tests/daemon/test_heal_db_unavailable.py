@@ -54,8 +54,11 @@ def test_a_service_killed_while_the_database_is_locked_is_healed_before_the_lock
     try:
         app.crash()
         # healed within its normal time, while the lock is still held (the test holds it until here)
-        wait_until(lambda: app.pid not in (None, first_pid) and _http_ok(app.url), timeout=12,
-                   message=lambda: d.log.read_text()[-3000:])
+        wait_until(
+            lambda: app.pid not in (None, first_pid) and _http_ok(app.url),
+            timeout=12,
+            message=lambda: d.log.read_text()[-3000:],
+        )
         assert _started_rows(d) == []  # nothing could be committed: the intent is in the journal
         assert journal_path(d.db).stat().st_size > 0
     finally:
@@ -97,14 +100,19 @@ def test_kill_9_of_the_daemon_during_the_outage_replays_the_journal_and_the_step
     ((started_at,),) = d2.query("SELECT started_at FROM recovery_events WHERE attempt = 1")
     assert lock.since <= started_at < killed_at
     gate.open()
-    wait_until(lambda: [(e["attempt"], e["status"]) for e in events(d2, "app")] == [(1, "interrupted"), (2, "succeeded")],
-               timeout=30, message=lambda: explain(d2, "app"))
+    wait_until(
+        lambda: [(e["attempt"], e["status"]) for e in events(d2, "app")] == [(1, "interrupted"), (2, "succeeded")],
+        timeout=30,
+        message=lambda: explain(d2, "app"),
+    )
     # the breaker's transition to open was journaled too: the same incident goes on (not closed as if the
     # breaker had never opened), and the budget counted the interrupted attempt once (attempt 2 of 2)
     wait_until(closed_incident(d2, "app"), timeout=30, message=lambda: explain(d2, "app"))
     assert len({e["incident"] for e in events(d2, "app")}) == 1
     assert d2.query("SELECT count(*) FROM incidents") == [(1,)]
-    assert d2.query("SELECT count(*) FROM breaker_transitions WHERE to_state = 'open' AND ts < ?", (killed_at,)) == [(1,)]
+    assert d2.query("SELECT count(*) FROM breaker_transitions WHERE to_state = 'open' AND ts < ?", (killed_at,)) == [
+        (1,)
+    ]
 
 
 @pytest.fixture
@@ -141,8 +149,11 @@ def test_a_service_killed_while_the_file_system_is_full_is_healed_and_recorded_o
         wait_until(lambda: '"writer.db_unavailable"' in d.log.read_text(), timeout=20)
         full_since = time.time()
         app.crash()
-        wait_until(lambda: app.pid not in (None, first_pid) and _http_ok(app.url), timeout=12,
-                   message=lambda: d.log.read_text()[-3000:])
+        wait_until(
+            lambda: app.pid not in (None, first_pid) and _http_ok(app.url),
+            timeout=12,
+            message=lambda: d.log.read_text()[-3000:],
+        )
         assert "this intent is kept in memory and in this log line" in d.log.read_text()
     finally:
         filler.unlink()

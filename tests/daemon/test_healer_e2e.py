@@ -39,8 +39,11 @@ half_open_successes = 1
 
 
 def component(name: str, *, check: str, steps: str = "", failures: int = 2, extra: str = "") -> str:
-    return (f'[[component]]\nname = "{name}"\n{extra}\n[component.check]\n{check}\n'
-            + FAST_BREAKER.format(failures=failures) + steps)
+    return (
+        f'[[component]]\nname = "{name}"\n{extra}\n[component.check]\n{check}\n'
+        + FAST_BREAKER.format(failures=failures)
+        + steps
+    )
 
 
 def http_check(service: Service, every: str = "200ms") -> str:
@@ -48,9 +51,11 @@ def http_check(service: Service, every: str = "200ms") -> str:
 
 
 def retry(argv: list[str], *, attempts: int = 1, verify: str = "5s", extra: str = "") -> str:
-    return (f'[[component.recovery]]\nstrategy = "retry"\nattempts = {attempts}\nwithin = "10m"\n'
-            f'verify_within = "{verify}"\naction = {{ run = {q(argv)}, timeout = "20s" }}\n'
-            f'backoff = {{ initial = "100ms", max = "200ms", jitter = "none" }}\n{extra}')
+    return (
+        f'[[component.recovery]]\nstrategy = "retry"\nattempts = {attempts}\nwithin = "10m"\n'
+        f'verify_within = "{verify}"\naction = {{ run = {q(argv)}, timeout = "20s" }}\n'
+        f'backoff = {{ initial = "100ms", max = "200ms", jitter = "none" }}\n{extra}'
+    )
 
 
 def escalate(*channels: str, repeat: str = "1h") -> str:
@@ -121,26 +126,45 @@ def events(d, name: str) -> list[dict]:
     rows = d.query(
         "SELECT e.strategy, e.step, e.attempt, e.status, e.action, e.candidate, e.exit_code, e.verified_at, "
         "e.output, e.incident_id FROM recovery_events e JOIN components c ON c.id = e.component_id "
-        "WHERE c.name = ? ORDER BY e.id", (name,))
-    keys = ("strategy", "step", "attempt", "status", "action", "candidate", "exit_code", "verified_at", "output", "incident")
+        "WHERE c.name = ? ORDER BY e.id",
+        (name,),
+    )
+    keys = (
+        "strategy",
+        "step",
+        "attempt",
+        "status",
+        "action",
+        "candidate",
+        "exit_code",
+        "verified_at",
+        "output",
+        "incident",
+    )
     return [dict(zip(keys, r)) for r in rows]
 
 
 def incidents(d, name: str) -> list[dict]:
     rows = d.query(
         "SELECT i.id, i.status, i.waiting_on, i.acked_at, i.opened_at, i.closed_at FROM incidents i "
-        "JOIN components c ON c.id = i.component_id WHERE c.name = ? ORDER BY i.id", (name,))
+        "JOIN components c ON c.id = i.component_id WHERE c.name = ? ORDER BY i.id",
+        (name,),
+    )
     return [dict(zip(("id", "status", "waiting_on", "acked_at", "opened_at", "closed_at"), r)) for r in rows]
 
 
 def decisions(d, name: str) -> list[tuple[str, str]]:
-    return d.query("SELECT d.kind, d.reason FROM decisions d JOIN components c ON c.id = d.component_id "
-                   "WHERE c.name = ? ORDER BY d.id", (name,))
+    return d.query(
+        "SELECT d.kind, d.reason FROM decisions d JOIN components c ON c.id = d.component_id "
+        "WHERE c.name = ? ORDER BY d.id",
+        (name,),
+    )
 
 
 def ladder(d, name: str) -> LadderState:
-    (text,) = d.query("SELECT l.ladder FROM ladder_state l JOIN components c ON c.id = l.component_id "
-                      "WHERE c.name = ?", (name,))[0]
+    (text,) = d.query(
+        "SELECT l.ladder FROM ladder_state l JOIN components c ON c.id = l.component_id WHERE c.name = ?", (name,)
+    )[0]
     return LadderState.from_json(text)
 
 
@@ -148,8 +172,11 @@ def assert_decisions_recorded_only_on_change(d, name: str) -> None:
     """Consecutive decision rows of a component differ (beyond elapsed times): no row per pass."""
     from daemon.service.healer.loop import _SPAN
 
-    rows = d.query("SELECT d.kind, d.step, d.incident_id, d.reason, round(coalesce(d.until, 0)) FROM decisions d "
-                   "JOIN components c ON c.id = d.component_id WHERE c.name = ? ORDER BY d.id", (name,))
+    rows = d.query(
+        "SELECT d.kind, d.step, d.incident_id, d.reason, round(coalesce(d.until, 0)) FROM decisions d "
+        "JOIN components c ON c.id = d.component_id WHERE c.name = ? ORDER BY d.id",
+        (name,),
+    )
     keys = [(kind, step, incident, _SPAN.sub("…", reason), until) for kind, step, incident, reason, until in rows]
     repeated = [a for a, b in itertools.pairwise(keys) if a == b]
     assert not repeated, repeated
@@ -189,8 +216,10 @@ def test_crash_is_restarted_verified_and_the_incident_closes_with_its_mttr_recor
     assert kinds[:2] == ["open_incident", "run_step"] and "close_incident" in kinds
     (mttr,) = d.query("SELECT recoveries, mean_s FROM recovery_mttr WHERE component = 'app'")
     assert mttr[0] == 1 and mttr[1] > 0
-    (outcome,) = d.query("SELECT strategy, attempts, succeeded, median_to_verified_s FROM recovery_ladder_outcomes "
-                         "WHERE component = 'app'")
+    (outcome,) = d.query(
+        "SELECT strategy, attempts, succeeded, median_to_verified_s FROM recovery_ladder_outcomes "
+        "WHERE component = 'app'"
+    )
     assert outcome[:3] == ("retry", 1, 1) and outcome[3] > 0
     state = ladder(d, "app")
     assert state.incident is None and state.in_progress is None and state.last_success_at is not None
@@ -200,15 +229,18 @@ def test_crash_is_restarted_verified_and_the_incident_closes_with_its_mttr_recor
 def fallback_step(route: Path, candidates: list[str], *, failback_after: str = "1s") -> str:
     activate = [PY, str(ROUTE_TO), "--state", str(route), "{candidate}"]
     deactivate = [PY, str(ROUTE_TO), "--state", str(route), "app"]
-    return (f'[[component.recovery]]\nstrategy = "fallback"\ncandidates = {q(candidates)}\nverify_within = "5s"\n'
-            f'activate = {{ run = {q(activate)}, timeout = "10s" }}\n'
-            f'deactivate = {{ run = {q(deactivate)}, timeout = "10s" }}\nfailback_after = "{failback_after}"\n')
+    return (
+        f'[[component.recovery]]\nstrategy = "fallback"\ncandidates = {q(candidates)}\nverify_within = "5s"\n'
+        f'activate = {{ run = {q(activate)}, timeout = "10s" }}\n'
+        f'deactivate = {{ run = {q(deactivate)}, timeout = "10s" }}\nfailback_after = "{failback_after}"\n'
+    )
 
 
 def healthy(d, *names: str):
     def check() -> bool:
         rows = dict(d.query("SELECT component, last_status FROM current_system_status"))
         return all(rows.get(n) == "healthy" for n in names)
+
     return check
 
 
@@ -219,8 +251,11 @@ def test_persistent_failure_spends_the_retry_budget_falls_back_to_the_standby_th
     route = env.root / "run" / "route"
     env.write(
         component("app-standby", check=http_check(standby))
-        + component("app", check=http_check(app),
-                    steps=retry(app.argv("restart"), verify="1s") + fallback_step(route, ["app-standby"]))
+        + component(
+            "app",
+            check=http_check(app),
+            steps=retry(app.argv("restart"), verify="1s") + fallback_step(route, ["app-standby"]),
+        )
     )
     d = env.start()
     wait_until(healthy(d, "app", "app-standby"), timeout=15)
@@ -232,8 +267,10 @@ def test_persistent_failure_spends_the_retry_budget_falls_back_to_the_standby_th
 
     wait_until(activated, timeout=30, message=lambda: explain(d, "app"))
     assert route.read_text().strip() == "app-standby"
-    assert d.query("SELECT f.active_candidate FROM fallback_state f JOIN components c ON c.id = f.component_id "
-                   "WHERE c.name = 'app'") == [("app-standby",)]
+    assert d.query(
+        "SELECT f.active_candidate FROM fallback_state f JOIN components c ON c.id = f.component_id "
+        "WHERE c.name = 'app'"
+    ) == [("app-standby",)]
     assert ladder(d, "app").fallback.candidate == "app-standby"
 
     app.set_mode("healthy")  # fixed by hand: the primary comes back, then healerd switches back to it
@@ -250,8 +287,10 @@ def test_persistent_failure_spends_the_retry_budget_falls_back_to_the_standby_th
     ]
     assert "not verified" in events(d, "app")[0]["output"]
     assert route.read_text().strip() == "app"
-    assert d.query("SELECT f.active_candidate FROM fallback_state f JOIN components c ON c.id = f.component_id "
-                   "WHERE c.name = 'app'") == [(None,)]
+    assert d.query(
+        "SELECT f.active_candidate FROM fallback_state f JOIN components c ON c.id = f.component_id "
+        "WHERE c.name = 'app'"
+    ) == [(None,)]
     assert [i["status"] for i in incidents(d, "app")] == ["resolved"]
     assert ladder(d, "app").fallback is None
     kinds = [k for k, _ in decisions(d, "app")]
@@ -263,14 +302,20 @@ def test_persistent_failure_spends_the_retry_budget_falls_back_to_the_standby_th
 def test_corrupted_config_file_is_restored_from_the_checkpoint_taken_while_healthy(env):
     app = env.service("app")
     app.start()
-    restore = (f'[[component.recovery]]\nstrategy = "restore"\ncheckpoint = "app-config"\nverify_within = "5s"\n'
-               f'then = {{ run = {q(app.argv("restart"))}, timeout = "20s" }}\n')
+    restore = (
+        f'[[component.recovery]]\nstrategy = "restore"\ncheckpoint = "app-config"\nverify_within = "5s"\n'
+        f'then = {{ run = {q(app.argv("restart"))}, timeout = "20s" }}\n'
+    )
     checkpoint = f'[[checkpoint]]\nname = "app-config"\npaths = {q([str(app.mode_file)])}\nevery = "1h"\nkeep = 3\n'
-    env.write(component("app", check=http_check(app), steps=retry(app.argv("restart"), verify="1s") + restore)
-              + checkpoint)
+    env.write(
+        component("app", check=http_check(app), steps=retry(app.argv("restart"), verify="1s") + restore) + checkpoint
+    )
     d = env.start()
-    wait_until(lambda: d.query("SELECT count(*) FROM checkpoints WHERE name = 'app-config' AND status = 'verified'")[0][0],
-               timeout=15, message="no checkpoint taken while app was healthy")
+    wait_until(
+        lambda: d.query("SELECT count(*) FROM checkpoints WHERE name = 'app-config' AND status = 'verified'")[0][0],
+        timeout=15,
+        message="no checkpoint taken while app was healthy",
+    )
 
     app.set_mode("fail")  # the service's config file now holds a value that breaks it; a restart keeps it
 
@@ -278,7 +323,9 @@ def test_corrupted_config_file_is_restored_from_the_checkpoint_taken_while_healt
     got = [(e["strategy"], e["status"]) for e in events(d, "app")]
     assert got == [("retry", "failed"), ("restore", "succeeded")]
     (cp_id,) = d.query("SELECT id FROM checkpoints WHERE name = 'app-config' AND status = 'verified'")[0]
-    assert d.query("SELECT checkpoint_id, action FROM recovery_events WHERE strategy = 'restore'") == [(cp_id, "restore")]
+    assert d.query("SELECT checkpoint_id, action FROM recovery_events WHERE strategy = 'restore'") == [
+        (cp_id, "restore")
+    ]
     assert app.mode_file.read_text().strip() == "healthy"
     assert d.query("SELECT count(*) FROM checkpoints WHERE name = 'app-config'")[0][0] == 1  # none taken while sick
 
@@ -286,9 +333,12 @@ def test_corrupted_config_file_is_restored_from_the_checkpoint_taken_while_healt
 def test_nothing_works_one_escalation_reminders_until_acked_and_a_resolved_message(env, webhook):
     app = env.service("app")
     app.start()
-    env.write(component("app", check=http_check(app), steps=retry(app.argv("start"), verify="1s")
-                        + escalate("hook", repeat="1s")),
-              settings=f'[notify.hook]\nkind = "webhook"\nurl = "{webhook.url}"\nretries = 1\ntimeout = "2s"\n')
+    env.write(
+        component(
+            "app", check=http_check(app), steps=retry(app.argv("start"), verify="1s") + escalate("hook", repeat="1s")
+        ),
+        settings=f'[notify.hook]\nkind = "webhook"\nurl = "{webhook.url}"\nretries = 1\ntimeout = "2s"\n',
+    )
     d = env.start()
     wait_until(healthy(d, "app"), timeout=15)
 
@@ -339,8 +389,9 @@ def test_dependency_down_only_the_dependency_is_healed_and_the_dependent_waits(e
     app_action = [PY, "-c", "import sys; open(sys.argv[1], 'a').write('x')", str(marker)]
     env.write(
         component("db", check=http_check(db), failures=1, steps=retry(gate.argv(db.argv("start"))))
-        + component("app", check=app_check, failures=3, extra='depends_on = ["db"]',
-                    steps=retry(app_action) + escalate("ops")),
+        + component(
+            "app", check=app_check, failures=3, extra='depends_on = ["db"]', steps=retry(app_action) + escalate("ops")
+        ),
         settings='[notify.ops]\nkind = "log"\n',
     )
     d = env.start()
@@ -352,13 +403,17 @@ def test_dependency_down_only_the_dependency_is_healed_and_the_dependent_waits(e
         waiting = [i for i in incidents(d, "app") if i["waiting_on"] == "db"]
         started = [e for e in events(d, "db") if e["status"] == "started"]
         return waiting and started
+
     wait_until(app_waits, timeout=30, message=lambda: explain(d, "app") + "\n" + explain(d, "db"))
     assert any("waiting on db" in reason for _, reason in decisions(d, "app"))
 
     gate.open()  # the db's restart may now go ahead
 
-    wait_until(lambda: closed_incident(d, "db")() and closed_incident(d, "app")(), timeout=30,
-               message=lambda: explain(d, "app") + "\n" + explain(d, "db"))
+    wait_until(
+        lambda: closed_incident(d, "db")() and closed_incident(d, "app")(),
+        timeout=30,
+        message=lambda: explain(d, "app") + "\n" + explain(d, "db"),
+    )
     assert [(e["strategy"], e["status"]) for e in events(d, "db")] == [("retry", "succeeded")]
     assert events(d, "app") == []
     assert d.query("SELECT count(*) FROM escalations") == [(0,)]
@@ -370,15 +425,21 @@ def test_kill_9_mid_recovery_leaves_the_step_interrupted_and_the_budget_counted_
     app = env.service("app")
     app.start()
     gate = env.gate("app-start")
-    env.write(component("app", check=http_check(app), steps=retry(gate.argv(app.argv("start")), attempts=2)
-                        + escalate("ops")),
-              settings='[notify.ops]\nkind = "log"\n')
+    env.write(
+        component(
+            "app", check=http_check(app), steps=retry(gate.argv(app.argv("start")), attempts=2) + escalate("ops")
+        ),
+        settings='[notify.ops]\nkind = "log"\n',
+    )
     d = env.start()
     wait_until(healthy(d, "app"), timeout=15)
 
     app.crash()
-    wait_until(lambda: [e for e in events(d, "app") if e["status"] == "started"] and gate.pids, timeout=30,
-               message=lambda: explain(d, "app"))
+    wait_until(
+        lambda: [e for e in events(d, "app") if e["status"] == "started"] and gate.pids,
+        timeout=30,
+        message=lambda: explain(d, "app"),
+    )
     os.kill(d.pid, signal.SIGKILL)  # mid-recovery: the action blocks at the gate
     d.proc.wait(10)
     gate.kill_all()  # the orphaned action (own session) must not start the service behind our back
@@ -432,8 +493,11 @@ def test_operator_heal_runs_the_next_step_on_a_healthy_component_and_records_who
     result = CliRunner().invoke(cli, ["heal", "app", "--db", str(d.db)])
     assert result.exit_code == 0 and "recovery requested" in result.output, result.output
 
-    wait_until(lambda: [e for e in events(d, "app") if e["status"] == "succeeded"], timeout=30,
-               message=lambda: explain(d, "app"))
+    wait_until(
+        lambda: [e for e in events(d, "app") if e["status"] == "succeeded"],
+        timeout=30,
+        message=lambda: explain(d, "app"),
+    )
     wait_until(closed_incident(d, "app"), timeout=30, message=lambda: explain(d, "app"))
     (incident,) = d.query("SELECT trigger FROM incidents")
     assert incident == ("operator",)
@@ -445,8 +509,10 @@ def test_operator_heal_runs_the_next_step_on_a_healthy_component_and_records_who
 def test_an_escalation_cut_short_by_kill_9_is_sent_again_after_the_restart(env, webhook):
     app = env.service("app")
     app.start()
-    env.write(component("app", check=http_check(app), steps=escalate("hook")),
-              settings=f'[notify.hook]\nkind = "webhook"\nurl = "{webhook.url}"\nretries = 0\ntimeout = "10s"\n')
+    env.write(
+        component("app", check=http_check(app), steps=escalate("hook")),
+        settings=f'[notify.hook]\nkind = "webhook"\nurl = "{webhook.url}"\nretries = 0\ntimeout = "10s"\n',
+    )
     d = env.start()
     wait_until(healthy(d, "app"), timeout=15)
     webhook.answering.clear()  # the receiver takes the message but does not answer yet
@@ -460,8 +526,11 @@ def test_an_escalation_cut_short_by_kill_9_is_sent_again_after_the_restart(env, 
 
     webhook.answering.set()
     d2 = env.start()
-    wait_until(lambda: d2.query("SELECT status FROM escalations") == [("delivered",)], timeout=30,
-               message=lambda: explain(d2, "app"))
+    wait_until(
+        lambda: d2.query("SELECT status FROM escalations") == [("delivered",)],
+        timeout=30,
+        message=lambda: explain(d2, "app"),
+    )
     assert len(webhook.of_kind("initial")) == 2  # at least once: the receiver saw it twice, one row says so
     assert d2.query("SELECT count(*) FROM escalations WHERE kind = 'initial'") == [(1,)]
     assert ladder(d2, "app").incident.escalation is not None  # the restarted daemon does not escalate anew

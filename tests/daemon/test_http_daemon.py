@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 HEALERD = [sys.executable, "-m", "daemon"]
 
+
 @pytest.fixture
 def running(config_dir, start_daemon, listener, free_port, tmp_path):
     web = listener()
@@ -27,7 +28,7 @@ def running(config_dir, start_daemon, listener, free_port, tmp_path):
         refresh = "5s"
 
         [metrics]
-        textfile = "{tmp_path / 'healerd.prom'}"
+        textfile = "{tmp_path / "healerd.prom"}"
         textfile_every = "250ms"
     """)
     d = start_daemon(config_dir)
@@ -63,7 +64,9 @@ def metrics_agree_with_status(d):
     for c in status["components"]:
         name = c["component"]
         for state in ("healthy", "degraded", "unhealthy", "unknown"):
-            if m[("healerd_component_state", (("component", name), ("state", state)))] != (1 if c["status"] == state else 0):
+            if m[("healerd_component_state", (("component", name), ("state", state)))] != (
+                1 if c["status"] == state else 0
+            ):
                 return None
         if m[("healerd_component_up", (("component", name),))] != (1 if c["status"] in ("healthy", "degraded") else 0):
             return None
@@ -72,7 +75,11 @@ def metrics_agree_with_status(d):
         if m[("healerd_incident_open", (("component", name),))] != (1 if c["incident_id"] else 0):
             return None
     deg = status["degradation"]
-    if deg is None or deg["score"] is None or m.get(("healerd_health_score_ratio", ())) != pytest.approx(deg["score"] / 100):
+    if (
+        deg is None
+        or deg["score"] is None
+        or m.get(("healerd_health_score_ratio", ())) != pytest.approx(deg["score"] / 100)
+    ):
         return None
     return status, m
 
@@ -91,7 +98,9 @@ def test_metrics_parse_and_match_status_json_for_a_failing_and_a_healthy_compone
     # db's ≥ 2 failures and web's ≥ 1 success are all tcp checks (the histogram is per kind)
     assert m[("healerd_check_duration_seconds_count", (("kind", "tcp"),))] >= 3
     assert m[("healerd_health_score_ratio", ())] == pytest.approx(status["degradation"]["score"] / 100)
-    assert m[("healerd_degradation_level", ())] == ["full", "reduced", "minimal", "emergency"].index(status["degradation"]["level"])
+    assert m[("healerd_degradation_level", ())] == ["full", "reduced", "minimal", "emergency"].index(
+        status["degradation"]["level"]
+    )
     assert m[("healerd_config_last_reload_successful", ())] == 1
     assert ("healerd_build_info", (("python", sys.version.split()[0]), ("version", "0.1.0"))) in m
 
@@ -121,20 +130,34 @@ def test_api_json_equals_the_clis_for_the_same_database(running):
             a, b = _without(fetch(), *volatile), _without(cli(), *volatile)
             last[:] = [a, b]
             return a == b and a
+
         return wait_until(equal, 30, message=lambda: f"API {last[0]}\n!= CLI {last[1]}")
 
-    status = same(lambda: get(d, "/api/v1/status").json(), lambda: cli_json(d, "status", "--json"),
-                  "age_s", "last_check_at", "latency_ms")
+    status = same(
+        lambda: get(d, "/api/v1/status").json(),
+        lambda: cli_json(d, "status", "--json"),
+        "age_s",
+        "last_check_at",
+        "latency_ms",
+    )
     assert status["daemon"]["running"] is True
     db_row = next(c for c in status["components"] if c["component"] == "db")
     incident = db_row["incident_id"]
     assert _without(get(d, "/api/v1/components/db").json(), "age_s", "last_check_at", "latency_ms") == db_row
     # explain's window ends "now" while the incident is open, and checks go on: compare the rest
-    explained = same(lambda: get(d, f"/api/v1/incidents/{incident}").json(),
-                     lambda: cli_json(d, "explain", "db", "--incident", str(incident), "--json"), "window", "checks")
+    explained = same(
+        lambda: get(d, f"/api/v1/incidents/{incident}").json(),
+        lambda: cli_json(d, "explain", "db", "--incident", str(incident), "--json"),
+        "window",
+        "checks",
+    )
     assert explained["incident"]["id"] == incident and explained["transitions"]
-    same(lambda: get(d, "/api/v1/views/active_circuit_breakers").json(),
-         lambda: cli_json(d, "report", "active_circuit_breakers", "--format", "json"), "for_s", "remaining_s")
+    same(
+        lambda: get(d, "/api/v1/views/active_circuit_breakers").json(),
+        lambda: cli_json(d, "report", "active_circuit_breakers", "--format", "json"),
+        "for_s",
+        "remaining_s",
+    )
     assert get(d, "/api/v1/components/nope").status_code == 404
     assert get(d, "/api/v1/views/nope").status_code == 400
     assert get(d, "/api/v1/incidents/999999").status_code == 404
@@ -196,7 +219,9 @@ def test_the_textfile_needs_no_socket_at_all(config_dir, start_daemon, listener,
     path = tmp_path / "only.prom"
     config_dir.settings(f'[metrics]\ntextfile = "{path}"\ntextfile_every = "250ms"\n')
     d = start_daemon(config_dir)
-    text = wait_until(lambda: path.exists() and 'healerd_component_up{component="db"}' in (t := path.read_text()) and t, 20)
+    text = wait_until(
+        lambda: path.exists() and 'healerd_component_up{component="db"}' in (t := path.read_text()) and t, 20
+    )
     assert {f.name for f in text_string_to_metric_families(text)} >= {"healerd_component_state", "healerd_checks"}
     assert d.stop() == 0
     assert '"http listening"' not in d.log.read_text()

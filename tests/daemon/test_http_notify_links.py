@@ -12,7 +12,8 @@ ESCALATE = '[[component.recovery]]\nstrategy = "escalate"\nnotify = ["am", "chat
 
 
 def test_escalations_reach_alertmanager_and_apprise_receivers_with_a_link_to_the_served_incident_page(
-        config_dir, start_daemon, free_port):
+    config_dir, start_daemon, free_port
+):
     am, chat = Receiver(), Receiver()
     try:
         config_dir.policy("a.toml", tcp_component("db", free_port(), FAILING + ESCALATE))

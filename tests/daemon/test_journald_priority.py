@@ -58,16 +58,22 @@ def emit(tmp_path: Path, journal: str | None, json_format: bool = True) -> str:
     if journal is not None:
         env["JOURNAL_STREAM"] = journal_stream(err) if journal == "match" else journal
     with open(err, "w") as stderr:
-        subprocess.run([sys.executable, "-c", EMIT.format(json=json_format)], stderr=stderr, env=env,
-                       check=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-c", EMIT.format(json=json_format)], stderr=stderr, env=env, check=True, timeout=60
+        )
     return err.read_text()
 
 
 def test_on_the_journal_stream_each_line_carries_its_levels_syslog_priority(tmp_path):
     records = prefixed(emit(tmp_path, "match"))
     assert [(prio, r["event"]) for prio, r in records] == [
-        (7, "at debug"), (6, "at info"), (4, "at warning"), (3, "at error"), (2, "at critical"),
-        (4, "a library record"), (3, "with a traceback"),
+        (7, "at debug"),
+        (6, "at info"),
+        (4, "at warning"),
+        (3, "at error"),
+        (2, "at critical"),
+        (4, "a library record"),
+        (3, "with a traceback"),
     ]
     assert "ZeroDivisionError" in records[-1][1]["exception"]  # the JSON payload is kept whole
 
@@ -75,7 +81,7 @@ def test_on_the_journal_stream_each_line_carries_its_levels_syslog_priority(tmp_
 def test_a_console_traceback_on_the_journal_stream_is_prefixed_on_every_line(tmp_path):
     lines = [line for line in emit(tmp_path, "match", json_format=False).splitlines() if line.strip()]
     assert all(LINE.match(line) for line in lines), lines
-    tail = lines[lines.index(next(line for line in lines if "with a traceback" in line)):]
+    tail = lines[lines.index(next(line for line in lines if "with a traceback" in line)) :]
     assert len(tail) > 2 and all(line.startswith("<3>") for line in tail)  # journald reads line by line
 
 
@@ -88,7 +94,9 @@ def test_no_prefix_when_stderr_is_not_the_journal_stream(tmp_path):
 
 
 def test_the_daemon_under_journald_prefixes_info_warning_and_error_lines(config_dir, start_daemon, tmp_path, free_port):
-    config_dir.policy("down.toml", f"""
+    config_dir.policy(
+        "down.toml",
+        f"""
     [[component]]
     name = "down"
     [component.check]
@@ -101,7 +109,8 @@ def test_the_daemon_under_journald_prefixes_info_warning_and_error_lines(config_
     [[component.recovery]]
     strategy = "retry"
     action = {{ run = ["true"], timeout = "5s" }}
-    """)
+    """,
+    )
     log = tmp_path / "daemon-0.log"  # the fixture's first daemon writes stdout and stderr here
     log.touch()
     daemon = start_daemon(config_dir, env={"JOURNAL_STREAM": journal_stream(log)})
@@ -121,9 +130,12 @@ def test_cannot_start_is_an_error_line_for_journald(config_dir, tmp_path):
     err = tmp_path / "stderr.log"
     err.touch()
     with open(err, "w") as stderr:
-        proc = subprocess.run([sys.executable, "-m", "daemon", "run", "--config", str(config_dir.root), "--db",
-                               str(tmp_path / "h.db")], stderr=stderr, timeout=60,
-                              env={**os.environ, "JOURNAL_STREAM": journal_stream(err)})
+        proc = subprocess.run(
+            [sys.executable, "-m", "daemon", "run", "--config", str(config_dir.root), "--db", str(tmp_path / "h.db")],
+            stderr=stderr,
+            timeout=60,
+            env={**os.environ, "JOURNAL_STREAM": journal_stream(err)},
+        )
     assert proc.returncode == 3
     lines = [line for line in err.read_text().splitlines() if line.strip()]
     start = next(i for i, line in enumerate(lines) if line.startswith("<3>healerd: cannot start:"))

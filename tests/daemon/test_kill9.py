@@ -25,7 +25,7 @@ def many_components(port_ok: int, port_down: int) -> str:
         failing = i >= N_HEALTHY
         parts.append(f"""
 [[component]]
-name = "{'down' if failing else 'ok'}-{i}"
+name = "{"down" if failing else "ok"}-{i}"
 [component.check]
 kind = "tcp"
 port = {port_down if failing else port_ok}
@@ -40,7 +40,9 @@ max_open_for = "10m"
 
 
 @pytest.mark.slow
-def test_kill_9_under_load_loses_nothing_committed_and_breakers_come_back(config_dir, start_daemon, listener, free_port):
+def test_kill_9_under_load_loses_nothing_committed_and_breakers_come_back(
+    config_dir, start_daemon, listener, free_port
+):
     rng = random.Random(20261122)
     config_dir.policy("many.toml", many_components(listener().port, free_port()))
     db = None
@@ -52,8 +54,12 @@ def test_kill_9_under_load_loses_nothing_committed_and_breakers_come_back(config
         if round_ > 0:
             # restored, not reset: every breaker is as it was at the kill (checks that ran since the
             # start may only have moved failing breakers further, never closed an open one)
-            after = {r[0]: r[1:] for r in d.query(
-                "SELECT c.name, b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id")}
+            after = {
+                r[0]: r[1:]
+                for r in d.query(
+                    "SELECT c.name, b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id"
+                )
+            }
             for name, (state, open_until) in before_breakers.items():
                 if state == "open":
                     assert after[name] == (state, open_until), name
@@ -64,18 +70,29 @@ def test_kill_9_under_load_loses_nothing_committed_and_breakers_come_back(config
         wait_until(lambda: d.query("SELECT count(*) FROM breakers WHERE state = 'open'")[0][0] == N_FAILING, 60)
         seen_count, seen_max = d.query("SELECT count(*), max(id) FROM check_results")[0]
         seen_transitions = d.query("SELECT id, component_id, to_state, open_until FROM breaker_transitions ORDER BY id")
-        before_breakers = {r[0]: r[1:] for r in d.query(
-            "SELECT c.name, b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id")}
+        before_breakers = {
+            r[0]: r[1:]
+            for r in d.query(
+                "SELECT c.name, b.state, b.open_until FROM breakers b JOIN components c ON c.id = b.component_id"
+            )
+        }
         killed_at = d.query("SELECT max(ts) FROM check_results")[0][0]
         d.signal(signal.SIGKILL)
         d.proc.wait(10)
 
         assert d.query("PRAGMA integrity_check") == [("ok",)]
         assert d.query("SELECT count(*) FROM check_results WHERE id <= ?", (seen_max,))[0][0] == seen_count
-        assert d.query("SELECT id, component_id, to_state, open_until FROM breaker_transitions "
-                       "WHERE id <= ? ORDER BY id", (seen_transitions[-1][0],)) == seen_transitions
+        assert (
+            d.query(
+                "SELECT id, component_id, to_state, open_until FROM breaker_transitions WHERE id <= ? ORDER BY id",
+                (seen_transitions[-1][0],),
+            )
+            == seen_transitions
+        )
         # the rollups agree with the raw rows that survived (same transaction)
-        raw, rolled = d.query("SELECT (SELECT count(*) FROM check_results), (SELECT sum(total) FROM result_rollups_hourly)")[0]
+        raw, rolled = d.query(
+            "SELECT (SELECT count(*) FROM check_results), (SELECT sum(total) FROM result_rollups_hourly)"
+        )[0]
         assert raw == rolled
     d = start_daemon(config_dir, db)
     assert d.stop() == 0

@@ -32,14 +32,17 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 
 
 def test_invalid_config_refuses_to_start_with_exit_3_and_names_the_file_and_key(config_dir, tmp_path):
-    config_dir.policy("bad.toml", """
+    config_dir.policy(
+        "bad.toml",
+        """
     [[component]]
     name = "x"
     [component.check]
     kind = "tcp"
     port = 1
     timout = "1s"
-    """)
+    """,
+    )
     proc = run_cli("run", "--config", str(config_dir.root), "--db", str(tmp_path / "h.db"))
     assert proc.returncode == EXIT_STARTUP_FAILURE
     assert "bad.toml" in proc.stderr and "component[0].check.timout" in proc.stderr
@@ -64,7 +67,8 @@ def test_second_daemon_on_the_same_database_refuses_to_start(config_dir, start_d
 
 
 def test_second_daemon_through_a_symlink_or_dotdot_path_to_the_same_database_refuses_to_start(
-        config_dir, start_daemon, listener, tmp_path):
+    config_dir, start_daemon, listener, tmp_path
+):
     config_dir.policy("a.toml", tcp_component("a", listener().port, every="5s"))
     first = start_daemon(config_dir)
     link = tmp_path / "elsewhere" / "link.db"
@@ -112,7 +116,9 @@ def test_sigint_also_stops_cleanly_and_the_results_are_flushed(config_dir, start
     assert d.query("PRAGMA integrity_check") == [("ok",)]
 
 
-def test_bad_reload_keeps_the_last_good_file_in_force_and_records_the_error(config_dir, start_daemon, listener, free_port):
+def test_bad_reload_keeps_the_last_good_file_in_force_and_records_the_error(
+    config_dir, start_daemon, listener, free_port
+):
     port_a, port_b = listener().port, listener().port
     config_dir.policy("a.toml", tcp_component("a", port_a))
     b_file = config_dir.policy("b.toml", tcp_component("b", port_b))
@@ -125,17 +131,34 @@ def test_bad_reload_keeps_the_last_good_file_in_force_and_records_the_error(conf
     assert path.endswith("b.toml") and key == "component[0].check.bogus"
 
     # b is still checked with its last good definition, and the daemon is still up
-    count = d.query("SELECT count(*) FROM check_results r JOIN components c ON c.id = r.component_id WHERE c.name = 'b'")[0][0]
-    wait_until(lambda: d.query("SELECT count(*) FROM check_results r JOIN components c ON c.id = r.component_id "
-                               "WHERE c.name = 'b'")[0][0] > count + 2, 20)
+    count = d.query(
+        "SELECT count(*) FROM check_results r JOIN components c ON c.id = r.component_id WHERE c.name = 'b'"
+    )[0][0]
+    wait_until(
+        lambda: (
+            d.query(
+                "SELECT count(*) FROM check_results r JOIN components c ON c.id = r.component_id WHERE c.name = 'b'"
+            )[0][0]
+            > count + 2
+        ),
+        20,
+    )
     assert d.proc.poll() is None
 
     # fixed: the error is resolved, and a changed file (new port) is applied without a restart
     config_dir.policy("b.toml", tcp_component("b", free_port()))
     d.signal(signal.SIGHUP)
     wait_until(lambda: not d.query("SELECT 1 FROM config_errors WHERE resolved_at IS NULL"), 20)
-    wait_until(lambda: d.query("SELECT error_class FROM check_results r JOIN components c ON c.id = r.component_id "
-                               "WHERE c.name = 'b' ORDER BY r.id DESC LIMIT 1") == [("refused",)], 20)
+    wait_until(
+        lambda: (
+            d.query(
+                "SELECT error_class FROM check_results r JOIN components c ON c.id = r.component_id "
+                "WHERE c.name = 'b' ORDER BY r.id DESC LIMIT 1"
+            )
+            == [("refused",)]
+        ),
+        20,
+    )
     assert d.stop() == 0
 
 
@@ -143,8 +166,15 @@ def test_a_new_file_in_the_config_directory_is_picked_up_without_a_signal(config
     config_dir.policy("a.toml", tcp_component("a", listener().port))
     d = start_daemon(config_dir)
     config_dir.policy("c.toml", tcp_component("c", listener().port))
-    wait_until(lambda: d.query("SELECT count(*) FROM check_results r JOIN components c ON c.id = r.component_id "
-                               "WHERE c.name = 'c'")[0][0] >= 1, 30)
+    wait_until(
+        lambda: (
+            d.query(
+                "SELECT count(*) FROM check_results r JOIN components c ON c.id = r.component_id WHERE c.name = 'c'"
+            )[0][0]
+            >= 1
+        ),
+        30,
+    )
     # and a removed file stops its component's checks (the row stays, marked removed)
     (config_dir.root / "policies.d" / "c.toml").unlink()
     wait_until(lambda: d.query("SELECT removed_at IS NOT NULL FROM components WHERE name = 'c'") == [(1,)], 30)

@@ -16,7 +16,8 @@ FIXER = "import sys, time; time.sleep(0.8); open(sys.argv[1], 'w').write('ok')"
 
 
 def _component(name: str, path, fix: bool) -> str:
-    recovery = f"""
+    recovery = (
+        f"""
     [[component.recovery]]
     strategy = "retry"
     action = {{ run = ["{sys.executable}", "-c", "{FIXER}", "{path}"], timeout = "10s" }}
@@ -24,7 +25,10 @@ def _component(name: str, path, fix: bool) -> str:
     within = "10m"
     backoff = {{ initial = "100ms", max = "200ms", jitter = "none" }}
     verify_within = "10s"
-    """ if fix else ""
+    """
+        if fix
+        else ""
+    )
     return f"""
     [[component]]
     name = "{name}"
@@ -45,13 +49,19 @@ def test_two_concurrent_recoveries_never_lend_their_incident_to_other_lines(conf
     config_dir.settings('[daemon]\nlog_level = "debug"\ncooldown = "1s"\nfast_every = "200ms"\n')
     steady = tmp_path / "steady.flag"
     steady.write_text("ok")
-    config_dir.policy("a.toml", _component("a", tmp_path / "a.flag", True) + _component("b", tmp_path / "b.flag", True)
-                      + _component("steady", steady, False))
+    config_dir.policy(
+        "a.toml",
+        _component("a", tmp_path / "a.flag", True)
+        + _component("b", tmp_path / "b.flag", True)
+        + _component("steady", steady, False),
+    )
     d = start_daemon(config_dir)
 
     def healed() -> bool:
-        rows = d.query("SELECT c.name FROM recovery_events r JOIN components c ON c.id = r.component_id "
-                       "WHERE r.status = 'succeeded'")
+        rows = d.query(
+            "SELECT c.name FROM recovery_events r JOIN components c ON c.id = r.component_id "
+            "WHERE r.status = 'succeeded'"
+        )
         return {r[0] for r in rows} >= {"a", "b"}
 
     wait_until(healed, 60, message=lambda: d.log.read_text()[-3000:])
@@ -62,8 +72,10 @@ def test_two_concurrent_recoveries_never_lend_their_incident_to_other_lines(conf
     wait_until(lambda: sum('"steady"' in ln for ln in d.log.read_text().splitlines()[mark:]) >= 5, 30)
     d.stop()
 
-    incidents = {(name, iid) for iid, name in d.query(
-        "SELECT i.id, c.name FROM incidents i JOIN components c ON c.id = i.component_id")}
+    incidents = {
+        (name, iid)
+        for iid, name in d.query("SELECT i.id, c.name FROM incidents i JOIN components c ON c.id = i.component_id")
+    }
     assert {name for name, _ in incidents} == {"a", "b"}
     lines = [json.loads(line) for line in d.log.read_text().splitlines() if line.startswith("{")]
     with_incident = [ln for ln in lines if ln.get("incident") is not None]

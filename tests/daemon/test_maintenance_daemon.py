@@ -22,11 +22,13 @@ def test_a_maintenance_window_means_no_actions_and_no_escalations_while_checks_a
     app = env.service("app")
     app.start()
     steps = retry(app.argv("start")) + escalate("ops")
-    env.write(component("app", check=http_check(app), steps=steps),
-              hook_settings(webhook.url)
-              # fires every minute and lasts 10: always in force while the test runs
-              + '\n[[maintenance]]\nname = "patching"\ncron = "* * * * *"\nduration = "10m"\n'
-                'components = ["app"]\nreason = "kernel update"\n')
+    env.write(
+        component("app", check=http_check(app), steps=steps),
+        hook_settings(webhook.url)
+        # fires every minute and lasts 10: always in force while the test runs
+        + '\n[[maintenance]]\nname = "patching"\ncron = "* * * * *"\nduration = "10m"\n'
+        'components = ["app"]\nreason = "kernel update"\n',
+    )
     d = env.start()
     wait_until(lambda: d.query("SELECT count(*) FROM maintenance_periods")[0][0] == 1, timeout=20)
 
@@ -36,9 +38,12 @@ def test_a_maintenance_window_means_no_actions_and_no_escalations_while_checks_a
         reasons = [r[0] for r in d.query("SELECT reason FROM breaker_transitions WHERE to_state = 'open'")]
         failed = d.query("SELECT count(*) FROM check_results WHERE status != 'healthy' AND maintenance = 1")[0][0]
         return bool(reasons) and failed >= 5
+
     wait_until(opened_and_checked, timeout=30, message=lambda: explain(d, "app"))
     waits = [r[0] for r in d.query("SELECT reason FROM decisions WHERE kind = 'wait'")]
-    assert any("maintenance window patching (app): kernel update" in w and "no action, no escalation" in w for w in waits)
+    assert any(
+        "maintenance window patching (app): kernel update" in w and "no action, no escalation" in w for w in waits
+    )
     assert events(d, "app") == []
     assert d.query("SELECT count(*) FROM escalations")[0][0] == 0 and webhook.messages == []
     assert d.query("SELECT count(*) FROM incidents")[0][0] == 0
@@ -65,8 +70,11 @@ def test_a_silence_holds_healing_until_the_operator_clears_it(env):
 
     app.crash()
 
-    wait_until(lambda: d.query("SELECT count(*) FROM decisions WHERE reason LIKE 'silenced (app): disk swap%'")[0][0] >= 1,
-               timeout=30, message=lambda: explain(d, "app"))
+    wait_until(
+        lambda: d.query("SELECT count(*) FROM decisions WHERE reason LIKE 'silenced (app): disk swap%'")[0][0] >= 1,
+        timeout=30,
+        message=lambda: explain(d, "app"),
+    )
     assert events(d, "app") == []
 
     out = runner.invoke(cli, ["silence", "clear", "app", "--db", str(d.db)])

@@ -55,10 +55,17 @@ def test_a_check_with_only_every_1s_passes_check_and_runs_every_second(config_di
     assert (checked.returncode, checked.stderr) == (0, ""), checked.stderr
     daemon = start_daemon(config_dir)
     # runs, and at its 1 s cadence: three results span about two seconds
-    rows = wait_until(lambda: daemon.query(
-        "SELECT r.ts FROM check_results r JOIN components c ON c.id = r.component_id WHERE c.name = 'disk' ORDER BY r.ts"
-    )[:3] if len(daemon.query("SELECT 1 FROM check_results")) >= 3 else None, 30,
-        message=lambda: daemon.log.read_text()[-2000:])
+    rows = wait_until(
+        lambda: (
+            daemon.query(
+                "SELECT r.ts FROM check_results r JOIN components c ON c.id = r.component_id WHERE c.name = 'disk' ORDER BY r.ts"
+            )[:3]
+            if len(daemon.query("SELECT 1 FROM check_results")) >= 3
+            else None
+        ),
+        30,
+        message=lambda: daemon.log.read_text()[-2000:],
+    )
     assert 0.5 < rows[2][0] - rows[1][0] < 5
     spec = daemon.query("SELECT spec FROM components WHERE name = 'disk'")[0][0]
     assert json.loads(spec)["check"]["timeout"] == "1s"  # min(5s, every)
@@ -67,8 +74,11 @@ def test_a_check_with_only_every_1s_passes_check_and_runs_every_second(config_di
 def test_a_plugin_warning_shows_its_text_and_perfdata_in_status(config_dir, start_daemon, tmp_path):
     config_dir.policy("disk.toml", plugin_policy(disk_warning_plugin(tmp_path), 'timeout = "1s"'))
     daemon = start_daemon(config_dir)
-    wait_until(lambda: daemon.query("SELECT 1 FROM check_results WHERE status = 'degraded'"), 30,
-               message=lambda: daemon.log.read_text()[-2000:])
+    wait_until(
+        lambda: daemon.query("SELECT 1 FROM check_results WHERE status = 'degraded'"),
+        30,
+        message=lambda: daemon.log.read_text()[-2000:],
+    )
     assert daemon.stop() == 0  # so the JSON and the text below show the same last result (health may
     # turn "unknown" as it ages past 3 intervals; the detail is the last result's either way)
     status = healerd("status", "--db", str(daemon.db), "--json")

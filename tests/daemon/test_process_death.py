@@ -18,7 +18,9 @@ def test_a_killed_process_is_recorded_within_seconds_though_its_next_check_is_a_
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
     try:
         pidfile.write_text(f"{child.pid}\n")
-        config_dir.policy("svc.toml", f"""
+        config_dir.policy(
+            "svc.toml",
+            f"""
         [[component]]
         name = "svc"
         pidfile = "{pidfile}"
@@ -26,7 +28,8 @@ def test_a_killed_process_is_recorded_within_seconds_though_its_next_check_is_a_
         kind = "process"
         every = "60s"
         timeout = "2s"
-        """)
+        """,
+        )
         d = start_daemon(config_dir)
         # the first check (staggered within the first 10 s) finds the process and starts watching it
         wait_until(lambda: d.query("SELECT status FROM check_results"), 30)
@@ -35,8 +38,9 @@ def test_a_killed_process_is_recorded_within_seconds_though_its_next_check_is_a_
         killed_at = time.time()
         os.kill(child.pid, signal.SIGKILL)
         child.wait(10)
-        rows = wait_until(lambda: d.query(
-            "SELECT ts, status, error_class, message FROM check_results WHERE status != 'healthy'"), 10)
+        rows = wait_until(
+            lambda: d.query("SELECT ts, status, error_class, message FROM check_results WHERE status != 'healthy'"), 10
+        )
         ts, status, error_class, message = rows[0]
         assert (status, error_class) == ("unhealthy", "not_running")
         assert "pidfd event" in message

@@ -32,7 +32,8 @@ EVERY = 1.0  # the check interval: replayed times must be within one of it
 
 
 def policy(*, attempts: int = 3, failures: int = 2, prefix: str = "", argv: list[str]) -> str:
-    return textwrap.dedent(f"""
+    return (
+        textwrap.dedent(f"""
         [[component]]
         name = "app"
         [component.check]
@@ -45,7 +46,9 @@ def policy(*, attempts: int = 3, failures: int = 2, prefix: str = "", argv: list
         open_for = "1s"
         max_open_for = "1s"
         half_open_successes = 1
-        """).replace("{url}", "URL") + prefix + textwrap.dedent(f"""
+        """).replace("{url}", "URL")
+        + prefix
+        + textwrap.dedent(f"""
         [[component.recovery]]
         strategy = "retry"
         attempts = {attempts}
@@ -58,6 +61,7 @@ def policy(*, attempts: int = 3, failures: int = 2, prefix: str = "", argv: list
         notify = ["ops"]
         repeat_every = "1h"
         """)
+    )
 
 
 SETTINGS = '[daemon]\ncooldown = "0s"\nfast_every = "200ms"\nshutdown_grace = "2s"\n[notify.ops]\nkind = "log"\n'
@@ -67,7 +71,10 @@ def write_config(root: Path, service: Service, text: str) -> Path:
     (root / "policies.d").mkdir(parents=True, exist_ok=True)
     for d in (root, root / "policies.d"):
         os.chmod(d, 0o755)
-    for path, body in ((root / "healerd.toml", SETTINGS), (root / "policies.d" / "app.toml", text.replace("URL", service.url))):
+    for path, body in (
+        (root / "healerd.toml", SETTINGS),
+        (root / "policies.d" / "app.toml", text.replace("URL", service.url)),
+    ):
         path.write_text(body)
         os.chmod(path, 0o644)
     return root
@@ -87,9 +94,25 @@ def query(db: Path, sql: str, params=()) -> list[tuple]:
 
 def start_healerd(config: Path, db: Path, log: Path, run: Path, *extra: str) -> subprocess.Popen:
     with open(log, "wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(config), "--db", str(db),
-                                 "--log-format", "json", *extra], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "RUNTIME_DIRECTORY": str(run)})
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daemon",
+                "run",
+                "--config",
+                str(config),
+                "--db",
+                str(db),
+                "--log-format",
+                "json",
+                *extra,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "RUNTIME_DIRECTORY": str(run)},
+        )
 
 
 def stop_healerd(daemon: subprocess.Popen) -> None:
@@ -107,6 +130,7 @@ def counter(db: Path):
     def count(sql: str) -> int:
         rows = query(db, sql)
         return rows[0][0] if rows else 0
+
     return count
 
 
@@ -127,14 +151,28 @@ def history(tmp_path_factory):
         wait_until(lambda: count("SELECT count(*) FROM check_results WHERE status = 'healthy'") >= 2, 30, message=tail)
         app.crash()  # incident 1: the first restart heals it
         wait_until(lambda: count("SELECT count(*) FROM incidents WHERE status = 'resolved'") >= 1, 40, message=tail)
-        wait_until(lambda: count("SELECT count(*) FROM check_results WHERE status = 'healthy' AND ts > "
-                                 "(SELECT max(closed_at) FROM incidents)") >= 2, 30, message=tail)
+        wait_until(
+            lambda: (
+                count(
+                    "SELECT count(*) FROM check_results WHERE status = 'healthy' AND ts > "
+                    "(SELECT max(closed_at) FROM incidents)"
+                )
+                >= 2
+            ),
+            30,
+            message=tail,
+        )
         app.set_mode("fail")  # incident 2: restarts cannot fix it; the budget is spent, then escalation
         wait_until(lambda: count("SELECT count(*) FROM escalations WHERE kind = 'initial'") >= 1, 60, message=tail)
         app.set_mode("healthy")
         wait_until(lambda: count("SELECT count(*) FROM escalations WHERE kind = 'resolved'") >= 1, 40, message=tail)
-        wait_until(lambda: count("SELECT count(*) FROM check_results WHERE ts > (SELECT max(created_at) "
-                                 "FROM escalations)") >= 2, 30, message=tail)
+        wait_until(
+            lambda: (
+                count("SELECT count(*) FROM check_results WHERE ts > (SELECT max(created_at) FROM escalations)") >= 2
+            ),
+            30,
+            message=tail,
+        )
     finally:
         stop_healerd(daemon)
         app.kill()
@@ -142,8 +180,9 @@ def history(tmp_path_factory):
 
 
 def replay(history, config: Path, *extra: str) -> dict:
-    result = CliRunner().invoke(cli, ["replay", "--config", str(config), "--db", str(history["db"]),
-                                      "--format", "json", *extra])
+    result = CliRunner().invoke(
+        cli, ["replay", "--config", str(config), "--db", str(history["db"]), "--format", "json", *extra]
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output)["components"]["app"]
 
@@ -158,10 +197,16 @@ def test_replaying_the_policy_that_produced_a_history_reproduces_its_recorded_de
     app = replay(history, history["live"])
     recorded = notable(app["recorded"]["decisions"])
     replayed = notable(app["replayed"]["decisions"])
-    assert [(d["kind"], d["step"], d["incident"]) for d in replayed] == [(d["kind"], d["step"], d["incident"]) for d in recorded], (
-        "\n".join(f"{d['ts']:.3f} {d['kind']} {d['step']} {d['reason']}" for d in app["replayed"]["decisions"]) + "\n---\n"
-        + "\n".join(f"{d['ts']:.3f} {d['kind']} {d['step']} {d['reason']}" for d in app["recorded"]["decisions"]))
-    late = [(r["kind"], round(r["ts"] - s["ts"], 3)) for s, r in zip(replayed, recorded) if abs(r["ts"] - s["ts"]) > EVERY]
+    assert [(d["kind"], d["step"], d["incident"]) for d in replayed] == [
+        (d["kind"], d["step"], d["incident"]) for d in recorded
+    ], (
+        "\n".join(f"{d['ts']:.3f} {d['kind']} {d['step']} {d['reason']}" for d in app["replayed"]["decisions"])
+        + "\n---\n"
+        + "\n".join(f"{d['ts']:.3f} {d['kind']} {d['step']} {d['reason']}" for d in app["recorded"]["decisions"])
+    )
+    late = [
+        (r["kind"], round(r["ts"] - s["ts"], 3)) for s, r in zip(replayed, recorded) if abs(r["ts"] - s["ts"]) > EVERY
+    ]
     assert not late, late
     assert [d["reason"] for d in replayed] == [d["reason"] for d in recorded]
     kinds = [d["kind"] for d in recorded]
@@ -175,7 +220,9 @@ def test_replaying_the_policy_that_produced_a_history_reproduces_its_recorded_de
 
 
 def test_a_stricter_policy_shows_fewer_actions_and_an_earlier_escalation(history):
-    strict = write_config(history["tmp"] / "strict", history["app"], policy(attempts=1, argv=history["app"].argv("start")))
+    strict = write_config(
+        history["tmp"] / "strict", history["app"], policy(attempts=1, argv=history["app"].argv("start"))
+    )
     app = replay(history, strict)
     new, old = app["replayed"], app["recorded"]
     # one retry in 10m: it heals incident 1; incident 2 escalates at once, its budget already spent
@@ -190,15 +237,20 @@ def test_a_stricter_policy_shows_fewer_actions_and_an_earlier_escalation(history
 def test_outcomes_the_history_cannot_tell_are_estimated_and_labelled_with_the_rule(history):
     # the retry is now the ladder's second step (the first only applies to timeouts): another action,
     # never recorded, so its outcome cannot be known
-    prefix = ('[[component.recovery]]\nstrategy = "retry"\nwhen = { errors = ["timeout"] }\n'
-              'action = { run = ["true"] }\n')
-    other = write_config(history["tmp"] / "other", history["app"],
-                         policy(prefix=prefix, argv=history["app"].argv("start")))
+    prefix = (
+        '[[component.recovery]]\nstrategy = "retry"\nwhen = { errors = ["timeout"] }\naction = { run = ["true"] }\n'
+    )
+    other = write_config(
+        history["tmp"] / "other", history["app"], policy(prefix=prefix, argv=history["app"].argv("start"))
+    )
     app = replay(history, other)
     actions = [a for inc in app["replayed"]["incident_detail"] for a in inc["actions"]]
     assert actions and all(a["basis"] == "estimated" for a in actions)
     # incident 1 (refused: 1/1 recorded restarts healed) heals; incident 2 (bad_status: 0/2) does not
-    assert actions[0]["outcome"] == "healed" and "1/1 recorded retry on app (error refused) succeeded" in actions[0]["rule"]
+    assert (
+        actions[0]["outcome"] == "healed"
+        and "1/1 recorded retry on app (error refused) succeeded" in actions[0]["rule"]
+    )
     assert actions[1]["outcome"] == "failed" and "0/2 recorded retry on app (error bad_status)" in actions[1]["rule"]
     assert app["replayed"]["estimated_outcomes"] == len(actions)
     assert app["difference"].endswith(f"({len(actions)} outcome(s) estimated)")
@@ -217,8 +269,11 @@ def test_folding_quiet_results_leaves_the_replay_of_a_recorded_history_unchanged
     from daemon.store import replay_sql
     from daemon.store.sqlite import connect
 
-    strict = write_config(history["tmp"] / "fold-strict", history["app"],
-                          policy(attempts=1, failures=1, argv=history["app"].argv("start")))
+    strict = write_config(
+        history["tmp"] / "fold-strict",
+        history["app"],
+        policy(attempts=1, failures=1, argv=history["app"].argv("start")),
+    )
     conn = connect(history["db"], readonly=True)
     try:
         first, last = replay_sql.bounds(conn)

@@ -17,8 +17,17 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def chromium(tmp_path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
     """Chromium in its own process group, the whole group killed on timeout or when done."""
-    argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--disable-extensions", f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
+    argv = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        *args,
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -38,8 +47,9 @@ def rows_text(dom: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_status_page_in_headless_chromium_shows_the_failing_component(config_dir, start_daemon, listener, free_port,
-                                                                        tmp_path):
+def test_status_page_in_headless_chromium_shows_the_failing_component(
+    config_dir, start_daemon, listener, free_port, tmp_path
+):
     if CHROMIUM is None:
         pytest.skip("chromium is not installed here (.ci/run installs it with apt-get install -y chromium)")
     from helpers import wait_until
@@ -47,11 +57,15 @@ def test_status_page_in_headless_chromium_shows_the_failing_component(config_dir
     web = listener()
     # db's one recovery step fails (so "last recovery" has something to show), and a flag that needs db
     # goes off (so "Disabled flags" has something to show).
-    failing_step = ('[[component.recovery]]\nstrategy = "retry"\nattempts = 1\nwithin = "1h"\n'
-                    'action = { run = ["false"], timeout = "5s" }\n')
+    failing_step = (
+        '[[component.recovery]]\nstrategy = "retry"\nattempts = 1\nwithin = "1h"\n'
+        'action = { run = ["false"], timeout = "5s" }\n'
+    )
     config_dir.policy("a.toml", policies(web.port, free_port()) + failing_step)
-    config_dir.settings('[http]\nenabled = true\nport = 0\nrefresh = "5s"\n'
-                        '[[degradation.flag]]\nname = "checkout"\noff_at = "reduced"\ncomponents = ["db"]\n')
+    config_dir.settings(
+        '[http]\nenabled = true\nport = 0\nrefresh = "5s"\n'
+        '[[degradation.flag]]\nname = "checkout"\noff_at = "reduced"\ncomponents = ["db"]\n'
+    )
     d = start_daemon(config_dir)
     url = http_url(d)
     wait_until(lambda: d.query("SELECT count(*) FROM incidents WHERE status = 'open'")[0][0] == 1, 30)

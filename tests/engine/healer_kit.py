@@ -8,8 +8,9 @@ after a "restart". It logs every action so properties can be checked over the wh
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from daemon.config.models import EscalateStep, FallbackStep, RestoreStep, RetryStep
 from daemon.engine.decide import decide
@@ -43,9 +44,19 @@ from daemon.types import BreakerState, Status
 T0 = 1_800_000_000.0
 
 
-def retry(attempts: int = 3, within: str = "10m", jitter: str = "none", initial: str = "1s", max: str = "30s", when: list[str] | None = None) -> RetryStep:
+def retry(
+    attempts: int = 3,
+    within: str = "10m",
+    jitter: str = "none",
+    initial: str = "1s",
+    max: str = "30s",
+    when: list[str] | None = None,
+) -> RetryStep:
     data: dict[str, Any] = {
-        "strategy": "retry", "action": {"run": ["restart", "{component}"]}, "attempts": attempts, "within": within,
+        "strategy": "retry",
+        "action": {"run": ["restart", "{component}"]},
+        "attempts": attempts,
+        "within": within,
         "backoff": {"initial": initial, "max": max, "jitter": jitter},
     }
     if when:
@@ -54,15 +65,26 @@ def retry(attempts: int = 3, within: str = "10m", jitter: str = "none", initial:
 
 
 def restore(checkpoint: str = "cp", attempts: int = 1, within: str = "1h") -> RestoreStep:
-    return RestoreStep.model_validate({"strategy": "restore", "checkpoint": checkpoint, "attempts": attempts, "within": within})
+    return RestoreStep.model_validate(
+        {"strategy": "restore", "checkpoint": checkpoint, "attempts": attempts, "within": within}
+    )
 
 
-def fallback(*candidates: str, select: str = "sequential", attempts: int = 1, within: str = "1h", failback_after: str = "2m") -> FallbackStep:
-    return FallbackStep.model_validate({
-        "strategy": "fallback", "candidates": list(candidates or ("app-standby",)), "select": select,
-        "attempts": attempts, "within": within, "activate": {"run": ["activate", "{candidate}"]},
-        "deactivate": {"run": ["deactivate", "{candidate}"]}, "failback_after": failback_after,
-    })
+def fallback(
+    *candidates: str, select: str = "sequential", attempts: int = 1, within: str = "1h", failback_after: str = "2m"
+) -> FallbackStep:
+    return FallbackStep.model_validate(
+        {
+            "strategy": "fallback",
+            "candidates": list(candidates or ("app-standby",)),
+            "select": select,
+            "attempts": attempts,
+            "within": within,
+            "activate": {"run": ["activate", "{candidate}"]},
+            "deactivate": {"run": ["deactivate", "{candidate}"]},
+            "failback_after": failback_after,
+        }
+    )
 
 
 def escalate(*notify: str, repeat_every: str | None = "1h", when: list[str] | None = None) -> EscalateStep:
@@ -72,11 +94,23 @@ def escalate(*notify: str, repeat_every: str | None = "1h", when: list[str] | No
     return EscalateStep.model_validate(data)
 
 
-def comp(*steps: Any, name: str = "app", status: Status = Status.UNHEALTHY, error: str | None = "refused", depends_on: tuple[str, ...] = (), cooldown: float = 60.0) -> ComponentView:
+def comp(
+    *steps: Any,
+    name: str = "app",
+    status: Status = Status.UNHEALTHY,
+    error: str | None = "refused",
+    depends_on: tuple[str, ...] = (),
+    cooldown: float = 60.0,
+) -> ComponentView:
     return ComponentView(name, status, error, tuple(steps), tuple(depends_on), cooldown)
 
 
-def dep(name: str, status: Status = Status.HEALTHY, breaker: BreakerState = BreakerState.CLOSED, depends_on: tuple[str, ...] = ()) -> DepView:
+def dep(
+    name: str,
+    status: Status = Status.HEALTHY,
+    breaker: BreakerState = BreakerState.CLOSED,
+    depends_on: tuple[str, ...] = (),
+) -> DepView:
     return DepView(name, status, breaker, tuple(depends_on))
 
 
@@ -88,7 +122,9 @@ def opened(ladder: LadderState | None = None, incident_id: int = 1, at: float = 
     return open_incident(ladder or LadderState(), incident_id, "breaker", at)
 
 
-def spend(ladder: LadderState, component: ComponentView, index: int, *starts: float, outcome: Outcome = Outcome.FAILED) -> LadderState:
+def spend(
+    ladder: LadderState, component: ComponentView, index: int, *starts: float, outcome: Outcome = Outcome.FAILED
+) -> LadderState:
     """Record finished attempts of step `index` starting at `starts` (each finishing a second later)."""
     step = component.recovery[index]
     for at in starts:
@@ -97,8 +133,29 @@ def spend(ladder: LadderState, component: ComponentView, index: int, *starts: fl
     return ladder
 
 
-def call(component: ComponentView, ladder: LadderState, *, breaker: BreakerState = BreakerState.OPEN, deps: Mapping[str, DepView] | None = None, budget: GlobalBudget | None = None, health: Mapping[str, Status] | None = None, checkpoints: Mapping[str, CheckpointView] | None = None, now: float = T0, stats: Any = None) -> Decision:
-    return decide(component, BreakerView(breaker), ladder, deps or {}, budget or GlobalBudget(0, 4), health or {}, checkpoints or {}, now, stats)
+def call(
+    component: ComponentView,
+    ladder: LadderState,
+    *,
+    breaker: BreakerState = BreakerState.OPEN,
+    deps: Mapping[str, DepView] | None = None,
+    budget: GlobalBudget | None = None,
+    health: Mapping[str, Status] | None = None,
+    checkpoints: Mapping[str, CheckpointView] | None = None,
+    now: float = T0,
+    stats: Any = None,
+) -> Decision:
+    return decide(
+        component,
+        BreakerView(breaker),
+        ladder,
+        deps or {},
+        budget or GlobalBudget(0, 4),
+        health or {},
+        checkpoints or {},
+        now,
+        stats,
+    )
 
 
 def is_action(decision: Decision) -> bool:
@@ -138,8 +195,22 @@ class World:
         assert self.ladder.to_json() == text
 
     def decide(self) -> Decision:
-        d = call(self.component, self.ladder, breaker=self.breaker, health=self.health, checkpoints=self.checkpoints, now=self.now)
-        again = call(self.component, LadderState.from_json(self.ladder.to_json()), breaker=self.breaker, health=self.health, checkpoints=self.checkpoints, now=self.now)
+        d = call(
+            self.component,
+            self.ladder,
+            breaker=self.breaker,
+            health=self.health,
+            checkpoints=self.checkpoints,
+            now=self.now,
+        )
+        again = call(
+            self.component,
+            LadderState.from_json(self.ladder.to_json()),
+            breaker=self.breaker,
+            health=self.health,
+            checkpoints=self.checkpoints,
+            now=self.now,
+        )
         assert d == again, "a decision depends on something besides its inputs"
         self.log.decisions.append((self.now, d))
         return d
@@ -184,7 +255,9 @@ class World:
         self.ladder = record_finished(self.ladder, step, outcome, self.now, self.rng)
 
 
-def run_world(world: World, moves: list[tuple[Outcome, float, float]], before: Callable[[World, int], None] | None = None) -> World:
+def run_world(
+    world: World, moves: list[tuple[Outcome, float, float]], before: Callable[[World, int], None] | None = None
+) -> World:
     for i, (outcome, duration, idle) in enumerate(moves):
         if before is not None:
             before(world, i)
@@ -193,7 +266,27 @@ def run_world(world: World, moves: list[tuple[Outcome, float, float]], before: C
 
 
 __all__ = [
-    "T0", "retry", "restore", "fallback", "escalate", "comp", "dep", "checkpoint", "opened", "spend", "call",
-    "is_action", "World", "Log", "run_world", "Nothing", "Wait", "RunStep", "Escalate", "Failback",
-    "OpenIncident", "CloseIncident", "GlobalBudget",
+    "T0",
+    "CloseIncident",
+    "Escalate",
+    "Failback",
+    "GlobalBudget",
+    "Log",
+    "Nothing",
+    "OpenIncident",
+    "RunStep",
+    "Wait",
+    "World",
+    "call",
+    "checkpoint",
+    "comp",
+    "dep",
+    "escalate",
+    "fallback",
+    "is_action",
+    "opened",
+    "restore",
+    "retry",
+    "run_world",
+    "spend",
 ]

@@ -39,8 +39,18 @@ def recorder(tmp_path: Path) -> Path:
 
 async def test_placeholders_fill_argv_elements_and_relative_paths_resolve_against_cwd(recorder, tmp_path):
     out = tmp_path / "argv.json"
-    act = action(run=[sys.executable, "services/record.py", str(out), "--name={component}", "{candidate}",
-                      "incident-{incident}", "{unknown}", "{component}{component}"])
+    act = action(
+        run=[
+            sys.executable,
+            "services/record.py",
+            str(out),
+            "--name={component}",
+            "{candidate}",
+            "incident-{incident}",
+            "{unknown}",
+            "{component}{component}",
+        ]
+    )
     ctx = ActionContext(component="app", candidate="app-standby", incident=42, cwd=recorder)
 
     outcome = await run_action(act, context=ctx)
@@ -63,7 +73,10 @@ async def test_a_value_is_never_scanned_for_placeholders_again(recorder, tmp_pat
 
 async def test_environment_carries_names_and_the_actions_env_wins(recorder, tmp_path):
     out = tmp_path / "argv.json"
-    act = action(run=[sys.executable, "services/record.py", str(out)], env={"EXTRA_A": "from-config", "HEALERD_INCIDENT": "override"})
+    act = action(
+        run=[sys.executable, "services/record.py", str(out)],
+        env={"EXTRA_A": "from-config", "HEALERD_INCIDENT": "override"},
+    )
     ctx = ActionContext(component="app", incident=3, cwd=recorder, env={"EXTRA_A": "from-caller", "EXTRA_B": "b"})
     assert (await run_action(act, context=ctx)).ok
     env = json.loads(out.read_text())["env"]
@@ -80,7 +93,9 @@ async def test_environment_carries_names_and_the_actions_env_wins(recorder, tmp_
         ("{incident}", {}, "{incident} has no value"),
     ],
 )
-async def test_a_placeholder_without_a_value_fails_the_action_and_runs_nothing(recorder, tmp_path, element, ctx_kwargs, expected):
+async def test_a_placeholder_without_a_value_fails_the_action_and_runs_nothing(
+    recorder, tmp_path, element, ctx_kwargs, expected
+):
     out = tmp_path / "argv.json"
     act = action(run=[sys.executable, "services/record.py", str(out), element])
     outcome = await run_action(act, context=ActionContext(component="app", cwd=recorder, **ctx_kwargs))
@@ -112,8 +127,14 @@ async def test_output_is_bounded_and_keeps_the_end(tmp_path):
 
 
 async def test_missing_program_is_an_outcome_not_an_exception(tmp_path):
-    outcome = await run_action(action(run=["services/no-such-script"]), context=ActionContext(component="app", cwd=tmp_path))
-    assert not outcome.ok and outcome.message.startswith("cannot run services/no-such-script") and str(tmp_path) in outcome.message
+    outcome = await run_action(
+        action(run=["services/no-such-script"]), context=ActionContext(component="app", cwd=tmp_path)
+    )
+    assert (
+        not outcome.ok
+        and outcome.message.startswith("cannot run services/no-such-script")
+        and str(tmp_path) in outcome.message
+    )
 
 
 HANGS_WITH_A_CHILD = """
@@ -174,9 +195,7 @@ time.sleep(600)
 
 
 def component_with_pidfile(pidfile: Path) -> Component:
-    return Component.model_validate(
-        {"name": "app", "pidfile": str(pidfile), "check": {"kind": "process"}}
-    )
+    return Component.model_validate({"name": "app", "pidfile": str(pidfile), "check": {"kind": "process"}})
 
 
 async def test_signal_reaches_the_process_named_by_the_pidfile(tmp_path, children: Children):
@@ -198,7 +217,9 @@ async def test_pid_placeholder_comes_from_the_pidfile(recorder, tmp_path, childr
     proc = children.python(HUP_RECORDER, str(pidfile), str(tmp_path / "unused"))
     await asyncio.to_thread(wait_file, pidfile)
     ctx = ActionContext.for_component(component_with_pidfile(pidfile), cwd=recorder)
-    outcome = await run_action(action(run=[sys.executable, "services/record.py", str(out), "kill -HUP {pid}"]), context=ctx)
+    outcome = await run_action(
+        action(run=[sys.executable, "services/record.py", str(out), "kill -HUP {pid}"]), context=ctx
+    )
     assert outcome.ok
     assert json.loads(out.read_text())["argv"] == [f"kill -HUP {proc.pid}"]
 
@@ -208,7 +229,9 @@ async def test_signal_to_a_dead_process_is_not_delivered(tmp_path, children: Chi
     proc = children.python("pass")
     proc.wait(timeout=10)
     pidfile.write_text(str(proc.pid))
-    outcome = await run_action(action(signal="TERM"), context=ActionContext.for_component(component_with_pidfile(pidfile), cwd=tmp_path))
+    outcome = await run_action(
+        action(signal="TERM"), context=ActionContext.for_component(component_with_pidfile(pidfile), cwd=tmp_path)
+    )
     assert not outcome.ok and outcome.message == f"SIGTERM not sent: pid {proc.pid} from {pidfile} is not running"
 
 
@@ -228,12 +251,23 @@ async def test_signal_by_match_finds_the_process(tmp_path, children: Children):
 
 async def test_http_action_sends_the_request_and_2xx_is_ok(http_server: RecordingServer):
     http_server.statuses = [204]
-    act = action(http={"url": http_server.url + "/admin/restart", "method": "POST", "body": '{"hard": true}',
-                       "headers": {"X-Token": "t"}})
+    act = action(
+        http={
+            "url": http_server.url + "/admin/restart",
+            "method": "POST",
+            "body": '{"hard": true}',
+            "headers": {"X-Token": "t"},
+        }
+    )
     outcome = await run_action(act, context=ActionContext(component="app"))
     assert outcome.ok and outcome.exit_code == 204 and outcome.message == "HTTP 204"
     (req,) = http_server.requests
-    assert (req.method, req.path, req.body, req.headers["X-Token"]) == ("POST", "/admin/restart", b'{"hard": true}', "t")
+    assert (req.method, req.path, req.body, req.headers["X-Token"]) == (
+        "POST",
+        "/admin/restart",
+        b'{"hard": true}',
+        "t",
+    )
 
 
 async def test_http_action_non_2xx_fails_with_the_status_and_body(http_server: RecordingServer):
@@ -243,11 +277,15 @@ async def test_http_action_non_2xx_fails_with_the_status_and_body(http_server: R
 
 
 async def test_http_action_refused_is_an_outcome():
-    outcome = await run_action(action(http={"url": f"http://127.0.0.1:{closed_port()}/x"}), context=ActionContext(component="app"))
+    outcome = await run_action(
+        action(http={"url": f"http://127.0.0.1:{closed_port()}/x"}), context=ActionContext(component="app")
+    )
     assert not outcome.ok and "ConnectError" in outcome.message
 
 
 async def test_http_action_that_hangs_fails_at_its_timeout(http_server: RecordingServer):
     http_server.hang = True
-    outcome = await run_action(action(http={"url": http_server.url + "/x"}, timeout="300ms"), context=ActionContext(component="app"))
+    outcome = await run_action(
+        action(http={"url": http_server.url + "/x"}, timeout="300ms"), context=ActionContext(component="app")
+    )
     assert not outcome.ok and outcome.timed_out and "no answer within 0.3s" in outcome.message

@@ -107,8 +107,7 @@ def test_automatic_opens_last_between_open_for_and_max_open_for(spec, stream) ->
                 assert spec.open_for.total_seconds() <= period <= spec.max_open_for.total_seconds()
             if t.from_state is S.CLOSED and t.to_state is S.OPEN:
                 assert (
-                    breaker.consecutive_failures >= spec.consecutive_failures
-                    or len(breaker.recent) >= spec.min_checks
+                    breaker.consecutive_failures >= spec.consecutive_failures or len(breaker.recent) >= spec.min_checks
                 ), "opened on the rate rule with fewer than min_checks results"
 
 

@@ -73,7 +73,10 @@ async def test_take_records_a_verified_version_with_a_sha256_per_file(db, db_pat
     version = Path(stored["location"])
     assert (version / cf.stored_name(str(conf))).read_text() == "port = 8080\n"
     manifest = json.loads((version / cf.MANIFEST).read_text())
-    assert {e["path"]: e["mode"] for e in manifest["files"]} == {str(conf): 0o640, str(extra): extra.stat().st_mode & 0o777}
+    assert {e["path"]: e["mode"] for e in manifest["files"]} == {
+        str(conf): 0o640,
+        str(extra): extra.stat().st_mode & 0o777,
+    }
     assert sorted(p.name for p in version.parent.iterdir()) == [str(result.id)]  # no temp dir left
 
 
@@ -164,13 +167,18 @@ async def test_an_intact_version_passes_verification_and_an_unknown_id_is_refuse
 
 
 @pytest.mark.parametrize("make", ["missing", "directory"])
-async def test_a_path_that_cannot_be_copied_fails_the_version_and_leaves_no_files(db, db_path, root, files, tmp_path, make):
+async def test_a_path_that_cannot_be_copied_fails_the_version_and_leaves_no_files(
+    db, db_path, root, files, tmp_path, make
+):
     bad = tmp_path / "nope"
     if make == "directory":
         bad.mkdir()
     result = await take_checkpoint(checkpoint(files[0], bad), db=db, root=root)
     assert not result.ok and result.status == "failed"
-    assert str(bad) in result.message and ("does not exist" if make == "missing" else "not a regular file") in result.message
+    assert (
+        str(bad) in result.message
+        and ("does not exist" if make == "missing" else "not a regular file") in result.message
+    )
     assert row(db_path, result.id)["status"] == "failed"
     assert list((root / "app-config").iterdir()) == []
 
@@ -188,14 +196,21 @@ async def test_keep_prunes_the_oldest_versions_marking_rows_and_removing_directo
 
 
 def test_prune_rule_keeps_newer_corrupt_versions_for_inspection():
-    rows = [{"id": 5, "status": "corrupt"}, {"id": 4, "status": "verified"}, {"id": 3, "status": "failed"},
-            {"id": 2, "status": "corrupt"}, {"id": 1, "status": "verified"}]
+    rows = [
+        {"id": 5, "status": "corrupt"},
+        {"id": 4, "status": "verified"},
+        {"id": 3, "status": "failed"},
+        {"id": 2, "status": "corrupt"},
+        {"id": 1, "status": "verified"},
+    ]
     assert [r["id"] for r in versions_to_prune(rows, keep=1)] == [2, 1]
     assert [r["id"] for r in versions_to_prune(rows, keep=2)] == []
 
 
 async def test_an_interrupted_take_is_failed_and_cleaned_at_start(db, db_path, root):
-    checkpoint_id, location = await db(lambda c: sql.insert_taking(c, "app-config", None, 1.0, lambda i: root / "app-config" / str(i)))
+    checkpoint_id, location = await db(
+        lambda c: sql.insert_taking(c, "app-config", None, 1.0, lambda i: root / "app-config" / str(i))
+    )
     partial = Path(location).parent / f".{Path(location).name}.tmp"
     partial.mkdir(parents=True)
     (partial / "half").write_text("x")
@@ -233,7 +248,9 @@ class BatchWriter(threading.Thread):
 
 
 @pytest.mark.parametrize("journal", ["wal", "delete"])
-async def test_sqlite_file_is_copied_by_the_backup_api_consistently_while_it_is_written(db, db_path, root, tmp_path, journal):
+async def test_sqlite_file_is_copied_by_the_backup_api_consistently_while_it_is_written(
+    db, db_path, root, tmp_path, journal
+):
     data = tmp_path / "app.db"
     make_sqlite(data, journal)
     writer = BatchWriter(data)

@@ -11,14 +11,6 @@ import random
 from collections import defaultdict
 from dataclasses import replace
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from daemon.config.models import EscalateStep
-from daemon.engine.decide import decide
-from daemon.engine.decision import BreakerView, DepView, GlobalBudget
-from daemon.engine.ladder import FAILBACK, LadderState, Outcome, observe_health, open_incident, record_finished, record_started
-from daemon.types import BreakerState, Status
 from healer_kit import (
     T0,
     Escalate,
@@ -35,6 +27,22 @@ from healer_kit import (
     restore,
     retry,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from daemon.config.models import EscalateStep
+from daemon.engine.decide import decide
+from daemon.engine.decision import BreakerView, DepView, GlobalBudget
+from daemon.engine.ladder import (
+    FAILBACK,
+    LadderState,
+    Outcome,
+    observe_health,
+    open_incident,
+    record_finished,
+    record_started,
+)
+from daemon.types import BreakerState, Status
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ERRORS = ["refused", "timeout", "not_running"]
@@ -42,21 +50,39 @@ CANDIDATES = ["s1", "s2", "s3"]
 
 durations = st.sampled_from(["5s", "30s", "1m", "2m", "10m", "30m"])
 whens = st.one_of(st.none(), st.lists(st.sampled_from(ERRORS), min_size=1, max_size=2, unique=True))
-retries = st.builds(retry, attempts=st.integers(1, 4), within=durations, jitter=st.sampled_from(["none", "full", "equal", "decorrelated"]), initial=st.sampled_from(["1s", "5s", "20s"]), max=st.sampled_from(["30s", "2m"]), when=whens)
+retries = st.builds(
+    retry,
+    attempts=st.integers(1, 4),
+    within=durations,
+    jitter=st.sampled_from(["none", "full", "equal", "decorrelated"]),
+    initial=st.sampled_from(["1s", "5s", "20s"]),
+    max=st.sampled_from(["30s", "2m"]),
+    when=whens,
+)
 restores = st.builds(restore, attempts=st.integers(1, 3), within=durations)
 fallbacks = st.builds(
     lambda cands, select, attempts, within: fallback(*cands, select=select, attempts=attempts, within=within),
     st.lists(st.sampled_from(CANDIDATES), min_size=1, max_size=3, unique=True),
-    st.sampled_from(["sequential", "random", "weighted", "fastest"]), st.integers(1, 3), durations,
+    st.sampled_from(["sequential", "random", "weighted", "fastest"]),
+    st.integers(1, 3),
+    durations,
 )
-escalates = st.builds(lambda rep, when: escalate("ops", repeat_every=rep, when=when), st.sampled_from([None, "1m", "10m", "1h"]), whens)
+escalates = st.builds(
+    lambda rep, when: escalate("ops", repeat_every=rep, when=when), st.sampled_from([None, "1m", "10m", "1h"]), whens
+)
 ladders = st.lists(st.one_of(retries, restores, fallbacks, escalates), min_size=1, max_size=5)
 outcomes = st.sampled_from([Outcome.FAILED] * 4 + [Outcome.SUCCEEDED, Outcome.INTERRUPTED])
-moves = st.lists(st.tuples(outcomes, st.floats(0, 120), st.sampled_from([0.0, 0.5, 3.0, 40.0, 700.0])), min_size=1, max_size=60)
-long_moves = st.lists(st.tuples(outcomes, st.floats(0, 120), st.sampled_from([0.0, 3.0, 40.0, 700.0, 3000.0])), min_size=20, max_size=80)
+moves = st.lists(
+    st.tuples(outcomes, st.floats(0, 120), st.sampled_from([0.0, 0.5, 3.0, 40.0, 700.0])), min_size=1, max_size=60
+)
+long_moves = st.lists(
+    st.tuples(outcomes, st.floats(0, 120), st.sampled_from([0.0, 3.0, 40.0, 700.0, 3000.0])), min_size=20, max_size=80
+)
 #: ladders that end in an escalate step with reminders, so escalations and reminders actually happen
 escalating = st.builds(
-    lambda steps, rep: [*steps, escalate("ops", repeat_every=rep)], st.lists(st.one_of(retries, restores, fallbacks), max_size=3), st.sampled_from(["1m", "10m", "1h"])
+    lambda steps, rep: [*steps, escalate("ops", repeat_every=rep)],
+    st.lists(st.one_of(retries, restores, fallbacks), max_size=3),
+    st.sampled_from(["1m", "10m", "1h"]),
 )
 # what the world looks like before each move: breaker, primary status, error class, candidate health, checkpoint
 weathers = st.tuples(
@@ -75,7 +101,9 @@ def simulate(steps: list, script: list, weather: list, reset_after: float = 1e12
     for i, (outcome, duration, idle) in enumerate(script):
         breaker, status, error, cand, has_cp = weather[i % len(weather)]
         world.breaker = breaker
-        world.component = replace(world.component, status=status, error_class=None if status is Status.HEALTHY else error)
+        world.component = replace(
+            world.component, status=status, error_class=None if status is Status.HEALTHY else error
+        )
         world.health = dict(zip(CANDIDATES, cand))
         world.checkpoints = {"cp": checkpoint()} if has_cp else {}
         before = world.ladder
@@ -97,8 +125,20 @@ def _probe_invariants(world: World) -> None:
         if breaker is BreakerState.CLOSED:  # failback is the one action a healthy primary may get
             assert not (isinstance(d, Escalate) and d.kind != "resolved"), d
     dependent = replace(world.component, depends_on=("db",))
-    for sick in (dep("db", Status.UNHEALTHY, BreakerState.OPEN), dep("db", Status.HEALTHY, BreakerState.HALF_OPEN), dep("db", Status.UNKNOWN, BreakerState.CLOSED)):
-        d = call(dependent, world.ladder, breaker=world.breaker, deps={"db": sick}, health=world.health, checkpoints=world.checkpoints, now=world.now)
+    for sick in (
+        dep("db", Status.UNHEALTHY, BreakerState.OPEN),
+        dep("db", Status.HEALTHY, BreakerState.HALF_OPEN),
+        dep("db", Status.UNKNOWN, BreakerState.CLOSED),
+    ):
+        d = call(
+            dependent,
+            world.ladder,
+            breaker=world.breaker,
+            deps={"db": sick},
+            health=world.health,
+            checkpoints=world.checkpoints,
+            now=world.now,
+        )
         assert not is_action(d), d
 
 
@@ -135,7 +175,7 @@ def test_escalation_at_most_once_per_incident_and_reminders_spaced(steps: list, 
     initial: dict[object, int] = defaultdict(int)
     last: dict[object, float] = {}
     resolved: dict[object, int] = defaultdict(int)
-    for (now, d) in world.log.decisions:
+    for now, d in world.log.decisions:
         if not isinstance(d, Escalate):
             continue
         if d.kind == "initial":
@@ -166,7 +206,8 @@ def test_no_retry_before_its_persisted_backoff_even_across_restarts(steps: list,
 graphs = st.dictionaries(
     st.sampled_from(["db", "api", "cache", "queue", "dns"]),
     st.tuples(
-        st.sampled_from(list(Status)), st.sampled_from(list(BreakerState)),
+        st.sampled_from(list(Status)),
+        st.sampled_from(list(BreakerState)),
         st.lists(st.sampled_from(["db", "api", "cache", "queue", "dns"]), max_size=2, unique=True),
     ),
     min_size=1,
@@ -174,10 +215,21 @@ graphs = st.dictionaries(
 
 
 @SETTINGS
-@given(ladders, graphs, st.lists(st.sampled_from(["db", "api", "cache", "queue", "dns"]), min_size=1, max_size=3, unique=True), moves)
-def test_dependents_never_act_while_a_dependency_is_sick(steps: list, graph: dict, depends_on: list, script: list) -> None:
+@given(
+    ladders,
+    graphs,
+    st.lists(st.sampled_from(["db", "api", "cache", "queue", "dns"]), min_size=1, max_size=3, unique=True),
+    moves,
+)
+def test_dependents_never_act_while_a_dependency_is_sick(
+    steps: list, graph: dict, depends_on: list, script: list
+) -> None:
     deps = {n: DepView(n, s, b, tuple(d for d in ds if d != n)) for n, (s, b, ds) in graph.items()}
-    world = simulate(steps, script[: len(script) // 2 + 1], [(BreakerState.OPEN, Status.UNHEALTHY, "refused", [Status.HEALTHY] * 3, True)])
+    world = simulate(
+        steps,
+        script[: len(script) // 2 + 1],
+        [(BreakerState.OPEN, Status.UNHEALTHY, "refused", [Status.HEALTHY] * 3, True)],
+    )
     component = replace(world.component, depends_on=tuple(depends_on))
     reach, stack = set(), list(depends_on)
     while stack:
@@ -187,7 +239,16 @@ def test_dependents_never_act_while_a_dependency_is_sick(steps: list, graph: dic
             stack.extend(deps[n].depends_on)
     any_sick = any(deps[n].sick for n in reach)
     for breaker in BreakerState:
-        d = decide(component, BreakerView(breaker), world.ladder, deps, GlobalBudget(0, 4), world.health, world.checkpoints, world.now)
+        d = decide(
+            component,
+            BreakerView(breaker),
+            world.ladder,
+            deps,
+            GlobalBudget(0, 4),
+            world.health,
+            world.checkpoints,
+            world.now,
+        )
         if any_sick:
             assert not is_action(d), d
 
@@ -196,7 +257,11 @@ def test_dependents_never_act_while_a_dependency_is_sick(steps: list, graph: dic
 
 
 @SETTINGS
-@given(st.lists(ladders, min_size=2, max_size=6), st.integers(1, 3), st.lists(st.tuples(st.integers(0, 5), outcomes, st.floats(1, 200), st.floats(0, 60)), min_size=1, max_size=80))
+@given(
+    st.lists(ladders, min_size=2, max_size=6),
+    st.integers(1, 3),
+    st.lists(st.tuples(st.integers(0, 5), outcomes, st.floats(1, 200), st.floats(0, 60)), min_size=1, max_size=80),
+)
 def test_concurrent_recoveries_never_exceed_the_global_limit(all_steps: list, limit: int, script: list) -> None:
     names = [f"c{i}" for i in range(len(all_steps))]
     comps = {n: comp(*s, name=n) for n, s in zip(names, all_steps)}
@@ -213,7 +278,16 @@ def test_concurrent_recoveries_never_exceed_the_global_limit(all_steps: list, li
         name = names[pick % len(names)]
         running = sum(1 for lad in ladders_.values() if lad.in_progress is not None)
         assert running <= limit
-        d = decide(comps[name], BreakerView(BreakerState.OPEN), ladders_[name], {}, GlobalBudget(running, limit), {c: Status.HEALTHY for c in CANDIDATES}, {"cp": checkpoint()}, now)
+        d = decide(
+            comps[name],
+            BreakerView(BreakerState.OPEN),
+            ladders_[name],
+            {},
+            GlobalBudget(running, limit),
+            dict.fromkeys(CANDIDATES, Status.HEALTHY),
+            {"cp": checkpoint()},
+            now,
+        )
         if isinstance(d, (RunStep, Failback)):
             assert running < limit
             strategy = d.strategy if isinstance(d, RunStep) else FAILBACK

@@ -80,7 +80,11 @@ def test_a_flag_with_several_dependencies_is_off_when_any_is_off():
     ],
 )
 def test_a_listed_component_that_is_down_turns_the_flag_off_whatever_the_level(condition, words):
-    states = evaluate_flags([flag("reports", off_at="emergency", components=["db", "cache"])], Level.FULL, {"db": condition, "cache": Condition.HEALTHY})
+    states = evaluate_flags(
+        [flag("reports", off_at="emergency", components=["db", "cache"])],
+        Level.FULL,
+        {"db": condition, "cache": Condition.HEALTHY},
+    )
     assert states["reports"] == (False, f"component db {words}")
 
 

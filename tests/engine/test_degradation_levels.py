@@ -28,8 +28,16 @@ def tracker(cfg=CFG, clock=None, start=None):
 
 @pytest.mark.parametrize(
     "score,level",
-    [(100, Level.FULL), (90, Level.FULL), (89.99, Level.REDUCED), (70, Level.REDUCED),
-     (69.9, Level.MINIMAL), (40, Level.MINIMAL), (39.9, Level.EMERGENCY), (0, Level.EMERGENCY)],
+    [
+        (100, Level.FULL),
+        (90, Level.FULL),
+        (89.99, Level.REDUCED),
+        (70, Level.REDUCED),
+        (69.9, Level.MINIMAL),
+        (40, Level.MINIMAL),
+        (39.9, Level.EMERGENCY),
+        (0, Level.EMERGENCY),
+    ],
 )
 def test_thresholds_map_scores_to_levels(score, level):
     assert level_for(score, CFG) is level
@@ -151,7 +159,9 @@ def test_a_score_oscillating_around_a_threshold_by_less_than_the_margin_changes_
     t, clock = tracker(cfg)
     t.update(centre)  # settle on the level a steady score at the threshold gives, then count
     noise = st.floats(min_value=-margin * 0.999, max_value=margin * 0.999)
-    steps = data.draw(st.lists(st.tuples(noise, st.floats(min_value=0.1, max_value=3 * hold_s)), min_size=1, max_size=200))
+    steps = data.draw(
+        st.lists(st.tuples(noise, st.floats(min_value=0.1, max_value=3 * hold_s)), min_size=1, max_size=200)
+    )
     levels = [t.level]
     for delta, dt in steps:
         clock.advance(dt)
@@ -180,7 +190,9 @@ def test_noise_narrower_than_the_margin_never_reverses_the_direction_of_travel(
     width = margin * 0.999
     low_edge = data.draw(st.floats(min_value=centre - width, max_value=centre))
     noise = st.floats(min_value=low_edge, max_value=low_edge + width)
-    steps = data.draw(st.lists(st.tuples(noise, st.floats(min_value=0.1, max_value=3 * hold_s)), min_size=1, max_size=150))
+    steps = data.draw(
+        st.lists(st.tuples(noise, st.floats(min_value=0.1, max_value=3 * hold_s)), min_size=1, max_size=150)
+    )
     ranks = [t.level.rank]
     for score, dt in steps:
         clock.advance(dt)
@@ -224,7 +236,11 @@ def test_clearing_an_override_returns_to_the_computed_level():
     t, clock = tracker(start=Level.REDUCED)
     t.set_override(Level.EMERGENCY, clock.wall() + 60, "drill")
     change = t.clear_override("drill over")
-    assert (change.from_level, change.to_level, change.cause) == (Level.EMERGENCY, Level.REDUCED, Cause.OVERRIDE_CLEARED)
+    assert (change.from_level, change.to_level, change.cause) == (
+        Level.EMERGENCY,
+        Level.REDUCED,
+        Cause.OVERRIDE_CLEARED,
+    )
     assert "drill over" in change.reason
     assert t.clear_override() is None
 

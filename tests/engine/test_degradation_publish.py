@@ -65,9 +65,17 @@ def wait_until(predicate, timeout=30.0, what="condition"):
 def document(i: int) -> dict:
     # The size swings between ~100 bytes and ~10 kB (several pages) so a torn write would show as bad JSON.
     flags = {f"feature_{n:04d}": (n + i) % 3 != 0 for n in range(0 if i % 2 else 300)}
-    override = Override(Level.MINIMAL, 1_800_003_600.0, "maintenance " * (i % 7), 1_800_000_000.0) if i % 5 == 0 else None
+    override = (
+        Override(Level.MINIMAL, 1_800_003_600.0, "maintenance " * (i % 7), 1_800_000_000.0) if i % 5 == 0 else None
+    )
     return state_document(
-        level=Level.REDUCED, score=71.25, unknown=i % 3, trend=Trend.DECLINING, flags=flags, override=override, updated_at=float(i)
+        level=Level.REDUCED,
+        score=71.25,
+        unknown=i % 3,
+        trend=Trend.DECLINING,
+        flags=flags,
+        override=override,
+        updated_at=float(i),
     )
 
 
@@ -151,7 +159,9 @@ def test_the_document_has_the_published_keys_and_plain_values():
         "override": {"level": "minimal", "until": 1_800_003_600.0, "reason": "migration"},
         "updated_at": 1_800_000_123.5,
     }
-    undefined = state_document(level=Level.FULL, score=None, unknown=3, trend=Trend.STABLE, flags={}, override=None, updated_at=1.0)
+    undefined = state_document(
+        level=Level.FULL, score=None, unknown=3, trend=Trend.STABLE, flags={}, override=None, updated_at=1.0
+    )
     assert undefined["score"] is None and undefined["override"] is None
 
 
@@ -192,7 +202,9 @@ def test_the_state_file_defaults_to_the_runtime_directory(tmp_path):
     env = {"RUNTIME_DIRECTORY": f"{tmp_path}/rt:/other"}
     assert state_file_path(Degradation(), env=env) == tmp_path / "rt" / "state.json"
     assert state_file_path(Degradation(state_file="custom.json"), env=env) == tmp_path / "rt" / "custom.json"
-    assert state_file_path(Degradation(state_file="/srv/app/healerd.json"), env=env).as_posix() == "/srv/app/healerd.json"
+    assert (
+        state_file_path(Degradation(state_file="/srv/app/healerd.json"), env=env).as_posix() == "/srv/app/healerd.json"
+    )
 
 
 def test_without_a_runtime_directory_the_state_file_sits_next_to_the_database(tmp_path):

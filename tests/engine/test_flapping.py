@@ -7,11 +7,20 @@ import random
 from dataclasses import replace
 
 import pytest
+from healer_kit import T0, CloseIncident, Escalate, OpenIncident, RunStep, Wait, call, comp, escalate, retry
 
 from daemon.config.models import Flapping
-from daemon.engine.ladder import LadderState, Outcome, observe_health, on_breaker_closed, open_incident, record_escalation, record_finished, record_started
+from daemon.engine.ladder import (
+    LadderState,
+    Outcome,
+    observe_health,
+    on_breaker_closed,
+    open_incident,
+    record_escalation,
+    record_finished,
+    record_started,
+)
 from daemon.types import BreakerState, Status
-from healer_kit import T0, CloseIncident, Escalate, OpenIncident, RunStep, Wait, call, comp, escalate, retry
 
 OPEN, CLOSED = BreakerState.OPEN, BreakerState.CLOSED
 FLAP = Flapping(flaps=2, within="10m", quiet="1m", actions=1)
@@ -93,7 +102,10 @@ def test_the_flapping_ended_message_is_owed_once_and_the_flaps_are_forgotten() -
     d = call(APP, closed, breaker=CLOSED)
     assert isinstance(d, Escalate) and d.kind == "resolved" and d.reason.startswith("flapping ended: incident 3 closed")
     done = record_escalation(closed, "resolved", 1, ("ops",), T0, 3)
-    assert call(replace(APP, status=Status.HEALTHY, error_class=None), done, breaker=CLOSED).__class__.__name__ == "Nothing"
+    assert (
+        call(replace(APP, status=Status.HEALTHY, error_class=None), done, breaker=CLOSED).__class__.__name__
+        == "Nothing"
+    )
     assert LadderState.from_json(closed.to_json()) == closed
 
 

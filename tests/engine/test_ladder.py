@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 
 import pytest
+from healer_kit import T0, fallback, opened, retry
 
 from daemon.engine.ladder import (
     FAILBACK,
@@ -26,7 +27,6 @@ from daemon.engine.ladder import (
     step_key,
 )
 from daemon.types import BreakerState, Status
-from healer_kit import T0, fallback, opened, retry
 
 RNG = random.Random(0)
 RETRY = retry(attempts=3, jitter="none", initial="1s", max="30s")
@@ -104,7 +104,9 @@ def test_fallback_success_records_the_active_candidate() -> None:
 
 def test_fastest_fallback_records_the_winner_the_actor_reports() -> None:
     step = fallback("a", "b", select="fastest")
-    ladder = record_finished(record_started(opened(), 0, "fallback", T0), step, Outcome.SUCCEEDED, T0 + 5, RNG, candidate="a")
+    ladder = record_finished(
+        record_started(opened(), 0, "fallback", T0), step, Outcome.SUCCEEDED, T0 + 5, RNG, candidate="a"
+    )
     assert ladder.fallback is not None and ladder.fallback.candidate == "a"
 
 
@@ -172,7 +174,9 @@ def test_ack_and_waiting_on_are_recorded_on_the_incident() -> None:
         (Status.UNKNOWN, BreakerState.CLOSED, False),
     ],
 )
-def test_healthy_since_needs_a_passing_check_and_a_closed_breaker(status: Status, breaker: BreakerState, healthy: bool) -> None:
+def test_healthy_since_needs_a_passing_check_and_a_closed_breaker(
+    status: Status, breaker: BreakerState, healthy: bool
+) -> None:
     ladder = observe_health(LadderState(), status, breaker, T0, 1800)
     assert (ladder.healthy_since == T0) is healthy
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from daemon.engine.maintenance import Period, covering, occurrence, window_perio
 
 
 def at(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
 NIGHTLY = MaintenanceWindow(name="nightly", cron="0 2 * * *", duration="1h", components=["db"], reason="backup")
@@ -53,10 +53,15 @@ def test_window_periods_cover_the_listed_components_or_everyone() -> None:
 
 def test_covering_names_the_period_that_holds_longest_and_says_why() -> None:
     now = 1000.0
-    periods = [Period("window", "w", None, 900, 1100, "patching"), Period("silence", None, "db", 950, 2800, "disk swap")]
+    periods = [
+        Period("window", "w", None, 900, 1100, "patching"),
+        Period("silence", None, "db", 950, 2800, "disk swap"),
+    ]
     p = covering(periods, "db", now)
     assert p.kind == "silence" and p.describe(now) == "silenced (db): disk swap; until 1970-01-01 00:46:40 UTC"
-    assert covering(periods, "app", now).describe(now) == "maintenance window w: patching; until 1970-01-01 00:18:20 UTC"
+    assert (
+        covering(periods, "app", now).describe(now) == "maintenance window w: patching; until 1970-01-01 00:18:20 UTC"
+    )
     assert covering(periods, "app", 1100.0) is None
 
 
@@ -80,12 +85,16 @@ def test_bad_windows_are_refused_with_the_reason(data, words) -> None:
 
 from dataclasses import replace  # noqa: E402
 
-from daemon.engine.ladder import LadderState, PendingResolved, record_escalation  # noqa: E402
-from daemon.types import BreakerState  # noqa: E402
 from healer_kit import T0, CloseIncident, Escalate, Wait, call, comp, escalate, opened, retry  # noqa: E402
 
-SILENCED = replace(comp(retry(), escalate(repeat_every="1m")), suppressed="silenced (app): disk swap; until 2027-01-15 10:00:00 UTC",
-                   suppressed_until=T0 + 7200)
+from daemon.engine.ladder import LadderState, PendingResolved, record_escalation  # noqa: E402
+from daemon.types import BreakerState  # noqa: E402
+
+SILENCED = replace(
+    comp(retry(), escalate(repeat_every="1m")),
+    suppressed="silenced (app): disk swap; until 2027-01-15 10:00:00 UTC",
+    suppressed_until=T0 + 7200,
+)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +109,10 @@ SILENCED = replace(comp(retry(), escalate(repeat_every="1m")), suppressed="silen
 def test_maintenance_holds_every_action_and_escalation_until_it_ends(ladder, breaker) -> None:
     d = call(SILENCED, ladder, breaker=breaker)
     assert isinstance(d, Wait) and d.until == T0 + 7200
-    assert d.reason == "silenced (app): disk swap; until 2027-01-15 10:00:00 UTC: checks run and are recorded; no action, no escalation"
+    assert (
+        d.reason
+        == "silenced (app): disk swap; until 2027-01-15 10:00:00 UTC: checks run and are recorded; no action, no escalation"
+    )
 
 
 def test_in_maintenance_an_incident_still_closes_and_its_resolved_message_still_goes_out() -> None:
@@ -117,9 +129,12 @@ def test_healerd_check_names_a_window_covering_an_unknown_component(tmp_path) ->
 
     (tmp_path / "policies.d").mkdir()
     (tmp_path / "healerd.toml").write_text(
-        '[[maintenance]]\nname = "w"\ncron = "0 2 * * *"\nduration = "1h"\ncomponents = ["dbb"]\n')
+        '[[maintenance]]\nname = "w"\ncron = "0 2 * * *"\nduration = "1h"\ncomponents = ["dbb"]\n'
+    )
     for p in (tmp_path, tmp_path / "policies.d"):
         os.chmod(p, 0o755)
     os.chmod(tmp_path / "healerd.toml", 0o644)
     _loaded, problems = load_config(tmp_path)
-    assert [(p.key, "no component named 'dbb'" in p.message) for p in problems] == [("maintenance[0].components[0]", True)]
+    assert [(p.key, "no component named 'dbb'" in p.message) for p in problems] == [
+        ("maintenance[0].components[0]", True)
+    ]

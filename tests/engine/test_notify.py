@@ -34,10 +34,18 @@ def channel(**data):
 
 
 def message(**over) -> Notification:
-    base = {"component": "app", "incident": 12, "kind": "initial", "status": "unhealthy",
-                "reason": "retry 3/3 used in 10m; restore: no checkpoint", "error": "refused",
-                "link": incident_link("http://dash.local/incidents", 12), "ts": 1_700_000_000.0, "host": "web1",
-                "last_action": "retry step 1 attempt 3: exit 1: Traceback (most recent call last): | OSError: disk full"}
+    base = {
+        "component": "app",
+        "incident": 12,
+        "kind": "initial",
+        "status": "unhealthy",
+        "reason": "retry 3/3 used in 10m; restore: no checkpoint",
+        "error": "refused",
+        "link": incident_link("http://dash.local/incidents", 12),
+        "ts": 1_700_000_000.0,
+        "host": "web1",
+        "last_action": "retry step 1 attempt 3: exit 1: Traceback (most recent call last): | OSError: disk full",
+    }
     return Notification(**{**base, **over})
 
 
@@ -70,10 +78,18 @@ async def test_webhook_posts_the_fields_and_a_one_line_text(http_server: Recordi
     assert (req.method, req.path, req.headers["Authorization"]) == ("POST", "/hook", "Bearer t")
     assert req.headers["Content-Type"] == "application/json"
     body = json.loads(req.body)
-    assert {k: body[k] for k in ("host", "component", "incident", "kind", "status", "reason", "error", "link", "timestamp")} == {
-        "host": "web1", "component": "app", "incident": 12, "kind": "initial", "status": "unhealthy",
-        "reason": "retry 3/3 used in 10m; restore: no checkpoint", "error": "refused",
-        "link": "http://dash.local/incidents/12", "timestamp": "2023-11-14T22:13:20Z",
+    assert {
+        k: body[k] for k in ("host", "component", "incident", "kind", "status", "reason", "error", "link", "timestamp")
+    } == {
+        "host": "web1",
+        "component": "app",
+        "incident": 12,
+        "kind": "initial",
+        "status": "unhealthy",
+        "reason": "retry 3/3 used in 10m; restore: no checkpoint",
+        "error": "refused",
+        "link": "http://dash.local/incidents/12",
+        "timestamp": "2023-11-14T22:13:20Z",
     }
     assert body["text"] == (
         "healerd@web1: app needs attention (incident 12): unhealthy — retry 3/3 used in 10m; restore: no checkpoint;"
@@ -84,7 +100,10 @@ async def test_webhook_posts_the_fields_and_a_one_line_text(http_server: Recordi
 
 
 async def test_resolved_text_says_so_without_the_old_error(http_server: RecordingServer):
-    await deliver(channel(kind="webhook", url=http_server.url), message(kind="resolved", status="healthy", reason="verified healthy after retry"))
+    await deliver(
+        channel(kind="webhook", url=http_server.url),
+        message(kind="resolved", status="healthy", reason="verified healthy after retry"),
+    )
     text = json.loads(http_server.requests[0].body)["text"]
     assert text.startswith("healerd@web1: app resolved (incident 12): healthy") and "last error" not in text
     assert "last action" not in text
@@ -93,7 +112,9 @@ async def test_resolved_text_says_so_without_the_old_error(http_server: Recordin
 async def test_failing_webhook_is_retried_with_backoff_then_failed(http_server: RecordingServer):
     http_server.statuses, http_server.body = [500], b"boom"
     sleeps = Sleeps()
-    outcome = await deliver(channel(kind="webhook", url=http_server.url, retries=3), message(), backoff=FAST, sleep=sleeps)
+    outcome = await deliver(
+        channel(kind="webhook", url=http_server.url, retries=3), message(), backoff=FAST, sleep=sleeps
+    )
     assert not outcome.delivered and outcome.attempts == 4 == len(http_server.requests)
     assert outcome.error == f"POST {http_server.url}: HTTP 500 boom"
     assert sleeps.delays == [0.01, 0.02, 0.04]
@@ -101,13 +122,20 @@ async def test_failing_webhook_is_retried_with_backoff_then_failed(http_server: 
 
 async def test_webhook_that_recovers_is_delivered_on_a_later_attempt(http_server: RecordingServer):
     http_server.statuses = [503, 502, 200]
-    outcome = await deliver(channel(kind="webhook", url=http_server.url, retries=5), message(), backoff=FAST, sleep=Sleeps())
+    outcome = await deliver(
+        channel(kind="webhook", url=http_server.url, retries=5), message(), backoff=FAST, sleep=Sleeps()
+    )
     assert outcome.delivered and outcome.attempts == 3
 
 
 async def test_webhook_attempts_are_bounded_by_the_channel_timeout(http_server: RecordingServer):
     http_server.hang = True
-    outcome = await deliver(channel(kind="webhook", url=http_server.url, timeout="300ms", retries=1), message(), backoff=FAST, sleep=Sleeps())
+    outcome = await deliver(
+        channel(kind="webhook", url=http_server.url, timeout="300ms", retries=1),
+        message(),
+        backoff=FAST,
+        sleep=Sleeps(),
+    )
     assert not outcome.delivered and outcome.attempts == 2 and "no answer within 0.3s" in outcome.error
 
 
@@ -129,17 +157,25 @@ async def test_run_channel_gets_the_fields_in_its_environment(tmp_path):
     # what the channel inherited unchanged from this process (CI exports HEALERD_TEST_PG_URL) is not its doing
     env = {k: v for k, v in env.items() if os.environ.get(k) != v}
     assert env == {
-        "HEALERD_COMPONENT": "app", "HEALERD_INCIDENT": "12", "HEALERD_KIND": "initial", "HEALERD_HOST": "web1",
+        "HEALERD_COMPONENT": "app",
+        "HEALERD_INCIDENT": "12",
+        "HEALERD_KIND": "initial",
+        "HEALERD_HOST": "web1",
         "HEALERD_LAST_ACTION": "retry step 1 attempt 3: exit 1: Traceback (most recent call last): | OSError: disk full",
-        "HEALERD_STATUS": "unhealthy", "HEALERD_REASON": "retry 3/3 used in 10m; restore: no checkpoint",
-        "HEALERD_ERROR": "refused", "HEALERD_LINK": "http://dash.local/incidents/12",
-        "HEALERD_TIMESTAMP": "2023-11-14T22:13:20Z", "HEALERD_TEXT": message().text(),
+        "HEALERD_STATUS": "unhealthy",
+        "HEALERD_REASON": "retry 3/3 used in 10m; restore: no checkpoint",
+        "HEALERD_ERROR": "refused",
+        "HEALERD_LINK": "http://dash.local/incidents/12",
+        "HEALERD_TIMESTAMP": "2023-11-14T22:13:20Z",
+        "HEALERD_TEXT": message().text(),
     }
 
 
 async def test_run_channel_nonzero_exit_is_retried_and_reported(tmp_path):
     code = "import sys; print('pager api down', file=sys.stderr); sys.exit(2)"
-    outcome = await deliver(channel(kind="run", run=[sys.executable, "-c", code], retries=1), message(), backoff=FAST, sleep=Sleeps())
+    outcome = await deliver(
+        channel(kind="run", run=[sys.executable, "-c", code], retries=1), message(), backoff=FAST, sleep=Sleeps()
+    )
     assert not outcome.delivered and outcome.attempts == 2
     assert outcome.error.endswith("exit 2: [stderr] pager api down")
 
@@ -157,7 +193,7 @@ class Inbox:
     def __init__(self) -> None:
         self.envelopes = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)
         return "250 OK"
 
@@ -172,7 +208,13 @@ async def test_email_is_sent_over_smtp(tmp_path):
     inbox = Inbox()
     server, port = await smtp_server(inbox)
     try:
-        ch = channel(kind="email", host="127.0.0.1", port=port, **{"from": "healerd@host"}, to=["ops@example.org", "dev@example.org"])
+        ch = channel(
+            kind="email",
+            host="127.0.0.1",
+            port=port,
+            **{"from": "healerd@host"},
+            to=["ops@example.org", "dev@example.org"],
+        )
         outcome = await deliver(ch, message())
     finally:
         server.close()
@@ -183,7 +225,10 @@ async def test_email_is_sent_over_smtp(tmp_path):
     content = env.content.decode()
     assert "Subject: [healerd] healerd@web1: app needs attention (incident 12)" in content
     assert "host: web1" in content and "last_action: retry step 1 attempt 3: exit 1" in content
-    assert "reason: retry 3/3 used in 10m; restore: no checkpoint" in content and "link: http://dash.local/incidents/12" in content
+    assert (
+        "reason: retry 3/3 used in 10m; restore: no checkpoint" in content
+        and "link: http://dash.local/incidents/12" in content
+    )
 
 
 def _authenticator(server, session, envelope, mechanism, auth_data):
@@ -199,8 +244,16 @@ async def test_email_logs_in_with_the_password_from_its_file(tmp_path, secret, d
     password_file = tmp_path / "smtp-password"
     password_file.write_text(secret)
     try:
-        ch = channel(kind="email", host="127.0.0.1", port=port, **{"from": "h@x"}, to=["ops@x"], retries=0,
-                     username="healerd", password_file=str(password_file))
+        ch = channel(
+            kind="email",
+            host="127.0.0.1",
+            port=port,
+            **{"from": "h@x"},
+            to=["ops@x"],
+            retries=0,
+            username="healerd",
+            password_file=str(password_file),
+        )
         outcome = await deliver(ch, message())
     finally:
         server.close()
@@ -216,9 +269,27 @@ def tls_cert(tmp_path) -> tuple[Path, Path]:
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 
@@ -236,7 +307,9 @@ async def test_starttls_verifies_the_servers_certificate(tmp_path, tls_cert, mon
     inbox = Inbox()
     server, port = await smtp_server(inbox, tls_context=context, require_starttls=True)
     try:
-        ch = channel(kind="email", host="127.0.0.1", port=port, **{"from": "h@x"}, to=["ops@x"], retries=0, starttls=True)
+        ch = channel(
+            kind="email", host="127.0.0.1", port=port, **{"from": "h@x"}, to=["ops@x"], retries=0, starttls=True
+        )
         outcome = await deliver(ch, message())
     finally:
         server.close()
@@ -272,7 +345,9 @@ async def test_log_channel_writes_an_event_at_its_level():
 def incident(db_path) -> int:
     with open_db(db_path) as conn:
         conn.execute("INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES ('app', 'http', 5, 1)")
-        return conn.execute("INSERT INTO incidents (component_id, opened_at, trigger) VALUES (1, 2, 'breaker open')").lastrowid
+        return conn.execute(
+            "INSERT INTO incidents (component_id, opened_at, trigger) VALUES (1, 2, 'breaker open')"
+        ).lastrowid
 
 
 def escalations(db_path, incident_id: int) -> list[dict]:
@@ -289,12 +364,15 @@ async def _escalate(db_path, channel_name, ch, msg, **deliver_options):
         return row, None
     outcome = await deliver(ch, msg, **deliver_options)
     with open_db(db_path) as conn:
-        sql.finish_escalation(conn, row["id"], delivered=outcome.delivered, attempts=outcome.attempts,
-                              error=outcome.error, now=2.0)
+        sql.finish_escalation(
+            conn, row["id"], delivered=outcome.delivered, attempts=outcome.attempts, error=outcome.error, now=2.0
+        )
     return row, outcome
 
 
-async def test_escalation_is_pending_while_it_is_sent_and_finished_after(db_path, incident, http_server: RecordingServer):
+async def test_escalation_is_pending_while_it_is_sent_and_finished_after(
+    db_path, incident, http_server: RecordingServer
+):
     http_server.hang = True
     ch = channel(kind="webhook", url=http_server.url, timeout="10s", retries=0)
     task = asyncio.create_task(_escalate(db_path, "pager", ch, message(incident=incident)))
@@ -307,7 +385,9 @@ async def test_escalation_is_pending_while_it_is_sent_and_finished_after(db_path
     assert not outcome.delivered and row["status"] == "failed" and row["attempts"] == 1 and row["error"]
 
 
-async def test_initial_is_sent_once_per_incident_and_reminders_add_rows(db_path, incident, http_server: RecordingServer):
+async def test_initial_is_sent_once_per_incident_and_reminders_add_rows(
+    db_path, incident, http_server: RecordingServer
+):
     ch = channel(kind="webhook", url=http_server.url)
     first, sent = await _escalate(db_path, "pager", ch, message(incident=incident))
     again, not_sent = await _escalate(db_path, "pager", ch, message(incident=incident))
@@ -315,7 +395,10 @@ async def test_initial_is_sent_once_per_incident_and_reminders_add_rows(db_path,
     assert sent.delivered and not_sent is None and again["id"] == first["id"]
     assert reminder.delivered and len(http_server.requests) == 2
     rows = escalations(db_path, incident)
-    assert [(r["kind"], r["status"], r["attempts"]) for r in rows] == [("initial", "delivered", 1), ("reminder", "delivered", 1)]
+    assert [(r["kind"], r["status"], r["attempts"]) for r in rows] == [
+        ("initial", "delivered", 1),
+        ("reminder", "delivered", 1),
+    ]
     assert rows[0]["delivered_at"] is not None
 
 
@@ -323,7 +406,9 @@ async def test_a_failed_initial_is_sent_again_and_its_attempts_add_up(db_path, i
     http_server.statuses = [500, 500, 200]
     ch = channel(kind="webhook", url=http_server.url, retries=1)
     failed_row, failed = await _escalate(db_path, "pager", ch, message(incident=incident), backoff=FAST, sleep=Sleeps())
-    retried_row, retried = await _escalate(db_path, "pager", ch, message(incident=incident), backoff=FAST, sleep=Sleeps())
+    retried_row, retried = await _escalate(
+        db_path, "pager", ch, message(incident=incident), backoff=FAST, sleep=Sleeps()
+    )
     assert not failed.delivered and retried.delivered and retried_row["id"] == failed_row["id"]
     (row,) = escalations(db_path, incident)
     assert (row["status"], row["attempts"], row["error"]) == ("delivered", 3, None)

@@ -9,8 +9,15 @@ from daemon.engine.notify_group import combine, waiting_note
 
 
 def msg(component: str, kind: str = "initial", ts: float = 100.0, **kw) -> Notification:
-    base = {"component": component, "incident": kw.pop("incident", 1), "kind": kind, "status": "unhealthy, breaker open",
-                "reason": f"{component} spent", "error": "refused: connection refused", "ts": ts}
+    base = {
+        "component": component,
+        "incident": kw.pop("incident", 1),
+        "kind": kind,
+        "status": "unhealthy, breaker open",
+        "reason": f"{component} spent",
+        "error": "refused: connection refused",
+        "ts": ts,
+    }
     return Notification(**{**base, **kw})
 
 
@@ -29,11 +36,14 @@ def test_five_escalations_become_one_message_naming_all_five_in_order() -> None:
     assert f"healerd@{out.host}: e, d, c, b, a needs attention" in out.text()
 
 
-@pytest.mark.parametrize("kinds, expected", [
-    (["resolved", "resolved"], "resolved"),
-    (["reminder", "reminder"], "reminder"),
-    (["reminder", "initial"], "initial"),
-])
+@pytest.mark.parametrize(
+    "kinds, expected",
+    [
+        (["resolved", "resolved"], "resolved"),
+        (["reminder", "reminder"], "reminder"),
+        (["reminder", "initial"], "initial"),
+    ],
+)
 def test_the_group_kind_is_the_most_urgent_of_its_members(kinds, expected) -> None:
     assert combine([msg(f"c{i}", k) for i, k in enumerate(kinds)]).kind == expected
 
@@ -54,6 +64,17 @@ def test_nothing_to_combine_is_an_error() -> None:
 
 
 def test_messages_of_one_incident_keep_its_id_status_error_and_link() -> None:
-    out = combine([msg("app", "initial", ts=1, link="http://x/1"), msg("app", "reminder", ts=2, status="unknown", link="http://x/1")])
-    assert (out.component, out.incident, out.kind, out.status, out.link) == ("app", 1, "initial", "unknown", "http://x/1")
+    out = combine(
+        [
+            msg("app", "initial", ts=1, link="http://x/1"),
+            msg("app", "reminder", ts=2, status="unknown", link="http://x/1"),
+        ]
+    )
+    assert (out.component, out.incident, out.kind, out.status, out.link) == (
+        "app",
+        1,
+        "initial",
+        "unknown",
+        "http://x/1",
+    )
     assert out.error == "refused: connection refused" and out.reason.count("app (incident 1)") == 2

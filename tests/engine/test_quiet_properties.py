@@ -28,20 +28,40 @@ ANY_BREAKER = st.sampled_from(list(BreakerState))
 
 def _last_keys(breaker: BreakerState) -> list:
     """What the last recorded decision may have been when the component is quiet."""
-    return [None, decision_key(Nothing(f"breaker {breaker.value}: nothing to heal"), None),
-            decision_key(Nothing("breaker closed: nothing to heal"), None),
-            decision_key(Nothing("breaker disabled: nothing to heal"), None)]
+    return [
+        None,
+        decision_key(Nothing(f"breaker {breaker.value}: nothing to heal"), None),
+        decision_key(Nothing("breaker closed: nothing to heal"), None),
+        decision_key(Nothing("breaker disabled: nothing to heal"), None),
+    ]
 
 
 @SETTINGS
-@given(ladders, moves, st.lists(weathers, min_size=1, max_size=4), ANY_BREAKER, st.floats(0, 10_000),
-       st.sampled_from([Status.HEALTHY, Status.DEGRADED]))
+@given(
+    ladders,
+    moves,
+    st.lists(weathers, min_size=1, max_size=4),
+    ANY_BREAKER,
+    st.floats(0, 10_000),
+    st.sampled_from([Status.HEALTHY, Status.DEGRADED]),
+)
 def test_a_quiet_component_is_one_decide_would_leave_alone_with_nothing_to_record(
-        steps, script, weather, breaker, later, status):
+    steps, script, weather, breaker, later, status
+):
     world = simulate(steps, script, weather)
     # the ladders the simulator reached, healed: what a quiet component's ladder looks like afterwards
-    states = [world.ladder, replace(world.ladder, incident=None, fallback=None, in_progress=None,
-                                    resolved_pending=(), operator_requested_at=None), LadderState()]
+    states = [
+        world.ladder,
+        replace(
+            world.ladder,
+            incident=None,
+            fallback=None,
+            in_progress=None,
+            resolved_pending=(),
+            operator_requested_at=None,
+        ),
+        LadderState(),
+    ]
     now = world.now + later
     component = replace(comp(*steps), status=status, error_class=None)
     for state in states:
@@ -60,10 +80,12 @@ def test_under_maintenance_the_shortcut_skips_only_a_wait_that_changes_nothing(s
     # a window covering a healthy component: decide() says Wait (checks run, no action); the healer's
     # shortcut does not record that wait for a quiet component, and nothing else is lost
     world = simulate(steps, script, weather)
-    state = replace(world.ladder, incident=None, fallback=None, in_progress=None, resolved_pending=(),
-                    operator_requested_at=None)
-    component = replace(comp(*steps), status=Status.HEALTHY, error_class=None, suppressed="window w",
-                        suppressed_until=T0 + 1e6)
+    state = replace(
+        world.ladder, incident=None, fallback=None, in_progress=None, resolved_pending=(), operator_requested_at=None
+    )
+    component = replace(
+        comp(*steps), status=Status.HEALTHY, error_class=None, suppressed="window w", suppressed_until=T0 + 1e6
+    )
     now = world.now + later
     if is_quiet(state, breaker, None):
         d = call(component, state, breaker=breaker, now=now)

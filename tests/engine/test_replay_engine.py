@@ -14,19 +14,29 @@ T0 = 1_800_000_000.0
 
 
 def config(attempts: int = 2) -> HealerdConfig:
-    return HealerdConfig.model_validate({
-        "settings": {"notify": {"ops": {"kind": "log"}}},
-        "components": {"app": {
-            "name": "app",
-            "check": {"kind": "tcp", "port": 9, "every": "10s"},
-            "breaker": {"consecutive_failures": 3, "open_for": "30s"},
-            "recovery": [
-                {"strategy": "retry", "attempts": attempts, "within": "10m", "verify_within": "20s",
-                 "action": {"run": ["true"]}, "backoff": {"initial": "10s", "max": "10s", "jitter": "none"}},
-                {"strategy": "escalate", "notify": ["ops"], "repeat_every": "1h"},
-            ],
-        }},
-    })
+    return HealerdConfig.model_validate(
+        {
+            "settings": {"notify": {"ops": {"kind": "log"}}},
+            "components": {
+                "app": {
+                    "name": "app",
+                    "check": {"kind": "tcp", "port": 9, "every": "10s"},
+                    "breaker": {"consecutive_failures": 3, "open_for": "30s"},
+                    "recovery": [
+                        {
+                            "strategy": "retry",
+                            "attempts": attempts,
+                            "within": "10m",
+                            "verify_within": "20s",
+                            "action": {"run": ["true"]},
+                            "backoff": {"initial": "10s", "max": "10s", "jitter": "none"},
+                        },
+                        {"strategy": "escalate", "notify": ["ops"], "repeat_every": "1h"},
+                    ],
+                }
+            },
+        }
+    )
 
 
 def outage(minutes: float, before: int = 3, after: int = 60) -> list[tuple]:
@@ -82,9 +92,12 @@ def test_a_recorded_action_at_the_same_moment_gives_its_recorded_outcome_and_end
 
 
 def test_estimates_prefer_the_same_error_class_and_say_so():
-    recorded = [RecordedAction("app", "retry", 0, T0 - 9000 + i, T0 - 8990 + i, status, error)
-                for i, (status, error) in enumerate([("succeeded", "refused"), ("failed", "timeout"),
-                                                     ("failed", "timeout"), ("succeeded", "refused")])]
+    recorded = [
+        RecordedAction("app", "retry", 0, T0 - 9000 + i, T0 - 8990 + i, status, error)
+        for i, (status, error) in enumerate(
+            [("succeeded", "refused"), ("failed", "timeout"), ("failed", "timeout"), ("succeeded", "refused")]
+        )
+    ]
     outcomes = Outcomes(recorded)
     guess = outcomes.guess("app", "retry", 0, "refused", T0, 20.0)
     assert guess.succeeded and guess.basis == "estimated" and "2/2" in guess.rule and "refused" in guess.rule

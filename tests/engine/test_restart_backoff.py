@@ -3,16 +3,24 @@ recovery waking its dependents (re-check first, then the backoff wait is cut).""
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import pytest
+from healer_kit import T0, RunStep, Wait, call, comp, dep, retry, spend
 
 from daemon.config.models import Backoff, DaemonSettings
-from daemon.engine.ladder import LadderState, Outcome, observe_health, on_breaker_closed, open_incident, record_finished, record_started
+from daemon.engine.ladder import (
+    LadderState,
+    Outcome,
+    observe_health,
+    on_breaker_closed,
+    open_incident,
+    record_finished,
+    record_started,
+)
 from daemon.policies.backoff import restart_delay
 from daemon.types import BreakerState, Status
-from healer_kit import T0, RunStep, Wait, call, comp, dep, retry, spend
-import random
 
 OPEN, CLOSED = BreakerState.OPEN, BreakerState.CLOSED
 H, U = Status.HEALTHY, Status.UNHEALTHY
@@ -83,13 +91,21 @@ APP = comp(retry(attempts=10, initial="1s", max="30s"), cooldown=0.0)
     [
         (0, T0, RunStep, "attempt 1/10", None),
         (1, T0, RunStep, "attempt 1/10", None),
-        (2, T0, Wait, "restart backoff: incident 3 in a row without a long healthy spell; its first action waits 1s after it opened: 1.0s from now", T0 + 1),
+        (
+            2,
+            T0,
+            Wait,
+            "restart backoff: incident 3 in a row without a long healthy spell; its first action waits 1s after it opened: 1.0s from now",
+            T0 + 1,
+        ),
         (2, T0 + 1, RunStep, "attempt 1/10", None),
         (4, T0 + 3, Wait, "waits 4s", T0 + 4),
         (30, T0, Wait, "waits 30s", T0 + 30),
     ],
 )
-def test_the_first_action_of_a_repeated_incident_waits_its_restart_backoff(repeats_before, now, kind, reason, until) -> None:
+def test_the_first_action_of_a_repeated_incident_waits_its_restart_backoff(
+    repeats_before, now, kind, reason, until
+) -> None:
     decision = call(APP, incidents(repeats_before), now=now)
     assert isinstance(decision, kind), decision
     assert reason in decision.reason
@@ -129,7 +145,9 @@ def test_an_operator_request_skips_the_restart_backoff() -> None:
         (60.0, T0 - 20, 3, T0 + 40, "cooldown"),
     ],
 )
-def test_the_cooldown_is_a_floor_under_the_restart_backoff(cooldown, last_success, repeats_before, until, words) -> None:
+def test_the_cooldown_is_a_floor_under_the_restart_backoff(
+    cooldown, last_success, repeats_before, until, words
+) -> None:
     state = replace(incidents(repeats_before), last_success_at=last_success)
     decision = call(replace(APP, cooldown=cooldown), state)
     if until is None:
@@ -165,7 +183,9 @@ def test_after_the_fresh_check_the_dependents_backoff_wait_is_cut() -> None:
     decision = call(fresh, state, deps={"db": db})
     assert isinstance(decision, RunStep) and "backoff of 11s cut: db recovered" in decision.reason
     # without the recovery the same state waits out its backoff
-    assert isinstance(call(fresh, replace(state, incident=replace(state.incident, waiting_on=None)), deps={"db": db}), Wait)
+    assert isinstance(
+        call(fresh, replace(state, incident=replace(state.incident, waiting_on=None)), deps={"db": db}), Wait
+    )
 
 
 def test_a_sick_dependency_still_means_waiting_on_it() -> None:
@@ -191,7 +211,8 @@ def test_dependents_are_found_through_chains_once_each() -> None:
     def mk(name: str, deps: list[str]) -> Component:
         return Component.model_validate({"name": name, "depends_on": deps, "check": {"kind": "tcp", "port": 1}})
 
-    config = HealerdConfig(components={"db": mk("db", []), "api": mk("api", ["db"]), "web": mk("web", ["api", "db"]),
-                                       "x": mk("x", [])})
+    config = HealerdConfig(
+        components={"db": mk("db", []), "api": mk("api", ["db"]), "web": mk("web", ["api", "db"]), "x": mk("x", [])}
+    )
     assert sorted(config.dependents("db")) == ["api", "web"]
     assert config.dependents("api") == ["web"] and config.dependents("x") == []

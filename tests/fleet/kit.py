@@ -17,8 +17,7 @@ from daemon.store.writer import Writer
 
 
 def fleet_settings(centre, **overrides) -> Fleet:
-    values = {"url": centre.url, "password_file": centre.password_file, "host": "alpha", "batch": 100,
-              "every": "1s"}
+    values = {"url": centre.url, "password_file": centre.password_file, "host": "alpha", "batch": 100, "every": "1s"}
     values.update(overrides)
     return Fleet.model_validate(values)
 
@@ -31,16 +30,23 @@ class FakeRuntime:
         self.options = SimpleNamespace(db_path=db_path)
         self.clock = SYSTEM_CLOCK
         self.writer = Writer(db_path)
-        settings = SimpleNamespace(fleet=fleet, retention=__import__("daemon.config.models", fromlist=["Retention"]).Retention())
-        self.config = SimpleNamespace(settings=settings, components={c: None for c in components})
+        settings = SimpleNamespace(
+            fleet=fleet, retention=__import__("daemon.config.models", fromlist=["Retention"]).Retention()
+        )
+        self.config = SimpleNamespace(settings=settings, components=dict.fromkeys(components))
 
     @property
     def store(self) -> Store:
         return Store(submit=self.writer.submit, read=self.read, db_path=str(self.options.db_path))
 
     def shipper(self) -> FleetShipper:
-        return FleetShipper(self.config.settings.fleet, config=lambda: self.config, clock=self.clock, store=self.store,
-                            submit_threadsafe=self.writer.submit_threadsafe)
+        return FleetShipper(
+            self.config.settings.fleet,
+            config=lambda: self.config,
+            clock=self.clock,
+            store=self.store,
+            submit_threadsafe=self.writer.submit_threadsafe,
+        )
 
     def read(self, fn, *args):
         conn = connect(self.options.db_path, readonly=True)
@@ -62,8 +68,9 @@ def add_component(conn: sqlite3.Connection, name: str) -> int:
     ).lastrowid
 
 
-def add_results(conn: sqlite3.Connection, component_id: int, n: int, *, ts: float | None = None,
-                status: str = "healthy") -> None:
+def add_results(
+    conn: sqlite3.Connection, component_id: int, n: int, *, ts: float | None = None, status: str = "healthy"
+) -> None:
     base = time.time() if ts is None else ts
     conn.executemany(
         "INSERT INTO check_results (component_id, ts, status, latency_ms, injected) VALUES (?, ?, ?, 1.5, 0)",

@@ -27,15 +27,24 @@ def healerd(*args: str, env: dict | None = None):
 
 
 def healerd_process(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "daemon", *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "daemon", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_fleet_migrate_creates_then_reports_already_at_head(empty_centre):
-    first = healerd_process("fleet", "migrate", "--url", empty_centre.url, "--password-file", empty_centre.password_file)
+    first = healerd_process(
+        "fleet", "migrate", "--url", empty_centre.url, "--password-file", empty_centre.password_file
+    )
     assert first.returncode == 0, first.stderr
     assert "migrated from empty to f002" in first.stdout
-    again = healerd("fleet", "migrate", "--url", empty_centre.url, env={"HEALERD_FLEET_PASSWORD_FILE": empty_centre.password_file})
+    again = healerd(
+        "fleet", "migrate", "--url", empty_centre.url, env={"HEALERD_FLEET_PASSWORD_FILE": empty_centre.password_file}
+    )
     assert again.returncode == 0 and "already at revision f002" in again.stdout
 
 
@@ -76,7 +85,9 @@ async def test_hosts_report_and_status_read_what_hosts_shipped(db_path, centre):
     hosts = json.loads(healerd("fleet", "hosts", *pw, "--format", "json").stdout)
     assert [(h["host"], h["components"], h["breakers_not_closed"]) for h in hosts] == [("alpha", 1, 1)]
     rows = json.loads(healerd("fleet", "report", "current_system_status", *pw, "--format", "json").stdout)
-    assert [(r["host"], r["component"], r["status"], r["breaker_state"]) for r in rows] == [("alpha", "web", "unhealthy", "open")]
+    assert [(r["host"], r["component"], r["status"], r["breaker_state"]) for r in rows] == [
+        ("alpha", "web", "unhealthy", "open")
+    ]
     csv_out = healerd("fleet", "report", "fleet_current_status", *pw, "--format", "csv").stdout.splitlines()
     assert csv_out[0].startswith("component,hosts,healthy") and csv_out[1].startswith("web,1,0,0,1")
     table = healerd("fleet", "status", *pw)

@@ -20,10 +20,14 @@ def test_fleet_history_has_one_head_separate_from_the_local_one():
 
 def test_migrated_centre_equals_the_fleet_models(centre):
     with centre.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"version_table": fleet_migrate.VERSION_TABLE,
-                                                     "compare_type": True})
-        diff = [d for d in compare_metadata(ctx, fleet_models.metadata)
-                if not (d[0] == "remove_table" and d[1].name == fleet_migrate.VERSION_TABLE)]
+        ctx = MigrationContext.configure(
+            conn, opts={"version_table": fleet_migrate.VERSION_TABLE, "compare_type": True}
+        )
+        diff = [
+            d
+            for d in compare_metadata(ctx, fleet_models.metadata)
+            if not (d[0] == "remove_table" and d[1].name == fleet_migrate.VERSION_TABLE)
+        ]
     assert diff == []
 
 
@@ -40,8 +44,13 @@ def test_every_local_view_has_a_postgresql_version_and_all_views_run(centre):
 
     central = set(fleet_views.files())
     assert set(schema_sql.files("view")) <= central
-    assert {"fleet_hosts", "fleet_current_status", "fleet_open_incidents", "fleet_availability_24h",
-            "fleet_recovery_success_rate"} <= central
+    assert {
+        "fleet_hosts",
+        "fleet_current_status",
+        "fleet_open_incidents",
+        "fleet_availability_24h",
+        "fleet_recovery_success_rate",
+    } <= central
     with centre.engine.connect() as conn:
         for name in central:
             result = conn.execute(sa.text(f'SELECT * FROM "{name}"'))
@@ -90,7 +99,10 @@ def test_downgrade_to_f001_puts_back_its_views_and_upgrade_brings_f002s(centre):
         for name, sql in f002.OLD_SQL.items():  # f001's text, exactly
             stored = conn.execute(sa.text("SELECT pg_get_viewdef(CAST(:n AS regclass))"), {"n": name}).scalar()
             conn.exec_driver_sql(sql.replace(f"CREATE VIEW {name}", f"CREATE TEMP VIEW f001_{name}"))
-            assert conn.execute(sa.text("SELECT pg_get_viewdef(CAST(:n AS regclass))"), {"n": f"f001_{name}"}).scalar() == stored
+            assert (
+                conn.execute(sa.text("SELECT pg_get_viewdef(CAST(:n AS regclass))"), {"n": f"f001_{name}"}).scalar()
+                == stored
+            )
         conn.rollback()
     fleet_migrate.upgrade(centre.engine)
     with centre.engine.connect() as conn:
@@ -109,8 +121,10 @@ def test_the_shippers_handshake_reads_the_same_head_and_revisions_as_alembic_wit
     head, known = fleet_revision.scripts()
     assert head == fleet_migrate.head()
     assert known == {rev.revision for rev in fleet_migrate._script().walk_revisions()}
-    probe = ("import sys, daemon.service.fleet; "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))")
+    probe = (
+        "import sys, daemon.service.fleet; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -8,9 +8,9 @@ import asyncio
 import shutil
 
 import sqlalchemy as sa
+from kit import FakeRuntime, add_component, fleet_settings, local, set_breaker
 
 from daemon.store.fleet_guard_sql import GUARD_LOCK
-from kit import FakeRuntime, add_component, fleet_settings, local, set_breaker
 
 
 async def _hosts(centre, template_db, tmp_path):
@@ -28,7 +28,8 @@ async def _hosts(centre, template_db, tmp_path):
 
 
 async def test_no_host_writes_fleet_incidents_while_the_lock_is_held_and_one_does_once_its_holder_dies(
-        centre, template_db, tmp_path):
+    centre, template_db, tmp_path
+):
     shippers = await _hosts(centre, template_db, tmp_path)
     holder = centre.engine.connect()
     try:
@@ -44,7 +45,8 @@ async def test_no_host_writes_fleet_incidents_while_the_lock_is_held_and_one_doe
         for _rt, shipper in shippers:
             await asyncio.to_thread(shipper._round)
         assert centre.rows("SELECT component, status, hosts_open, hosts_total FROM fleet_incidents") == [
-            ("shared", "open", 3, 3)]
+            ("shared", "open", 3, 3)
+        ]
         assert shippers[0][1].holds.get("shared") is not None  # and the local remediation is held
     finally:
         holder.invalidate()

@@ -8,12 +8,12 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from kit import FakeRuntime, add_component, add_results, fleet_settings, local, open_incident, set_breaker
 
 from daemon.errors import FleetSchemaError
 from daemon.service.fleet_retention import keep_unshipped
 from daemon.store import fleet_migrate, fleet_sql
 from daemon.store.retention import prune
-from kit import FakeRuntime, add_component, add_results, fleet_settings, local, open_incident, set_breaker
 
 
 @pytest.fixture
@@ -98,7 +98,9 @@ async def test_lag_is_the_age_of_the_oldest_unshipped_row_and_zero_once_shipped(
     assert runtime.read(fleet_sql.lag, time.time()) == 0.0
 
 
-async def test_retention_keeps_unshipped_rows_and_prunes_them_counted_only_when_the_disk_would_fill(runtime, centre, db_path):
+async def test_retention_keeps_unshipped_rows_and_prunes_them_counted_only_when_the_disk_would_fill(
+    runtime, centre, db_path
+):
     old = time.time() - 30 * 86400  # past the 7-day raw retention
     conn = local(db_path)
     web = add_component(conn, "web")
@@ -122,7 +124,9 @@ async def test_retention_keeps_unshipped_rows_and_prunes_them_counted_only_when_
     deleted = await prune(runtime.writer, retention, now=time.time(), protect=protect)
     assert deleted["check_results"] == 60
     with local(db_path) as conn:
-        assert conn.execute("SELECT dropped_unshipped FROM fleet_marks WHERE table_name = 'check_results'").fetchone() == (60,)
+        assert conn.execute(
+            "SELECT dropped_unshipped FROM fleet_marks WHERE table_name = 'check_results'"
+        ).fetchone() == (60,)
     assert runtime.read(fleet_sql.status, time.time()) is None  # no round recorded a status yet
 
 
@@ -160,8 +164,10 @@ async def test_a_silence_reaches_the_centres_maintenance_windows_and_so_does_its
     maintenance_sql.record_window(conn, "nightly", None, now - 7200, now - 3600, "backup", now - 7200)
     conn.close()
     await ship(runtime)
-    assert centre.rows("SELECT host, id, component, kind, reason, cleared_early, active FROM maintenance_windows "
-                       "WHERE kind = 'silence'") == [("alpha", silence, "web", "silence", "disk swap", 0, 1)]
+    assert centre.rows(
+        "SELECT host, id, component, kind, reason, cleared_early, active FROM maintenance_windows "
+        "WHERE kind = 'silence'"
+    ) == [("alpha", silence, "web", "silence", "disk swap", 0, 1)]
     assert centre.rows("SELECT component, active FROM maintenance_windows WHERE kind = 'window'") == [("*", 0)]
     assert marks(db_path)["maintenance_periods"] == (silence + 1, silence)  # the silence may still be cleared
     conn = local(db_path)
@@ -195,12 +201,29 @@ async def test_the_centres_availability_matches_the_hosts_with_maintenance_left_
     checks = [("healthy", 0), ("healthy", 0), ("degraded", 0), ("unhealthy", 0), ("unhealthy", 1), ("healthy", 1)]
     with conn:
         conn.execute("BEGIN")
-        results_sql.write_results(conn, [(web, now + i * 0.01, status, 2.0 + i, None, None, 0, None, m)
-                                         for i, (status, m) in enumerate(checks)])
-    columns = ("checks", "healthy", "degraded", "unhealthy", "unknown", "availability_pct", "healthy_pct",
-               "avg_latency_ms", "min_latency_ms", "max_latency_ms", "injected", "maintenance_checks", "since")
-    here = {view: conn.execute(f"SELECT {', '.join(columns)} FROM {view}").fetchall()
-            for view in ("component_availability_24h", "component_availability_7d", "component_availability_30d")}
+        results_sql.write_results(
+            conn,
+            [(web, now + i * 0.01, status, 2.0 + i, None, None, 0, None, m) for i, (status, m) in enumerate(checks)],
+        )
+    columns = (
+        "checks",
+        "healthy",
+        "degraded",
+        "unhealthy",
+        "unknown",
+        "availability_pct",
+        "healthy_pct",
+        "avg_latency_ms",
+        "min_latency_ms",
+        "max_latency_ms",
+        "injected",
+        "maintenance_checks",
+        "since",
+    )
+    here = {
+        view: conn.execute(f"SELECT {', '.join(columns)} FROM {view}").fetchall()
+        for view in ("component_availability_24h", "component_availability_7d", "component_availability_30d")
+    }
     conn.close()
     await ship(runtime)
     for view, rows in here.items():

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "config"))
 
-from config_helpers import ConfigDir  # noqa: E402
+from config_helpers import ConfigDir
 
 
 @pytest.fixture

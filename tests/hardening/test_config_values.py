@@ -28,11 +28,14 @@ def _one(cfg) -> Problem:
 # --- item 1: durations have a documented range ------------------------------------------------------
 
 
-@pytest.mark.parametrize("every, message", [
-    ('"3650000d"', "is longer than any duration healerd accepts (3650d)"),
-    ('"2d"', "must be between 100ms and 1d"),
-    ('"10ms"', "must be between 100ms and 1d"),
-])
+@pytest.mark.parametrize(
+    "every, message",
+    [
+        ('"3650000d"', "is longer than any duration healerd accepts (3650d)"),
+        ('"2d"', "must be between 100ms and 1d"),
+        ('"10ms"', "must be between 100ms and 1d"),
+    ],
+)
 def test_an_every_out_of_its_documented_range_is_refused_at_its_key(cfg, every, message):
     cfg.write("policies.d/a.toml", component("a", check=f'kind = "tcp"\nport = 1\nevery = {every}\ntimeout = "50ms"'))
     problem = _one(cfg)
@@ -49,8 +52,10 @@ def test_every_documented_duration_range_accepts_its_bounds_and_refuses_beyond(c
             limits.check(field, high + parse_duration("1ms"))
     cfg.write("healerd.toml", '[daemon]\nfast_every = "2h"\n[retention]\nraw_results = "3651d"\n')
     keys = {(p.key, p.message) for p in cfg.load()[1]}
-    assert keys == {("daemon.fast_every", "must be between 100ms and 1h"),
-                    ("retention.raw_results", "is longer than any duration healerd accepts (3650d)")}
+    assert keys == {
+        ("daemon.fast_every", "must be between 100ms and 1h"),
+        ("retention.raw_results", "is longer than any duration healerd accepts (3650d)"),
+    }
 
 
 # --- item 6: overflowing durations and huge values are named, and echoes are capped ---------------------
@@ -91,7 +96,10 @@ def test_json_equals_nested_300_deep_is_refused_at_its_key(cfg):
     check = f'kind = "http"\nurl = "http://127.0.0.1:1/"\njson_path = "a"\njson_equals = {nested}'
     cfg.write("policies.d/a.toml", component("a", check=check))
     problem = _one(cfg)
-    assert (problem.key, problem.message) == ("component[0].check.json_equals", f"nested more than {MAX_DEPTH} levels deep")
+    assert (problem.key, problem.message) == (
+        "component[0].check.json_equals",
+        f"nested more than {MAX_DEPTH} levels deep",
+    )
 
 
 def test_json_equals_nested_within_the_bound_loads_and_serialises(cfg):
@@ -136,23 +144,32 @@ def test_a_weight_that_is_not_a_finite_bounded_number_is_refused(cfg, value):
 
 
 def test_yaml_infinity_in_a_free_form_value_is_refused(cfg):
-    cfg.write("policies.d/a.yaml", "component:\n  - name: a\n    check: {kind: http, url: 'http://127.0.0.1:1/', "
-                                   "json_path: a, json_equals: .inf}\n")
+    cfg.write(
+        "policies.d/a.yaml",
+        "component:\n  - name: a\n    check: {kind: http, url: 'http://127.0.0.1:1/', "
+        "json_path: a, json_equals: .inf}\n",
+    )
     assert _one(cfg).key == "component[0].check.json_equals"
 
 
 # --- item 5: NUL bytes and impossible values ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, key", [
-    (component("a", check='kind = "file"\npath = "/tmp/a\\u0000b"'), "component[0].check.path"),
-    (component("a", check='kind = "disk"\npath = "/\\u0000"'), "component[0].check.path"),
-    (component("a", check='kind = "sqlite"\npath = "x\\u0000.db"'), "component[0].check.path"),
-    (component("a", check='kind = "exec"\nrun = ["/bin/true", "a\\u0000b"]'), "component[0].check.run"),
-    ('[[checkpoint]]\nname = "c"\ncomponent = "a"\npaths = ["/etc/a\\u0000"]\n' + component("a"), "checkpoint[0].paths"),
-    (component("a", check='kind = "http"\nurl = "http://' + "h" * 1_000_000 + '/"'), "component[0].check.url"),
-    (component("a", 'pidfile = "/run/\\u0000.pid"'), "component[0].pidfile"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (component("a", check='kind = "file"\npath = "/tmp/a\\u0000b"'), "component[0].check.path"),
+        (component("a", check='kind = "disk"\npath = "/\\u0000"'), "component[0].check.path"),
+        (component("a", check='kind = "sqlite"\npath = "x\\u0000.db"'), "component[0].check.path"),
+        (component("a", check='kind = "exec"\nrun = ["/bin/true", "a\\u0000b"]'), "component[0].check.run"),
+        (
+            '[[checkpoint]]\nname = "c"\ncomponent = "a"\npaths = ["/etc/a\\u0000"]\n' + component("a"),
+            "checkpoint[0].paths",
+        ),
+        (component("a", check='kind = "http"\nurl = "http://' + "h" * 1_000_000 + '/"'), "component[0].check.url"),
+        (component("a", 'pidfile = "/run/\\u0000.pid"'), "component[0].pidfile"),
+    ],
+)
 def test_nul_bytes_and_impossible_values_are_refused_at_validation(cfg, text, key):
     cfg.write("policies.d/a.toml", text)
     assert _one(cfg).key == key
@@ -193,7 +210,8 @@ def test_a_file_name_that_is_not_utf8_is_named_escaped_and_rejected_the_rest_loa
     os.chmod(bad, 0o644)
     second, problems = cfg.load(previous=first)
     assert [str(p) for p in problems] == [
-        "policies.d/bad-\\xff\\xfe-name.toml: the file name is not valid UTF-8, so it is not loaded: rename it"]
+        "policies.d/bad-\\xff\\xfe-name.toml: the file name is not valid UTF-8, so it is not loaded: rename it"
+    ]
     assert list(second.config.components) == ["a"]
     str(problems[0]).encode("utf-8")  # storable and loggable
 
@@ -226,8 +244,9 @@ def test_a_symlink_to_a_shadow_file_is_refused_without_echoing_a_byte_of_it(cfg,
 
 def test_healerd_check_output_does_not_echo_the_secret(cfg, tmp_path):
     _secret_symlink(cfg, tmp_path)
-    out = subprocess.run([sys.executable, "-m", "daemon", "check", "--config", str(cfg.root)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "daemon", "check", "--config", str(cfg.root)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 1 and "leak.yaml" in out.stderr
     assert "SECRETSALT" not in out.stdout + out.stderr and "HASHHASH" not in out.stdout + out.stderr
 
@@ -239,8 +258,9 @@ def test_a_symlink_target_that_fails_the_trust_rules_is_refused_and_named(cfg, t
 
 
 def test_unknown_keys_that_are_not_key_like_are_not_echoed(cfg):
-    cfg.write("policies.d/a.yaml", "component:\n  - name: a\n    check: {kind: tcp, port: 1}\n"
-                                   "    'hunter2:$6$SECRET:': 1\n")
+    cfg.write(
+        "policies.d/a.yaml", "component:\n  - name: a\n    check: {kind: tcp, port: 1}\n    'hunter2:$6$SECRET:': 1\n"
+    )
     problem = _one(cfg)
     assert (problem.key, problem.line) == ("component[0]", 4) and "SECRET" not in str(problem)
 

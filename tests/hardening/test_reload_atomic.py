@@ -29,8 +29,11 @@ async def runtime(tmp_path, db_path):
     cfg.write("policies.d/a.toml", component("a"))
     loaded, problems = load_config(cfg.root)
     assert not problems
-    rt = Runtime(DaemonOptions(config_dir=cfg.root, db_path=db_path, clock=FakeClock(wall=time.time())),
-                 loaded, notifier=Notifier({}))
+    rt = Runtime(
+        DaemonOptions(config_dir=cfg.root, db_path=db_path, clock=FakeClock(wall=time.time())),
+        loaded,
+        notifier=Notifier({}),
+    )
     await rt.writer.start()
     rt.monitor = Monitor(rt.config, rt.writer, rt.clock, await rt._sync_components())
     rt.monitor.restore({})
@@ -85,4 +88,5 @@ async def test_a_problem_that_cannot_be_stored_does_not_fail_this_or_any_later_r
     assert await rt.reload() is True and sorted(rt.config.components) == ["a", "c"]
     await rt.writer.flush()
     assert _rows(rt, "SELECT path FROM config_errors WHERE resolved_at IS NULL") == [
-        ("policies.d/bad-\\xff\\xfe-name.toml",)]
+        ("policies.d/bad-\\xff\\xfe-name.toml",)
+    ]

@@ -56,10 +56,14 @@ class Stubs:
 def config(tmp_path: Path) -> HealerdConfig:
     conf = tmp_path / "app.conf"
     conf.write_text("workers = 4\n")
-    return HealerdConfig.model_validate({
-        "components": {"app": {"name": "app", "check": {"kind": "tcp", "port": 9}}},
-        "checkpoints": {"app-config": {"name": "app-config", "component": "app", "paths": [str(conf)], "every": "1h"}},
-    })
+    return HealerdConfig.model_validate(
+        {
+            "components": {"app": {"name": "app", "check": {"kind": "tcp", "port": 9}}},
+            "checkpoints": {
+                "app-config": {"name": "app-config", "component": "app", "paths": [str(conf)], "every": "1h"}
+            },
+        }
+    )
 
 
 @pytest.fixture
@@ -72,8 +76,14 @@ async def stubs(db_path, tmp_path):
 
 def taker_of(stubs: Stubs) -> CheckpointTaker:
     store = Store(submit=stubs.writer.submit, read=stubs.read, db_path=str(stubs.db_path))
-    return CheckpointTaker(config=lambda: stubs.config, clock=stubs.clock, store=store, monitor=stubs.monitor,
-                           ladder=stubs.book.get, taken=stubs.facts.invalidate_checkpoints)
+    return CheckpointTaker(
+        config=lambda: stubs.config,
+        clock=stubs.clock,
+        store=store,
+        monitor=stubs.monitor,
+        ladder=stubs.book.get,
+        taken=stubs.facts.invalidate_checkpoints,
+    )
 
 
 def versions(db_path) -> list[tuple]:

@@ -32,10 +32,28 @@ def seed_incident(db_path) -> dict[str, int]:
         rows.decision(app, inc, T0 + 0.6, "run_step", "retry → attempt 1/1 in 10m", step=0, strategy="retry")
         rows.decision(app, None, T0 + 20, "nothing", "breaker closed: nothing to heal")  # after the window
         rows.decision(db, None, T0 + 1, "nothing", "another component's decision")
-        rows.event(app, inc, T0 + 0.6, "succeeded", finished_at=T0 + 1.5, verified_at=T0 + 1.4, exit_code=0,
-                   action="run", output="retry: exit 0; verified: the check passed 0.10s after the action\nstarted")
-        rows.insert("escalations", incident_id=inc, component_id=app, channel="ops", kind="initial",
-                    created_at=T0 + 2, status="delivered", attempts=1, delivered_at=T0 + 2.1)
+        rows.event(
+            app,
+            inc,
+            T0 + 0.6,
+            "succeeded",
+            finished_at=T0 + 1.5,
+            verified_at=T0 + 1.4,
+            exit_code=0,
+            action="run",
+            output="retry: exit 0; verified: the check passed 0.10s after the action\nstarted",
+        )
+        rows.insert(
+            "escalations",
+            incident_id=inc,
+            component_id=app,
+            channel="ops",
+            kind="initial",
+            created_at=T0 + 2,
+            status="delivered",
+            attempts=1,
+            delivered_at=T0 + 2.1,
+        )
     return {"app": app, "incident": inc, "old": old}
 
 

@@ -19,8 +19,9 @@ from daemon.types import BreakerState, Status
 
 
 def retry_step() -> RetryStep:
-    return RetryStep.model_validate({"strategy": "retry", "action": {"run": ["x"]}, "attempts": 3,
-                                     "backoff": {"initial": "2s", "jitter": "none"}})
+    return RetryStep.model_validate(
+        {"strategy": "retry", "action": {"run": ["x"]}, "attempts": 3, "backoff": {"initial": "2s", "jitter": "none"}}
+    )
 
 
 def test_a_recovery_event_gets_its_outcome_exactly_once(db_path):
@@ -28,13 +29,26 @@ def test_a_recovery_event_gets_its_outcome_exactly_once(db_path):
         rows = Rows(conn)
         app = rows.component("app")
         inc = rows.incident(app, T0)
-        eid = healer_sql.insert_started(conn, incident_id=inc, component_id=app, strategy="retry", step=0,
-                                        attempt=1, reason="r", started_at=T0, status="succeeded", bogus=1)
+        eid = healer_sql.insert_started(
+            conn,
+            incident_id=inc,
+            component_id=app,
+            strategy="retry",
+            step=0,
+            attempt=1,
+            reason="r",
+            started_at=T0,
+            status="succeeded",
+            bogus=1,
+        )
         assert conn.execute("SELECT status FROM recovery_events WHERE id = ?", (eid,)).fetchone() == ("started",)
         assert [e["id"] for e in healer_sql.started_events(conn)] == [eid]
         assert healer_sql.finish_event(conn, eid, status="failed", finished_at=T0 + 1, output="no", candidate="b")
         assert not healer_sql.finish_event(conn, eid, status="succeeded", finished_at=T0 + 2)  # already final
-        assert conn.execute("SELECT status, candidate FROM recovery_events WHERE id = ?", (eid,)).fetchone() == ("failed", "b")
+        assert conn.execute("SELECT status, candidate FROM recovery_events WHERE id = ?", (eid,)).fetchone() == (
+            "failed",
+            "b",
+        )
         assert healer_sql.started_events(conn) == []
         with pytest.raises(sqlite3.DatabaseError, match="final"):
             conn.execute("UPDATE recovery_events SET status = 'succeeded' WHERE id = ?", (eid,))
@@ -103,20 +117,27 @@ def test_decision_keys_ignore_elapsed_time_but_not_counts_steps_or_incidents():
     assert decision_key(Wait(T0, "x"), 1) != decision_key(Wait(T0 + 5, "x"), 1)
 
 
-@pytest.mark.parametrize("decision, expected", [
-    (Wait(T0, "w"), {"kind": "wait", "step": None, "strategy": None, "until": T0}),
-    (RunStep(1, "restore", None, "r", 1), {"kind": "run_step", "step": 1, "strategy": "restore", "until": None}),
-    (Escalate(3, ("ops",), "initial", "e", 1), {"kind": "escalate", "step": 3, "strategy": "escalate", "until": None}),
-    (Failback(2, "b", "f", 1), {"kind": "failback", "step": 2, "strategy": "fallback", "until": None}),
-    (OpenIncident("breaker", "o"), {"kind": "open_incident", "step": None, "strategy": None, "until": None}),
-    (Nothing("n"), {"kind": "nothing", "step": None, "strategy": None, "until": None}),
-])
+@pytest.mark.parametrize(
+    "decision, expected",
+    [
+        (Wait(T0, "w"), {"kind": "wait", "step": None, "strategy": None, "until": T0}),
+        (RunStep(1, "restore", None, "r", 1), {"kind": "run_step", "step": 1, "strategy": "restore", "until": None}),
+        (
+            Escalate(3, ("ops",), "initial", "e", 1),
+            {"kind": "escalate", "step": 3, "strategy": "escalate", "until": None},
+        ),
+        (Failback(2, "b", "f", 1), {"kind": "failback", "step": 2, "strategy": "fallback", "until": None}),
+        (OpenIncident("breaker", "o"), {"kind": "open_incident", "step": None, "strategy": None, "until": None}),
+        (Nothing("n"), {"kind": "nothing", "step": None, "strategy": None, "until": None}),
+    ],
+)
 def test_every_decision_maps_to_a_row_the_schema_accepts(db_path, decision, expected):
     assert decision_columns(decision) == expected
     with open_db(db_path) as conn:
         app = Rows(conn).component("app")
-        healer_sql.insert_decision(conn, component_id=app, incident_id=None, ts=T0, reason=decision.reason,
-                                   **decision_columns(decision))
+        healer_sql.insert_decision(
+            conn, component_id=app, incident_id=None, ts=T0, reason=decision.reason, **decision_columns(decision)
+        )
 
 
 def test_weighted_selection_reads_success_rate_and_mean_latency_from_recent_rollups(db_path):
@@ -127,10 +148,16 @@ def test_weighted_selection_reads_success_rate_and_mean_latency_from_recent_roll
         rows = Rows(conn)
         a, b = rows.component("a"), rows.component("b")
         rows.component("never-checked")
-        rows.insert("result_rollups_hourly", hour=hour, component_id=a, total=10, healthy=9, unhealthy=1, latency_sum_ms=500.0)
-        rows.insert("result_rollups_hourly", hour=hour - 3600, component_id=a, total=10, healthy=10, latency_sum_ms=300.0)
+        rows.insert(
+            "result_rollups_hourly", hour=hour, component_id=a, total=10, healthy=9, unhealthy=1, latency_sum_ms=500.0
+        )
+        rows.insert(
+            "result_rollups_hourly", hour=hour - 3600, component_id=a, total=10, healthy=10, latency_sum_ms=300.0
+        )
         rows.insert("result_rollups_hourly", hour=hour - 48 * 3600, component_id=b, total=10, healthy=0, unhealthy=10)
-        rows.insert("result_rollups_hourly", hour=hour, component_id=b, total=4, healthy=2, unhealthy=2, latency_sum_ms=4000.0)
+        rows.insert(
+            "result_rollups_hourly", hour=hour, component_id=b, total=4, healthy=2, unhealthy=2, latency_sum_ms=4000.0
+        )
         stats = _candidate_stats(conn, hour - 24 * 3600)
     assert set(stats) == {"a", "b"}
     assert stats["a"].success_rate == pytest.approx(0.95) and stats["a"].latency_ms == pytest.approx(40.0)

@@ -17,8 +17,9 @@ def run(*args: str):
 
 def stored_ladder(db_path, name: str = "app") -> LadderState:
     with open_db(db_path) as conn:
-        row = conn.execute("SELECT l.ladder FROM ladder_state l JOIN components c ON c.id = l.component_id "
-                           "WHERE c.name = ?", (name,)).fetchone()
+        row = conn.execute(
+            "SELECT l.ladder FROM ladder_state l JOIN components c ON c.id = l.component_id WHERE c.name = ?", (name,)
+        ).fetchone()
     return LadderState.from_json(row[0] if row else None)
 
 
@@ -61,7 +62,9 @@ def test_ack_with_nothing_to_acknowledge_is_rejected_and_recorded(db_path):
     assert unknown.exit_code == 1 and "no component named 'nope'" in unknown.output
     with open_db(db_path) as conn:
         assert conn.execute("SELECT target, status FROM operator_commands ORDER BY id").fetchall() == [
-            ("app", "rejected"), ("nope", "rejected")]
+            ("app", "rejected"),
+            ("nope", "rejected"),
+        ]
 
 
 def test_heal_without_a_daemon_stores_the_request_for_the_next_start(db_path):

@@ -68,9 +68,14 @@ async def test_retry_that_exits_0_fails_unless_the_check_passes_afterwards(tmp_p
 
 
 async def test_a_failing_action_is_not_verified_at_all(tmp_path):
-    conf = config(tmp_path, [{"strategy": "retry", "action": {"run": [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"]}}])
+    conf = config(
+        tmp_path,
+        [{"strategy": "retry", "action": {"run": [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"]}}],
+    )
     checks = Checks({"app"})
-    result = await runner(conf, checks).run("app", conf.components["app"].recovery[0], RunStep(0, "retry", None, "r", 1))
+    result = await runner(conf, checks).run(
+        "app", conf.components["app"].recovery[0], RunStep(0, "retry", None, "r", 1)
+    )
     assert (result.outcome, result.exit_code) == (Outcome.FAILED, 3)
     assert result.message == "retry: exit 3" and "boom" in result.text
     assert checks.asked == []
@@ -78,11 +83,15 @@ async def test_a_failing_action_is_not_verified_at_all(tmp_path):
 
 async def test_fallback_verifies_the_candidate_not_the_sick_primary(tmp_path):
     route = tmp_path / "route"
-    conf = config(tmp_path, [{"strategy": "fallback", "candidates": ["standby"], "activate": {"run": write_argv(route)}}],
-                  {"standby": {"name": "standby", "check": {"kind": "tcp", "port": 9}}})
+    conf = config(
+        tmp_path,
+        [{"strategy": "fallback", "candidates": ["standby"], "activate": {"run": write_argv(route)}}],
+        {"standby": {"name": "standby", "check": {"kind": "tcp", "port": 9}}},
+    )
     checks = Checks({"standby"})
-    result = await runner(conf, checks).run("app", conf.components["app"].recovery[0],
-                                            RunStep(0, "fallback", "standby", "r", 1, candidates=("standby",)))
+    result = await runner(conf, checks).run(
+        "app", conf.components["app"].recovery[0], RunStep(0, "fallback", "standby", "r", 1, candidates=("standby",))
+    )
     assert result.outcome is Outcome.SUCCEEDED and result.candidate == "standby"
     assert checks.asked == ["standby"] and route.read_text() == "standby\n"
     assert "the check of standby passed" in result.message
@@ -103,9 +112,18 @@ async def test_fastest_probes_every_candidate_at_once_and_activates_the_first_th
     broken.routes["/h"] = Route(500)
     route = tmp_path / "route"
     check = lambda s: {"kind": "http", "url": s.url("/h"), "timeout": "3s"}  # noqa: E731
-    conf = config(tmp_path, [{"strategy": "fallback", "candidates": ["slow", "broken", "fast"], "select": "fastest",
-                              "activate": {"run": write_argv(route)}}],
-                  {n: {"name": n, "check": check(s)} for n, s in (("slow", slow), ("fast", fast), ("broken", broken))})
+    conf = config(
+        tmp_path,
+        [
+            {
+                "strategy": "fallback",
+                "candidates": ["slow", "broken", "fast"],
+                "select": "fastest",
+                "activate": {"run": write_argv(route)},
+            }
+        ],
+        {n: {"name": n, "check": check(s)} for n, s in (("slow", slow), ("fast", fast), ("broken", broken))},
+    )
     decision = RunStep(0, "fallback", None, "r", 1, candidates=("slow", "broken", "fast"))
     result = await runner(conf, Checks({"fast"})).run("app", conf.components["app"].recovery[0], decision)
     assert result.outcome is Outcome.SUCCEEDED and result.candidate == "fast"
@@ -121,11 +139,22 @@ async def test_fastest_probes_every_candidate_at_once_and_activates_the_first_th
 
 async def test_failback_runs_deactivate_and_verifies_the_primary(tmp_path):
     route = tmp_path / "route"
-    conf = config(tmp_path, [{"strategy": "fallback", "candidates": ["standby"], "activate": {"run": write_argv(route)},
-                              "deactivate": {"run": write_argv(route, "app")}}],
-                  {"standby": {"name": "standby", "check": {"kind": "tcp", "port": 9}}})
+    conf = config(
+        tmp_path,
+        [
+            {
+                "strategy": "fallback",
+                "candidates": ["standby"],
+                "activate": {"run": write_argv(route)},
+                "deactivate": {"run": write_argv(route, "app")},
+            }
+        ],
+        {"standby": {"name": "standby", "check": {"kind": "tcp", "port": 9}}},
+    )
     checks = Checks({"app"})
-    result = await runner(conf, checks).failback("app", conf.components["app"].recovery[0], Failback(0, "standby", "f", 3))
+    result = await runner(conf, checks).failback(
+        "app", conf.components["app"].recovery[0], Failback(0, "standby", "f", 3)
+    )
     assert result.outcome is Outcome.SUCCEEDED and checks.asked == ["app"] and route.read_text() == "app\n"
     without = await runner(conf, checks).failback("app", None, Failback(0, "standby", "f", 3))
     assert without.outcome is Outcome.SUCCEEDED and "no deactivate action configured" in without.message
@@ -137,7 +166,8 @@ async def test_restore_without_a_verified_version_fails_and_runs_nothing(tmp_pat
     out = tmp_path / "then"
     conf = config(tmp_path, [{"strategy": "restore", "checkpoint": "cfg", "then": {"run": write_argv(out, "then")}}])
     checks = Checks({"app"})
-    result = await runner(conf, checks, db_runner(db_path)).run("app", conf.components["app"].recovery[0],
-                                                                 RunStep(0, "restore", None, "r", 1))
+    result = await runner(conf, checks, db_runner(db_path)).run(
+        "app", conf.components["app"].recovery[0], RunStep(0, "restore", None, "r", 1)
+    )
     assert result.outcome is Outcome.FAILED and "no verified checkpoint cfg" in result.message
     assert not out.exists() and checks.asked == []

@@ -7,11 +7,12 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
+from helpers import async_wait_until
 
 from daemon.config.models import Component
 from daemon.scheduling.scheduler import CheckScheduler
-from helpers import async_wait_until
 
 
 def comp(name: str, every: str = "200ms", port: int = 1, weight: float = 1.0) -> Component:
@@ -231,8 +232,11 @@ async def test_a_job_whose_next_run_time_overflows_is_removed_and_reported_and_c
         s.sync({"a": comp("a")})
         await wait_for(lambda: runs["a"] >= 1)
         # e.g. a schedule added by another service: its first run is now, its next one is past year 9999
-        s._scheduler.add_job(lambda: other_job_runs.append(1), IntervalTrigger(days=999_999_999, start_date=datetime.now(timezone.utc) + timedelta(seconds=0.3)),
-                              id="chaos:far")
+        s._scheduler.add_job(
+            lambda: other_job_runs.append(1),
+            IntervalTrigger(days=999_999_999, start_date=datetime.now(UTC) + timedelta(seconds=0.3)),
+            id="chaos:far",
+        )
         await wait_for(lambda: "chaos:far" in s.unschedulable)
         assert "OverflowError" in s.unschedulable["chaos:far"] or "out of range" in s.unschedulable["chaos:far"]
         after = runs["a"]

@@ -11,6 +11,8 @@ import os
 import textwrap
 from pathlib import Path
 
+from helpers import async_wait_until
+
 from daemon.clock import FakeClock
 from daemon.config.loader import load_config
 from daemon.service.commands import CommandProcessor
@@ -21,7 +23,6 @@ from daemon.service.runtime import Runtime
 from daemon.service.sdnotify import Notifier
 from daemon.store import state as store_state
 from daemon.types import CheckResult, Status
-from helpers import async_wait_until
 
 #: Two equal components and two flags: `extras` goes at reduced, `checkout` with component b.
 SETTINGS = """
@@ -91,16 +92,26 @@ class Harness:
     async def start(self, env: dict | None = None) -> DegradationService:
         loaded, problems = load_config(self.config_dir)
         assert loaded is not None and not problems, problems
-        options = DaemonOptions(config_dir=self.config_dir, db_path=self.db_path, clock=self.clock,
-                                env=env if env is not None else {"RUNTIME_DIRECTORY": str(self.run_dir)})
+        options = DaemonOptions(
+            config_dir=self.config_dir,
+            db_path=self.db_path,
+            clock=self.clock,
+            env=env if env is not None else {"RUNTIME_DIRECTORY": str(self.run_dir)},
+        )
         rt = Runtime(options, loaded, notifier=Notifier({}))
         await rt.writer.start()
         ids = await rt._sync_components()
         rt.monitor = Monitor(rt.config, rt.writer, self.clock, ids)
         rt.monitor.restore({})
         rt.commands = CommandProcessor(clock=rt.clock, store=rt.store, breakers=rt.monitor)
-        rt.degradation = DegradationService(config=lambda: rt.config, clock=self.clock, store=rt.store,
-                                            monitor=rt.monitor, commands=rt.commands.handlers, env=options.env)
+        rt.degradation = DegradationService(
+            config=lambda: rt.config,
+            clock=self.clock,
+            store=rt.store,
+            monitor=rt.monitor,
+            commands=rt.commands.handlers,
+            env=options.env,
+        )
         self.runtime = rt
         await rt.degradation.start()
         return rt.degradation
@@ -115,8 +126,11 @@ class Harness:
 
     def result(self, name: str, status: Status) -> None:
         error = None if status is Status.HEALTHY else "refused"
-        self.runtime.monitor.observe(CheckResult(component=name, status=status, latency_ms=1.0, message="test",
-                                                 error_class=error, ts=self.clock.wall()))
+        self.runtime.monitor.observe(
+            CheckResult(
+                component=name, status=status, latency_ms=1.0, message="test", error_class=error, ts=self.clock.wall()
+            )
+        )
 
     async def observe(self, **statuses: Status) -> list:
         """Feed one result per named component (at the clock's now), then evaluate; returns the changes."""
@@ -134,8 +148,9 @@ class Harness:
     def enqueue(self, command: str, args: dict) -> int:
         from daemon.store.oneshot import run_in_transaction
 
-        return run_in_transaction(self.db_path, lambda conn: store_state.enqueue_command(
-            conn, command, None, args, self.clock.wall()))
+        return run_in_transaction(
+            self.db_path, lambda conn: store_state.enqueue_command(conn, command, None, args, self.clock.wall())
+        )
 
     def rows(self, sql: str, params=()) -> list[tuple]:
         from daemon.store.sqlite import connect
@@ -145,5 +160,3 @@ class Harness:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
-
-

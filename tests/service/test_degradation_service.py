@@ -172,10 +172,18 @@ async def test_on_change_runs_once_per_level_change_with_the_levels_in_its_envir
 
     await until(lambda: len(lines()) == 2)
     assert lines() == [
-        {"HEALERD_OLD_LEVEL": "full", "HEALERD_NEW_LEVEL": "minimal", "HEALERD_SCORE": "50",
-         "HEALERD_REASON": "score 50.0 < 70 (minimal)"},
-        {"HEALERD_OLD_LEVEL": "minimal", "HEALERD_NEW_LEVEL": "emergency", "HEALERD_SCORE": "0",
-         "HEALERD_REASON": "score 0.0 < 40 (emergency)"},
+        {
+            "HEALERD_OLD_LEVEL": "full",
+            "HEALERD_NEW_LEVEL": "minimal",
+            "HEALERD_SCORE": "50",
+            "HEALERD_REASON": "score 50.0 < 70 (minimal)",
+        },
+        {
+            "HEALERD_OLD_LEVEL": "minimal",
+            "HEALERD_NEW_LEVEL": "emergency",
+            "HEALERD_SCORE": "0",
+            "HEALERD_REASON": "score 0.0 < 40 (emergency)",
+        },
     ]
 
 
@@ -236,7 +244,7 @@ async def test_an_http_on_change_posts_the_change_as_json(harness, clock):
     received: list[dict] = []
 
     class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
+        def do_POST(self):
             received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
             self.send_response(204)
             self.end_headers()
@@ -260,4 +268,8 @@ async def test_an_http_on_change_posts_the_change_as_json(harness, clock):
         thread.join(5)
     assert len(received) == 1
     assert {k: received[0][k] for k in ("old_level", "new_level", "score", "reason")} == {
-        "old_level": "full", "new_level": "emergency", "score": 0.0, "reason": "score 0.0 < 40 (emergency)"}
+        "old_level": "full",
+        "new_level": "emergency",
+        "score": 0.0,
+        "reason": "score 0.0 < 40 (emergency)",
+    }

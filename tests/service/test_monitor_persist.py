@@ -111,8 +111,9 @@ async def test_a_breaker_row_that_went_missing_is_written_whole_again(harness, s
     for _ in range(monitor.breakers["a"].spec.window + 1):
         h.result("a", Status.HEALTHY)
     await monitor._flush()
-    await monitor.writer.submit(lambda conn: conn.execute(
-        "DELETE FROM breakers WHERE component_id = ?", (monitor.component_ids["a"],)))
+    await monitor.writer.submit(
+        lambda conn: conn.execute("DELETE FROM breakers WHERE component_id = ?", (monitor.component_ids["a"],))
+    )
     h.result("a", Status.HEALTHY)
     await monitor._flush()  # counters only would update nothing: the row comes back whole
     assert stored(h)["a"] == expected(h, "a")

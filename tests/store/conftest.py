@@ -119,4 +119,3 @@ def view(db_path: Path):
         return [dict(zip(columns, row)) for row in rows]
 
     return read
-

@@ -37,9 +37,13 @@ async def main(db_path: str, tag: str) -> None:
     while True:
         for _ in range(400):
             status = Status.HEALTHY if sent % 5 else Status.UNHEALTHY
-            writer.submit_result(CheckResult("api", status, 1.0 + sent % 7, f"{tag}-{sent}", None, 1_800_000_000.0 + sent))
+            writer.submit_result(
+                CheckResult("api", status, 1.0 + sent % 7, f"{tag}-{sent}", None, 1_800_000_000.0 + sent)
+            )
             sent += 1
-        calls = [(f"{tag}-c{round_no}-{i}", writer.submit(insert_transition(f"{tag}-c{round_no}-{i}"))) for i in range(5)]
+        calls = [
+            (f"{tag}-c{round_no}-{i}", writer.submit(insert_transition(f"{tag}-c{round_no}-{i}"))) for i in range(5)
+        ]
         for reason, future in calls:
             row_id = await future
             print(f"C {row_id} {reason}", flush=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import open_db
 
 from daemon.cli.main import cli
 from daemon.store import migrate
-from helpers import open_db
 
 VIEWS = [
     "active_circuit_breakers",
@@ -177,8 +177,10 @@ def test_installed_healerd_command_lists_views_in_a_real_process(db_path):
 def test_report_formats_keep_multi_line_messages_intact_or_on_one_line(db_path, fmt):
     with open_db(db_path) as conn:
         conn.execute("INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES ('app', 'exec', 5, 0)")
-        conn.execute("INSERT INTO check_results (component_id, ts, status, message) VALUES (1, ?, 'unhealthy', ?)",
-                     (time.time(), "line one\nline two"))
+        conn.execute(
+            "INSERT INTO check_results (component_id, ts, status, message) VALUES (1, ?, 'unhealthy', ?)",
+            (time.time(), "line one\nline two"),
+        )
     result = run("report", "recent_health_failures", "--db", str(db_path), "--format", fmt)
     assert result.exit_code == 0
     if fmt == "table":

@@ -11,11 +11,22 @@ def test_history_tables_refuse_update_and_delete(seed):
     app = seed.component("app")
     transition = seed.transition(app, seed.now, "closed", "open", "3 consecutive failures")
     incident = seed.incident(app, ago=1)
-    decision = seed.insert("decisions", incident_id=incident, component_id=app, ts=seed.now, kind="run_step",
-                           step=0, strategy="retry", reason="retry 1/3")
+    decision = seed.insert(
+        "decisions",
+        incident_id=incident,
+        component_id=app,
+        ts=seed.now,
+        kind="run_step",
+        step=0,
+        strategy="retry",
+        reason="retry 1/3",
+    )
     change = seed.insert("degradation_history", ts=seed.now, from_level="full", to_level="reduced", reason="x")
-    for table, row_id in [("breaker_transitions", transition), ("decisions", decision),
-                          ("degradation_history", change)]:
+    for table, row_id in [
+        ("breaker_transitions", transition),
+        ("decisions", decision),
+        ("degradation_history", change),
+    ]:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             seed.conn.execute(f"UPDATE {table} SET ts = ts + 1 WHERE id = ?", (row_id,))
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -25,8 +36,9 @@ def test_history_tables_refuse_update_and_delete(seed):
 def test_a_recovery_event_gets_its_outcome_once_then_is_final(seed):
     app = seed.component("app")
     event = seed.recovery(seed.incident(app, ago=10), app, ago=5, status="started")
-    seed.conn.execute("UPDATE recovery_events SET status = 'succeeded', finished_at = ? WHERE id = ?",
-                      (seed.now, event))
+    seed.conn.execute(
+        "UPDATE recovery_events SET status = 'succeeded', finished_at = ? WHERE id = ?", (seed.now, event)
+    )
     with pytest.raises(sqlite3.IntegrityError, match="final"):
         seed.conn.execute("UPDATE recovery_events SET status = 'failed' WHERE id = ?", (event,))
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -46,8 +58,16 @@ def test_a_recovery_event_gets_its_outcome_once_then_is_final(seed):
         ("INSERT INTO degradation_state (id, level, since, updated_at) VALUES (2, 'full', 0, 0)", None),
         ("INSERT INTO check_results (component_id, ts, status) VALUES (999, 0, 'healthy')", None),
     ],
-    ids=["bad-status", "bad-boolean", "bad-breaker-state", "counts-dont-add-up", "hour-not-aligned",
-         "spec-not-json", "second-degradation-row", "unknown-component"],
+    ids=[
+        "bad-status",
+        "bad-boolean",
+        "bad-breaker-state",
+        "counts-dont-add-up",
+        "hour-not-aligned",
+        "spec-not-json",
+        "second-degradation-row",
+        "unknown-component",
+    ],
 )
 def test_constraints_refuse_invalid_rows(seed, sql, params):
     app = seed.component("app")
@@ -67,10 +87,13 @@ def test_an_incident_gets_one_initial_escalation_per_channel_but_many_reminders(
     app = seed.component("app")
     incident = seed.incident(app, ago=10)
     for kind in ("initial", "reminder", "reminder", "resolved"):
-        seed.insert("escalations", incident_id=incident, component_id=app, channel="ops", kind=kind,
-                    created_at=seed.now)
-    seed.insert("escalations", incident_id=incident, component_id=app, channel="pager", kind="initial",
-                created_at=seed.now)
+        seed.insert(
+            "escalations", incident_id=incident, component_id=app, channel="ops", kind=kind, created_at=seed.now
+        )
+    seed.insert(
+        "escalations", incident_id=incident, component_id=app, channel="pager", kind="initial", created_at=seed.now
+    )
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
-        seed.insert("escalations", incident_id=incident, component_id=app, channel="ops", kind="initial",
-                    created_at=seed.now)
+        seed.insert(
+            "escalations", incident_id=incident, component_id=app, channel="ops", kind="initial", created_at=seed.now
+        )

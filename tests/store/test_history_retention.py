@@ -10,13 +10,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from writer_kit import scalar
 
 from daemon.clock import FakeClock
 from daemon.config.models import Retention
 from daemon.store.retention import RULES, optimize_before_close, prune, prune_and_optimize
 from daemon.store.sqlite import connect
 from daemon.store.writer import Writer
-from writer_kit import scalar
 
 DAY = 86_400.0
 NOW = 1_800_000_000.0
@@ -34,26 +34,57 @@ async def writer(db_path):
 
 
 def incident(seed, component: int, opened: float, *, open_: bool) -> int:
-    return seed.insert("incidents", component_id=component, opened_at=opened, trigger="breaker opened",
-                       status="open" if open_ else "resolved", closed_at=None if open_ else opened + 60)
+    return seed.insert(
+        "incidents",
+        component_id=component,
+        opened_at=opened,
+        trigger="breaker opened",
+        status="open" if open_ else "resolved",
+        closed_at=None if open_ else opened + 60,
+    )
 
 
 def outage(seed, component: int, at: float, incident_id: int, *, closes: bool = True) -> None:
     """The rows one outage leaves: transitions, decisions and a recovery event."""
-    seed.insert("breaker_transitions", component_id=component, ts=at, from_state="closed", to_state="open",
-                reason="3 failures")
-    seed.insert("decisions", incident_id=incident_id, component_id=component, ts=at, kind="run_step", step=0,
-                strategy="retry", reason="step 0")
-    seed.insert("recovery_events", incident_id=incident_id, component_id=component, strategy="retry", step=0,
-                reason="opened", status="succeeded" if closes else "started", started_at=at)
+    seed.insert(
+        "breaker_transitions", component_id=component, ts=at, from_state="closed", to_state="open", reason="3 failures"
+    )
+    seed.insert(
+        "decisions",
+        incident_id=incident_id,
+        component_id=component,
+        ts=at,
+        kind="run_step",
+        step=0,
+        strategy="retry",
+        reason="step 0",
+    )
+    seed.insert(
+        "recovery_events",
+        incident_id=incident_id,
+        component_id=component,
+        strategy="retry",
+        step=0,
+        reason="opened",
+        status="succeeded" if closes else "started",
+        started_at=at,
+    )
     if closes:
-        seed.insert("breaker_transitions", component_id=component, ts=at + 60, from_state="open",
-                    to_state="closed", reason="2 successes")
+        seed.insert(
+            "breaker_transitions",
+            component_id=component,
+            ts=at + 60,
+            from_state="open",
+            to_state="closed",
+            reason="2 successes",
+        )
 
 
 def counts(db_path) -> dict[str, int]:
-    return {t: scalar(db_path, f"SELECT count(*) FROM {t}")
-            for t in ("breaker_transitions", "decisions", "recovery_events", "breaker_outages")}
+    return {
+        t: scalar(db_path, f"SELECT count(*) FROM {t}")
+        for t in ("breaker_transitions", "decisions", "recovery_events", "breaker_outages")
+    }
 
 
 async def test_history_older_than_retention_goes_and_recent_history_stays(db_path, seed, writer):
@@ -65,7 +96,10 @@ async def test_history_older_than_retention_goes_and_recent_history_stays(db_pat
     deleted = await prune(writer, Retention(), clock=CLOCK)
 
     assert {t: deleted[t] for t in ("breaker_transitions", "decisions", "recovery_events")} == {
-        "breaker_transitions": 2, "decisions": 1, "recovery_events": 1}
+        "breaker_transitions": 2,
+        "decisions": 1,
+        "recovery_events": 1,
+    }
     assert counts(db_path)["breaker_outages"] == 1  # the derived outage went with its transition
     assert scalar(db_path, "SELECT min(ts) FROM breaker_transitions") == RECENT
     # The views' summaries follow what stays.
@@ -96,8 +130,16 @@ async def test_an_open_incidents_rows_stay_however_old(db_path, seed, writer):
 async def test_a_started_recovery_event_is_never_pruned(db_path, seed, writer):
     app = seed.component("app")
     resolved = incident(seed, app, OLD, open_=False)
-    seed.insert("recovery_events", incident_id=resolved, component_id=app, strategy="retry", step=0,
-                reason="x", status="started", started_at=OLD)
+    seed.insert(
+        "recovery_events",
+        incident_id=resolved,
+        component_id=app,
+        strategy="retry",
+        step=0,
+        reason="x",
+        status="started",
+        started_at=OLD,
+    )
     await prune(writer, Retention(), clock=CLOCK)
     assert scalar(db_path, "SELECT count(*) FROM recovery_events") == 1
 

@@ -8,20 +8,50 @@ from daemon.store.intent_journal import IdAllocator, IntentJournal, apply_entry,
 
 
 def _component(conn) -> int:
-    conn.execute("INSERT INTO components (name, check_kind, weight, every_s, depends_on, spec, loaded_at) "
-                 "VALUES ('app', 'tcp', 1.0, 1.0, '[]', '{}', 0)")
+    conn.execute(
+        "INSERT INTO components (name, check_kind, weight, every_s, depends_on, spec, loaded_at) "
+        "VALUES ('app', 'tcp', 1.0, 1.0, '[]', '{}', 0)"
+    )
     return conn.execute("SELECT id FROM components WHERE name = 'app'").fetchone()[0]
 
 
 def _intent(cid: int, ids: IdAllocator, at: float):
     incident, event, decision = ids.take("incidents"), ids.take("recovery_events"), ids.take("decisions")
-    return incident, event, entry(["absent", "decisions", decision], [
-        {"op": "incident", "id": incident, "component_id": cid, "opened_at": at, "trigger": "breaker_open"},
-        {"op": "event", "id": event, "incident_id": incident, "component_id": cid, "strategy": "retry", "step": 0,
-         "attempt": 1, "reason": "test", "started_at": at, "action": "run", "dry_run": 0},
-        {"op": "decision", "id": decision, "component_id": cid, "incident_id": incident, "ts": at, "kind": "run_step",
-         "step": 0, "strategy": "retry", "reason": "test", "until": None},
-    ])
+    return (
+        incident,
+        event,
+        entry(
+            ["absent", "decisions", decision],
+            [
+                {"op": "incident", "id": incident, "component_id": cid, "opened_at": at, "trigger": "breaker_open"},
+                {
+                    "op": "event",
+                    "id": event,
+                    "incident_id": incident,
+                    "component_id": cid,
+                    "strategy": "retry",
+                    "step": 0,
+                    "attempt": 1,
+                    "reason": "test",
+                    "started_at": at,
+                    "action": "run",
+                    "dry_run": 0,
+                },
+                {
+                    "op": "decision",
+                    "id": decision,
+                    "component_id": cid,
+                    "incident_id": incident,
+                    "ts": at,
+                    "kind": "run_step",
+                    "step": 0,
+                    "strategy": "retry",
+                    "reason": "test",
+                    "until": None,
+                },
+            ],
+        ),
+    )
 
 
 def test_entries_not_marked_done_are_loaded_in_order_and_a_torn_last_line_is_skipped(tmp_path):

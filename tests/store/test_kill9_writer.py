@@ -18,7 +18,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from helpers import wait_until
 from writer_kit import add_components, rows, scalar
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
+from helpers import open_db
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from daemon import paths
@@ -18,7 +19,6 @@ from daemon.errors import MigrationError
 from daemon.store import migrate, models, schema_sql
 from daemon.store.sqlite import create_engine
 from daemon.types import BreakerState, Level, Status
-from helpers import open_db
 
 EXPECTED_VIEWS = {
     "current_system_status",
@@ -286,13 +286,19 @@ def test_sqlite_failures_become_messages_an_operator_can_act_on(sqlite_message, 
 
 def test_feature_flags_table_to_view_round_trips_its_rows_through_downgrade_and_upgrade(db_path):
     with open_db(db_path) as conn:
-        conn.execute("INSERT INTO feature_flag_state (name, enabled, reason, updated_at) VALUES ('search', 0, 'level reduced', 1)")
+        conn.execute(
+            "INSERT INTO feature_flag_state (name, enabled, reason, updated_at) VALUES ('search', 0, 'level reduced', 1)"
+        )
     migrate.downgrade(db_path, "0003")
     with open_db(db_path) as conn:
-        assert conn.execute("SELECT name, enabled, reason FROM feature_flags").fetchall() == [("search", 0, "level reduced")]
+        assert conn.execute("SELECT name, enabled, reason FROM feature_flags").fetchall() == [
+            ("search", 0, "level reduced")
+        ]
         assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'feature_flags'").fetchone() == ("table",)
         conn.execute("SELECT disabled_flags FROM active_degradation").fetchall()  # the 0003 view still works
     migrate.upgrade(db_path)
     with open_db(db_path) as conn:
         assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'feature_flags'").fetchone() == ("view",)
-        assert conn.execute("SELECT name, state, reason FROM feature_flags").fetchall() == [("search", "off", "level reduced")]
+        assert conn.execute("SELECT name, state, reason FROM feature_flags").fetchall() == [
+            ("search", "off", "level reduced")
+        ]

@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 from structlog.testing import capture_logs
+from writer_kit import insert_transition, result, scalar
 
 from daemon.clock import FakeClock
 from daemon.config.durations import parse_duration
 from daemon.config.models import Retention
 from daemon.store.retention import RULES, Rule, prune
 from daemon.store.writer import Writer
-from writer_kit import insert_transition, result, scalar
 
 DAY = 86_400.0
 NOW = 1_800_000_000.0 + 1_234.5  # not on an hour boundary, so the rollup cut is exercised
@@ -68,10 +68,24 @@ async def test_history_past_retention_goes_but_unfinished_rows_stay_whatever_the
     incident = seed.incident(comp, ago=NOW - old)
     seed.recovery(incident, comp, ago=NOW - old, status="succeeded")
     seed.recovery(incident, comp, ago=NOW - old, status="started")  # intent without outcome
-    seed.insert("escalations", incident_id=incident, component_id=comp, channel="mail", kind="initial",
-                created_at=old, status="delivered")
-    seed.insert("escalations", incident_id=incident, component_id=comp, channel="mail", kind="reminder",
-                created_at=old, status="pending")
+    seed.insert(
+        "escalations",
+        incident_id=incident,
+        component_id=comp,
+        channel="mail",
+        kind="initial",
+        created_at=old,
+        status="delivered",
+    )
+    seed.insert(
+        "escalations",
+        incident_id=incident,
+        component_id=comp,
+        channel="mail",
+        kind="reminder",
+        created_at=old,
+        status="pending",
+    )
     seed.insert("operator_commands", created_at=old, command="breaker reset", status="applied")
     seed.insert("operator_commands", created_at=old, command="breaker open", status="pending")
     seed.insert("config_errors", ts=old, path="a.toml", message="bad", resolved_at=old + 1)

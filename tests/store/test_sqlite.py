@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 import sqlalchemy as sa
+from helpers import open_db
 
 from daemon.store.sqlite import BUSY_TIMEOUT_MS, connect, create_engine, pragma_values
-from helpers import open_db
 
 PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "query_only")
 NORMAL = 1
@@ -96,9 +96,7 @@ def test_foreign_keys_are_enforced_on_engine_connections(db_path):
     engine = create_engine(db_path)
     try:
         with pytest.raises(sa.exc.IntegrityError, match="FOREIGN KEY"), engine.begin() as conn:
-            conn.exec_driver_sql(
-                "INSERT INTO check_results (component_id, ts, status) VALUES (999, 0, 'healthy')"
-            )
+            conn.exec_driver_sql("INSERT INTO check_results (component_id, ts, status) VALUES (999, 0, 'healthy')")
     finally:
         engine.dispose()
 

@@ -11,9 +11,9 @@ import random
 import time
 
 import pytest
+from helpers import wait_until
 
 from daemon.store.results_sql import write_results
-from helpers import wait_until
 
 HOUR, DAY = 3600, 86400
 
@@ -37,14 +37,24 @@ def test_availability_over_days_counts_exactly_this_hour_and_the_ones_before(ste
     # window's first whole day come from the hourly rows, the rest from the daily rows the trigger keeps.
     for h in range(hours + 1):
         status = {"healthy": 3, "degraded": 1} if h < hours else {"unhealthy": 1000}
-        seed.rollup(app, h, latency_sum_ms=4.0 * sum(status.values()), latency_min_ms=1.0 + h % 5,
-                    latency_max_ms=10.0 if h < hours else 9e3, **status)
+        seed.rollup(
+            app,
+            h,
+            latency_sum_ms=4.0 * sum(status.values()),
+            latency_min_ms=1.0 + h % 5,
+            latency_max_ms=10.0 if h < hours else 9e3,
+            **status,
+        )
 
     rows = {r["component"]: r for r in view(f"component_availability_{days}d")}
 
     app_row = rows["app"]
     assert (app_row["checks"], app_row["healthy"], app_row["degraded"], app_row["unhealthy"]) == (
-        4 * hours, 3 * hours, hours, 0)
+        4 * hours,
+        3 * hours,
+        hours,
+        0,
+    )
     assert app_row["availability_pct"] == 100.0 and app_row["healthy_pct"] == 75.0
     assert app_row["avg_latency_ms"] == 4.0
     assert (app_row["min_latency_ms"], app_row["max_latency_ms"]) == (1.0, 10.0)
@@ -68,20 +78,36 @@ def test_daily_rollups_equal_the_sum_of_their_hours_whatever_the_writer_upserts(
     base = int(seed.now // DAY) * DAY - 2 * DAY
     statuses = ("healthy", "degraded", "unhealthy", "unknown")
     for _batch in range(30):
-        rows = [(rnd.choice(ids), base + rnd.uniform(0, 3 * DAY), rnd.choice(statuses), rnd.uniform(1, 500),
-                 None, "m", rnd.randint(0, 1), None, rnd.randint(0, 1)) for _ in range(50)]
+        rows = [
+            (
+                rnd.choice(ids),
+                base + rnd.uniform(0, 3 * DAY),
+                rnd.choice(statuses),
+                rnd.uniform(1, 500),
+                None,
+                "m",
+                rnd.randint(0, 1),
+                None,
+                rnd.randint(0, 1),
+            )
+            for _ in range(50)
+        ]
         seed.conn.execute("BEGIN")
         write_results(seed.conn, rows)
         seed.conn.execute("COMMIT")
-    columns = "sum(total), sum(healthy), sum(degraded), sum(unhealthy), sum(unknown), sum(injected), " \
-              "sum(maintenance), sum(maintenance_up), " \
-              "round(sum(latency_sum_ms), 6), min(latency_min_ms), max(latency_max_ms)"
+    columns = (
+        "sum(total), sum(healthy), sum(degraded), sum(unhealthy), sum(unknown), sum(injected), "
+        "sum(maintenance), sum(maintenance_up), "
+        "round(sum(latency_sum_ms), 6), min(latency_min_ms), max(latency_max_ms)"
+    )
     from_hours = seed.conn.execute(
         f"SELECT hour - hour % 86400 AS day, component_id, {columns} FROM result_rollups_hourly "
-        "GROUP BY day, component_id ORDER BY day, component_id").fetchall()
+        "GROUP BY day, component_id ORDER BY day, component_id"
+    ).fetchall()
     from_days = seed.conn.execute(
         f"SELECT day, component_id, {columns} FROM result_rollups_daily "
-        "GROUP BY day, component_id ORDER BY day, component_id").fetchall()
+        "GROUP BY day, component_id ORDER BY day, component_id"
+    ).fetchall()
     assert from_days == from_hours and len(from_days) >= 6
 
 
@@ -92,8 +118,13 @@ def test_outage_summary_equals_pairing_the_transitions_as_the_old_view_did(seed,
     ids = [seed.component(f"s{i}") for i in range(4)]
     t = seed.now - 30 * DAY
     state = dict.fromkeys(ids, "closed")
-    moves = {"closed": ["open", "forced_open", "disabled"], "open": ["half_open"], "half_open": ["open", "closed"],
-             "forced_open": ["closed"], "disabled": ["closed"]}
+    moves = {
+        "closed": ["open", "forced_open", "disabled"],
+        "open": ["half_open"],
+        "half_open": ["open", "closed"],
+        "forced_open": ["closed"],
+        "disabled": ["closed"],
+    }
     for _ in range(400):
         cid = rnd.choice(ids)
         t += rnd.uniform(1, 600)
@@ -102,12 +133,13 @@ def test_outage_summary_equals_pairing_the_transitions_as_the_old_view_did(seed,
         state[cid] = to
 
     transitions = seed.conn.execute(
-        "SELECT component_id, ts, from_state, to_state FROM breaker_transitions ORDER BY id").fetchall()
+        "SELECT component_id, ts, from_state, to_state FROM breaker_transitions ORDER BY id"
+    ).fetchall()
     expected: dict[int, list[float]] = {}
     ongoing: dict[int, float] = {}
     for i, (cid, ts, frm, to) in enumerate(transitions):
         if (frm, to) == ("closed", "open"):
-            closes = [x[1] for x in transitions[i + 1:] if x[0] == cid and x[3] == "closed"]
+            closes = [x[1] for x in transitions[i + 1 :] if x[0] == cid and x[3] == "closed"]
             if closes:
                 expected.setdefault(cid, []).append(closes[0] - ts)
             else:
@@ -121,7 +153,10 @@ def test_outage_summary_equals_pairing_the_transitions_as_the_old_view_did(seed,
         assert row["recoveries"] == n
         assert row["mean_s"] == pytest.approx(sum(seconds) / n, abs=1e-3)
         assert row["median_s"] == pytest.approx((seconds[(n - 1) // 2] + seconds[n // 2]) / 2, abs=1e-3)
-        assert (row["min_s"], row["max_s"]) == (pytest.approx(seconds[0], abs=1e-3), pytest.approx(seconds[-1], abs=1e-3))
+        assert (row["min_s"], row["max_s"]) == (
+            pytest.approx(seconds[0], abs=1e-3),
+            pytest.approx(seconds[-1], abs=1e-3),
+        )
     assert {names[c] for c in ongoing} == {r["component"] for r in rows.values() if r["open_since"]}
 
 
@@ -130,11 +165,14 @@ def test_ladder_outcomes_follow_events_that_get_their_outcome_later(seed, view):
     app = seed.component("app")
     incident = seed.incident(app, ago=600)
     ids = [seed.recovery(incident, app, ago=500 - i, status="started") for i in range(5)]
-    for i, (event, outcome, to_health) in enumerate(zip(ids[:4], ["succeeded", "succeeded", "succeeded", "failed"],
-                                                          [30.0, 10.0, 20.0, None])):
+    for i, (event, outcome, to_health) in enumerate(
+        zip(ids[:4], ["succeeded", "succeeded", "succeeded", "failed"], [30.0, 10.0, 20.0, None])
+    ):
         verified = None if to_health is None else seed.now - (500 - i) + to_health
-        seed.conn.execute("UPDATE recovery_events SET status = ?, finished_at = ?, verified_at = ? WHERE id = ?",
-                          (outcome, seed.now, verified, event))
+        seed.conn.execute(
+            "UPDATE recovery_events SET status = ?, finished_at = ?, verified_at = ? WHERE id = ?",
+            (outcome, seed.now, verified, event),
+        )
     (row,) = view("recovery_ladder_outcomes")
     assert (row["attempts"], row["succeeded"], row["failed"], row["in_progress"]) == (4, 3, 1, 1)
     assert row["median_to_verified_s"] == 20.0 and row["max_to_verified_s"] == 30.0

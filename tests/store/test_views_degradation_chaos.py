@@ -6,8 +6,14 @@ import pytest
 
 
 def degradation(seed, **values) -> None:
-    row = {"id": 1, "level": "reduced", "score": 75.5, "unknown_count": 1, "since": seed.now - 600,
-           "updated_at": seed.now - 5}
+    row = {
+        "id": 1,
+        "level": "reduced",
+        "score": 75.5,
+        "unknown_count": 1,
+        "since": seed.now - 600,
+        "updated_at": seed.now - 5,
+    }
     row.update(values)
     seed.insert("degradation_state", **row)
 
@@ -49,13 +55,33 @@ def test_active_degradation_is_empty_before_the_first_score(view):
 def test_chaos_experiment_results_times_detection_and_recovery_from_injection(seed, view):
     experiment = seed.insert("chaos_experiments", name="app-crash", target="app", loaded_at=seed.now - 3600)
     n = seed.now
-    seed.insert("chaos_runs", experiment_id=experiment, started_at=n - 100, injected_at=n - 95,
-                detected_at=n - 94.5, recovered_at=n - 88, reverted_at=n - 65, finished_at=n - 60,
-                verdict="passed", min_score=72.25, max_level="reduced")
-    seed.insert("chaos_runs", experiment_id=experiment, started_at=n - 30, injected_at=n - 29,
-                detected_at=n - 22, finished_at=n - 1, verdict="failed", reason="not recovered within 10s",
-                min_score=40.0, max_level="minimal", dry_run=1,
-                recommendations=["detection took 7 s: the check interval is 10 s", "add a process check"])
+    seed.insert(
+        "chaos_runs",
+        experiment_id=experiment,
+        started_at=n - 100,
+        injected_at=n - 95,
+        detected_at=n - 94.5,
+        recovered_at=n - 88,
+        reverted_at=n - 65,
+        finished_at=n - 60,
+        verdict="passed",
+        min_score=72.25,
+        max_level="reduced",
+    )
+    seed.insert(
+        "chaos_runs",
+        experiment_id=experiment,
+        started_at=n - 30,
+        injected_at=n - 29,
+        detected_at=n - 22,
+        finished_at=n - 1,
+        verdict="failed",
+        reason="not recovered within 10s",
+        min_score=40.0,
+        max_level="minimal",
+        dry_run=1,
+        recommendations=["detection took 7 s: the check interval is 10 s", "add a process check"],
+    )
 
     latest, first = view("chaos_experiment_results")  # newest first
 
@@ -70,7 +96,9 @@ def test_chaos_experiment_results_times_detection_and_recovery_from_injection(se
 
 
 def test_feature_flags_view_shows_each_flag_on_or_off_with_its_reason(seed, view):
-    seed.insert("feature_flag_state", name="search", enabled=0, reason="level reduced ≥ off_at reduced", updated_at=seed.now)
+    seed.insert(
+        "feature_flag_state", name="search", enabled=0, reason="level reduced ≥ off_at reduced", updated_at=seed.now
+    )
     seed.insert("feature_flag_state", name="checkout", enabled=1, updated_at=seed.now)
     rows = view("feature_flags")
     assert [(r["name"], r["state"], r["reason"]) for r in rows] == [

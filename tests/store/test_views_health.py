@@ -21,8 +21,14 @@ def test_current_system_status_shows_latest_result_staleness_breaker_and_inciden
     seed.result(app, ago=10, status="degraded", latency_ms=420.0, message="slow")
     seed.result(db, ago=100, status="unhealthy", error_class="refused", message="connection refused")
     seed.result(gone, ago=1)
-    seed.insert("breakers", component_id=db, state="open", since=seed.now - 90, open_until=seed.now + 30,
-                updated_at=seed.now - 90)
+    seed.insert(
+        "breakers",
+        component_id=db,
+        state="open",
+        since=seed.now - 90,
+        open_until=seed.now + 30,
+        updated_at=seed.now - 90,
+    )
     seed.incident(db, ago=90)
     seed.incident(app, ago=3600, status="resolved", closed_at=seed.now - 3000)
 
@@ -60,8 +66,15 @@ def test_active_circuit_breakers_lists_every_state_but_closed_with_deadline_and_
         "off-one": ("disabled", 80, None),
     }
     for name, (state, ago, until) in states.items():
-        seed.insert("breakers", component_id=ids[name], state=state, since=seed.now - ago, open_until=until,
-                    consecutive_failures=3 if state == "open" else 0, updated_at=seed.now - ago)
+        seed.insert(
+            "breakers",
+            component_id=ids[name],
+            state=state,
+            since=seed.now - ago,
+            open_until=until,
+            consecutive_failures=3 if state == "open" else 0,
+            updated_at=seed.now - ago,
+        )
     seed.transition(ids["open-one"], seed.now - 300, "closed", "open", "old reason")
     seed.transition(ids["open-one"], seed.now - 20, "half_open", "open", "3 consecutive failures (refused)")
 
@@ -106,8 +119,17 @@ def test_component_availability_24h_sums_the_last_24_hourly_rollups(seed, view):
     app = seed.component("app")
     seed.component("idle")  # no rollups: it shows with 0 checks
     seed.rollup(app, 0, healthy=50, degraded=10, latency_sum_ms=600.0, latency_min_ms=1.0, latency_max_ms=30.0)
-    seed.rollup(app, 23, healthy=30, unhealthy=8, unknown=2, injected=5, latency_sum_ms=400.0,
-                latency_min_ms=2.0, latency_max_ms=50.0)
+    seed.rollup(
+        app,
+        23,
+        healthy=30,
+        unhealthy=8,
+        unknown=2,
+        injected=5,
+        latency_sum_ms=400.0,
+        latency_min_ms=2.0,
+        latency_max_ms=50.0,
+    )
     seed.rollup(app, 24, unhealthy=1000, latency_sum_ms=1e6, latency_min_ms=0.1, latency_max_ms=9e3)  # too old
 
     rows = {r["component"]: r for r in view("component_availability_24h")}
@@ -120,5 +142,5 @@ def test_component_availability_24h_sums_the_last_24_hourly_rollups(seed, view):
     assert app_row["avg_latency_ms"] == 10.0
     assert (app_row["min_latency_ms"], app_row["max_latency_ms"]) == (1.0, 50.0)
     first_hour = int(seed.now // 3600) * 3600 - 23 * 3600
-    assert app_row["since"] == dt.datetime.fromtimestamp(first_hour, dt.timezone.utc).strftime("%Y-%m-%dT%H:00:00.000Z")
+    assert app_row["since"] == dt.datetime.fromtimestamp(first_hour, dt.UTC).strftime("%Y-%m-%dT%H:00:00.000Z")
     assert rows["idle"]["checks"] == 0 and rows["idle"]["availability_pct"] is None

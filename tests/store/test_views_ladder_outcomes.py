@@ -27,14 +27,28 @@ def test_ladder_outcomes_count_attempts_successes_and_median_time_to_verified_he
         if status != "started":
             extra["finished_at"] = t + (verified_after or 1.0)
         seed.insert(
-            "recovery_events", incident_id=incident, component_id=app, strategy=extra.pop("strategy", "retry"),
-            step=extra.pop("step", 0), attempt=1, reason="test", status=status, started_at=t, **extra,
+            "recovery_events",
+            incident_id=incident,
+            component_id=app,
+            strategy=extra.pop("strategy", "retry"),
+            step=extra.pop("step", 0),
+            attempt=1,
+            reason="test",
+            status=status,
+            started_at=t,
+            **extra,
         )
     seed.recovery(seed.incident(db, ago=60), db, ago=30, status="failed")
 
     rows = {(r["component"], r["strategy"]): r for r in view("recovery_ladder_outcomes")}
 
-    assert set(rows) == {("app", "retry"), ("app", "restore"), ("app", "fallback"), ("app", "failback"), ("db", "retry")}
+    assert set(rows) == {
+        ("app", "retry"),
+        ("app", "restore"),
+        ("app", "fallback"),
+        ("app", "failback"),
+        ("db", "retry"),
+    }
     retry = rows[("app", "retry")]
     assert (retry["attempts"], retry["succeeded"], retry["failed"], retry["interrupted"]) == (5, 3, 1, 1)
     assert retry["success_pct"] == 60.0
@@ -50,7 +64,13 @@ def test_ladder_outcomes_median_of_an_even_count_is_the_mean_of_the_middle_two(s
     app = seed.component("app")
     incident = seed.incident(app, ago=600)
     for seconds in (1.0, 2.0, 10.0, 3.0):
-        seed.recovery(incident, app, ago=300, status="succeeded", verified_at=seed.now - 300 + seconds,
-                      finished_at=seed.now - 300 + seconds)
+        seed.recovery(
+            incident,
+            app,
+            ago=300,
+            status="succeeded",
+            verified_at=seed.now - 300 + seconds,
+            finished_at=seed.now - 300 + seconds,
+        )
     (row,) = view("recovery_ladder_outcomes")
     assert row["median_to_verified_s"] == 2.5

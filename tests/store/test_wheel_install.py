@@ -9,9 +9,9 @@ import venv
 from pathlib import Path
 
 import pytest
+from helpers import open_db
 
 from daemon.store import migrate
-from helpers import open_db
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,12 +7,12 @@ import sqlite3
 import threading
 
 import pytest
+from writer_kit import NOW, add_components, insert_transition, result, rows, scalar
 
 from daemon.errors import StoreError
+from daemon.store.sqlite import pragma_values
 from daemon.store.writer import Writer
 from daemon.types import Status
-from daemon.store.sqlite import pragma_values
-from writer_kit import NOW, add_components, insert_transition, result, rows, scalar
 
 
 @pytest.fixture
@@ -36,7 +36,11 @@ async def test_results_are_written_with_their_hourly_rollups(db_path, ids):
         "SELECT status, latency_ms, error_class, message, injected FROM check_results "
         "WHERE component_id = ? ORDER BY ts",
         (ids["api"],),
-    ) == [("healthy", 5.0, None, "ok", 0), ("unhealthy", 30.0, "refused", "ok", 1), ("degraded", 7.5, "refused", "ok", 0)]
+    ) == [
+        ("healthy", 5.0, None, "ok", 0),
+        ("unhealthy", 30.0, "refused", "ok", 1),
+        ("degraded", 7.5, "refused", "ok", 0),
+    ]
     rollups = rows(
         db_path,
         "SELECT hour, component_id, total, healthy, degraded, unhealthy, unknown, injected, "
@@ -55,7 +59,9 @@ async def test_rollups_accumulate_across_batches(db_path, ids):
     await writer.start()
     latencies = [4.0, 9.0, 1.0, 12.0, 6.0, 3.0, 8.0]
     for i, latency in enumerate(latencies):
-        writer.submit_result(result("cache", Status.HEALTHY if i % 2 else Status.UNHEALTHY, ts=NOW + i, latency_ms=latency))
+        writer.submit_result(
+            result("cache", Status.HEALTHY if i % 2 else Status.UNHEALTHY, ts=NOW + i, latency_ms=latency)
+        )
     await writer.flush()
     await writer.stop()
 
@@ -80,13 +86,19 @@ async def test_a_failing_call_gets_its_own_error_and_the_rest_of_its_batch_commi
     futures = []
 
     def boom(conn):
-        conn.execute("INSERT INTO breaker_transitions (component_id, ts, from_state, to_state, reason) "
-                     "VALUES (?, 0, 'closed', 'open', 'rolled back')", (ids["api"],))
+        conn.execute(
+            "INSERT INTO breaker_transitions (component_id, ts, from_state, to_state, reason) "
+            "VALUES (?, 0, 'closed', 'open', 'rolled back')",
+            (ids["api"],),
+        )
         raise ValueError("bug in a call")
 
     def violates(conn):
-        conn.execute("INSERT INTO breaker_transitions (component_id, ts, from_state, to_state, reason) "
-                     "VALUES (?, 0, 'closed', 'sideways', 'bad state')", (ids["api"],))
+        conn.execute(
+            "INSERT INTO breaker_transitions (component_id, ts, from_state, to_state, reason) "
+            "VALUES (?, 0, 'closed', 'sideways', 'bad state')",
+            (ids["api"],),
+        )
 
     await writer.start()
     futures.append(writer.submit(insert_transition(ids["api"], "first")))
@@ -111,7 +123,7 @@ async def test_a_failing_call_gets_its_own_error_and_the_rest_of_its_batch_commi
 async def _outcome(future):
     try:
         return await future
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+    except Exception as exc:
         return exc
 
 

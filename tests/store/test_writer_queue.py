@@ -5,11 +5,11 @@ from __future__ import annotations
 import concurrent.futures
 
 import pytest
+from helpers import wait_until
+from writer_kit import result
 
 from daemon.store.writer_batch import Call
 from daemon.store.writer_queue import WorkQueue
-from helpers import wait_until
-from writer_kit import result
 
 
 def call(flush_seq: int | None = None, fn=lambda conn: None) -> Call:

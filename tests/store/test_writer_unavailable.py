@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from writer_kit import NOW, add_components, insert_transition, result, rows, scalar, until
 
 from daemon.store import writer as writer_module
 from daemon.store.writer import Writer
 from daemon.types import Status
-from writer_kit import NOW, add_components, insert_transition, result, rows, scalar, until
 
 FAST_RETRY = {"busy_timeout_ms": 50, "retry_base_s": 0.01, "retry_cap_s": 0.05}
 

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from helpers import async_wait_until, open_db
+
 from daemon.store.sqlite import connect
 from daemon.types import CheckResult, Status
-from helpers import open_db
-from helpers import async_wait_until
 
 NOW = 1_800_000_000.0  # a fixed wall-clock instant, on an hour boundary
 

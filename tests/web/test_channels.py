@@ -21,9 +21,17 @@ def receiver():
 
 
 def _message(kind: str, **extra) -> Notification:
-    return Notification(component="app", incident=42, kind=kind, status="unhealthy, breaker open",
-                        reason="breaker opened: 3 consecutive failures", error="refused: connection refused",
-                        link="http://127.0.0.1:9797/incidents/42", ts=time.time(), **extra)
+    return Notification(
+        component="app",
+        incident=42,
+        kind=kind,
+        status="unhealthy, breaker open",
+        reason="breaker opened: 3 consecutive failures",
+        error="refused: connection refused",
+        link="http://127.0.0.1:9797/incidents/42",
+        ts=time.time(),
+        **extra,
+    )
 
 
 async def test_apprise_json_url_reaches_a_local_receiver_with_title_and_text(receiver):
@@ -41,7 +49,9 @@ async def test_apprise_json_url_reaches_a_local_receiver_with_title_and_text(rec
 async def test_apprise_failure_is_reported_with_apprises_own_reason():
     receiver = Receiver(status=500)
     try:
-        channel = AppriseChannel(kind="apprise", urls=[f"json://127.0.0.1:{receiver.port}/hook"], retries=1, timeout="5s")
+        channel = AppriseChannel(
+            kind="apprise", urls=[f"json://127.0.0.1:{receiver.port}/hook"], retries=1, timeout="5s"
+        )
         outcome = await deliver(channel, _message("initial"), sleep=lambda s: _noop())
     finally:
         receiver.close()
@@ -60,8 +70,9 @@ def _alerts(receiver):
 
 
 async def test_alertmanager_fires_then_resolves_the_same_alert_with_ends_at(receiver):
-    channel = AlertmanagerChannel(kind="alertmanager", url=f"http://127.0.0.1:{receiver.port}/", retries=0,
-                                  labels={"team": "ops"})
+    channel = AlertmanagerChannel(
+        kind="alertmanager", url=f"http://127.0.0.1:{receiver.port}/", retries=0, labels={"team": "ops"}
+    )
     fired = await deliver(channel, _message("initial"))
     resolved_msg = _message("resolved")
     resolved = await deliver(channel, resolved_msg)

@@ -15,9 +15,18 @@ STATES = ["healthy", "degraded", "unhealthy", "unknown"]
 
 
 def _snap(components, incidents=()):
-    return Snapshot(now=1000.0, components=list(components), checks={c[0]: 3 for c in components},
-                    db={"incidents": set(incidents), "recoveries": [("retry", "succeeded", 2), ("retry", "failed", 1)],
-                        "notifications": [("ops", "delivered", 4)], "chaos": [("passed", 1)], "config_problems": 0})
+    return Snapshot(
+        now=1000.0,
+        components=list(components),
+        checks={c[0]: 3 for c in components},
+        db={
+            "incidents": set(incidents),
+            "recoveries": [("retry", "succeeded", 2), ("retry", "failed", 1)],
+            "notifications": [("ops", "delivered", 4)],
+            "chaos": [("passed", 1)],
+            "config_problems": 0,
+        },
+    )
 
 
 def test_incremental_rendering_equals_formatting_everything_after_any_sequence_of_changes():
@@ -65,14 +74,22 @@ def test_a_result_older_than_three_intervals_is_unknown_like_the_views_say():
 
 def test_tally_counts_failures_by_error_class_and_fills_cumulative_buckets():
     tally = CheckTally(lambda name: "tcp")
-    for latency_ms, status, error in ((3, Status.HEALTHY, None), (700, Status.UNHEALTHY, "timeout"), (20000, Status.UNKNOWN, None)):
+    for latency_ms, status, error in (
+        (3, Status.HEALTHY, None),
+        (700, Status.UNHEALTHY, "timeout"),
+        (20000, Status.UNKNOWN, None),
+    ):
         tally.observe(CheckResult("a", status, latency_ms, "", error, ts=0.0))
     assert tally.checks["a"] == 3
     assert dict(tally.failures) == {("a", "timeout"): 1, ("a", "unknown"): 1}
     snap = _snap([("a", "healthy", 0)])
     snap.buckets, snap.sums = tally.buckets, tally.sums
     text = render(snap).decode()
-    buckets = {s.labels["le"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name == "healerd_check_duration_seconds_bucket"}
+    buckets = {
+        s.labels["le"]: s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "healerd_check_duration_seconds_bucket"
+    }
     assert buckets["0.005"] == 1 and buckets["0.5"] == 1 and buckets["1.0"] == 2 and buckets["+Inf"] == 3
     assert len(buckets) == len(BUCKETS) + 1

@@ -58,8 +58,12 @@ def _slow(outcome: Outcome, latency_ms: float, degraded_over_ms: float | None) -
 
 
 async def run_check(
-    component: Component, *, clock: Clock = SYSTEM_CLOCK, client=None,
-    cwd: str | None = None, ctx: CheckContext | None = None,
+    component: Component,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    client=None,
+    cwd: str | None = None,
+    ctx: CheckContext | None = None,
 ) -> CheckResult:
     """One observation of `component`; never raises except CancelledError. A caller running many
     checks passes one `ctx` (clock, client, cwd) instead of the three."""

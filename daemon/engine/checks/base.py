@@ -7,7 +7,7 @@ kind can forget one of them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +68,14 @@ def short(text: str, limit: int = MESSAGE_LIMIT) -> str:
     whitespace but the space is printable, so `isprintable()` and no double, leading or trailing space
     is exactly "split/join would change nothing". Every check result goes through here, and 10,000
     components kept 10,000 copies of the same few messages."""
-    if (text.__class__ is str and len(text) <= limit and text.isprintable() and "  " not in text
-            and text[:1] != " " and text[-1:] != " "):
+    if (
+        text.__class__ is str
+        and len(text) <= limit
+        and text.isprintable()
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+    ):
         return text
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-

@@ -46,10 +46,11 @@ async def run_bounded(coro: Coroutine[Any, Any, T], timeout: float) -> T:
 class _Bounded:
     """An awaitable that continues `coro` (which already yielded `first`) until `deadline`."""
 
-    __slots__ = ("_coro", "_waiting", "_loop", "_deadline", "_state", "_cancelling")
+    __slots__ = ("_cancelling", "_coro", "_deadline", "_loop", "_state", "_waiting")
 
-    def __init__(self, coro: Coroutine, first: Any, loop: asyncio.AbstractEventLoop, deadline: float,
-                 cancelling: int) -> None:
+    def __init__(
+        self, coro: Coroutine, first: Any, loop: asyncio.AbstractEventLoop, deadline: float, cancelling: int
+    ) -> None:
         self._coro = coro
         #: cancellation requests the task already had: only more than these come from outside
         self._cancelling = cancelling
@@ -75,7 +76,7 @@ class _Bounded:
                 except GeneratorExit:
                     coro.close()
                     raise
-                except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as `await` would
+                except BaseException as exc:
                     thrown = exc
                 if self._state == _EXPIRED:
                     # the deadline passed while waiting: the check gets its cancellation now, once

@@ -12,7 +12,9 @@ from daemon.engine.checks.base import CheckContext, Outcome, healthy, unhealthy
 
 
 def _age(seconds: float) -> str:
-    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
+    return (
+        f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
+    )
 
 
 async def check_file(component: Component, ctx: CheckContext) -> Outcome:

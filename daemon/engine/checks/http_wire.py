@@ -249,7 +249,10 @@ class HttpPool:
         loop = asyncio.get_running_loop()
         tls = _tls_context() if scheme == "https" else None
         _, conn = await loop.create_connection(
-            lambda: _Connection(origin, self.max_body), host, port, ssl=tls,
+            lambda: _Connection(origin, self.max_body),
+            host,
+            port,
+            ssl=tls,
             server_hostname=host if tls is not None else None,
         )
         self.connections_opened += 1

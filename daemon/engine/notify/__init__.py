@@ -52,7 +52,9 @@ def channel_kinds() -> set[str]:
 
 
 if set(SENDERS) != channel_kinds():  # pragma: no cover - a development error, caught by any test run
-    raise ImportError(f"notify senders {sorted(SENDERS)} do not match the config's channel kinds {sorted(channel_kinds())}")
+    raise ImportError(
+        f"notify senders {sorted(SENDERS)} do not match the config's channel kinds {sorted(channel_kinds())}"
+    )
 
 log = structlog.get_logger(__name__)
 
@@ -109,13 +111,20 @@ async def deliver(
             note = await _attempt(channel, message, cwd)
         except DeliveryError as exc:
             error = _short(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug in one channel must not stop the healer
+        except Exception as exc:
             log.exception("notify.attempt_crashed", kind=channel.kind)
             error = _short(f"{type(exc).__name__}: {exc}")
         else:
             elapsed = (time.monotonic() - started) * 1000.0
             return DeliveryOutcome(True, attempts, _short(note) if note else None, elapsed)
-        log.warning("notify.attempt_failed", kind=channel.kind, component=message.component, incident=message.incident, attempt=attempts, error=error)
+        log.warning(
+            "notify.attempt_failed",
+            kind=channel.kind,
+            component=message.component,
+            incident=message.incident,
+            attempt=attempts,
+            error=error,
+        )
         if attempts > channel.retries:
             return DeliveryOutcome(False, attempts, error, (time.monotonic() - started) * 1000.0)
         prev = next_delay(backoff, attempts - 1, prev, rng)

@@ -60,7 +60,8 @@ def alerts_url(channel: AlertmanagerChannel) -> str:
     return channel.url.rstrip("/") + "/api/v2/alerts"
 
 
-async def send(channel: AlertmanagerChannel, message: Notification, timeout: float,
-               cwd: str | os.PathLike[str] | None) -> str | None:
+async def send(
+    channel: AlertmanagerChannel, message: Notification, timeout: float, cwd: str | os.PathLike[str] | None
+) -> str | None:
     await post_json(alerts_url(channel), [alert(channel, message)], channel.headers, timeout)
     return None

@@ -28,7 +28,9 @@ def with_timeouts(url: str, timeout: float) -> str:
 
 
 def title(message) -> str:
-    what = {"resolved": "resolved", "reminder": "still failing", "initial": "needs attention"}.get(message.kind, message.kind)
+    what = {"resolved": "resolved", "reminder": "still failing", "initial": "needs attention"}.get(
+        message.kind, message.kind
+    )
     return f"healerd: {message.component} {what}"
 
 
@@ -50,8 +52,9 @@ def _notify(channel: AppriseChannel, message, timeout: float) -> str | None:
     return "; ".join(lines[-3:]) or "Apprise reported a failed delivery"
 
 
-async def send(channel: AppriseChannel, message: Notification, timeout: float,
-               cwd: str | os.PathLike[str] | None) -> str | None:
+async def send(
+    channel: AppriseChannel, message: Notification, timeout: float, cwd: str | os.PathLike[str] | None
+) -> str | None:
     error = await asyncio.to_thread(_notify, channel, message, timeout)
     if error is not None:
         raise DeliveryError(error)

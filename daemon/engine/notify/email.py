@@ -34,7 +34,18 @@ def build_message(channel: EmailChannel, fields: dict[str, Any], text: str) -> E
     msg["Date"] = formatdate(fields["ts"], usegmt=True)
     msg["Message-ID"] = make_msgid(domain="healerd")
     lines = [text, ""]
-    for key in ("host", "component", "incident", "kind", "status", "reason", "error", "last_action", "link", "timestamp"):
+    for key in (
+        "host",
+        "component",
+        "incident",
+        "kind",
+        "status",
+        "reason",
+        "error",
+        "last_action",
+        "link",
+        "timestamp",
+    ):
         if fields.get(key) not in (None, ""):
             lines.append(f"{key}: {fields[key]}")
     msg.set_content("\n".join(lines) + "\n")
@@ -78,8 +89,9 @@ def send_email(channel: EmailChannel, fields: dict[str, Any], text: str, timeout
     return None
 
 
-async def send(channel: EmailChannel, message: Notification, timeout: float,
-               cwd: str | os.PathLike[str] | None) -> str | None:
+async def send(
+    channel: EmailChannel, message: Notification, timeout: float, cwd: str | os.PathLike[str] | None
+) -> str | None:
     try:
         return await asyncio.to_thread(send_email, channel, message.fields(), message.text(), timeout)
     except EmailError as exc:

@@ -14,8 +14,9 @@ from daemon.engine.notification import Notification
 log = structlog.get_logger("daemon.engine.notify")
 
 
-async def send(channel: LogChannel, message: Notification, timeout: float,
-               cwd: str | os.PathLike[str] | None) -> str | None:
+async def send(
+    channel: LogChannel, message: Notification, timeout: float, cwd: str | os.PathLike[str] | None
+) -> str | None:
     fields = {k: v for k, v in asdict(message).items() if k != "ts"}  # the log line has its own time
     getattr(log, channel.level)("escalation", text=message.text(), **fields)
     return None

@@ -11,8 +11,9 @@ from daemon.engine.notify.base import DeliveryError
 from daemon.engine.proc import run_argv
 
 
-async def send(channel: RunChannel, message: Notification, timeout: float,
-               cwd: str | os.PathLike[str] | None) -> str | None:
+async def send(
+    channel: RunChannel, message: Notification, timeout: float, cwd: str | os.PathLike[str] | None
+) -> str | None:
     env = {**os.environ, **message.environment()}
     try:
         result = await run_argv(channel.run, timeout=timeout, env=env, cwd=cwd, output_limit=8192)

@@ -9,7 +9,8 @@ from daemon.engine.notification import Notification
 from daemon.engine.notify.base import post_json
 
 
-async def send(channel: WebhookChannel, message: Notification, timeout: float,
-               cwd: str | os.PathLike[str] | None) -> str | None:
+async def send(
+    channel: WebhookChannel, message: Notification, timeout: float, cwd: str | os.PathLike[str] | None
+) -> str | None:
     await post_json(channel.url, message.fields(), channel.headers, timeout)
     return None

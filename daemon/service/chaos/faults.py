@@ -29,19 +29,26 @@ class Activity:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def data(self) -> dict[str, Any]:
-        return {"activity": self.activity, "start": self.start, "end": self.end, "output": self.output,
-                **self.extra}
+        return {"activity": self.activity, "start": self.start, "end": self.end, "output": self.output, **self.extra}
 
 
 def _provider(action: Action) -> dict[str, Any]:
     if action.run is not None:
-        return {"type": "process", "path": action.run[0], "arguments": list(action.run[1:]),
-                "timeout": action.timeout.total_seconds()}
+        return {
+            "type": "process",
+            "path": action.run[0],
+            "arguments": list(action.run[1:]),
+            "timeout": action.timeout.total_seconds(),
+        }
     if action.signal is not None:
         return {"type": "python", "module": "healerd", "func": "signal", "arguments": {"signal": action.signal}}
     assert action.http is not None
-    return {"type": "http", "url": action.http.url, "method": action.http.method,
-            "timeout": action.timeout.total_seconds()}
+    return {
+        "type": "http",
+        "url": action.http.url,
+        "method": action.http.method,
+        "timeout": action.timeout.total_seconds(),
+    }
 
 
 def fault_action(experiment: Experiment) -> Action | None:
@@ -61,10 +68,14 @@ def revert_action(experiment: Experiment) -> Action | None:
     return None
 
 
-async def _perform(name: str, action: Action, component: Component | None, target: str, cwd: str | None,
-                   wall) -> Activity:
-    context = (ActionContext.for_component(component, cwd=cwd) if component is not None
-               else ActionContext(component=target, cwd=cwd))
+async def _perform(
+    name: str, action: Action, component: Component | None, target: str, cwd: str | None, wall
+) -> Activity:
+    context = (
+        ActionContext.for_component(component, cwd=cwd)
+        if component is not None
+        else ActionContext(component=target, cwd=cwd)
+    )
     start = wall()
     outcome: ActionOutcome = await run_action(action, context=context)
     end = wall()
@@ -75,13 +86,20 @@ async def _perform(name: str, action: Action, component: Component | None, targe
         extra["pids"] = list(outcome.pids)
     if outcome.exit_code is not None:
         extra["exit_code"] = outcome.exit_code
-    return Activity(outcome.ok, outcome.message, start, end,
-                    {"type": "action", "name": name, "provider": _provider(action)},
-                    output=outcome.output or outcome.message, extra=extra)
+    return Activity(
+        outcome.ok,
+        outcome.message,
+        start,
+        end,
+        {"type": "action", "name": name, "provider": _provider(action)},
+        output=outcome.output or outcome.message,
+        extra=extra,
+    )
 
 
-async def inject(experiment: Experiment, component: Component, *, run_id: int, monitor, cwd: str | None,
-                 wall) -> Activity:
+async def inject(
+    experiment: Experiment, component: Component, *, run_id: int, monitor, cwd: str | None, wall
+) -> Activity:
     """Apply the fault. In-daemon faults install the monitor's injector for the target."""
     fault = experiment.fault
     name = f"inject {fault.kind} into {experiment.target}"
@@ -89,10 +107,18 @@ async def inject(experiment: Experiment, component: Component, *, run_id: int, m
         now = wall()
         monitor.injectors[experiment.target] = make_injector(fault, component, run_id=run_id)
         spec = fault.model_dump(mode="json")
-        return Activity(True, f"{fault.kind} injected into {experiment.target}'s check results", now, now,
-                        {"type": "action", "name": name,
-                         "provider": {"type": "python", "module": "healerd", "func": "inject", "arguments": spec}},
-                        output=spec)
+        return Activity(
+            True,
+            f"{fault.kind} injected into {experiment.target}'s check results",
+            now,
+            now,
+            {
+                "type": "action",
+                "name": name,
+                "provider": {"type": "python", "module": "healerd", "func": "inject", "arguments": spec},
+            },
+            output=spec,
+        )
     try:
         action = fault_action(experiment)
     except ValueError as exc:  # the loader checks signals; this guards a model built another way
@@ -104,8 +130,9 @@ async def inject(experiment: Experiment, component: Component, *, run_id: int, m
     return await _perform(name, action, component, experiment.target, cwd, wall)
 
 
-async def revert(experiment: Experiment, component: Component | None, *, monitor, cwd: str | None,
-                 wall, in_process: bool = True) -> Activity | None:
+async def revert(
+    experiment: Experiment, component: Component | None, *, monitor, cwd: str | None, wall, in_process: bool = True
+) -> Activity | None:
     """End a held fault: drop the injector, or run the `run` fault's `revert` argv. None: nothing held.
 
     `in_process=False` is the restart case: an in-daemon fault ended with the daemon that held it.
@@ -115,12 +142,21 @@ async def revert(experiment: Experiment, component: Component | None, *, monitor
     if fault.kind in IN_DAEMON_FAULTS:
         now = wall()
         removed = monitor is not None and monitor.injectors.pop(experiment.target, None) is not None
-        message = ("injector removed" if removed else
-                   "the in-daemon fault ended with the daemon that applied it" if not in_process else
-                   "no injector was installed")
-        return Activity(True, message, now, now,
-                        {"type": "action", "name": name,
-                         "provider": {"type": "python", "module": "healerd", "func": "revert"}}, output=message)
+        message = (
+            "injector removed"
+            if removed
+            else "the in-daemon fault ended with the daemon that applied it"
+            if not in_process
+            else "no injector was installed"
+        )
+        return Activity(
+            True,
+            message,
+            now,
+            now,
+            {"type": "action", "name": name, "provider": {"type": "python", "module": "healerd", "func": "revert"}},
+            output=message,
+        )
     action = revert_action(experiment)
     if action is None:
         return None

@@ -57,8 +57,17 @@ OPEN_STATES = (BreakerState.OPEN, BreakerState.FORCED_OPEN)
 
 
 class ExperimentRun:
-    def __init__(self, daemon: ChaosHost, experiment: Experiment, run_id: int, *, started_at: float, trigger: str,
-                 dry_run: bool, refuse: str | None = None) -> None:
+    def __init__(
+        self,
+        daemon: ChaosHost,
+        experiment: Experiment,
+        run_id: int,
+        *,
+        started_at: float,
+        trigger: str,
+        dry_run: bool,
+        refuse: str | None = None,
+    ) -> None:
         self.daemon = daemon
         self.experiment = experiment
         self.run_id = run_id
@@ -88,12 +97,19 @@ class ExperimentRun:
 
     # --- journal -------------------------------------------------------------------------------------
 
-    def _event(self, step: str, status: str, message: str | None = None, data: dict[str, Any] | None = None,
-               ts: float | None = None) -> asyncio.Future:
+    def _event(
+        self,
+        step: str,
+        status: str,
+        message: str | None = None,
+        data: dict[str, Any] | None = None,
+        ts: float | None = None,
+    ) -> asyncio.Future:
         ts = self._wall() if ts is None else ts
         run_id = self.run_id
-        future = self.daemon.store.submit(lambda conn: chaos_sql.add_event(
-            conn, run_id, ts=ts, step=step, status=status, message=message, data=data))
+        future = self.daemon.store.submit(
+            lambda conn: chaos_sql.add_event(conn, run_id, ts=ts, step=step, status=status, message=message, data=data)
+        )
         self._writes.append(future)
         log.info("chaos step", run=run_id, experiment=self.experiment.name, step=step, status=status, message=message)
         return future
@@ -187,7 +203,9 @@ class ExperimentRun:
             facts.detected_at = at
             self._event("detected", "info", f"breaker opened{since}", {**data, "steady_state_met": False}, ts=at)
             self._update(detected_at=at)
-        elif transition.to_state is BreakerState.CLOSED and facts.detected_at is not None and facts.recovered_at is None:
+        elif (
+            transition.to_state is BreakerState.CLOSED and facts.detected_at is not None and facts.recovered_at is None
+        ):
             facts.recovered_at = at
             self._event("recovered", "info", f"breaker closed{since}", {**data, "steady_state_met": None}, ts=at)
             self._update(recovered_at=at)
@@ -217,10 +235,13 @@ class ExperimentRun:
 
     async def _run(self) -> None:
         exp, facts = self.experiment, self.facts
-        await self._event("start", "info",
-                          f"{self.trigger} run of {exp.name} on {exp.target}" + (" (dry run)" if facts.dry_run else ""),
-                          {"experiment": exp.model_dump(mode="json"), "trigger": self.trigger, "dry_run": facts.dry_run},
-                          ts=facts.started_at)
+        await self._event(
+            "start",
+            "info",
+            f"{self.trigger} run of {exp.name} on {exp.target}" + (" (dry run)" if facts.dry_run else ""),
+            {"experiment": exp.model_dump(mode="json"), "trigger": self.trigger, "dry_run": facts.dry_run},
+            ts=facts.started_at,
+        )
         if self._refuse is None and exp.target not in self.daemon.config.components:
             self._refuse = f"the target {exp.target!r} is not a configured component"
         if self._refuse is not None:
@@ -242,7 +263,9 @@ class ExperimentRun:
 
     async def _steady_before(self) -> bool:
         component = self.daemon.config.components[self.target]
-        wait = min(max(BEFORE_INTERVALS * component.check.every.total_seconds(), BEFORE_BOUNDS_S[0]), BEFORE_BOUNDS_S[1])
+        wait = min(
+            max(BEFORE_INTERVALS * component.check.every.total_seconds(), BEFORE_BOUNDS_S[0]), BEFORE_BOUNDS_S[1]
+        )
         return await self._probe("steady_state_before", wait, before=True)
 
     async def _probe(self, step: str, wait: float, before: bool = False) -> bool:
@@ -256,9 +279,15 @@ class ExperimentRun:
                 break
             await self._wait(min(SAMPLE_EVERY, deadline - loop.time()))
         minimum = self.experiment.steady_state.min_score
-        data = {"score": score, "min_score": minimum, "level": None if level is None else level.value,
-                "start": start, "end": self._wall(), "waited_s": round(self._wall() - start, 3)}
-        message = (f"score {score:g} >= {minimum:g}, {self.target} well" if met else f"steady state does not hold: {why}")
+        data = {
+            "score": score,
+            "min_score": minimum,
+            "level": None if level is None else level.value,
+            "start": start,
+            "end": self._wall(),
+            "waited_s": round(self._wall() - start, 3),
+        }
+        message = f"score {score:g} >= {minimum:g}, {self.target} well" if met else f"steady state does not hold: {why}"
         self._event(step, "met" if met else "not_met", message, data)
         if before:
             self.facts.score_before = score
@@ -272,10 +301,17 @@ class ExperimentRun:
         await self._event("inject", "started", f"injecting {exp.fault.kind} into {exp.target}")  # intent first
         self._injected = True
         self._holding = facts.held
-        activity = await chaos_faults.inject(exp, component, run_id=self.run_id, monitor=self._monitor(),
-                                             cwd=self.daemon.config.directory, wall=self._wall)
-        self._event("inject", "succeeded" if activity.ok else "failed", activity.message, activity.data(),
-                    ts=activity.end)
+        activity = await chaos_faults.inject(
+            exp,
+            component,
+            run_id=self.run_id,
+            monitor=self._monitor(),
+            cwd=self.daemon.config.directory,
+            wall=self._wall,
+        )
+        self._event(
+            "inject", "succeeded" if activity.ok else "failed", activity.message, activity.data(), ts=activity.end
+        )
         if activity.ok:
             facts.injected_at = activity.start
             self._update(injected_at=activity.start)
@@ -297,11 +333,23 @@ class ExperimentRun:
             await self._wait(min(remaining, SAMPLE_EVERY))
         end = self._wall()
         facts.window_s = end - (facts.injected_at or end)
-        output = {"detected_at": facts.detected_at, "recovered_at": facts.recovered_at,
-                  "min_score": facts.min_score, "max_level": None if facts.max_level is None else facts.max_level.value}
-        self._event("observe", "succeeded", f"observed {facts.window_s:.2f} s",
-                    {"activity": {"type": "probe", "name": f"observe {self.target}"},
-                     "start": facts.injected_at or end, "end": end, "output": output})
+        output = {
+            "detected_at": facts.detected_at,
+            "recovered_at": facts.recovered_at,
+            "min_score": facts.min_score,
+            "max_level": None if facts.max_level is None else facts.max_level.value,
+        }
+        self._event(
+            "observe",
+            "succeeded",
+            f"observed {facts.window_s:.2f} s",
+            {
+                "activity": {"type": "probe", "name": f"observe {self.target}"},
+                "start": facts.injected_at or end,
+                "end": end,
+                "output": output,
+            },
+        )
 
     def _settle_bound(self) -> float:
         """How long the steady state may take to come back: `recovered_within`, else `duration`."""
@@ -337,13 +385,19 @@ class ExperimentRun:
         if not self._holding:
             return
         await self._event("revert", "started", f"reverting {self.experiment.fault.kind}")
-        activity = await chaos_faults.revert(self.experiment, self.daemon.config.components.get(self.target),
-                                             monitor=self._monitor(), cwd=self.daemon.config.directory,
-                                             wall=self._wall)
+        activity = await chaos_faults.revert(
+            self.experiment,
+            self.daemon.config.components.get(self.target),
+            monitor=self._monitor(),
+            cwd=self.daemon.config.directory,
+            wall=self._wall,
+        )
         self._holding = False
         if activity is None:
             return
-        self._event("revert", "succeeded" if activity.ok else "failed", activity.message, activity.data(), ts=activity.end)
+        self._event(
+            "revert", "succeeded" if activity.ok else "failed", activity.message, activity.data(), ts=activity.end
+        )
         self.facts.reverted_at = activity.end
         self._update(reverted_at=activity.end)
 
@@ -353,12 +407,17 @@ class ExperimentRun:
             self._event("rollback", "skipped", "no rollback configured")
             return
         await self._event("rollback", "started", "running the rollback")
-        activity = await chaos_faults.rollback(self.experiment, self.daemon.config.components.get(self.target),
-                                               cwd=self.daemon.config.directory, wall=self._wall)
+        activity = await chaos_faults.rollback(
+            self.experiment,
+            self.daemon.config.components.get(self.target),
+            cwd=self.daemon.config.directory,
+            wall=self._wall,
+        )
         if activity is None:  # checked above; the configuration cannot change under a running step
             return
-        self._event("rollback", "succeeded" if activity.ok else "failed", activity.message, activity.data(),
-                    ts=activity.end)
+        self._event(
+            "rollback", "succeeded" if activity.ok else "failed", activity.message, activity.data(), ts=activity.end
+        )
         self.facts.rolled_back = activity.ok
         if not activity.ok:
             self.facts.rollback_error = activity.message
@@ -377,15 +436,27 @@ class ExperimentRun:
         advice = recommendations(self.experiment, facts, TargetFacts.from_config(self.daemon.config, self.target))
         now = self._wall()
         self._event("verdict", judgement.verdict, judgement.reason, {"recommendations": advice}, ts=now)
-        self._update(finished_at=now, verdict=judgement.verdict, reason=judgement.reason,
-                     injected_at=facts.injected_at, detected_at=facts.detected_at, recovered_at=facts.recovered_at,
-                     reverted_at=facts.reverted_at, min_score=facts.min_score,
-                     max_level=None if facts.max_level is None else facts.max_level.value,
-                     recommendations=advice)
+        self._update(
+            finished_at=now,
+            verdict=judgement.verdict,
+            reason=judgement.reason,
+            injected_at=facts.injected_at,
+            detected_at=facts.detected_at,
+            recovered_at=facts.recovered_at,
+            reverted_at=facts.reverted_at,
+            min_score=facts.min_score,
+            max_level=None if facts.max_level is None else facts.max_level.value,
+            recommendations=advice,
+        )
         results = await asyncio.gather(*self._writes, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 log.error("chaos journal write failed", run=self.run_id, error=str(result))
-        log.info("chaos verdict", run=self.run_id, experiment=self.experiment.name, verdict=judgement.verdict,
-                 reason=judgement.reason)
+        log.info(
+            "chaos verdict",
+            run=self.run_id,
+            experiment=self.experiment.name,
+            verdict=judgement.verdict,
+            reason=judgement.reason,
+        )
         return judgement

@@ -52,8 +52,13 @@ def run_id_from_outcome(outcome: str | None) -> int | None:
 
 
 def experiment_row(experiment: Experiment, source: str | None) -> dict[str, Any]:
-    return {"name": experiment.name, "description": experiment.description, "target": experiment.target,
-            "spec": experiment.model_dump_json(), "source_file": source}
+    return {
+        "name": experiment.name,
+        "description": experiment.description,
+        "target": experiment.target,
+        "spec": experiment.model_dump_json(),
+        "source_file": source,
+    }
 
 
 class ChaosService:
@@ -128,9 +133,11 @@ class ChaosService:
             now = self.daemon.clock.wall()
             eid = self.ids[name]
             run_id = await self.daemon.store.submit(
-                lambda conn: chaos_sql.insert_run(conn, eid, started_at=now, trigger=trigger, dry_run=dry))
-            run = ExperimentRun(self.daemon, experiment, run_id, started_at=now, trigger=trigger, dry_run=dry,
-                                refuse=refuse)
+                lambda conn: chaos_sql.insert_run(conn, eid, started_at=now, trigger=trigger, dry_run=dry)
+            )
+            run = ExperimentRun(
+                self.daemon, experiment, run_id, started_at=now, trigger=trigger, dry_run=dry, refuse=refuse
+            )
             if refuse is None:
                 self.active[run_id] = run  # holds a slot from now on, before the task first runs
             self.tasks[run_id] = asyncio.create_task(self._execute(run), name=f"chaos-run-{run_id}")
@@ -143,8 +150,10 @@ class ChaosService:
         limit = self.daemon.config.settings.daemon.max_concurrent_experiments
         if len(self.active) >= limit:
             names = ", ".join(f"{r.experiment.name} (run {i})" for i, r in self.active.items())
-            return f"{len(self.active)} experiment(s) running, the limit is {limit} " \
-                   f"(daemon.max_concurrent_experiments): {names}"
+            return (
+                f"{len(self.active)} experiment(s) running, the limit is {limit} "
+                f"(daemon.max_concurrent_experiments): {names}"
+            )
         return None
 
     async def _execute(self, run: ExperimentRun) -> None:
@@ -177,9 +186,17 @@ class ChaosService:
         for name, cron in wanted.items():
             if name in self._cron:
                 continue
-            scheduler.add_job(self._scheduled, trigger=CronTrigger.from_crontab(cron, timezone="UTC"), args=(name,),
-                              id=JOB_PREFIX + name, name=JOB_PREFIX + name, replace_existing=True, coalesce=True,
-                              max_instances=1, misfire_grace_time=SCHEDULE_GRACE_S)
+            scheduler.add_job(
+                self._scheduled,
+                trigger=CronTrigger.from_crontab(cron, timezone="UTC"),
+                args=(name,),
+                id=JOB_PREFIX + name,
+                name=JOB_PREFIX + name,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=SCHEDULE_GRACE_S,
+            )
             self._cron[name] = cron
 
     def next_run_time(self, name: str):
@@ -212,23 +229,34 @@ class ChaosService:
 
         def event(step: str, status: str, message: str, data: dict | None = None, ts: float | None = None) -> None:
             at = wall() if ts is None else ts
-            writes.append(daemon.store.submit(lambda conn: chaos_sql.add_event(
-                conn, run_id, ts=at, step=step, status=status, message=message, data=data)))
+            writes.append(
+                daemon.store.submit(
+                    lambda conn: chaos_sql.add_event(
+                        conn, run_id, ts=at, step=step, status=status, message=message, data=data
+                    )
+                )
+            )
             log.info("chaos step", run=run_id, step=step, status=status, message=message)
 
         injected = any(e["step"] == "inject" for e in events)
         done = {(e["step"], e["status"]) for e in events}
         interrupted = "the daemon restarted during the run" + (
-            "" if injected else " (before the fault was injected: nothing to undo)")
-        facts = RunFacts(started_at=run["started_at"], fault_kind=experiment.fault.kind if experiment else "?",
-                         interrupted=interrupted)
+            "" if injected else " (before the fault was injected: nothing to undo)"
+        )
+        facts = RunFacts(
+            started_at=run["started_at"],
+            fault_kind=experiment.fault.kind if experiment else "?",
+            interrupted=interrupted,
+        )
         event("interrupted", "info", interrupted)
         reverted_at = run.get("reverted_at")
         if experiment is not None and injected:
             component = daemon.config.components.get(experiment.target)
             cwd = daemon.config.directory
             if ("revert", "succeeded") not in done:
-                act = await chaos_faults.revert(experiment, component, monitor=None, cwd=cwd, wall=wall, in_process=False)
+                act = await chaos_faults.revert(
+                    experiment, component, monitor=None, cwd=cwd, wall=wall, in_process=False
+                )
                 if act is not None:
                     event("revert", "succeeded" if act.ok else "failed", act.message, act.data(), ts=act.end)
                     reverted_at = act.end
@@ -245,8 +273,13 @@ class ChaosService:
         reason = judgement.reason if judgement else interrupted
         now = wall()
         event("verdict", "interrupted", reason, {"recommendations": []}, ts=now)
-        writes.append(daemon.store.submit(lambda conn: chaos_sql.update_run(
-            conn, run_id, verdict="interrupted", reason=reason, finished_at=now, reverted_at=reverted_at)))
+        writes.append(
+            daemon.store.submit(
+                lambda conn: chaos_sql.update_run(
+                    conn, run_id, verdict="interrupted", reason=reason, finished_at=now, reverted_at=reverted_at
+                )
+            )
+        )
         await asyncio.gather(*writes, return_exceptions=True)
         log.warning("chaos run interrupted by a restart", run=run_id, reason=reason)
 

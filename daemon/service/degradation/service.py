@@ -56,9 +56,17 @@ STOP_WRITE_TIMEOUT_S = 5.0
 
 
 class DegradationService:
-    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: Monitor,
-                 commands: dict[str, CommandHandler], env: Mapping[str, str] | None = None,
-                 is_flapping: Callable[[str], bool] = lambda name: False) -> None:
+    def __init__(
+        self,
+        *,
+        config: ConfigGetter,
+        clock: Clock,
+        store: Store,
+        monitor: Monitor,
+        commands: dict[str, CommandHandler],
+        env: Mapping[str, str] | None = None,
+        is_flapping: Callable[[str], bool] = lambda name: False,
+    ) -> None:
         """`env`: where state.json goes ($RUNTIME_DIRECTORY; the process environment when None);
         `is_flapping(name)`: the healer holds a flapping incident open for it (the healer starts later)."""
         self._config = config
@@ -112,8 +120,11 @@ class DegradationService:
         if problem:
             log.warning("degradation state not restored", reason=problem)
         elif row is not None:
-            log.info("degradation state restored", level=self.tracker.level.value,
-                     override=None if self.tracker.override is None else self.tracker.override.level.value)
+            log.info(
+                "degradation state restored",
+                level=self.tracker.level.value,
+                override=None if self.tracker.override is None else self.tracker.override.level.value,
+            )
         self._stored_key = row_key(row) if row is not None and row.get("tracker") else None
         self._snapshots.extend(snapshots)
         self._last_snapshot_at = snapshots[-1][0] if snapshots else None
@@ -201,10 +212,14 @@ class DegradationService:
             if status is Status.HEALTHY and self.is_flapping(name):
                 status = Status.DEGRADED  # issue 10: flapping, it is not fully up even in a good phase
             breaker = monitor.breakers.get(name)
-            out.append(Observation.for_component(
-                component, status=status, last_ts=ts,
-                breaker=BreakerState.CLOSED if breaker is None else breaker.state,
-            ))
+            out.append(
+                Observation.for_component(
+                    component,
+                    status=status,
+                    last_ts=ts,
+                    breaker=BreakerState.CLOSED if breaker is None else breaker.state,
+                )
+            )
         return out
 
     async def evaluate(
@@ -224,14 +239,16 @@ class DegradationService:
                 tracker.config = cfg
             changes = list(mutate(tracker)) if mutate is not None else []
             now = self.clock.wall()
-            score = compute_score(self.observations(), now, degraded_weight=cfg.degraded_weight,
-                                  stale_after=cfg.stale_after)
+            score = compute_score(
+                self.observations(), now, degraded_weight=cfg.degraded_weight, stale_after=cfg.stale_after
+            )
             change = tracker.update(score.value)
             if change is not None:
                 changes.append(change)
             flags = evaluate_flags(cfg.flag, tracker.level, score.conditions)
-            snapshot_due = (self._last_snapshot_at is None
-                            or now - self._last_snapshot_at >= cfg.snapshot_every.total_seconds())
+            snapshot_due = (
+                self._last_snapshot_at is None or now - self._last_snapshot_at >= cfg.snapshot_every.total_seconds()
+            )
             if snapshot_due:
                 self._snapshots.append((now, score.value))
                 self._last_snapshot_at = now
@@ -240,15 +257,21 @@ class DegradationService:
             for c in changes:
                 worse = c.to_level.rank > c.from_level.rank
                 (log.warning if worse else log.info)(
-                    "degradation level", from_level=c.from_level.value, to_level=c.to_level.value,
-                    cause=c.cause.value, score=c.score, reason=c.reason)
+                    "degradation level",
+                    from_level=c.from_level.value,
+                    to_level=c.to_level.value,
+                    cause=c.cause.value,
+                    score=c.score,
+                    reason=c.reason,
+                )
                 if c.changed:
                     self._hooks.put_nowait(c)
             await self._publish(now, force_publish)
             return changes
 
-    def _record(self, changes: list[LevelChange], score: Score, flags: dict[str, FlagState], now: float,
-                snapshot_due: bool) -> None:
+    def _record(
+        self, changes: list[LevelChange], score: Score, flags: dict[str, FlagState], now: float, snapshot_due: bool
+    ) -> None:
         """Submit one must-not-lose write with everything that changed; never waits for it."""
         tracker = self._started()
         row = state_row(tracker, score.value, score.unknown_count, now)
@@ -273,8 +296,14 @@ class DegradationService:
             if changed_flags or removed:
                 sql.save_flags(conn, changed_flags, keep, now)
             if snapshot is not None:
-                sql.insert_snapshot(conn, ts=now, score=snapshot[0], level=snapshot[1],
-                                    unknown_count=snapshot[2], components=snapshot[3])
+                sql.insert_snapshot(
+                    conn,
+                    ts=now,
+                    score=snapshot[0],
+                    level=snapshot[1],
+                    unknown_count=snapshot[2],
+                    components=snapshot[3],
+                )
 
         self._stored_key = key
         for name, (enabled, reason) in changed_flags.items():
@@ -290,9 +319,15 @@ class DegradationService:
         tracker, score, trend = self._started(), self.score, self.trend
         if score is None or trend is None:
             raise RuntimeError("publish before the first evaluation")
-        document = state_document(level=tracker.level, score=score.value, unknown=score.unknown_count,
-                                  trend=trend.trend, flags=self.flags, override=tracker.override,
-                                  updated_at=now)
+        document = state_document(
+            level=tracker.level,
+            score=score.value,
+            unknown=score.unknown_count,
+            trend=trend.trend,
+            flags=self.flags,
+            override=tracker.override,
+            updated_at=now,
+        )
         comparable = {k: v for k, v in document.items() if k != "updated_at"}
         path = self._state_path()  # a reload may have changed degradation.state_file
         if path != self.state_path:
@@ -303,8 +338,9 @@ class DegradationService:
             await asyncio.to_thread(publish_state, self.state_path, document)
         except OSError as exc:
             if not self._publish_failing:  # once per outage: a read-only /run must not flood the log
-                log.error("cannot publish the degradation state file; carrying on", path=str(self.state_path),
-                          error=str(exc))
+                log.error(
+                    "cannot publish the degradation state file; carrying on", path=str(self.state_path), error=str(exc)
+                )
             self._publish_failing = True
             return
         if self._publish_failing:
@@ -318,8 +354,13 @@ class DegradationService:
         outcome: list[str] = []
 
         def mutate(tracker: LevelTracker) -> list[LevelChange]:
-            change, sentence = apply_degrade_command(tracker, cmd["command"], cmd.get("args") or {},
-                                                     now=self.clock.wall(), requested_at=cmd.get("created_at"))
+            change, sentence = apply_degrade_command(
+                tracker,
+                cmd["command"],
+                cmd.get("args") or {},
+                now=self.clock.wall(),
+                requested_at=cmd.get("created_at"),
+            )
             outcome.append(sentence)
             return [change] if change is not None else []
 
@@ -358,8 +399,13 @@ class DegradationService:
             result = await run_argv(action.run, timeout=timeout, env=env, cwd=self._config().directory)
             ok = result.exit_code == 0 and not result.timed_out
             (log.info if ok else log.warning)(
-                "on_change action ran", argv=action.run, exit_code=result.exit_code, timed_out=result.timed_out,
-                output=result.first_line, to_level=change.to_level.value)
+                "on_change action ran",
+                argv=action.run,
+                exit_code=result.exit_code,
+                timed_out=result.timed_out,
+                output=result.first_line,
+                to_level=change.to_level.value,
+            )
         elif action.http is not None:
             await _post_change(action, change, timeout)
 
@@ -368,20 +414,35 @@ async def _post_change(action, change: LevelChange, timeout: float) -> None:
     import httpx
 
     request = action.http
-    body = request.body if request.body is not None else json.dumps({
-        "old_level": change.from_level.value, "new_level": change.to_level.value,
-        "score": change.score, "reason": change.reason, "at": change.at,
-    })
+    body = (
+        request.body
+        if request.body is not None
+        else json.dumps(
+            {
+                "old_level": change.from_level.value,
+                "new_level": change.to_level.value,
+                "score": change.score,
+                "reason": change.reason,
+                "at": change.at,
+            }
+        )
+    )
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-        response = await client.request(request.method, request.url, content=body,
-                                        headers={"content-type": "application/json", **request.headers})
+        response = await client.request(
+            request.method, request.url, content=body, headers={"content-type": "application/json", **request.headers}
+        )
     (log.info if response.status_code < 400 else log.warning)(
-        "on_change action ran", url=request.url, status=response.status_code, to_level=change.to_level.value)
+        "on_change action ran", url=request.url, status=response.status_code, to_level=change.to_level.value
+    )
 
 
 def _load_stored(conn):
-    return (sql.load_state(conn), sql.recent_snapshots(conn, TREND_WINDOW), sql.load_flags(conn),
-            sql.latest_results(conn))
+    return (
+        sql.load_state(conn),
+        sql.recent_snapshots(conn, TREND_WINDOW),
+        sql.load_flags(conn),
+        sql.latest_results(conn),
+    )
 
 
 def _log_write_failure(fut: asyncio.Future) -> None:

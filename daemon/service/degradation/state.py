@@ -47,9 +47,7 @@ def _from_columns(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def tracker_from_row(
-    row: dict[str, Any] | None, config: Degradation, clock: Clock
-) -> tuple[LevelTracker, str | None]:
+def tracker_from_row(row: dict[str, Any] | None, config: Degradation, clock: Clock) -> tuple[LevelTracker, str | None]:
     """The tracker carrying on from the stored row, or a fresh one and the reason the row was unusable."""
     if row is None:
         return restore_or_fresh(None, config, clock)
@@ -89,8 +87,14 @@ def row_key(row: dict[str, Any]) -> tuple:
     monotonic clock) — the set of pending levels is kept, so a new pending recovery is stored."""
     tracker = row.get("tracker") or {}
     return (
-        row["level"], row["score"], row["unknown_count"], row["since"], row["pending_level"],
-        row["override_level"], row["override_until"], row["override_reason"],
+        row["level"],
+        row["score"],
+        row["unknown_count"],
+        row["since"],
+        row["pending_level"],
+        row["override_level"],
+        row["override_until"],
+        row["override_reason"],
         tuple(sorted((tracker.get("pending") or {}).keys())),
     )
 

@@ -40,8 +40,12 @@ def _ack(state: LadderState, now: float) -> tuple[LadderState | None, str, str, 
     if inc.acked_at is not None:
         return None, "applied", f"incident {inc.id} was already acknowledged", None
     incident_id = int(inc.id)
-    return (record_ack(state, now), "applied", f"incident {inc.id} acknowledged: no more reminders "
-            "(the resolved message is still sent)", lambda conn: healer_sql.ack_incident(conn, incident_id, now))
+    return (
+        record_ack(state, now),
+        "applied",
+        f"incident {inc.id} acknowledged: no more reminders (the resolved message is still sent)",
+        lambda conn: healer_sql.ack_incident(conn, incident_id, now),
+    )
 
 
 def _heal(state: LadderState, now: float) -> tuple[LadderState | None, str, str, Any]:

@@ -51,13 +51,20 @@ class LadderCommits:
         #: per component, the key of the last decision recorded (heal_apply.decision_key)
         self.last_key: dict[str, DecisionKey] = {}
 
-    def decision_op(self, component_id: int | None, d: Decision, incident_id: IncidentId,
-                    now: float) -> dict[str, Any] | None:
+    def decision_op(
+        self, component_id: int | None, d: Decision, incident_id: IncidentId, now: float
+    ) -> dict[str, Any] | None:
         if component_id is None:
             return None
-        return {"op": "decision", "id": self.intents.take("decisions"), "component_id": component_id, "ts": now,
-                "reason": d.reason, "incident_id": None if incident_id is None else int(incident_id),
-                **decision_columns(d)}
+        return {
+            "op": "decision",
+            "id": self.intents.take("decisions"),
+            "component_id": component_id,
+            "ts": now,
+            "reason": d.reason,
+            "incident_id": None if incident_id is None else int(incident_id),
+            **decision_columns(d),
+        }
 
     async def commit(
         self,

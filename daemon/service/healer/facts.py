@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from daemon.clock import Clock
 from daemon.config.models import FallbackStep, HealerdConfig
 from daemon.engine.decision import CheckpointView, DepView
 from daemon.engine.select import CandidateStats
-from daemon.store import checkpoints_sql, healer_sql
-from daemon.clock import Clock
 from daemon.service.monitor import Monitor
 from daemon.service.wiring import Read
+from daemon.store import checkpoints_sql, healer_sql
 from daemon.types import BreakerState, Status
 
 log = structlog.get_logger(__name__)
@@ -66,7 +66,8 @@ class FactsCache:
             since = breaker.since if breaker is not None else None
             deps[name] = DepView(name, status, state, tuple(component.depends_on), since)
         troubled = any(
-            (breaker.state not in (BreakerState.CLOSED, BreakerState.DISABLED)) or book.get(name).incident is not None
+            (breaker.state not in (BreakerState.CLOSED, BreakerState.DISABLED))
+            or book.get(name).incident is not None
             or book.get(name).fallback is not None
             for name, breaker in monitor.breakers.items()
         )

@@ -15,7 +15,12 @@ import structlog
 
 from daemon.service.wiring import Store
 from daemon.store.intent_journal import (
-    INTENT_WAIT_S, Entry, IdAllocator, IntentJournal, apply_entry, journal_path,
+    INTENT_WAIT_S,
+    Entry,
+    IdAllocator,
+    IntentJournal,
+    apply_entry,
+    journal_path,
 )
 
 log = structlog.get_logger(__name__)
@@ -34,8 +39,12 @@ async def replay(store: Store) -> int:
         applied = 0
         if leftover:
             applied = await store.submit(lambda conn: sum(_apply_alone(conn, e) for e in leftover))
-            log.warning("intent journal replayed into the database", entries=len(leftover), applied=applied,
-                        path=str(journal.path))
+            log.warning(
+                "intent journal replayed into the database",
+                entries=len(leftover),
+                applied=applied,
+                path=str(journal.path),
+            )
         await asyncio.to_thread(journal.clear)
         return applied
     except Exception:  # never a reason not to start: the file stays for a human to look at
@@ -91,8 +100,12 @@ class Intents:
         seq = await asyncio.to_thread(self.journal.record, e)
         self.journaled += 1
         self.outstanding += 1
-        log.warning("database did not commit the intent in time; journaled it and acting now",
-                    waited_s=self.wait_s, journal=str(self.journal.path), in_journal=seq is not None)
+        log.warning(
+            "database did not commit the intent in time; journaled it and acting now",
+            waited_s=self.wait_s,
+            journal=str(self.journal.path),
+            in_journal=seq is not None,
+        )
         future.add_done_callback(lambda f: self._committed(f, seq))
 
     def watch(self, future: asyncio.Future, e: Entry) -> None:
@@ -113,8 +126,9 @@ class Intents:
     def _committed(self, future: asyncio.Future, seq: int | None) -> None:
         self.outstanding -= 1
         if not future.cancelled() and future.exception() is not None:
-            log.error("a journaled intent could not be written to the database",
-                      error=repr(future.exception()), seq=seq)
+            log.error(
+                "a journaled intent could not be written to the database", error=repr(future.exception()), seq=seq
+            )
         self.journal.done(seq)
 
     def close(self) -> None:

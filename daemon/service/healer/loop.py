@@ -31,11 +31,26 @@ from daemon.config.models import DaemonSettings, FallbackStep, RetryStep
 from daemon.engine.actions import last_lines
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
-    BreakerView, CloseIncident, ComponentView, Decision, Escalate, Failback, GlobalBudget,
-    OpenIncident, RunStep, Wait,
+    BreakerView,
+    CloseIncident,
+    ComponentView,
+    Decision,
+    Escalate,
+    Failback,
+    GlobalBudget,
+    OpenIncident,
+    RunStep,
+    Wait,
 )
 from daemon.engine.heal_apply import (
-    SPAN, IncidentId, applied, decision_columns, decision_key, heals_breaker, is_quiet, is_recorded,
+    SPAN,
+    IncidentId,
+    applied,
+    decision_columns,
+    decision_key,
+    heals_breaker,
+    is_quiet,
+    is_recorded,
 )
 from daemon.engine.ladder import LadderState, Outcome, record_finished
 from daemon.engine.maintenance import Period
@@ -73,8 +88,17 @@ class HealerLinks:
 
 
 class Healer:
-    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: Monitor, cadence: Cadence,
-                 commands: dict[str, CommandHandler], links: HealerLinks | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        config: ConfigGetter,
+        clock: Clock,
+        store: Store,
+        monitor: Monitor,
+        cadence: Cadence,
+        commands: dict[str, CommandHandler],
+        links: HealerLinks | None = None,
+    ) -> None:
         self._config = config
         self.clock = clock
         self.store = store
@@ -86,8 +110,15 @@ class Healer:
         self.steps = StepRunner(config, clock, self.verifier.verify, store.submit)
         self.intents = Intents(store)  # bounded intent commits; ids for incidents, events, decisions
         self.commits = LadderCommits(self.book, self.intents, store.submit, self._cooldown)
-        self.escalations = Escalations(config=config, clock=clock, store=store, monitor=monitor, book=self.book,
-                                       commits=self.commits, incident_base=self.links.incident_base)
+        self.escalations = Escalations(
+            config=config,
+            clock=clock,
+            store=store,
+            monitor=monitor,
+            book=self.book,
+            commits=self.commits,
+            incident_base=self.links.incident_base,
+        )
         self.facts = FactsCache(store.read, clock, monitor)
         self.rng = random.Random()
         self._recoveries: dict[str, asyncio.Task] = {}
@@ -205,13 +236,27 @@ class Healer:
         last = self.monitor.last.get(name)
         status = last.status if last is not None else facts.health.get(name, Status.UNKNOWN)
         period = self.links.covering(name, now)
-        view = ComponentView.from_config(component, status, last.error_class if last else None, self.settings,
-                                         checked_at=last.ts if last is not None else None,
-                                         suppressed=period.describe(now) if period else None,
-                                         suppressed_until=period.ends_at if period else None)
+        view = ComponentView.from_config(
+            component,
+            status,
+            last.error_class if last else None,
+            self.settings,
+            checked_at=last.ts if last is not None else None,
+            suppressed=period.describe(now) if period else None,
+            suppressed_until=period.ends_at if period else None,
+        )
         budget = GlobalBudget.from_settings(running, self.settings)
-        return decide(view, BreakerView(self.monitor.breakers[name].state), state, facts.deps, budget,
-                      facts.health, facts.checkpoints, now, facts.stats)
+        return decide(
+            view,
+            BreakerView(self.monitor.breakers[name].state),
+            state,
+            facts.deps,
+            budget,
+            facts.health,
+            facts.checkpoints,
+            now,
+            facts.stats,
+        )
 
     # --- applying ------------------------------------------------------------------------------------
 
@@ -224,8 +269,14 @@ class Healer:
         elif isinstance(d, OpenIncident):
             await self._open(name, state, d, now)
         elif isinstance(d, CloseIncident):
-            await self._commit(name, applied(state, d, now), d, now, incident_id=d.incident_id,
-                               ops=[{"op": "close_incident", "id": int(d.incident_id), "closed_at": now}])
+            await self._commit(
+                name,
+                applied(state, d, now),
+                d,
+                now,
+                incident_id=d.incident_id,
+                ops=[{"op": "close_incident", "id": int(d.incident_id), "closed_at": now}],
+            )
             self._wake.set()  # an owed `resolved` message goes out on the next pass
         elif isinstance(d, (RunStep, Failback)):
             await self._start(name, state, d, now)
@@ -233,8 +284,14 @@ class Healer:
             await self.escalations.start(name, state, d, now)
         elif isinstance(d, Wait) and state.incident is not None and applied(state, d, now) is not None:
             incident_id = int(state.incident.id)
-            await self._commit(name, applied(state, d, now), d, now, incident_id=incident_id,
-                               ops=[{"op": "waiting_on", "id": incident_id, "name": d.waiting_on}])
+            await self._commit(
+                name,
+                applied(state, d, now),
+                d,
+                now,
+                incident_id=incident_id,
+                ops=[{"op": "waiting_on", "id": incident_id, "name": d.waiting_on}],
+            )
         else:
             current = state.incident.id if state.incident is not None else None
             if is_recorded(state, d, self.commits.last_key.get(name), current):
@@ -252,24 +309,48 @@ class Healer:
         failback = isinstance(d, Failback)
         strategy, attempt = ("fallback", 1) if isinstance(d, Failback) else (d.strategy, d.attempt)
         event_id = self.intents.take("recovery_events")
-        event = {"op": "event", "id": event_id, "incident_id": int(incident_id),
-                 "component_id": self.book.component_id(name),
-                 "strategy": strategy, "step": d.index,
-                 "attempt": attempt, "reason": d.reason, "started_at": now,
-                 "action": "deactivate" if failback else None, "candidate": d.candidate, "dry_run": 1}
-        finish = {"op": "finish", "id": event_id, "status": "skipped", "finished_at": now,
-                  "output": "dry run: recorded what would run; nothing ran"}
+        event = {
+            "op": "event",
+            "id": event_id,
+            "incident_id": int(incident_id),
+            "component_id": self.book.component_id(name),
+            "strategy": strategy,
+            "step": d.index,
+            "attempt": attempt,
+            "reason": d.reason,
+            "started_at": now,
+            "action": "deactivate" if failback else None,
+            "candidate": d.candidate,
+            "dry_run": 1,
+        }
+        finish = {
+            "op": "finish",
+            "id": event_id,
+            "status": "skipped",
+            "finished_at": now,
+            "output": "dry run: recorded what would run; nothing ran",
+        }
         await self._commit(name, None, d, now, incident_id=incident_id, ops=[event, finish])
 
     def _changed(self, name: str, d: Decision, incident_id: IncidentId) -> bool:
         return self.commits.last_key.get(name) != decision_key(d, incident_id)
 
-    async def _commit(self, name: str, new: LadderState | None, d: Decision, now: float, *,
-                      incident_id: IncidentId, ops: list[dict[str, Any]] | tuple[()] = ()) -> None:
+    async def _commit(
+        self,
+        name: str,
+        new: LadderState | None,
+        d: Decision,
+        now: float,
+        *,
+        incident_id: IncidentId,
+        ops: list[dict[str, Any]] | tuple[()] = (),
+    ) -> None:
         """The decision's rows, the new ladder state (if any) and the decision itself, in one commit
         (service/healer/commit.py: bounded, journaled when the database is slow)."""
         await self.commits.commit(name, new, now, decision=d, incident_id=incident_id, ops=ops)
-        log.info("healer decision", component=name, incident=incident_id, kind=decision_columns(d)["kind"], reason=d.reason)
+        log.info(
+            "healer decision", component=name, incident=incident_id, kind=decision_columns(d)["kind"], reason=d.reason
+        )
 
     async def _open(self, name: str, state: LadderState, d: OpenIncident, now: float) -> None:
         """The incident's id exists only inside the transaction, so its ladder state and decision row
@@ -279,9 +360,12 @@ class Healer:
             return
         incident_id = self.intents.take("incidents")
         new = applied(state, d, now, incident_id)
-        ops = [{"op": "incident", "id": incident_id, "component_id": component_id, "opened_at": now, "trigger": d.trigger}]
-        await self.commits.commit(name, new, now, decision=d, incident_id=incident_id, ops=ops,
-                                  anchor=["absent", "incidents", incident_id])
+        ops = [
+            {"op": "incident", "id": incident_id, "component_id": component_id, "opened_at": now, "trigger": d.trigger}
+        ]
+        await self.commits.commit(
+            name, new, now, decision=d, incident_id=incident_id, ops=ops, anchor=["absent", "incidents", incident_id]
+        )
         log.warning("incident opened", component=name, incident=incident_id, reason=d.reason)
         self._wake.set()
 
@@ -296,14 +380,26 @@ class Healer:
             event = {"strategy": "fallback", "action": "deactivate", "attempt": 1, "candidate": d.candidate}
         else:
             new = applied(state, d, now)
-            event = {"strategy": d.strategy, "action": _action_label(step), "attempt": d.attempt,
-                     "candidate": d.candidate,
-                     "checkpoint_id": int(d.checkpoint_id) if d.checkpoint_id is not None else None}
+            event = {
+                "strategy": d.strategy,
+                "action": _action_label(step),
+                "attempt": d.attempt,
+                "candidate": d.candidate,
+                "checkpoint_id": int(d.checkpoint_id) if d.checkpoint_id is not None else None,
+            }
         incident_id = _incident_of(d)
         component_id = self.book.component_id(name)
         event_id = self.intents.take("recovery_events")
-        event.update(op="event", id=event_id, incident_id=incident_id, component_id=component_id, step=d.index,
-                     reason=d.reason, started_at=now, dry_run=0)
+        event.update(
+            op="event",
+            id=event_id,
+            incident_id=incident_id,
+            component_id=component_id,
+            step=d.index,
+            reason=d.reason,
+            started_at=now,
+            dry_run=0,
+        )
         await self._commit(name, new, d, now, incident_id=incident_id, ops=[event])
         task = asyncio.create_task(self._recover(name, step, d, event_id), name=f"recover:{name}")
         task.add_done_callback(_log_failure)
@@ -320,15 +416,26 @@ class Healer:
                     else:
                         result = await self.steps.run(name, step, d)
                 except asyncio.CancelledError:
-                    self._finish_later(name, step, d, event_id, StepResult(
-                        Outcome.INTERRUPTED, "interrupted: healerd stopped while this step ran"))
+                    self._finish_later(
+                        name,
+                        step,
+                        d,
+                        event_id,
+                        StepResult(Outcome.INTERRUPTED, "interrupted: healerd stopped while this step ran"),
+                    )
                     raise
                 except Exception as exc:  # a bug must not leave the step `started` forever
                     log.exception("recovery step crashed")
                     result = StepResult(Outcome.FAILED, f"healer error: {type(exc).__name__}: {exc}")
                 failed = result.outcome is not Outcome.SUCCEEDED and result.output
-                log.info("recovery step finished", strategy=what, outcome=result.outcome.value, message=result.message,
-                         exit_code=result.exit_code, **({"output": last_lines(result.output)} if failed else {}))
+                log.info(
+                    "recovery step finished",
+                    strategy=what,
+                    outcome=result.outcome.value,
+                    message=result.message,
+                    exit_code=result.exit_code,
+                    **({"output": last_lines(result.output)} if failed else {}),
+                )
                 await asyncio.shield(self._finish_later(name, step, d, event_id, result))
             finally:
                 if self._recoveries.get(name) is asyncio.current_task():
@@ -353,20 +460,40 @@ class Healer:
                 component_id = self.book.component_id(name)
                 activated = isinstance(d, RunStep) and d.strategy == "fallback" and result.outcome is Outcome.SUCCEEDED
                 failed_back = isinstance(d, Failback) and result.outcome is Outcome.SUCCEEDED
-                ops = [{"op": "finish", "id": event_id, "status": result.outcome.value, "finished_at": now,
-                        "verified_at": result.verified_at, "exit_code": result.exit_code, "output": result.text,
-                        "candidate": result.candidate}]
+                ops = [
+                    {
+                        "op": "finish",
+                        "id": event_id,
+                        "status": result.outcome.value,
+                        "finished_at": now,
+                        "verified_at": result.verified_at,
+                        "exit_code": result.exit_code,
+                        "output": result.text,
+                        "candidate": result.candidate,
+                    }
+                ]
                 if activated and component_id is not None:
-                    ops.append({"op": "fallback_set", "component_id": component_id, "candidate": result.candidate,
-                                "activated_at": now, "incident_id": _incident_of(d), "now": now})
+                    ops.append(
+                        {
+                            "op": "fallback_set",
+                            "component_id": component_id,
+                            "candidate": result.candidate,
+                            "activated_at": now,
+                            "incident_id": _incident_of(d),
+                            "now": now,
+                        }
+                    )
                 if failed_back and component_id is not None:
                     ops.append({"op": "fallback_clear", "component_id": component_id, "now": now})
                 await self.commits.commit(name, new, now, ops=ops, anchor=["started", event_id])
                 if heals_breaker(d, result.outcome is Outcome.SUCCEEDED):
                     # the component's own check proved it back: probe now instead of reporting it open
                     what = d.strategy if isinstance(d, RunStep) else "fallback"
-                    self.monitor.recovered(name, f"verified recovery: {what} (step {d.index + 1}) "
-                                                    f"of incident {d.incident_id}; half-open probes decide")
+                    self.monitor.recovered(
+                        name,
+                        f"verified recovery: {what} (step {d.index + 1}) "
+                        f"of incident {d.incident_id}; half-open probes decide",
+                    )
                 if isinstance(d, RunStep) and d.strategy == "restore":
                     self.facts.invalidate_checkpoints()  # a restore may have found its version corrupt
         except Exception:
@@ -401,4 +528,3 @@ def _log_failure(future: asyncio.Future) -> None:
     if not future.cancelled() and future.exception() is not None:
         exc = future.exception()
         log.error("healer background work failed", error=f"{type(exc).__name__}: {exc}")
-

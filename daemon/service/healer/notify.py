@@ -28,15 +28,15 @@ from daemon.engine.notify_group import combine, waiting_note
 from daemon.service.healer.commit import LadderCommits
 from daemon.service.healer.state import LadderBook
 from daemon.service.monitor import Monitor
-from daemon.service.wiring import ConfigGetter, Store
 from daemon.service.tasks import cancel_and_wait
+from daemon.service.wiring import ConfigGetter, Store
 from daemon.store import escalations_sql, healer_sql
 
 log = structlog.get_logger(__name__)
 
 
 def describe_failed(event: dict | None) -> str | None:
-    """"retry step 1 attempt 3: exit 1: <last lines of its output>" for a recovery_events row."""
+    """ "retry step 1 attempt 3: exit 1: <last lines of its output>" for a recovery_events row."""
     if event is None:
         return None
     code = f": exit {event['exit_code']}" if event["exit_code"] is not None else ""
@@ -46,8 +46,17 @@ def describe_failed(event: dict | None) -> str | None:
 
 
 class Escalations:
-    def __init__(self, *, config: ConfigGetter, clock: Clock, store: Store, monitor: Monitor, book: LadderBook,
-                 commits: LadderCommits, incident_base: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        *,
+        config: ConfigGetter,
+        clock: Clock,
+        store: Store,
+        monitor: Monitor,
+        book: LadderBook,
+        commits: LadderCommits,
+        incident_base: Callable[[], str | None],
+    ) -> None:
         self._config = config
         self.clock = clock
         self.store = store
@@ -69,14 +78,16 @@ class Escalations:
             return rows, healer_sql.last_failed_event(conn, incident_id)
 
         # the rows, the ladder's record_escalation and the decision in one transaction (commit.py)
-        written = await self.commits.commit(name, applied(state, d, now), now, decision=d, incident_id=incident_id,
-                                            rows=rows_and_failed)
+        written = await self.commits.commit(
+            name, applied(state, d, now), now, decision=d, incident_id=incident_id, rows=rows_and_failed
+        )
         assert written is not None
         rows, failed = written
         log.warning("escalation", component=name, incident=incident_id, kind=d.kind, channels=list(d.channels))
         waiting = waiting_note(self._dependents_waiting(name)) if d.kind != "resolved" else ""
-        message = self._message(name, incident_id, d.kind, d.reason + (f"; {waiting}" if waiting else ""),
-                                describe_failed(failed))
+        message = self._message(
+            name, incident_id, d.kind, d.reason + (f"; {waiting}" if waiting else ""), describe_failed(failed)
+        )
         for row in rows:
             if row["status"] != "delivered":
                 self._group(row, message)
@@ -90,8 +101,11 @@ class Escalations:
             state = self.book.get(other)
             breaker = monitor.breakers.get(other)
             last = monitor.last.get(other)
-            if (state.incident is not None or (last is not None and last.status.is_failure)
-                    or (breaker is not None and breaker.state.value not in ("closed", "disabled"))):
+            if (
+                state.incident is not None
+                or (last is not None and last.status.is_failure)
+                or (breaker is not None and breaker.state.value not in ("closed", "disabled"))
+            ):
                 out.append(other)
         return out
 
@@ -125,8 +139,12 @@ class Escalations:
 
     async def _deliver_group(self, items: list) -> None:
         if len(items) > 1:
-            log.info("escalations grouped", channel=items[0][0]["channel"], count=len(items),
-                     components=sorted({m.component for _, m in items}))
+            log.info(
+                "escalations grouped",
+                channel=items[0][0]["channel"],
+                count=len(items),
+                components=sorted({m.component for _, m in items}),
+            )
         await self._deliver([row for row, _ in items], combine([m for _, m in items]))
 
     async def resend_pending(self) -> None:
@@ -142,8 +160,9 @@ class Escalations:
             reason = f"sent again after a restart (recorded {row['kind']} message was not delivered)"
             self._group(row, self._message(row["component"], row["incident_id"], row["kind"], reason))
 
-    def _message(self, name: str, incident_id: int, kind: str, reason: str,
-                 last_action: str | None = None) -> Notification:
+    def _message(
+        self, name: str, incident_id: int, kind: str, reason: str, last_action: str | None = None
+    ) -> Notification:
         last = self.monitor.last.get(name)
         breaker = self.monitor.breakers.get(name)
         if kind == "resolved":
@@ -157,8 +176,17 @@ class Escalations:
             error = f"{last.error_class}: {last.message}" if last.error_class else last.message
         # [http] on: link to its incident page unless incident_url says otherwise
         link = incident_link(self._config().settings.daemon.incident_url or self.incident_base(), incident_id)
-        return Notification(component=name, incident=incident_id, kind=kind, status=status, reason=reason,
-                            error=error, link=link, ts=self.clock.wall(), last_action=last_action)
+        return Notification(
+            component=name,
+            incident=incident_id,
+            kind=kind,
+            status=status,
+            reason=reason,
+            error=error,
+            link=link,
+            ts=self.clock.wall(),
+            last_action=last_action,
+        )
 
     async def _deliver(self, rows: list[dict], message: Notification) -> None:
         """One delivery for a group; every row of the group is finished with its outcome."""
@@ -176,12 +204,19 @@ class Escalations:
 
             def write(conn):
                 for r in rows:
-                    escalations_sql.finish_escalation(conn, r["id"], delivered=delivered, attempts=attempts,
-                                                      error=error, now=now)
+                    escalations_sql.finish_escalation(
+                        conn, r["id"], delivered=delivered, attempts=attempts, error=error, now=now
+                    )
 
             await self.store.submit(write)
-            log.info("escalation delivery", channel=row["channel"], kind=row["kind"], delivered=delivered,
-                     attempts=attempts, error=error)
+            log.info(
+                "escalation delivery",
+                channel=row["channel"],
+                kind=row["kind"],
+                delivered=delivered,
+                attempts=attempts,
+                error=error,
+            )
 
     async def stop(self) -> None:
         """Deliveries still running are cancelled: their rows stay `pending` and go out after a restart."""

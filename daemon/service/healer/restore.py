@@ -43,9 +43,16 @@ async def restore(healer: Healer) -> None:
         state = before = healer.book.get(name)
         row = incidents.get(name)
         if row is not None and (state.incident is None or str(state.incident.id) != str(row["id"])):
-            state = replace(state, incident=IncidentState(
-                id=row["id"], opened_at=row["opened_at"], trigger=row["trigger"],
-                waiting_on=row["waiting_on"], acked_at=row["acked_at"]))
+            state = replace(
+                state,
+                incident=IncidentState(
+                    id=row["id"],
+                    opened_at=row["opened_at"],
+                    trigger=row["trigger"],
+                    waiting_on=row["waiting_on"],
+                    acked_at=row["acked_at"],
+                ),
+            )
             log.warning("adopted an open incident the ladder did not know", component=name, incident=row["id"])
         elif row is None and state.incident is not None:
             state = replace(state, incident=None)
@@ -60,15 +67,24 @@ async def restore(healer: Healer) -> None:
         def interrupted(conn: sqlite3.Connection, events: list[dict[str, Any]] = events) -> None:
             for event in events:
                 healer_sql.finish_event(
-                    conn, event["id"], status="interrupted", finished_at=now,
+                    conn,
+                    event["id"],
+                    status="interrupted",
+                    finished_at=now,
                     output="interrupted: healerd stopped before this step's outcome was recorded; "
-                           "the attempt stays counted once and the incident is decided again",
+                    "the attempt stays counted once and the incident is decided again",
                 )
 
         await healer.commits.commit(name, state, now, rows=interrupted)
         for event in events:
-            log.warning("recovery step interrupted by a restart", component=name, event_id=event["id"],
-                        strategy=event["strategy"], step=event["step"], attempt=event["attempt"])
+            log.warning(
+                "recovery step interrupted by a restart",
+                component=name,
+                event_id=event["id"],
+                strategy=event["strategy"],
+                step=event["step"],
+                attempt=event["attempt"],
+            )
 
 
 def _step_config(config, name: str, index: int, strategy: str):

@@ -119,5 +119,12 @@ def ladder_op(component_id: int | None, state: LadderState, cooldown: float, now
     cols = mirror(state, cooldown)
     if cols["incident_id"] is not None:
         cols["incident_id"] = int(cols["incident_id"])
-    return {"op": "ladder", "component_id": component_id, "ladder": state.to_json(), "mirror": cols, "now": now,
-            "fallback_active": state.fallback is not None, "healthy_since": state.healthy_since}
+    return {
+        "op": "ladder",
+        "component_id": component_id,
+        "ladder": state.to_json(),
+        "mirror": cols,
+        "now": now,
+        "fallback_active": state.fallback is not None,
+        "healthy_since": state.healthy_since,
+    }

@@ -78,7 +78,9 @@ class StepRunner:
             return await self._restore(name, step, decision)
         if isinstance(step, FallbackStep):
             return await self._fallback(name, step, decision)
-        return StepResult(Outcome.FAILED, f"step {decision.index + 1} is no longer a {decision.strategy} step (reloaded)")
+        return StepResult(
+            Outcome.FAILED, f"step {decision.index + 1} is no longer a {decision.strategy} step (reloaded)"
+        )
 
     async def _retry(self, name: str, step: RetryStep, decision: RunStep) -> StepResult:
         done = await self._act(step.action, name, decision.incident_id)
@@ -113,11 +115,15 @@ class StepRunner:
         result = await self._verified(
             name, candidate, step.verify_within.total_seconds(), done, f"activate {candidate}{note}"
         )
-        return StepResult(result.outcome, result.message, result.exit_code, result.output, result.verified_at, candidate)
+        return StepResult(
+            result.outcome, result.message, result.exit_code, result.output, result.verified_at, candidate
+        )
 
     async def failback(self, name: str, step: FallbackStep | None, decision: Failback) -> StepResult:
         """Run `deactivate` (the switch back to the primary), then verify the primary itself."""
-        verify_within = (step.verify_within if step is not None else FallbackStep.model_fields["verify_within"].default).total_seconds()
+        verify_within = (
+            step.verify_within if step is not None else FallbackStep.model_fields["verify_within"].default
+        ).total_seconds()
         done: ActionOutcome | None = None
         what = f"failback from {decision.candidate}"
         if step is not None and step.deactivate is not None:
@@ -127,7 +133,9 @@ class StepRunner:
         else:
             what += " (no deactivate action configured)"
         result = await self._verified(name, name, verify_within, done, what)
-        return StepResult(result.outcome, result.message, result.exit_code, result.output, result.verified_at, decision.candidate)
+        return StepResult(
+            result.outcome, result.message, result.exit_code, result.output, result.verified_at, decision.candidate
+        )
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -154,10 +162,18 @@ class StepRunner:
         whose = "" if target == name else f" of {target}"
         if check.verified_at is not None:
             took = check.verified_at - since
-            return StepResult(Outcome.SUCCEEDED, f"{acted}; verified: the check{whose} passed {took:.2f}s after the action",
-                              code, output, check.verified_at)
-        seen = (f"latest check{whose} {check.last.status.value}: {check.last.message}" if check.last is not None
-                else f"no check{whose} completed")
+            return StepResult(
+                Outcome.SUCCEEDED,
+                f"{acted}; verified: the check{whose} passed {took:.2f}s after the action",
+                code,
+                output,
+                check.verified_at,
+            )
+        seen = (
+            f"latest check{whose} {check.last.status.value}: {check.last.message}"
+            if check.last is not None
+            else f"no check{whose} completed"
+        )
         return StepResult(Outcome.FAILED, f"{acted}; not verified within {within:g}s ({seen})", code, output)
 
     async def _probe(self, candidates: tuple[str, ...]) -> tuple[str | None, str]:
@@ -167,7 +183,9 @@ class StepRunner:
         if not pool:
             return None, "no candidate to probe"
         async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
-            tasks = [asyncio.create_task(run_check(c, clock=self.clock, client=client, cwd=config.directory)) for c in pool]
+            tasks = [
+                asyncio.create_task(run_check(c, clock=self.clock, client=client, cwd=config.directory)) for c in pool
+            ]
             failed: list[str] = []
             try:
                 for next_done in asyncio.as_completed(tasks):

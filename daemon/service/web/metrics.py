@@ -28,8 +28,13 @@ from daemon.types import BreakerState, Level, Status
 
 STATES = tuple(s.value for s in Status)
 #: healerd_breaker_state's values, in the order of how much they keep a component from being called.
-BREAKER_CODES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2,
-                 BreakerState.FORCED_OPEN: 3, BreakerState.DISABLED: 4}
+BREAKER_CODES = {
+    BreakerState.CLOSED: 0,
+    BreakerState.HALF_OPEN: 1,
+    BreakerState.OPEN: 2,
+    BreakerState.FORCED_OPEN: 3,
+    BreakerState.DISABLED: 4,
+}
 #: a component whose latest result is older than this many intervals is unknown (as the views say).
 STALE_INTERVALS = 3
 
@@ -86,12 +91,18 @@ def read_db(conn: sqlite3.Connection) -> dict[str, Any]:
     """The database-backed figures (counts of rows: they survive restarts)."""
     q = lambda sql: conn.execute(sql).fetchall()  # noqa: E731
     return {
-        "incidents": {name for (name,) in q(
-            "SELECT c.name FROM incidents AS i JOIN components AS c ON c.id = i.component_id WHERE i.status = 'open'")},
-        "recoveries": q("SELECT strategy, status, count(*) FROM recovery_events WHERE status <> 'started' "
-                        "GROUP BY strategy, status"),
-        "notifications": q("SELECT channel, status, count(*) FROM escalations WHERE status <> 'pending' "
-                           "GROUP BY channel, status"),
+        "incidents": {
+            name
+            for (name,) in q(
+                "SELECT c.name FROM incidents AS i JOIN components AS c ON c.id = i.component_id WHERE i.status = 'open'"
+            )
+        },
+        "recoveries": q(
+            "SELECT strategy, status, count(*) FROM recovery_events WHERE status <> 'started' GROUP BY strategy, status"
+        ),
+        "notifications": q(
+            "SELECT channel, status, count(*) FROM escalations WHERE status <> 'pending' GROUP BY channel, status"
+        ),
         "chaos": q("SELECT verdict, count(*) FROM chaos_runs WHERE verdict <> 'running' GROUP BY verdict"),
         "config_problems": q("SELECT count(*) FROM config_errors WHERE resolved_at IS NULL")[0][0],
     }
@@ -113,13 +124,24 @@ class SnapshotCollector:
 
     def _states(self):
         s = self.snap
-        up = GaugeMetricFamily("healerd_component_up", "1 when the latest check passed (healthy or degraded) and is not stale.",
-                               labels=["component"])
-        state = GaugeMetricFamily("healerd_component_state", "The component's health as a state set: 1 for its state, 0 for the others.",
-                                  labels=["component", "state"])
-        breaker = GaugeMetricFamily("healerd_breaker_state", "Circuit breaker: 0 closed, 1 half_open, 2 open, 3 forced_open, 4 disabled.",
-                                    labels=["component"])
-        incident = GaugeMetricFamily("healerd_incident_open", "1 while the component has an open incident.", labels=["component"])
+        up = GaugeMetricFamily(
+            "healerd_component_up",
+            "1 when the latest check passed (healthy or degraded) and is not stale.",
+            labels=["component"],
+        )
+        state = GaugeMetricFamily(
+            "healerd_component_state",
+            "The component's health as a state set: 1 for its state, 0 for the others.",
+            labels=["component", "state"],
+        )
+        breaker = GaugeMetricFamily(
+            "healerd_breaker_state",
+            "Circuit breaker: 0 closed, 1 half_open, 2 open, 3 forced_open, 4 disabled.",
+            labels=["component"],
+        )
+        incident = GaugeMetricFamily(
+            "healerd_incident_open", "1 while the component has an open incident.", labels=["component"]
+        )
         open_incidents = s.db.get("incidents", set())
         for name, st, code in s.components:
             up.add_metric([name], 1 if st in ("healthy", "degraded") else 0)
@@ -129,7 +151,7 @@ class SnapshotCollector:
             incident.add_metric([name], 1 if name in open_incidents else 0)
         yield from (up, state, breaker, incident)
 
-    def _counters(self):  # noqa: C901 - one family after the other, flat on purpose
+    def _counters(self):
         s = self.snap
         build = GaugeMetricFamily("healerd_build_info", "healerd's version; always 1.", labels=["version", "python"])
         build.add_metric([__version__, platform.python_version()], 1)
@@ -138,12 +160,17 @@ class SnapshotCollector:
         for name, n in s.checks.items():
             checks.add_metric([name], n)
         yield checks
-        failures = CounterMetricFamily("healerd_check_failures", "Failed checks (unhealthy or unknown) since the daemon started.",
-                                       labels=["component", "error_class"])
+        failures = CounterMetricFamily(
+            "healerd_check_failures",
+            "Failed checks (unhealthy or unknown) since the daemon started.",
+            labels=["component", "error_class"],
+        )
         for (name, error_class), n in s.failures.items():
             failures.add_metric([name, error_class], n)
         yield failures
-        duration = HistogramMetricFamily("healerd_check_duration_seconds", "How long checks took, per check kind.", labels=["kind"])
+        duration = HistogramMetricFamily(
+            "healerd_check_duration_seconds", "How long checks took, per check kind.", labels=["kind"]
+        )
         for kind, counts in s.buckets.items():
             cumulative, total = [], 0
             for bound, n in zip((*map(str, BUCKETS), "+Inf"), counts):
@@ -152,59 +179,100 @@ class SnapshotCollector:
             duration.add_metric([kind], cumulative, s.sums.get(kind, 0.0))
         yield duration
 
-        recoveries = CounterMetricFamily("healerd_recoveries", "Finished recovery steps by strategy (from the database).", labels=["strategy"])
-        rec_failed = CounterMetricFamily("healerd_recovery_failures", "Recovery steps that failed or were interrupted.", labels=["strategy"])
+        recoveries = CounterMetricFamily(
+            "healerd_recoveries", "Finished recovery steps by strategy (from the database).", labels=["strategy"]
+        )
+        rec_failed = CounterMetricFamily(
+            "healerd_recovery_failures", "Recovery steps that failed or were interrupted.", labels=["strategy"]
+        )
         for family, rows in _by_first(s.db.get("recoveries", []), failed={"failed", "interrupted"}):
             (recoveries if family == "all" else rec_failed).add_metric(*rows)
         yield from (recoveries, rec_failed)
-        notes = CounterMetricFamily("healerd_notifications", "Escalation messages attempted per channel (from the database).", labels=["channel"])
-        notes_failed = CounterMetricFamily("healerd_notification_failures", "Escalation messages that could not be delivered.", labels=["channel"])
+        notes = CounterMetricFamily(
+            "healerd_notifications",
+            "Escalation messages attempted per channel (from the database).",
+            labels=["channel"],
+        )
+        notes_failed = CounterMetricFamily(
+            "healerd_notification_failures", "Escalation messages that could not be delivered.", labels=["channel"]
+        )
         for family, rows in _by_first(s.db.get("notifications", []), failed={"failed"}):
             (notes if family == "all" else notes_failed).add_metric(*rows)
         yield from (notes, notes_failed)
-        chaos = CounterMetricFamily("healerd_chaos_runs", "Finished chaos experiment runs by verdict.", labels=["verdict"])
+        chaos = CounterMetricFamily(
+            "healerd_chaos_runs", "Finished chaos experiment runs by verdict.", labels=["verdict"]
+        )
         for verdict, n in s.db.get("chaos", []):
             chaos.add_metric([verdict], n)
         yield chaos
 
         if s.score is not None:
-            yield GaugeMetricFamily("healerd_health_score_ratio", "The weighted health score, 0 to 1.", value=s.score / 100.0)
+            yield GaugeMetricFamily(
+                "healerd_health_score_ratio", "The weighted health score, 0 to 1.", value=s.score / 100.0
+            )
         if s.level is not None:
-            yield GaugeMetricFamily("healerd_degradation_level", "0 full, 1 reduced, 2 minimal, 3 emergency.", value=s.level.rank)
+            yield GaugeMetricFamily(
+                "healerd_degradation_level", "0 full, 1 reduced, 2 minimal, 3 emergency.", value=s.level.rank
+            )
         flags = GaugeMetricFamily("healerd_feature_flag_enabled", "1 while the flag is on.", labels=["flag"])
         for name, enabled in s.flags.items():
             flags.add_metric([name], 1 if enabled else 0)
         yield flags
 
         sch = s.scheduler
-        yield CounterMetricFamily("healerd_scheduler_runs", "Check runs the scheduler submitted.", value=sch.get("runs_submitted", 0))
-        yield CounterMetricFamily("healerd_scheduler_late_runs", "Runs that started more than 1 s after their time.",
-                                  value=max(0, sch.get("runs_submitted", 0) - sch.get("on_time_runs", 0)))
-        yield CounterMetricFamily("healerd_scheduler_missed_runs", "Runs skipped (coalesced or past their grace).", value=sch.get("missed_runs", 0))
-        lateness = GaugeMetricFamily("healerd_scheduler_lateness_seconds", "Start lateness over recent runs.", labels=["quantile"])
+        yield CounterMetricFamily(
+            "healerd_scheduler_runs", "Check runs the scheduler submitted.", value=sch.get("runs_submitted", 0)
+        )
+        yield CounterMetricFamily(
+            "healerd_scheduler_late_runs",
+            "Runs that started more than 1 s after their time.",
+            value=max(0, sch.get("runs_submitted", 0) - sch.get("on_time_runs", 0)),
+        )
+        yield CounterMetricFamily(
+            "healerd_scheduler_missed_runs",
+            "Runs skipped (coalesced or past their grace).",
+            value=sch.get("missed_runs", 0),
+        )
+        lateness = GaugeMetricFamily(
+            "healerd_scheduler_lateness_seconds", "Start lateness over recent runs.", labels=["quantile"]
+        )
         for q, key in (("0.5", "lateness_p50_ms"), ("0.99", "lateness_p99_ms")):
             if sch.get(key) is not None:
                 lateness.add_metric([q], sch[key] / 1000.0)
         yield lateness
-        yield GaugeMetricFamily("healerd_scheduler_interval_stretch", "Overload control: every interval is multiplied by this.",
-                                value=sch.get("interval_stretch", 1))
+        yield GaugeMetricFamily(
+            "healerd_scheduler_interval_stretch",
+            "Overload control: every interval is multiplied by this.",
+            value=sch.get("interval_stretch", 1),
+        )
         w = s.writer
         if w is not None:
             queue = GaugeMetricFamily("healerd_writer_queue_length", "Items waiting for the writer.", labels=["kind"])
             queue.add_metric(["results"], w.queued_results)
             queue.add_metric(["calls"], w.queued_calls)
             yield queue
-            yield CounterMetricFamily("healerd_writer_shed", "Check results dropped while the database was unavailable.", value=w.shed)
+            yield CounterMetricFamily(
+                "healerd_writer_shed", "Check results dropped while the database was unavailable.", value=w.shed
+            )
             yield CounterMetricFamily("healerd_writer_rows_written", "Check results committed.", value=w.written)
-            yield GaugeMetricFamily("healerd_writer_db_available", "0 while the database refuses writes (locked, full).",
-                                    value=1 if w.db_available else 0)
+            yield GaugeMetricFamily(
+                "healerd_writer_db_available",
+                "0 while the database refuses writes (locked, full).",
+                value=1 if w.db_available else 0,
+            )
         yield from _fleet_families(s.fleet)
         problems = s.db.get("config_problems")
         if problems is not None:
-            yield GaugeMetricFamily("healerd_config_last_reload_successful",
-                                    "1 when every config file loaded (no unresolved config_errors).", value=0 if problems else 1)
-            yield GaugeMetricFamily("healerd_config_problems", "Unresolved config problems (files kept at their last good version).",
-                                    value=problems)
+            yield GaugeMetricFamily(
+                "healerd_config_last_reload_successful",
+                "1 when every config file loaded (no unresolved config_errors).",
+                value=0 if problems else 1,
+            )
+            yield GaugeMetricFamily(
+                "healerd_config_problems",
+                "Unresolved config problems (files kept at their last good version).",
+                value=problems,
+            )
 
 
 def _fleet_families(fleet: dict[str, Any] | None):
@@ -212,17 +280,27 @@ def _fleet_families(fleet: dict[str, Any] | None):
     if fleet is None:
         return
     if fleet.get("lag_s") is not None:
-        yield GaugeMetricFamily("healerd_fleet_lag_seconds",
-                                "Age of the oldest local row not yet shipped to the fleet centre (0 when caught up).",
-                                value=fleet["lag_s"])
+        yield GaugeMetricFamily(
+            "healerd_fleet_lag_seconds",
+            "Age of the oldest local row not yet shipped to the fleet centre (0 when caught up).",
+            value=fleet["lag_s"],
+        )
     if fleet.get("last_success_at") is not None:
-        yield GaugeMetricFamily("healerd_fleet_last_success_timestamp_seconds",
-                                "When a shipping round last succeeded (Unix time).", value=fleet["last_success_at"])
-    yield CounterMetricFamily("healerd_fleet_rows_shipped", "Rows shipped to the fleet centre since the daemon started.",
-                              value=fleet.get("rows_shipped", 0))
-    yield GaugeMetricFamily("healerd_fleet_consecutive_failures",
-                            "Shipping rounds failed in a row (the centre unreachable or refusing).",
-                            value=fleet.get("consecutive_failures", 0))
+        yield GaugeMetricFamily(
+            "healerd_fleet_last_success_timestamp_seconds",
+            "When a shipping round last succeeded (Unix time).",
+            value=fleet["last_success_at"],
+        )
+    yield CounterMetricFamily(
+        "healerd_fleet_rows_shipped",
+        "Rows shipped to the fleet centre since the daemon started.",
+        value=fleet.get("rows_shipped", 0),
+    )
+    yield GaugeMetricFamily(
+        "healerd_fleet_consecutive_failures",
+        "Shipping rounds failed in a row (the centre unreachable or refusing).",
+        value=fleet.get("consecutive_failures", 0),
+    )
 
 
 def _by_first(rows, failed: set[str]):
@@ -285,7 +363,8 @@ class Renderer:
                 samples = block[2:]
                 for i, (name, _state, _code) in enumerate(changed):
                     self._lines.setdefault(name, [b""] * len(_LINES_PER_COMPONENT))[family] = b"".join(
-                        samples[i * per:(i + 1) * per])
+                        samples[i * per : (i + 1) * per]
+                    )
             self.formatted += len(changed)
         self._keys = dict(keyed)
         for gone in self._lines.keys() - self._keys.keys():

@@ -20,8 +20,12 @@ from daemon.timefmt import iso_or
 
 RECENT_INCIDENTS = 20
 HOUR = 3600
-_env = Environment(loader=PackageLoader("daemon.service.web", "templates"), autoescape=select_autoescape(default=True),
-                   trim_blocks=True, lstrip_blocks=True)
+_env = Environment(
+    loader=PackageLoader("daemon.service.web", "templates"),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _ORDER = {"unhealthy": 0, "unknown": 1, "degraded": 2, "healthy": 3}
 
 
@@ -39,7 +43,9 @@ def availability(conn: sqlite3.Connection, now: float) -> dict[str, dict[str, An
     first = this_hour - (7 * 24 - 1) * HOUR
     rows = conn.execute(
         "SELECT c.name, h.hour, h.total, h.healthy + h.degraded FROM result_rollups_hourly AS h "
-        "JOIN components AS c ON c.id = h.component_id WHERE c.removed_at IS NULL AND h.hour >= ?", (first,))
+        "JOIN components AS c ON c.id = h.component_id WHERE c.removed_at IS NULL AND h.hour >= ?",
+        (first,),
+    )
     out: dict[str, dict[str, Any]] = {}
     for name, hour, total, up in rows:
         entry = out.setdefault(name, {"hours": [[0, 0] for _ in range(24)], "days": [[0, 0] for _ in range(7)]})
@@ -64,11 +70,19 @@ def page_data(conn: sqlite3.Connection, db_path, now: float) -> dict[str, Any]:
 
     status = collect_from(conn, db_path)
     incidents = [
-        {"id": i, "component": name, "opened_at": _iso(opened), "closed_at": _iso(closed), "status": st, "trigger": trig}
+        {
+            "id": i,
+            "component": name,
+            "opened_at": _iso(opened),
+            "closed_at": _iso(closed),
+            "status": st,
+            "trigger": trig,
+        }
         for i, name, opened, closed, st, trig in conn.execute(
             "SELECT i.id, c.name, i.opened_at, i.closed_at, i.status, i.trigger FROM incidents AS i "
             "JOIN components AS c ON c.id = i.component_id ORDER BY i.opened_at DESC, i.id DESC LIMIT ?",
-            (RECENT_INCIDENTS,))
+            (RECENT_INCIDENTS,),
+        )
     ]
     status["components"].sort(key=lambda c: (_ORDER.get(c["status"], 1), c["component"]))
     return {"status": status, "availability": availability(conn, now), "incidents": incidents}
@@ -101,5 +115,13 @@ async def incident_page(request: web.Request) -> web.Response:
     rows = [(at_time(ts, date=True), what, text) for ts, what, text in timeline(data)]
     inc = data["incident"]
     refresh = svc.http.refresh.total_seconds() if inc["status"] == "open" else None
-    return _html("incident.html", refresh, data=data, inc=inc, rows=rows, opened=_iso(inc["opened_at"]),
-                 closed=_iso(inc["closed_at"]), generated=_iso(now))
+    return _html(
+        "incident.html",
+        refresh,
+        data=data,
+        inc=inc,
+        rows=rows,
+        opened=_iso(inc["opened_at"]),
+        closed=_iso(inc["closed_at"]),
+        generated=_iso(now),
+    )

@@ -66,11 +66,16 @@ def build_app(svc, password: str | None) -> web.Application:
 
     @web.middleware
     async def guard(request: web.Request, handler):
-        if auth is not None and request.path != "/healthz" and not _authorized(
-            request.headers.get("Authorization"), auth.username, password or ""
+        if (
+            auth is not None
+            and request.path != "/healthz"
+            and not _authorized(request.headers.get("Authorization"), auth.username, password or "")
         ):
-            response = web.Response(status=401, text="authentication required\n",
-                                    headers={"WWW-Authenticate": 'Basic realm="healerd", charset="UTF-8"'})
+            response = web.Response(
+                status=401,
+                text="authentication required\n",
+                headers={"WWW-Authenticate": 'Basic realm="healerd", charset="UTF-8"'},
+            )
         else:
             try:
                 async with asyncio.timeout(timeout):
@@ -115,15 +120,20 @@ async def healthz(request: web.Request) -> web.Response:
         # queued before it, so a stuck writer (or a database that refuses writes) shows here
         await asyncio.wait_for(asyncio.shield(writer.flush()), HEALTHZ_WRITER_S)
         writer_ok, flush_s = True, time.monotonic() - started
-    except Exception:  # noqa: BLE001 - timeout, or the writer has stopped
+    except Exception:
         writer_ok, flush_s = False, None
     ok = loop_ok and writer_ok
     body = {
         "status": "ok" if ok else "failing",
         "loop": {"ok": loop_ok, "lag_s": round(svc.loop_lag_s, 4)},
-        "writer": {"ok": writer_ok, "flush_s": None if flush_s is None else round(flush_s, 4),
-                   "db_available": stats.db_available, "queued_results": stats.queued_results,
-                   "queued_calls": stats.queued_calls, "last_error": stats.last_error},
+        "writer": {
+            "ok": writer_ok,
+            "flush_s": None if flush_s is None else round(flush_s, 4),
+            "db_available": stats.db_available,
+            "queued_results": stats.queued_results,
+            "queued_calls": stats.queued_calls,
+            "last_error": stats.last_error,
+        },
     }
     return json_response(body, 200 if ok else 503)
 
@@ -157,8 +167,9 @@ def incident_data(conn, incident_id: int, now: float):
     """`explain --json` of one incident, found by its id alone."""
     from daemon.store import explain_sql
 
-    row = conn.execute("SELECT c.name FROM incidents AS i JOIN components AS c ON c.id = i.component_id "
-                       "WHERE i.id = ?", (incident_id,)).fetchone()
+    row = conn.execute(
+        "SELECT c.name FROM incidents AS i JOIN components AS c ON c.id = i.component_id WHERE i.id = ?", (incident_id,)
+    ).fetchone()
     if row is None:
         raise NotFoundError(f"no incident {incident_id}")
     return explain_sql.explain(conn, row[0], incident_id, now)

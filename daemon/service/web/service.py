@@ -18,7 +18,6 @@ import ssl
 import tempfile
 import time
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import structlog
@@ -90,9 +89,13 @@ class WebService:
         if self.http.enabled:
             try:
                 await self._listen()
-            except Exception as exc:  # noqa: BLE001 - see the module docstring
-                log.error("http service not started; healing goes on without it", error=str(exc),
-                          address=self.http.address, port=self.http.port)
+            except Exception as exc:
+                log.error(
+                    "http service not started; healing goes on without it",
+                    error=str(exc),
+                    address=self.http.address,
+                    port=self.http.port,
+                )
                 await self._close_runner()
 
     async def _listen(self) -> None:
@@ -101,16 +104,27 @@ class WebService:
         from daemon.service.web.routes import build_app
 
         app = build_app(self, password=self._password())
-        self.runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=KEEPALIVE_S,
-                                    max_line_size=MAX_LINE_BYTES, max_field_size=MAX_LINE_BYTES)
+        self.runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            keepalive_timeout=KEEPALIVE_S,
+            max_line_size=MAX_LINE_BYTES,
+            max_field_size=MAX_LINE_BYTES,
+        )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.http.address, self.http.port, ssl_context=self._tls(),
-                           shutdown_timeout=1.0, backlog=64)
+        site = web.TCPSite(
+            self.runner, self.http.address, self.http.port, ssl_context=self._tls(), shutdown_timeout=1.0, backlog=64
+        )
         await site.start()
         host, port = self.runner.addresses[0][:2]
         self.address = (host, port)
-        log.info("http listening", url=self.base_url(), tls=self.http.tls_cert is not None,
-                 auth=self.http.basic_auth is not None)
+        log.info(
+            "http listening",
+            url=self.base_url(),
+            tls=self.http.tls_cert is not None,
+            auth=self.http.basic_auth is not None,
+        )
 
     def base_url(self) -> str | None:
         if self.http.external_url:
@@ -155,7 +169,7 @@ class WebService:
             try:
                 async with asyncio.timeout(5):
                     await self.runner.cleanup()
-            except Exception:  # noqa: BLE001 - stopping must finish
+            except Exception:
                 log.warning("http service did not close cleanly", exc_info=True)
             self.runner = None
 
@@ -185,7 +199,7 @@ class WebService:
         snap = metrics.snapshot_memory(self.daemon, self.tally)
         try:
             snap.db = await self.read(metrics.read_db, timeout=timeout)
-        except Exception as exc:  # noqa: BLE001 - a locked DB still leaves the in-memory metrics
+        except Exception as exc:
             log.warning("metrics: database figures unavailable", error=str(exc))
         async with self._render_lock:  # the renderer's cache is not for two threads at once
             return await asyncio.to_thread(self.renderer.render, snap)
@@ -211,7 +225,7 @@ class WebService:
                 await asyncio.to_thread(write_atomically, path, text)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - try again next time
+            except Exception as exc:
                 log.warning("metrics textfile not written", path=str(path), error=str(exc))
             await asyncio.sleep(every)
 

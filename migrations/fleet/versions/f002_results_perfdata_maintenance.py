@@ -21,23 +21,25 @@ from alembic import context, op
 
 from daemon.store import fleet_views
 
-revision: str = 'f002'
-down_revision: str | None = 'f001'
+revision: str = "f002"
+down_revision: str | None = "f001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 #: Views this revision adds (older revisions leave them out: fleet_views.apply_as_of).
-NEW_VIEWS: frozenset[str] = frozenset({
-    'component_availability_7d',
-    'component_availability_30d',
-    'flapping_components',
-    'maintenance_windows',
-    'shadow_decision_comparison',
-})
+NEW_VIEWS: frozenset[str] = frozenset(
+    {
+        "component_availability_7d",
+        "component_availability_30d",
+        "flapping_components",
+        "maintenance_windows",
+        "shadow_decision_comparison",
+    }
+)
 
 #: Files under schema/fleet/views/ this revision changes, as f001 had them (name → SQL).
 OLD_SQL: dict[str, str] = {
-    'component_availability_24h': """-- Per host and component: checks and availability over the last 24 hours, from the shipped raw results.
+    "component_availability_24h": """-- Per host and component: checks and availability over the last 24 hours, from the shipped raw results.
 -- The local view reads hourly rollups; the centre receives raw results instead (a result never changes,
 -- a rollup row changes with every check), so this one counts results since the start of the hour 23
 -- hours ago — the same window as the local view.
@@ -84,7 +86,7 @@ SELECT c.host,
  WHERE c.removed_at IS NULL
  ORDER BY c.host, c.name;
 """,
-    'fleet_availability_24h': """-- Per component name across the fleet: checks and availability over the last 24 hours, all hosts
+    "fleet_availability_24h": """-- Per component name across the fleet: checks and availability over the last 24 hours, all hosts
 -- together, and the worst host's availability (from each host's component_availability_24h).
 CREATE VIEW fleet_availability_24h AS
 SELECT a.component,
@@ -105,43 +107,45 @@ SELECT a.component,
 
 
 def upgrade() -> None:
-    op.add_column('check_results', sa.Column('perfdata', sa.Text(), nullable=True))
+    op.add_column("check_results", sa.Column("perfdata", sa.Text(), nullable=True))
     # rows shipped before this revision were never taken in maintenance
-    op.add_column('check_results', sa.Column('maintenance', sa.Boolean(), server_default=sa.false(), nullable=False))
-    op.create_table('maintenance_periods',
-    sa.Column('host', sa.Text(), nullable=False),
-    sa.Column('id', sa.BigInteger(), nullable=False),
-    sa.Column('component_id', sa.BigInteger(), nullable=True),
-    sa.Column('kind', sa.Text(), nullable=False),
-    sa.Column('name', sa.Text(), nullable=True),
-    sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('starts_at', sa.Double(), nullable=False),
-    sa.Column('ends_at', sa.Double(), nullable=False),
-    sa.Column('cleared_at', sa.Double(), nullable=True),
-    sa.Column('created_at', sa.Double(), nullable=False),
-    sa.PrimaryKeyConstraint('host', 'id', name=op.f('pk_maintenance_periods'))
+    op.add_column("check_results", sa.Column("maintenance", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.create_table(
+        "maintenance_periods",
+        sa.Column("host", sa.Text(), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("component_id", sa.BigInteger(), nullable=True),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("starts_at", sa.Double(), nullable=False),
+        sa.Column("ends_at", sa.Double(), nullable=False),
+        sa.Column("cleared_at", sa.Double(), nullable=True),
+        sa.Column("created_at", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("host", "id", name=op.f("pk_maintenance_periods")),
     )
-    op.create_table('shadow_decisions',
-    sa.Column('host', sa.Text(), nullable=False),
-    sa.Column('id', sa.BigInteger(), nullable=False),
-    sa.Column('component_id', sa.BigInteger(), nullable=False),
-    sa.Column('ts', sa.Double(), nullable=False),
-    sa.Column('shadow_config', sa.Text(), nullable=False),
-    sa.Column('incident', sa.Integer(), nullable=True),
-    sa.Column('kind', sa.Text(), nullable=False),
-    sa.Column('step', sa.Integer(), nullable=True),
-    sa.Column('strategy', sa.Text(), nullable=True),
-    sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('until', sa.Double(), nullable=True),
-    sa.PrimaryKeyConstraint('host', 'id', name=op.f('pk_shadow_decisions'))
+    op.create_table(
+        "shadow_decisions",
+        sa.Column("host", sa.Text(), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("component_id", sa.BigInteger(), nullable=False),
+        sa.Column("ts", sa.Double(), nullable=False),
+        sa.Column("shadow_config", sa.Text(), nullable=False),
+        sa.Column("incident", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=True),
+        sa.Column("strategy", sa.Text(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("until", sa.Double(), nullable=True),
+        sa.PrimaryKeyConstraint("host", "id", name=op.f("pk_shadow_decisions")),
     )
     fleet_views.refresh(op.get_bind(), context.script, revision)
 
 
 def downgrade() -> None:
     fleet_views.drop(op.get_bind())
-    op.drop_table('shadow_decisions')
-    op.drop_table('maintenance_periods')
-    op.drop_column('check_results', 'maintenance')
-    op.drop_column('check_results', 'perfdata')
+    op.drop_table("shadow_decisions")
+    op.drop_table("maintenance_periods")
+    op.drop_column("check_results", "maintenance")
+    op.drop_column("check_results", "perfdata")
     fleet_views.apply_as_of(op.get_bind(), context.script, down_revision)

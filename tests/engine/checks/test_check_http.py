@@ -46,7 +46,9 @@ async def test_body_substring_present_and_absent(http_server, component):
 async def test_json_path_equality(http_server, component):
     http_server.routes["/j"] = Route(200, {"checks": [{"name": "db", "ok": True}], "version": 3})
     url = http_server.url("/j")
-    assert (await run_check(component("http", url=url, json_path="checks[0].ok", json_equals=True))).status is Status.HEALTHY
+    assert (
+        await run_check(component("http", url=url, json_path="checks[0].ok", json_equals=True))
+    ).status is Status.HEALTHY
     assert (await run_check(component("http", url=url, json_path="$.version", json_equals=3))).status is Status.HEALTHY
     wrong = await run_check(component("http", url=url, json_path="checks[0].name", json_equals="cache"))
     assert (wrong.status, wrong.error_class) == (Status.UNHEALTHY, "bad_body")
@@ -90,7 +92,9 @@ async def test_shared_client_is_used_and_left_open(http_server, component):
     http_server.routes["/h"] = Route(200, b"ok")
     async with httpx.AsyncClient() as client:
         for _ in range(3):
-            assert (await run_check(component("http", url=http_server.url("/h")), client=client)).status is Status.HEALTHY
+            assert (
+                await run_check(component("http", url=http_server.url("/h")), client=client)
+            ).status is Status.HEALTHY
         assert not client.is_closed
     assert http_server.hits == 3
 

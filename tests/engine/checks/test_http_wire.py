@@ -15,8 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from daemon.engine.checks import make_client, run_check
-from daemon.engine.checks import http_wire
+from daemon.engine.checks import http_wire, make_client, run_check
 from daemon.engine.checks.http import MAX_BODY
 from daemon.types import Status
 
@@ -151,8 +150,11 @@ async def test_the_body_is_read_up_to_the_cap_only(raw_server, component):
 
 
 async def test_method_headers_and_host_are_sent_and_head_has_no_body(raw_server, component):
-    server = await raw_server(lambda head, n: answer(b"ignored") if head.startswith(b"GET") else
-                              b"HTTP/1.1 204 No\r\nContent-Length: 7\r\n\r\n")
+    server = await raw_server(
+        lambda head, n: (
+            answer(b"ignored") if head.startswith(b"GET") else b"HTTP/1.1 204 No\r\nContent-Length: 7\r\n\r\n"
+        )
+    )
     pool = make_client()
     try:
         get = await run_check(component("http", url=server.url("/p?q=1"), headers={"X-Token": "s3"}), client=pool)
@@ -164,7 +166,9 @@ async def test_method_headers_and_host_are_sent_and_head_has_no_body(raw_server,
     first = server.requests[0].decode().lower()
     assert first.startswith("get /p?q=1 http/1.1") and "x-token: s3" in first
     assert f"host: 127.0.0.1:{server.port}" in first
-    assert server.requests[1].startswith(b"HEAD ") and server.connections == 1  # HEAD's framing kept the connection usable
+    assert (
+        server.requests[1].startswith(b"HEAD ") and server.connections == 1
+    )  # HEAD's framing kept the connection usable
 
 
 async def test_redirects_are_answers_not_followed(raw_server, component):
@@ -179,9 +183,29 @@ def self_signed(tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     return ctx, cert
@@ -204,8 +228,10 @@ async def test_tls_to_a_trusted_certificate_is_checked_over_a_kept_alive_connect
     server = await raw_server(lambda head, n: answer(b"secure ok"), ssl_context=server_ctx)
     pool = make_client()
     try:
-        results = [await run_check(component("http", url=server.url(scheme="https"), body_contains="secure"), client=pool)
-                   for _ in range(2)]
+        results = [
+            await run_check(component("http", url=server.url(scheme="https"), body_contains="secure"), client=pool)
+            for _ in range(2)
+        ]
     finally:
         pool.close()
     assert [r.status for r in results] == [Status.HEALTHY] * 2 and server.connections == 1

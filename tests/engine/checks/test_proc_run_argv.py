@@ -35,7 +35,9 @@ async def test_exit_code_and_both_streams_are_captured(tmp_path):
 
 
 async def test_arguments_are_not_interpreted_by_a_shell(tmp_path):
-    result = await run_argv([sys.executable, "-c", "import sys; print(sys.argv[1:])", "$(id); rm -rf /", "*"], timeout=10)
+    result = await run_argv(
+        [sys.executable, "-c", "import sys; print(sys.argv[1:])", "$(id); rm -rf /", "*"], timeout=10
+    )
     assert result.stdout_tail.strip() == "['$(id); rm -rf /', '*']"
 
 
@@ -122,5 +124,7 @@ async def test_fds_are_closed_after_a_run(tmp_path):
 
 
 async def test_killed_by_signal_reports_a_negative_exit_code(tmp_path):
-    result = await run_argv([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"], timeout=10)
+    result = await run_argv(
+        [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"], timeout=10
+    )
     assert result.exit_code == -9 and not result.timed_out

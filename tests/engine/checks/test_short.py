@@ -14,8 +14,10 @@ def reference(text, limit: int = MESSAGE_LIMIT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-@given(st.text(alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000é…")), max_size=30),
-       st.integers(min_value=1, max_value=40))
+@given(
+    st.text(alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000é…")), max_size=30),
+    st.integers(min_value=1, max_value=40),
+)
 def test_short_is_the_same_as_collapsing_whitespace_and_cutting(text, limit):
     assert short(text, limit) == reference(text, limit)
 
