@@ -15,13 +15,12 @@ from daemon.cli.options import db_option, resolve_db
 @click.option("--force", is_flag=True, help="Add healerd's schema even to a SQLite file that holds other tables.")
 def migrate(db_path: Path | None, show_status: bool, force: bool) -> None:
     """Upgrade the SQLite database to the latest schema (creates it if missing)."""
-    from daemon.errors import EXIT_NOT_A_DATABASE, WrongDatabaseFile
+    from daemon.errors import EXIT_NOT_A_DATABASE
     from daemon.store import migrate as store_migrate  # Alembic: only for this verb (CLI start-up)
-    from daemon.store.probe import foreign_message, is_foreign
+    from daemon.store.probe import foreign_message, is_foreign, refuse_to_adopt
 
     path = resolve_db(db_path)
-    if path.is_dir():
-        raise WrongDatabaseFile(f"database path {path} is a directory, not a file")
+    refuse_to_adopt(path, force=True)  # a directory; --status names a foreign file below, upgrade refuses it
     if show_status:
         current, head = store_migrate.status(path)
         foreign = is_foreign(path) if current is None else []

@@ -22,16 +22,13 @@ from daemon.errors import EXIT_STARTUP_FAILURE, HealerdError, StartupError
 def _refuse_wrong_file(db_path: Path, force: bool) -> None:
     """Refuse a directory or another application's SQLite file before anything is created beside it
     (the lock), and before this user's remembered database is replaced by one no daemon will run on."""
-    from daemon.store.probe import foreign_message, is_foreign
+    from daemon.errors import WrongDatabaseFile
+    from daemon.store.probe import refuse_to_adopt
 
-    if db_path.is_dir():
-        raise StartupError(f"database path {db_path} is a directory, not a file")
-    foreign = [] if force else is_foreign(db_path)
-    if foreign:
-        raise StartupError(
-            f"{foreign_message(db_path, foreign)}; refusing to add healerd's schema to it "
-            "(use --force if that is what you want)"
-        )
+    try:
+        refuse_to_adopt(db_path, force=force)
+    except WrongDatabaseFile as exc:
+        raise StartupError(str(exc)) from None  # `run` cannot start: exit 3, as for any start-up failure
 
 
 @click.command("run")

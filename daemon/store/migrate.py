@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 from daemon import paths
-from daemon.errors import MigrationError, WrongDatabaseFile
+from daemon.errors import MigrationError
 from daemon.store.revision import versions as read_versions
 from daemon.store.sqlite import connect
 
@@ -81,19 +81,11 @@ def upgrade(db_path: str | os.PathLike[str], *, force: bool = False) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise MigrationError(f"cannot create the directory of database {path}: {exc.strerror or exc}") from exc
-    if path.is_dir():
-        raise WrongDatabaseFile(f"database path {path} is a directory, not a file")
+    from daemon.store.probe import refuse_to_adopt
+
+    refuse_to_adopt(path, force=force)  # a healerd database (any revision) is never foreign
     revision = current(path)
     _refuse_unknown(path, revision)
-    if revision is None and not force:
-        from daemon.store.probe import foreign_message, is_foreign
-
-        foreign = is_foreign(path)
-        if foreign:
-            raise WrongDatabaseFile(
-                foreign_message(path, foreign) + "; refusing to add healerd's schema to it "
-                "(use --force if that is what you want)"
-            )
     if revision == target:
         log.debug("database %s already at head %s", path, target)
         return target

@@ -11,7 +11,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from daemon.errors import NotAHealerdDatabase
+from daemon.errors import NotAHealerdDatabase, WrongDatabaseFile
 from daemon.store.sqlite import connect
 
 #: Tables whose presence makes a file healerd's (alembic_version alone could be another app's).
@@ -50,6 +50,19 @@ def foreign_message(path: str | os.PathLike[str], tables: list[str]) -> str:
     """One wording for "this SQLite file belongs to another application", for read verbs and migrate."""
     shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
     return f"{path} is another application's SQLite database (tables: {shown}), not healerd's"
+
+
+def refuse_to_adopt(path: str | os.PathLike[str], *, force: bool = False) -> None:
+    """WrongDatabaseFile for a path `run`/`migrate` must not put healerd's schema into: a directory, or
+    (unless `force`) another application's SQLite file. One wording for both verbs."""
+    if Path(path).is_dir():
+        raise WrongDatabaseFile(f"database path {path} is a directory, not a file")
+    foreign = [] if force else is_foreign(path)
+    if foreign:
+        raise WrongDatabaseFile(
+            f"{foreign_message(path, foreign)}; refusing to add healerd's schema to it "
+            "(use --force if that is what you want)"
+        )
 
 
 def require_healerd_db(path: str | os.PathLike[str]) -> Path:
