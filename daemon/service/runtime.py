@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # built in start(), imported there: each pulls in its own dep
     from daemon.service.shadow import ShadowService
     from daemon.service.web.service import WebService
 from daemon.store import state as store_state
-from daemon.store.sqlite import connect
+from daemon.store.readers import ThreadReaders
 from daemon.store.writer import Writer
 from daemon.types import BreakerState
 
@@ -61,6 +61,7 @@ class Runtime:
         self.clock = options.clock
         settings = self.config.settings.daemon
         self.writer = Writer(options.db_path, max_queue=settings.max_queue)
+        self.readers = ThreadReaders(options.db_path)
         #: the database as the services receive it (service/wiring.py), instead of this runtime
         self.store = Store(submit=self.writer.submit, read=self.read, db_path=str(options.db_path))
         self.monitor: Monitor | None = None
@@ -138,7 +139,10 @@ class Runtime:
                 incident_base=self._incident_base,
             ),
         )
+        degradation = self.degradation
+        healer.book.flapping_listeners.append(lambda name: degradation.poke())
         await healer.start()  # interrupted steps finished, ladders restored, before any decision
+        degradation.poke()  # a flapping incident restored with the ladders counts from now
         shadow = getattr(self.options, "extra", {}).get("shadow")
         if shadow is not None or any(c.shadow_config for c in self.config.components.values()):
             # issue 15: a second policy set decides alongside; nothing it decides runs
@@ -218,6 +222,7 @@ class Runtime:
         if self.monitor is not None:
             await self.monitor.stop(grace)
         self.scheduler.shutdown()
+        self.readers.close()  # before the writer's close, which checkpoints and removes the WAL
         from daemon.store.retention import optimize_before_close
 
         await optimize_before_close(self.writer)  # SQLite: PRAGMA optimize just before closing
@@ -354,12 +359,9 @@ class Runtime:
         asyncio.get_running_loop().call_later(1.0, send)
 
     def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(conn, *args)` on a fresh read-only connection (blocking: callers use asyncio.to_thread)."""
-        conn = connect(self.options.db_path, readonly=True)
-        try:
-            return fn(conn, *args)
-        finally:
-            conn.close()
+        """`fn(conn, *args)` on this thread's kept read-only connection (blocking: callers use
+        asyncio.to_thread)."""
+        return self.readers.read(fn, *args)
 
     async def _start_fleet(self) -> None:
         settings = self.config.settings.fleet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 
@@ -11,7 +12,7 @@ from helpers import open_db
 
 from daemon.config.models import RetryStep
 from daemon.engine.decision import Escalate, Failback, Nothing, OpenIncident, RunStep, Wait
-from daemon.engine.ladder import LadderState, Outcome, open_incident, record_finished, record_started
+from daemon.engine.ladder import IncidentState, LadderState, Outcome, open_incident, record_finished, record_started
 from daemon.service.healer.loop import decision_columns, decision_key
 from daemon.service.healer.state import LadderBook, mirror, store_fn
 from daemon.store import healer_sql
@@ -98,6 +99,22 @@ def test_the_book_folds_queued_results_into_healthy_since_in_order():
     assert book.fold("app", 1800).healthy_since == T0 + 2  # nothing queued: unchanged
     book.observe("app", Status.HEALTHY, BreakerState.HALF_OPEN, T0 + 3)
     assert book.fold("app", 1800).healthy_since is None  # healthy means the breaker lets traffic through too
+
+
+def test_the_book_tells_its_listeners_when_a_flapping_incident_opens_or_closes_and_not_otherwise():
+    """The degradation score counts a flapping component as degraded; nothing else would wake it."""
+    book = LadderBook(lambda: {"app": 1}, lambda: 60.0)
+    told: list[str] = []
+    book.flapping_listeners.append(told.append)
+    ordinary = LadderState(incident=IncidentState(id=1, opened_at=T0, trigger="breaker"))
+    flapping = LadderState(incident=IncidentState(id=2, opened_at=T0, trigger="flapping", flapping=True))
+    book.set("app", ordinary)
+    assert told == []
+    book.set("app", flapping)
+    book.set("app", dataclasses.replace(flapping, healthy_since=T0 + 5))  # still flapping: no news
+    assert told == ["app"]
+    book.set("app", LadderState())
+    assert told == ["app", "app"]
 
 
 def test_an_unreadable_stored_ladder_starts_fresh_and_says_why():

@@ -14,6 +14,7 @@ import itertools
 import json
 import sys
 
+import pytest
 import structlog
 from degradation_kit import POLICY, SETTINGS, until
 
@@ -273,3 +274,27 @@ async def test_an_http_on_change_posts_the_change_as_json(harness, clock):
         "score": 0.0,
         "reason": "score 0.0 < 40 (emergency)",
     }
+
+
+async def test_a_quiet_fleet_is_scored_again_when_a_result_may_first_turn_stale_not_every_second(harness, clock):
+    """Issue 11: scoring every component once a second cost more CPU than the checks themselves."""
+    h = harness()
+    svc = await h.start()
+    await h.observe(a=H, b=H)  # both checked every 10 s; a result is stale after 3 × 10 s
+    clock.advance(12)
+    await h.observe(a=H)  # b's result is now 12 s old: it may turn stale 18 s from now, no sooner
+    assert svc._next_timeout() == pytest.approx(18.0)
+
+    clock.advance(18.5)
+    await svc.evaluate()
+    assert {c.name: c.condition.value for c in svc.score.components}["b"] == "stale"
+
+
+async def test_while_a_better_level_is_held_the_score_is_evaluated_every_second(harness, clock):
+    h = harness()
+    svc = await h.start()
+    await h.observe(a=H, b=U)
+    assert svc.tracker.level.value == "minimal"
+    await h.observe(b=H)  # the score is back to 100, held for 60 s before the level follows
+    assert svc.tracker.pending_recovery() is not None
+    assert svc._next_timeout() == pytest.approx(1.0)

@@ -11,8 +11,12 @@ evaluation reads what the monitor knows, updates the level tracker and then, onl
 * logs each level change and hands it to the `on_change` action, run one at a time in order, off the
   evaluation path, so a slow hook cannot delay the next change.
 
-Evaluations run every EVALUATE_EVERY seconds (staleness and hold times are about time passing), at an
-override's deadline, and promptly — debounced — when a breaker moves or a component's status changes.
+Evaluations run promptly — debounced — when a breaker moves, a component's status changes or a flapping
+incident opens or closes, and otherwise only when time passing can change the outcome: the first
+instant a component's last result may turn stale, an override's deadline, the next snapshot, and every
+EVALUATE_EVERY seconds while a better level is being held. A quiet fleet of 10,000 components is then
+scored every few tens of seconds instead of every second (issue 11: scoring every component once a
+second cost more CPU than the checks themselves).
 Nothing in here may stop the daemon: every failure is logged and the next evaluation tries again.
 """
 
@@ -35,7 +39,7 @@ from daemon.engine.degradation import LevelChange, LevelTracker
 from daemon.engine.flags import FlagState, evaluate_flags
 from daemon.engine.proc import run_argv
 from daemon.engine.publish import publish_state, remove_stale_temps, state_document, state_file_path
-from daemon.engine.score import Observation, Score, compute_score
+from daemon.engine.score import Condition, Observation, Score, compute_score
 from daemon.engine.trend import TREND_WINDOW, TrendResult, compute_trend
 from daemon.service.degradation.state import COMMANDS, apply_degrade_command, row_key, state_row, tracker_from_row
 from daemon.service.monitor import Monitor
@@ -46,9 +50,13 @@ from daemon.types import BreakerState, Status
 
 log = structlog.get_logger(__name__)
 
-#: Seconds between evaluations when nothing pokes the loop: stale results and hold times need time to
-#: pass, and an operator reading state.json expects it at most this far behind.
+#: Conditions that a component's last result decides, and that turn STALE as that result ages.
+_AGEING = frozenset({Condition.HEALTHY, Condition.DEGRADED, Condition.UNHEALTHY, Condition.UNKNOWN})
+
+#: Seconds between evaluations while a hold is running (the tracker waits for the score to stay good).
 EVALUATE_EVERY = 1.0
+#: The longest the loop sleeps with nothing due: a safety margin for wall-clock jumps, not a schedule.
+IDLE_EVALUATE_EVERY = 30.0
 #: A burst of results (a scheduler tick checking many components) becomes one evaluation.
 DEBOUNCE_S = 0.05
 #: A final state write at stop may wait this long for a busy database before giving up.
@@ -93,6 +101,8 @@ class DegradationService:
         #: name → (status, ts) last recorded before this start; see observations().
         self._stored_results: dict[str, tuple[str, float]] = {}
         self._wake = asyncio.Event()
+        #: when the loop must evaluate without being poked (`_due`); None before the first evaluation
+        self._due_at: float | None = None
         self._lock = asyncio.Lock()
         self._hooks: asyncio.Queue[LevelChange] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
@@ -172,12 +182,37 @@ class DegradationService:
     def _on_transition(self, name: str, transition) -> None:
         self._wake.set()
 
+    def poke(self) -> None:
+        """Evaluate soon: an input outside the monitor changed (a flapping incident opened or closed)."""
+        self._wake.set()
+
     def _next_timeout(self) -> float:
-        timeout = EVALUATE_EVERY
+        due = self._due_at
         override = self.tracker.override if self.tracker is not None else None
         if override is not None:
-            timeout = min(timeout, max(0.01, override.until - self.clock.wall()))
-        return timeout
+            due = override.until if due is None else min(due, override.until)
+        if due is None:
+            return EVALUATE_EVERY
+        return min(IDLE_EVALUATE_EVERY, max(0.01, due - self.clock.wall()))
+
+    def _due(self, observations: list[Observation], score: Score, now: float) -> float:
+        """The first instant time alone can change this evaluation's outcome (see the module doc).
+
+        A result arriving later only moves its component's stale instant later, so the minimum taken
+        here is never late; a status change or a transition wakes the loop anyway.
+        """
+        cfg = self.config
+        due = now + IDLE_EVALUATE_EVERY
+        if self._last_snapshot_at is not None:
+            due = min(due, self._last_snapshot_at + cfg.snapshot_every.total_seconds())
+        tracker = self._started()
+        if tracker.pending_recovery() is not None:
+            due = min(due, now + EVALUATE_EVERY)
+        stale_after = cfg.stale_after
+        for o, part in zip(observations, score.components, strict=True):
+            if part.condition in _AGEING and o.last_ts is not None:
+                due = min(due, o.last_ts + stale_after * o.every_s)
+        return due
 
     async def _loop(self) -> None:
         while True:
@@ -239,9 +274,8 @@ class DegradationService:
                 tracker.config = cfg
             changes = list(mutate(tracker)) if mutate is not None else []
             now = self.clock.wall()
-            score = compute_score(
-                self.observations(), now, degraded_weight=cfg.degraded_weight, stale_after=cfg.stale_after
-            )
+            observations = self.observations()
+            score = compute_score(observations, now, degraded_weight=cfg.degraded_weight, stale_after=cfg.stale_after)
             change = tracker.update(score.value)
             if change is not None:
                 changes.append(change)
@@ -253,6 +287,7 @@ class DegradationService:
                 self._snapshots.append((now, score.value))
                 self._last_snapshot_at = now
             self.score, self.flags, self.trend = score, flags, compute_trend(self._snapshots)
+            self._due_at = self._due(observations, score, now)
             self._record(changes, score, flags, now, snapshot_due)
             for c in changes:
                 worse = c.to_level.rank > c.from_level.rank

@@ -27,7 +27,7 @@ import structlog
 
 from daemon import logctx
 from daemon.clock import Clock
-from daemon.config.models import DaemonSettings, FallbackStep, RetryStep
+from daemon.config.models import DaemonSettings, FallbackStep, HealerdConfig, RetryStep
 from daemon.engine.actions import last_lines
 from daemon.engine.decide import decide
 from daemon.engine.decision import (
@@ -69,6 +69,9 @@ from daemon.types import BreakerState, CheckResult, Status
 log = structlog.get_logger(__name__)
 
 TICK_S = 0.5
+#: A pass looks only at components something happened to (`LadderBook.attention`); every this many
+#: seconds, and after a reload, it walks them all — a safety net for a poke that never came.
+FULL_SWEEP_S = 60.0
 #: kept importable from here (tests and older callers); the rules live in engine/heal_apply.py
 _SPAN = SPAN
 
@@ -127,6 +130,10 @@ class Healer:
         #: the earliest deadline of this pass's decisions: the next pass starts then (or at the tick)
         self._due: float | None = None
         self._task: asyncio.Task | None = None
+        #: the config the last full sweep walked, when (monotonic), and its components' order
+        self._swept: HealerdConfig | None = None
+        self._swept_at = 0.0
+        self._order: dict[str, int] = {}
 
     @property
     def config(self):
@@ -149,7 +156,7 @@ class Healer:
         self.monitor.unconfirmed = self.intents.watch  # breaker transitions too
         await restore(self)
         self.monitor.result_listeners.append(self._on_result)
-        self.monitor.transition_listeners.append(lambda name, t: self._wake.set())
+        self.monitor.transition_listeners.append(self._on_transition)
         from daemon.service.healer.commands import install
 
         install(self, self.commands)
@@ -204,14 +211,15 @@ class Healer:
         # steps start below; a step that finishes meanwhile only makes the count conservative
         self._due = None
         running = sum(1 for n, s in self.book.ladders.items() if s.in_progress is not None and n in config.components)
-        for name in list(config.components):
+        for name in self._to_examine(config):
             breaker = monitor.breakers.get(name)
             if breaker is None:
                 continue
             async with self.book.locks[name]:
                 state = self.book.fold(name, reset_after, repeats_reset)
                 now = self.clock.wall()
-                if not self._quiet(name, state, breaker.state):
+                quiet = self._quiet(name, state, breaker.state)
+                if not quiet:
                     facts = facts or await self.facts.get(config, self.book)
                     decision = self._decide(name, state, facts, now, running)
                     until = getattr(decision, "until", None)
@@ -225,6 +233,21 @@ class Healer:
                         running += 1
                 if name in self.book.dirty:
                     self.commits.store_quietly(name, self.book.get(name), now).add_done_callback(_log_failure)
+                if quiet:
+                    self.book.settle(name)
+
+    def _to_examine(self, config: HealerdConfig) -> list[str]:
+        """The components this pass decides for, in config order: all of them after a reload and every
+        FULL_SWEEP_S, otherwise those in `book.attention` (a healthy fleet costs nothing per pass)."""
+        now = self.clock.monotonic()
+        if config is not self._swept or now - self._swept_at >= FULL_SWEEP_S:
+            self._swept, self._swept_at = config, now
+            self._order = {name: i for i, name in enumerate(config.components)}
+            return list(config.components)
+        attention, order = self.book.attention, self._order
+        gone = [name for name in attention if name not in order]
+        attention.difference_update(gone)
+        return sorted(attention, key=order.__getitem__)
 
     def _quiet(self, name: str, state: LadderState, breaker: BreakerState) -> bool:
         """Healthy with nothing pending and nothing new to record: decide() would say the same Nothing
@@ -500,6 +523,10 @@ class Healer:
             log.exception("recording a step's outcome failed", component=name, event_id=event_id)
         finally:
             self._wake.set()
+
+    def _on_transition(self, name: str, transition: object) -> None:
+        self.book.attention.add(name)
+        self._wake.set()
 
     def _on_result(self, result: CheckResult) -> None:
         breaker = self.monitor.breakers.get(result.component)

@@ -50,6 +50,12 @@ class LadderBook:
         self._observed: defaultdict[str, list[tuple[Status, BreakerState, float]]] = defaultdict(list)
         #: components whose folded-in observations changed the state but are not stored yet.
         self.dirty: set[str] = set()
+        #: called with a component's name when a flapping incident opens or closes for it (the
+        #: degradation score counts a flapping component as degraded, and is not otherwise poked)
+        self.flapping_listeners: list[Callable[[str], None]] = []
+        #: components the next pass must look at: a result queued, a state set, a breaker moved (the
+        #: healer adds those). A pass drops the ones it found quiet, so a healthy fleet is not walked.
+        self.attention: set[str] = set()
 
     def get(self, name: str) -> LadderState:
         return self.ladders.get(name) or LadderState()
@@ -73,10 +79,29 @@ class LadderBook:
     # --- check results -------------------------------------------------------------------------------
 
     def observe(self, name: str, status: Status, breaker: BreakerState, at: float) -> None:
+        """Queue a result for the next pass; one that cannot change the ladder is not queued at all.
+
+        A healthy result on a ladder that is already healthy since earlier, with no budgets or repeats
+        left to reset, folds to the very same state (`observe_health`), so a quiet component costs the
+        healer nothing per check and drops out of `attention` (issue 11). While a pass holds the
+        component's lock the state may be about to change, so the result is queued as before.
+        """
+        if status is Status.HEALTHY and breaker in _PASSING and name not in self._observed:
+            state = self.ladders.get(name)
+            lock = self.locks.get(name)
+            if (
+                state is not None
+                and state.healthy_since is not None
+                and not state.steps
+                and not state.repeats
+                and (lock is None or not lock.locked())
+            ):
+                return
         queue = self._observed[name]
         queue.append((status, breaker, at))
         if len(queue) > 1000:  # a component with no pass for a long while: keep what decides healthy_since
             del queue[:-1000]
+        self.attention.add(name)
 
     def fold(self, name: str, budget_reset_after: float, repeats_reset_after: float = 600.0) -> LadderState:
         """Apply the queued observations (caller holds the lock); marks the component dirty if changed."""
@@ -92,9 +117,27 @@ class LadderBook:
             self.dirty.add(name)
         return new
 
+    def settle(self, name: str) -> None:
+        """A pass found the component quiet: leave it out of the next passes until something happens."""
+        if name not in self._observed and name not in self.dirty:
+            self.attention.discard(name)
+
     def set(self, name: str, state: LadderState) -> None:
+        before = self.ladders.get(name)
         self.ladders[name] = state
         self.dirty.discard(name)
+        self.attention.add(name)
+        if _flapping(before) != _flapping(state):
+            for listener in self.flapping_listeners:
+                listener(name)
+
+
+#: breaker states that let traffic through: only then does a healthy result count as healthy
+_PASSING = frozenset({BreakerState.CLOSED, BreakerState.DISABLED})
+
+
+def _flapping(state: LadderState | None) -> bool:
+    return state is not None and state.incident is not None and state.incident.flapping
 
 
 def store_fn(component_id: int | None, state: LadderState, cooldown: float, now: float) -> Callable[[Any], None]:
