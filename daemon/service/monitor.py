@@ -42,6 +42,11 @@ log = structlog.get_logger(__name__)
 _stdlog = logging.getLogger(__name__)
 
 FLUSH_EVERY = 0.25
+#: A healthy breaker's success count changes on every check and decides nothing while it is closed
+#: (only half-open counts successes): a row whose only change is its counters is written at most this
+#: often, and at stop. A kill -9 can then bring a closed breaker back with a success count a few checks
+#: short, never with another state, window or deadline (issue 11: one UPDATE per check otherwise).
+COUNTS_EVERY = 10.0
 
 TransitionListener = Callable[[str, Transition], None]
 
@@ -121,6 +126,12 @@ class Monitor:
         self.in_maintenance: Callable[[str], str | None] | None = None
         self._flusher: asyncio.Task | None = None
         self.checks_run = 0
+        #: names whose breaker may be OPEN: the only ones tick() has to look at
+        self._open: set[str] = set()
+        #: monotonic time of the last flush that wrote counters-only changes (COUNTS_EVERY)
+        self._counts_at = float("-inf")
+        #: breakers whose only change is their counters, written when COUNTS_EVERY comes round
+        self._counts_later: set[str] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -129,7 +140,11 @@ class Monitor:
         for name, component in self.config.components.items():
             snap = stored.get(name)
             if snap is not None:
-                self.breakers[name] = CircuitBreaker.restore(component.breaker, snapshot_from_row(snap), self.clock)
+                breaker = self.breakers[name] = CircuitBreaker.restore(
+                    component.breaker, snapshot_from_row(snap), self.clock
+                )
+                if breaker.state is BreakerState.OPEN:
+                    self._open.add(name)
             else:
                 self.breakers[name] = CircuitBreaker(component.breaker, self.clock)
                 self._dirty.add(name)
@@ -146,7 +161,7 @@ class Monitor:
         if self._flusher is not None:
             await cancel_and_wait([self._flusher], what="breaker flush")
         self._dirty.update(self.breakers)
-        await self._flush()
+        await self._flush(counts=True)
         if self._pidwatch is not None:
             self._pidwatch.close()
         await self._http.aclose()
@@ -253,13 +268,19 @@ class Monitor:
             self._persist_transitions(name, transitions)
 
     def tick(self) -> None:
-        """Time-based transitions (open → half_open at the deadline) without waiting for a result."""
-        for name, breaker in self.breakers.items():
-            if breaker.state in (BreakerState.OPEN,):
-                transitions = list(breaker.tick())
-                if transitions:
-                    self._dirty.add(name)
-                    self._persist_transitions(name, transitions)
+        """Time-based transitions (open → half_open at the deadline) without waiting for a result.
+
+        Only open breakers have a deadline; they are tracked as they open, so a fleet of 10,000
+        closed breakers is not walked four times a second."""
+        for name in list(self._open):
+            breaker = self.breakers.get(name)
+            if breaker is None or breaker.state is not BreakerState.OPEN:
+                self._open.discard(name)
+                continue
+            transitions = list(breaker.tick())
+            if transitions:
+                self._dirty.add(name)
+                self._persist_transitions(name, transitions)
 
     def _persist_transitions(self, name: str, transitions: list[Transition]) -> None:
         component_id = self.component_ids.get(name)
@@ -303,8 +324,10 @@ class Monitor:
             for listener in self.transition_listeners:
                 listener(name, t)
         last = transitions[-1]
-        if last.to_state is BreakerState.OPEN and last.open_until_wall is not None:
-            self._half_open_at(name, last.open_until_wall)
+        if last.to_state is BreakerState.OPEN:
+            self._open.add(name)
+            if last.open_until_wall is not None:
+                self._half_open_at(name, last.open_until_wall)
 
     def _half_open_at(self, name: str, until_wall: float) -> None:
         """Go half-open at the open period's end, not at the next 250 ms tick after it: a decision taken
@@ -334,17 +357,25 @@ class Monitor:
             self.tick()
             await self._flush()
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, counts: bool = False) -> None:
         """Persist breakers whose snapshot changed since it was last written (most have not).
 
         Only the streak counters changed since the last write that committed, and everything handed
-        over since has committed: three columns are updated instead of the row. Anything else (or any
-        doubt: a write still in flight, one that failed, another component id) writes the whole row,
-        as before, so the stored row is the same either way."""
-        if not self._dirty:
+        over since has committed: three columns are updated instead of the row, and only every
+        COUNTS_EVERY seconds (or when `counts`); until then the breaker stays dirty. Anything else (or
+        any doubt: a write still in flight, one that failed, another component id) writes the whole
+        row at once, as before, so the stored row is the same either way."""
+        counts_due = counts or self.clock.monotonic() - self._counts_at >= COUNTS_EVERY
+        if not self._dirty and not (counts_due and self._counts_later):
             return
         now = self.clock.wall()
-        rows, counts, done = [], [], []
+        if counts_due:
+            self._counts_at = self.clock.monotonic()
+            self._dirty.update(self._counts_later)
+            self._counts_later.clear()
+        rows: list[tuple[int, dict[str, Any]]] = []
+        counts_list: list[tuple[int, BreakerSnapshot]] = []
+        done: list[tuple[str, BreakerSnapshot]] = []
         committed = self._committed
         for name in list(self._dirty):
             cid = self.component_ids.get(name)
@@ -355,16 +386,19 @@ class Monitor:
             handed = self._persisted.get(name)
             if handed == snapshot:
                 continue
-            self._persisted[name] = snapshot
-            done.append((name, snapshot))
             if handed is not None and committed.get(name) is handed and _only_counts_differ(handed, snapshot):
-                counts.append((cid, snapshot))
+                if not counts_due:
+                    self._counts_later.add(name)  # not looked at again until counts are due
+                    continue
+                counts_list.append((cid, snapshot))
             else:
                 rows.append((cid, snapshot_row(snapshot)))
+            self._persisted[name] = snapshot
+            done.append((name, snapshot))
         self._dirty.clear()
-        if rows or counts:
+        if rows or counts_list:
 
-            def write(conn, rows=rows, counts=counts) -> None:
+            def write(conn, rows=rows, counts=counts_list) -> None:
                 if rows:
                     store_state.save_breakers(conn, rows, now)
                 if counts and store_state.save_breaker_counts(

@@ -51,12 +51,12 @@ async def test_a_healthy_breakers_growing_success_count_is_stored_through_counte
     monitor = h.runtime.monitor
     ids = monitor.component_ids
     h.result("a", Status.HEALTHY)
-    await monitor._flush()
+    await monitor._flush(counts=True)
     assert spied[-1] == ("row", sorted(ids.values()))  # first write: the whole row
     window = monitor.breakers["a"].spec.window
     for _ in range(window + 3):  # past a full window: only the success count still changes
         h.result("a", Status.HEALTHY)
-        await monitor._flush()
+        await monitor._flush(counts=True)
     assert spied[-1] == ("counts", [ids["a"]])
     assert stored(h)["a"] == expected(h, "a")
     assert stored(h)["a"]["consecutive_successes"] == window + 4
@@ -88,7 +88,7 @@ async def test_after_a_failed_counters_write_the_next_flush_rewrites_the_whole_r
     ids = monitor.component_ids
     for _ in range(monitor.breakers["a"].spec.window + 1):
         h.result("a", Status.HEALTHY)
-    await monitor._flush()
+    await monitor._flush(counts=True)
     h.result("a", Status.HEALTHY)
     save_counts = store_state.save_breaker_counts
 
@@ -96,10 +96,10 @@ async def test_after_a_failed_counters_write_the_next_flush_rewrites_the_whole_r
         raise RuntimeError("this write fails")
 
     monkeypatch.setattr(store_state, "save_breaker_counts", broken)
-    await monitor._flush()  # fails (logged by the writer); nothing about it is trusted afterwards
+    await monitor._flush(counts=True)  # fails (logged by the writer); nothing about it is trusted afterwards
     monkeypatch.setattr(store_state, "save_breaker_counts", save_counts)
     h.result("a", Status.HEALTHY)
-    await monitor._flush()
+    await monitor._flush(counts=True)
     assert spied[-1] == ("row", [ids["a"]])
     assert stored(h)["a"] == expected(h, "a")
 
@@ -110,10 +110,59 @@ async def test_a_breaker_row_that_went_missing_is_written_whole_again(harness, s
     monitor = h.runtime.monitor
     for _ in range(monitor.breakers["a"].spec.window + 1):
         h.result("a", Status.HEALTHY)
-    await monitor._flush()
+    await monitor._flush(counts=True)
     await monitor.writer.submit(
         lambda conn: conn.execute("DELETE FROM breakers WHERE component_id = ?", (monitor.component_ids["a"],))
     )
     h.result("a", Status.HEALTHY)
-    await monitor._flush()  # counters only would update nothing: the row comes back whole
+    await monitor._flush(counts=True)  # counters only would update nothing: the row comes back whole
     assert stored(h)["a"] == expected(h, "a")
+
+
+async def test_a_counters_only_change_waits_for_counts_every_while_a_failure_is_written_at_once(harness, spied, clock):
+    """Issue 11: a healthy breaker's success count is not worth one UPDATE per check; its state is."""
+    from daemon.service.monitor import COUNTS_EVERY
+
+    h = harness()
+    await h.start()
+    monitor = h.runtime.monitor
+    ids = monitor.component_ids
+    for _ in range(monitor.breakers["a"].spec.window + 1):
+        h.result("a", Status.HEALTHY)
+    await monitor._flush(counts=True)
+    written = len(spied)
+    h.result("a", Status.HEALTHY)
+    await monitor._flush()
+    assert len(spied) == written  # only the success count changed: not written yet
+    assert stored(h)["a"]["consecutive_successes"] < monitor.breakers["a"].consecutive_successes
+
+    clock.advance(COUNTS_EVERY)
+    await monitor._flush()
+    assert spied[-1] == ("counts", [ids["a"]]) and stored(h)["a"] == expected(h, "a")
+
+    h.result("a", Status.HEALTHY)
+    h.result("b", Status.UNHEALTHY)  # the window gains a failure: written with this flush
+    await monitor._flush()
+    assert spied[-1] == ("row", [ids["b"]])
+    assert stored(h)["b"] == expected(h, "b")
+    await monitor.stop(0)  # and at stop every counter is written
+    assert stored(h)["a"] == expected(h, "a")
+
+
+async def test_a_breaker_restored_open_goes_half_open_at_its_deadline_through_the_tick(harness, clock):
+    """tick() looks only at breakers known to be open (issue 11); one restored open is one of them."""
+    from daemon.engine.breaker import CircuitBreaker
+
+    h = harness()
+    await h.start()
+    monitor = h.runtime.monitor
+    opened = CircuitBreaker(monitor.breakers["a"].spec, clock)
+    opened.force_open(5.0, reason="test")
+    monitor.restore({"a": snapshot_row(opened.snapshot())})
+    assert monitor.breakers["a"].state.value == "open"
+    monitor.tick()
+    assert monitor.breakers["a"].state.value == "open"
+    clock.advance(6)
+    monitor.tick()
+    assert monitor.breakers["a"].state.value == "half_open"
+    assert monitor.breakers["b"].state.value == "closed"
