@@ -11,8 +11,6 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
-
 from daemon.engine.notification import Notification
 
 #: one attempt: (channel, message, timeout seconds, working directory) → note or None; DeliveryError on failure
@@ -25,6 +23,8 @@ class DeliveryError(Exception):
 
 async def post_json(url: str, body: Any, headers: dict[str, str], timeout: float) -> None:
     """POST JSON; anything but a 2xx answer within `timeout` is a DeliveryError naming it."""
+    import httpx  # here, not at the top: a daemon with no webhook channel never loads it (~10 MB, issue 11)
+
     headers = {"User-Agent": "healerd", **headers}
     try:
         async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout) as client:

@@ -15,7 +15,6 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import httpx
 import structlog
 
 from daemon.clock import Clock
@@ -182,6 +181,8 @@ class StepRunner:
         pool = [config.components[c] for c in candidates if c in config.components]
         if not pool:
             return None, "no candidate to probe"
+        import httpx  # here: only a fallback with select = "fastest" probes, and most daemons have none
+
         async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
             tasks = [
                 asyncio.create_task(run_check(c, clock=self.clock, client=client, cwd=config.directory)) for c in pool
