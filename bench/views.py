@@ -10,8 +10,9 @@ fetched); the figure is the median of `--runs` runs, wall and CPU time of this p
 robust one on a shared machine: SQLite runs in-process). Two rounds:
   1. without planner statistics (a database as migrated; nothing has run ANALYZE yet);
   2. after `PRAGMA analysis_limit=400; ANALYZE` (what the daemon's periodic `PRAGMA optimize` runs).
-References, same run: the definition each changed view had before migration 0007 (as a TEMP view, one
-run: the old 24 h view alone takes ~25 s here), and raw counts over the same rows.
+References, same run: the definition each changed view had before migration 0013 (the availability
+views as 0009 left them) and before 0007 (as TEMP views; one run: the old 24 h view alone takes ~25 s
+here), and raw counts over the same rows.
 
 Usage: .venv/bin/python bench/views.py [--db bench/.cache/views.db] [--runs 5] [--rebuild] [--no-old]
        [--components 1000] [--raw-days 7] [--rollup-days 400] [--history-days 400]
@@ -51,15 +52,20 @@ REFERENCES = {
 }
 
 
-def old_definitions() -> dict[str, str]:
-    """The SQL of each view as it was before migration 0007 (kept in that migration for its downgrade)."""
-    found = sorted(paths.migrations_dir().glob("versions/0007_*.py"))
+def old_definitions(revision: str) -> dict[str, str]:
+    """The SQL of each view a migration changed, as it was before it (kept in it for its downgrade)."""
+    found = sorted(paths.migrations_dir().glob(f"versions/{revision}_*.py"))
     if not found:
         return {}
-    spec = importlib.util.spec_from_file_location("m0007", found[0])
+    spec = importlib.util.spec_from_file_location(f"m{revision}", found[0])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return {name: sql for (kind, name), sql in module.OLD_SQL.items() if kind == "view"}
+
+
+#: Earlier definitions timed beside the current ones: (migration, label, runs). Before 0007 the 24 h
+#: view alone takes ~25 s here, so one run; 0009's (before 0013) are fast enough for the median.
+OLD_REVISIONS = (("0013", "before 0013, on its tables", None), ("0007", "before 0007", 1))
 
 
 def timed(conn: sqlite3.Connection, sql: str, runs: int) -> tuple[float, float, int]:
@@ -104,16 +110,19 @@ def references(path: Path, runs: int, new: dict[str, tuple[float, float, int]], 
             print(f"  {label:52s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU")
         if not with_old:
             return
-        for view, sql in old_definitions().items():
-            temp = sql.replace(f"CREATE VIEW {view} AS", f"CREATE TEMP VIEW old_{view} AS", 1)
-            conn.execute(f"DROP VIEW IF EXISTS temp.old_{view}")
-            conn.execute(temp)
-            wall, cpu, _ = timed(conn, f"SELECT * FROM temp.old_{view}", 1)
-            mine = new.get(view, (0.0, 0.0, 0))[1]
-            ratio = f"{cpu / mine:,.0f}x slower" if mine else ""
-            print(
-                f"  old {view} (before 0007, 1 run){'':10s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU  {ratio}", flush=True
-            )
+        for revision, label, fixed_runs in OLD_REVISIONS:
+            for view, sql in old_definitions(revision).items():
+                temp = sql.replace(f"CREATE VIEW {view} AS", f"CREATE TEMP VIEW old_{view} AS", 1)
+                conn.execute(f"DROP VIEW IF EXISTS temp.old_{view}")
+                conn.execute(temp)
+                n = fixed_runs or runs
+                if n > 1:
+                    timed(conn, f"SELECT * FROM temp.old_{view}", 1)  # warm, as the current views are
+                wall, cpu, _ = timed(conn, f"SELECT * FROM temp.old_{view}", n)
+                mine = new.get(view, (0.0, 0.0, 0))[1]
+                ratio = f"{cpu / mine:,.2f}x the current view's CPU" if mine else ""
+                what = f"old {view} ({label}, {n} run{'s' if n > 1 else ''})"
+                print(f"  {what:52s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU  {ratio}", flush=True)
     finally:
         conn.close()
 
