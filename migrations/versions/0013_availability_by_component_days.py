@@ -2,15 +2,16 @@
 
 - `result_rollups_daily` is keyed (component_id, day) instead of (day, component_id), still without
   rowid: a component's days are now adjacent rows, so the 7- and 30-day views range-scan each
-  component's own days in order and aggregate them without sorting the window's rows (measured ~2x
-  cheaper than range-scanning the day key and grouping through a temporary B-tree). `ix_..._day`
+  component's own days in order and aggregate them without sorting the window's rows (the 30 days'
+  part measured ~1.7x cheaper than range-scanning the day key and grouping through a temporary
+  B-tree; the whole 30-day view ~1.3x, bench/views.py). `ix_..._day`
   serves retention's `day < cutoff` deletes; the (component_id) index the foreign key had is now the
   primary key's prefix.
-- `component_availability_24h` reads like the 7- and 30-day ones: today's row of result_rollups_daily
-  plus the hours of yesterday still in the window from result_rollups_hourly (0 to 23 hourly rows per
-  component, depending on the time of day, instead of always 24).
-- The three views aggregate the hourly part and the daily part each per component, then add the two
-  (at most 2 rows per component) — same columns, same window, same rules as before.
+- The 7- and 30-day views aggregate the first, partial day's hours and each component's whole days
+  separately, then add the two (at most 2 rows per component) — same columns, same window, same rules
+  as before. `component_availability_24h` does not change: its 24 hourly rows per component by the
+  (hour, component_id) key measured the same as today's daily row plus yesterday's hours at 06:00 UTC,
+  and that form would cost more just after midnight (23 hourly rows plus adding the parts).
 
 Revision ID: 0013
 Revises: 0009
@@ -35,66 +36,6 @@ _COLUMNS = ", ".join(("day", "component_id", *_COUNTERS, "latency_sum_ms", "late
 
 #: The views this revision changes, as revision 0009 had them (what a downgrade puts back).
 OLD_SQL: dict[tuple[str, str], str] = {
-    (
-        "view",
-        "component_availability_24h",
-    ): """-- Availability per configured component over the last 24 hourly rollups (this hour and the 23 before).
--- Read from result_rollups_hourly, not raw results: it stays cheap however many results are kept.
--- availability_pct counts healthy and degraded checks as up (degraded = passed, but slowly);
--- healthy_pct counts healthy only. Both are NULL for a component without checks in the window.
--- Checks taken in a maintenance window or silence (maintenance_checks) are left out of both fractions
--- (and of checks_counted): planned downtime is not an outage.
--- `bounds CROSS JOIN` (SQLite keeps the written order) and `GROUP BY +component_id` (no index may serve
--- the grouping) make SQLite range-scan the (hour, component_id) key over the window's 24k rows instead of
--- walking all 400 days through the component_id index (~25 s at 1,000 components; issue 11).
-CREATE VIEW component_availability_24h AS
-WITH bounds AS (
-    SELECT CAST(((julianday('now') - 2440587.5) * 86400.0) / 3600 AS INTEGER) * 3600 - 23 * 3600
-           AS first_hour
-),
-sums AS (
-    SELECT h.component_id,
-           sum(h.total) AS checks,
-           sum(h.healthy) AS healthy,
-           sum(h.degraded) AS degraded,
-           sum(h.unhealthy) AS unhealthy,
-           sum(h.unknown) AS unknown,
-           sum(h.injected) AS injected,
-           sum(h.maintenance) AS maintenance,
-           sum(h.maintenance_up) AS maintenance_up,
-           sum(h.latency_sum_ms) AS latency_sum_ms,
-           min(h.latency_min_ms) AS latency_min_ms,
-           max(h.latency_max_ms) AS latency_max_ms
-      FROM bounds
-     CROSS JOIN result_rollups_hourly AS h
-     WHERE h.hour >= bounds.first_hour
-     GROUP BY +h.component_id
-)
-SELECT c.name AS component,
-       coalesce(s.checks, 0) AS checks,
-       coalesce(s.healthy, 0) AS healthy,
-       coalesce(s.degraded, 0) AS degraded,
-       coalesce(s.unhealthy, 0) AS unhealthy,
-       coalesce(s.unknown, 0) AS unknown,
-       CASE WHEN coalesce(s.checks, 0) - coalesce(s.maintenance, 0) <= 0 THEN NULL
-            ELSE round(100.0 * (s.healthy + s.degraded - s.maintenance_up) / (s.checks - s.maintenance), 3)
-       END AS availability_pct,
-       CASE WHEN coalesce(s.checks, 0) - coalesce(s.maintenance, 0) <= 0 THEN NULL
-            ELSE round(100.0 * max(s.healthy - s.maintenance_up, 0) / (s.checks - s.maintenance), 3)
-       END AS healthy_pct,
-       CASE WHEN coalesce(s.checks, 0) = 0 THEN NULL
-            ELSE round(s.latency_sum_ms / s.checks, 3) END AS avg_latency_ms,
-       s.latency_min_ms AS min_latency_ms,
-       s.latency_max_ms AS max_latency_ms,
-       coalesce(s.injected, 0) AS injected,
-       coalesce(s.maintenance, 0) AS maintenance_checks,
-       strftime('%Y-%m-%dT%H:%M:%fZ', bounds.first_hour, 'unixepoch') AS since
-  FROM components AS c
- CROSS JOIN bounds
-  LEFT JOIN sums AS s ON s.component_id = c.id
- WHERE c.removed_at IS NULL
- ORDER BY c.name;
-""",
     (
         "view",
         "component_availability_7d",

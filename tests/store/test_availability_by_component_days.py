@@ -1,7 +1,7 @@
-"""Migration 0013's availability views answer exactly what revision 0009's definitions answered.
+"""Migration 0013's 7- and 30-day availability views answer exactly what revision 0009's definitions did.
 
-0013 re-keys result_rollups_daily (component_id, day) and reads the 24-hour window like the 7- and
-30-day ones (today's daily row plus yesterday's hours still in the window). The old definitions are
+0013 re-keys result_rollups_daily (component_id, day) and adds each component's whole days (read in
+key order) to the window's first, partial day read from the hourly rollups. The old definitions are
 kept in the migration for its downgrade; here they run as TEMP views beside the new ones on the same
 rows, written by the writer's own path (raw results → hourly UPSERT → daily triggers): results on
 both sides of every day and hour boundary of the windows, maintenance checks that passed and failed,
@@ -29,7 +29,7 @@ STATUSES = ("healthy", "healthy", "healthy", "degraded", "unhealthy", "unknown")
 
 
 def old_sql() -> dict[str, str]:
-    """Each availability view as revision 0009 defined it (0013's OLD_SQL)."""
+    """Each view 0013 changes, as revision 0009 defined it (0013's OLD_SQL)."""
     (found,) = paths.migrations_dir().glob("versions/0013_*.py")
     spec = importlib.util.spec_from_file_location("m0013", found)
     assert spec is not None and spec.loader is not None
@@ -108,9 +108,9 @@ def test_new_availability_views_equal_the_0009_definitions_across_day_and_hour_b
     gone = seed.component("gone", removed_at=seed.now - DAY)
     assert results_across_boundaries(seed, [*ids, gone]) > 1500
     definitions = old_sql()
-    assert set(definitions) == {f"component_availability_{w}" for w in WINDOWS}
+    assert set(definitions) == {"component_availability_7d", "component_availability_30d"}
 
-    for window in WINDOWS:
+    for window in ("7d", "30d"):
         new, old = both(seed.conn, window, definitions[f"component_availability_{window}"])
         assert new == old, window
         assert [r[0] for r in new] == ["idle"] + [f"svc-{i}" for i in range(5)]

@@ -182,8 +182,14 @@ def plan(conn, view: str) -> str:
     return "\n".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT * FROM {view}"))
 
 
-@pytest.mark.parametrize("window", ["24h", "7d", "30d"])
-def test_the_windowed_views_range_scan_their_rollup_keys_instead_of_walking_the_year(db_path, seed, window):
+def test_the_24h_view_range_scans_the_hourly_key_instead_of_walking_the_year(db_path, seed):
+    p24 = plan(seed.conn, "component_availability_24h")
+    assert "sqlite_autoindex_result_rollups_hourly_1 (hour>?)" in p24
+    assert "ix_result_rollups_hourly_component_id" not in p24
+
+
+@pytest.mark.parametrize("window", ["7d", "30d"])
+def test_the_day_windows_read_each_components_days_in_key_order_and_only_the_first_days_hours(db_path, seed, window):
     p = plan(seed.conn, f"component_availability_{window}")
     # The first, partial day's hours: a range of the hourly (hour, component_id) key, bounded both ways.
     assert "sqlite_autoindex_result_rollups_hourly_1 (hour>? AND hour<?)" in p
