@@ -10,8 +10,9 @@ fetched); the figure is the median of `--runs` runs, wall and CPU time of this p
 robust one on a shared machine: SQLite runs in-process). Two rounds:
   1. without planner statistics (a database as migrated; nothing has run ANALYZE yet);
   2. after `PRAGMA analysis_limit=400; ANALYZE` (what the daemon's periodic `PRAGMA optimize` runs).
-References, same run: the definition each changed view had before migration 0007 (as a TEMP view, one
-run: the old 24 h view alone takes ~25 s here), and raw counts over the same rows.
+References, same run: the 7- and 30-day views as 0009 defined them, on a TEMP copy of 0009's daily
+table, timed interleaved with the current ones; the definition each view had before migration 0007
+(as TEMP views; one run: the old 24 h view alone takes ~25 s here); raw counts over the same rows.
 
 Usage: .venv/bin/python bench/views.py [--db bench/.cache/views.db] [--runs 5] [--rebuild] [--no-old]
        [--components 1000] [--raw-days 7] [--rollup-days 400] [--history-days 400]
@@ -51,15 +52,60 @@ REFERENCES = {
 }
 
 
-def old_definitions() -> dict[str, str]:
-    """The SQL of each view as it was before migration 0007 (kept in that migration for its downgrade)."""
-    found = sorted(paths.migrations_dir().glob("versions/0007_*.py"))
+def old_definitions(revision: str) -> dict[str, str]:
+    """The SQL of each view a migration changed, as it was before it (kept in it for its downgrade)."""
+    found = sorted(paths.migrations_dir().glob(f"versions/{revision}_*.py"))
     if not found:
         return {}
-    spec = importlib.util.spec_from_file_location("m0007", found[0])
+    spec = importlib.util.spec_from_file_location(f"m{revision}", found[0])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return {name: sql for (kind, name), sql in module.OLD_SQL.items() if kind == "view"}
+
+
+#: Earlier definitions timed beside the current ones: (migration, label, runs). Before 0007 the 24 h
+#: view alone takes ~25 s here, so one run.
+OLD_REVISIONS = (("0007", "before 0007", 1),)
+
+#: result_rollups_daily as 0009 had it (keyed (day, component_id)), copied into a TEMP table so the
+#: 0009 definitions of the 7- and 30-day views run on their own layout in the same run (a compact copy:
+#: if anything this favours them over a table grown by triggers).
+_DAILY_0009 = """
+CREATE TEMP TABLE daily_0009 (
+    day INTEGER NOT NULL, component_id INTEGER NOT NULL, total INTEGER, healthy INTEGER, degraded INTEGER,
+    unhealthy INTEGER, unknown INTEGER, injected INTEGER, maintenance INTEGER, maintenance_up INTEGER,
+    latency_sum_ms REAL, latency_min_ms REAL, latency_max_ms REAL,
+    PRIMARY KEY (day, component_id)
+) WITHOUT ROWID
+"""
+
+
+def before_0013(conn: sqlite3.Connection, runs: int) -> None:
+    """The 7- and 30-day views as 0009 defined them, on 0009's daily table, against the current ones:
+    interleaved runs (old, new, old, new...) so both see the same load on a shared machine."""
+    old = old_definitions("0013")
+    if not old:
+        return
+    conn.execute("DROP TABLE IF EXISTS temp.daily_0009")
+    conn.execute(_DAILY_0009)
+    conn.execute("INSERT INTO temp.daily_0009 SELECT * FROM main.result_rollups_daily ORDER BY day, component_id")
+    for view, sql in old.items():
+        sql = sql.replace(f"CREATE VIEW {view} AS", f"CREATE TEMP VIEW old_{view} AS", 1)
+        conn.execute(f"DROP VIEW IF EXISTS temp.old_{view}")
+        conn.execute(sql.replace("result_rollups_daily", "temp.daily_0009"))
+        queries = {"0009": f"SELECT * FROM temp.old_{view}", "now": f"SELECT * FROM main.{view}"}
+        if conn.execute(queries["0009"]).fetchall() != conn.execute(queries["now"]).fetchall():
+            print(f"  {view}: the 0009 definition answers differently (an hour boundary passed?)")
+        cpu: dict[str, list[float]] = {k: [] for k in queries}
+        for _ in range(runs):
+            for key, query in queries.items():
+                cpu[key].append(timed(conn, query, 1)[1])
+        then, now = statistics.median(cpu["0009"]), statistics.median(cpu["now"])
+        print(
+            f"  {view} as 0009 defined it, on its table: {then:6.1f} ms CPU; now {now:6.1f} ms "
+            f"({then / now:.2f}x faster; {runs} interleaved runs, median)",
+            flush=True,
+        )
 
 
 def timed(conn: sqlite3.Connection, sql: str, runs: int) -> tuple[float, float, int]:
@@ -104,16 +150,20 @@ def references(path: Path, runs: int, new: dict[str, tuple[float, float, int]], 
             print(f"  {label:52s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU")
         if not with_old:
             return
-        for view, sql in old_definitions().items():
-            temp = sql.replace(f"CREATE VIEW {view} AS", f"CREATE TEMP VIEW old_{view} AS", 1)
-            conn.execute(f"DROP VIEW IF EXISTS temp.old_{view}")
-            conn.execute(temp)
-            wall, cpu, _ = timed(conn, f"SELECT * FROM temp.old_{view}", 1)
-            mine = new.get(view, (0.0, 0.0, 0))[1]
-            ratio = f"{cpu / mine:,.0f}x slower" if mine else ""
-            print(
-                f"  old {view} (before 0007, 1 run){'':10s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU  {ratio}", flush=True
-            )
+        before_0013(conn, runs)
+        for revision, label, fixed_runs in OLD_REVISIONS:
+            for view, sql in old_definitions(revision).items():
+                temp = sql.replace(f"CREATE VIEW {view} AS", f"CREATE TEMP VIEW old_{view} AS", 1)
+                conn.execute(f"DROP VIEW IF EXISTS temp.old_{view}")
+                conn.execute(temp)
+                n = fixed_runs or runs
+                if n > 1:
+                    timed(conn, f"SELECT * FROM temp.old_{view}", 1)  # warm, as the current views are
+                wall, cpu, _ = timed(conn, f"SELECT * FROM temp.old_{view}", n)
+                mine = new.get(view, (0.0, 0.0, 0))[1]
+                ratio = f"{cpu / mine:,.2f}x the current view's CPU" if mine else ""
+                what = f"old {view} ({label}, {n} run{'s' if n > 1 else ''})"
+                print(f"  {what:52s} {wall:9.1f} ms wall {cpu:9.1f} ms CPU  {ratio}", flush=True)
     finally:
         conn.close()
 

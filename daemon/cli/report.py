@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,9 +45,16 @@ def report(view: str | None, db_path: Path | None, fmt: str, limit: int | None, 
 
 
 def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    # json, csv and io only for the formats that need them: `report` and `status` print tables by
+    # default, and a read verb imports nothing it does not use (issue 11: start-up is the cost).
     if fmt == "json":
+        import json
+
         return json.dumps([dict(zip(columns, row)) for row in rows], indent=2) + "\n"
     if fmt == "csv":
+        import csv
+        import io
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
@@ -60,9 +64,12 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> s
 
 
 def _cell(value: Any) -> str:
+    kind = type(value)
+    if kind is int:  # most cells are counts: no float format, no whitespace to fold
+        return str(value)
     if value is None:
         return ""
-    if isinstance(value, float):
+    if kind is float or isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
     return " ".join(str(value).split())  # one line per row, whatever the message contained
 
@@ -73,17 +80,20 @@ def _is_numeric(values: Sequence[Any]) -> bool:
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Plain padded columns (numbers right-aligned), so the output is the same on a TTY and in a pipe."""
-    cells = [[_cell(v) for v in row] for row in rows]
-    numeric = [_is_numeric([row[i] for row in rows]) for i in range(len(columns))]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    """Plain padded columns (numbers right-aligned), so the output is the same on a TTY and in a pipe.
 
-    def line(values: Sequence[str]) -> str:
-        padded = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
-        return "  ".join(padded).rstrip()
-
-    out = [line(columns), line(["-" * w for w in widths])]
-    out += [line(row) for row in cells]
+    Built column by column, then joined row by row: `healerd status` and the availability reports print
+    a thousand rows, and this runs inside their start-up time (issue 11)."""
+    by_column = list(zip(*rows)) if rows else [() for _ in columns]
+    padded = []
+    widths = []
+    for name, values in zip(columns, by_column):
+        cells = [_cell(v) for v in values]
+        width = max(len(name), *map(len, cells)) if cells else len(name)
+        widths.append(width)
+        pad = str.rjust if _is_numeric(values) else str.ljust
+        padded.append([pad(name, width), "-" * width, *(pad(c, width) for c in cells)])
+    out = ["  ".join(line).rstrip() for line in zip(*padded)]
     if not rows:
         out.append("(no rows)")
     return "\n".join(out) + "\n"

@@ -8,7 +8,6 @@ arrow here and the one in state.json agree.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +124,8 @@ def status(db_path: Path | None, as_json: bool) -> None:
     last check and last recovery. Read-only; works with or without a running daemon."""
     data = collect(resolve_db(db_path))
     if as_json:
+        import json  # only for --json: the text view is the common one (issue 11: start-up time)
+
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
         click.echo(render_text(data), nl=False)

@@ -8,7 +8,6 @@ so a row looks the same whoever wrote it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,6 +35,8 @@ def load_state(conn: sqlite3.Connection) -> dict[str, Any] | None:
     if row is None:
         return None
     values = dict(zip(STATE_COLUMNS, row))
+    import json  # here, not at the top: `healerd status` imports this module for recent_snapshots alone
+
     try:
         tracker = json.loads(values["tracker"]) if values["tracker"] else None
     except ValueError:  # the CHECK forbids it, but a hand-edited file must not stop the daemon
@@ -47,6 +48,8 @@ def load_state(conn: sqlite3.Connection) -> dict[str, Any] | None:
 def save_state(conn: sqlite3.Connection, row: Mapping[str, Any]) -> None:
     values = {c: row.get(c) for c in STATE_COLUMNS}
     if values["tracker"] is not None and not isinstance(values["tracker"], str):
+        import json
+
         values["tracker"] = json.dumps(values["tracker"], sort_keys=True)
     cols = ", ".join(STATE_COLUMNS)
     marks = ", ".join(f":{c}" for c in STATE_COLUMNS)

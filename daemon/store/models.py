@@ -133,14 +133,15 @@ result_rollups_hourly = Table(
 )
 
 # The hourly rollups summed per UTC day, kept by triggers on result_rollups_hourly (schema/triggers/
-# result_rollups_daily_*.sql), so any writer keeps them exact. The 7- and 30-day availability views
-# read 7k / 30k of these instead of 168k / 720k hourly rows at 1,000 components (issue 11). Without
-# rowid: the views range-scan the (day, component_id) key itself instead of an index plus a lookup.
+# result_rollups_daily_*.sql), so any writer keeps them exact. The availability views read 1 / 7 / 30 of
+# these per component instead of 24 / 168 / 720 hourly rows (issue 11). Without rowid and keyed
+# (component_id, day): each component's days are adjacent rows, which the views range-scan in key order
+# and aggregate without a sort (migration 0013); the day index serves retention's deletes.
 result_rollups_daily = Table(
     "result_rollups_daily",
     metadata,
-    Column("day", BigInteger, primary_key=True),
-    Column("component_id", RowId, ForeignKey("components.id"), primary_key=True, index=True),
+    Column("day", BigInteger, nullable=False, index=True),
+    Column("component_id", RowId, ForeignKey("components.id"), nullable=False),
     counter("total"),
     counter("healthy"),
     counter("degraded"),
@@ -155,6 +156,7 @@ result_rollups_daily = Table(
     CheckConstraint("day % 86400 = 0", name="day_aligned"),
     CheckConstraint("total = healthy + degraded + unhealthy + unknown", name="counts_add_up"),
     CheckConstraint("injected <= total", name="injected_within_total"),
+    PrimaryKeyConstraint("component_id", "day"),
     sqlite_with_rowid=False,
 )
 

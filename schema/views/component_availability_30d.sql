@@ -1,7 +1,13 @@
 -- Availability per configured component over the last 30 days (this hour and the 719 before).
--- Same columns and rules as component_availability_24h. Whole UTC days come from result_rollups_daily
--- (kept from the hourly rollups by triggers) and only the window's first, partial day from the hourly
--- rollups, so the view reads at most 30 daily + 23 hourly rows per component (issue 11).
+-- Same columns and rules as component_availability_24h.
+-- Read from the rollups, never raw results (issue 11): whole UTC days from result_rollups_daily (kept
+-- from the hourly rollups by triggers), and only the hours of the window's first, partial day from
+-- result_rollups_hourly — at most 23 hourly rows per component, none at 23:00 UTC. The hourly part
+-- range-scans the (hour, component_id) key over those hours (`bounds CROSS JOIN` keeps that order;
+-- `+component_id` keeps the component_id index out), never the year behind them. The daily part walks
+-- the components in rowid order (`NOT INDEXED`, first in the join) and each one's days through the
+-- (component_id, day) key, so its rows arrive grouped and nothing is sorted. The two parts (at most
+-- 2 rows per component) are then added together.
 CREATE VIEW component_availability_30d AS
 WITH bounds AS (
     SELECT first_hour, (first_hour + 86399) / 86400 * 86400 AS first_day
@@ -9,21 +15,44 @@ WITH bounds AS (
                    AS first_hour)
 ),
 parts AS (
-    SELECT h.component_id, h.total, h.healthy, h.degraded, h.unhealthy, h.unknown, h.injected, h.maintenance, h.maintenance_up,
-           h.latency_sum_ms, h.latency_min_ms, h.latency_max_ms
+    SELECT h.component_id,
+           sum(h.total) AS checks,
+           sum(h.healthy) AS healthy,
+           sum(h.degraded) AS degraded,
+           sum(h.unhealthy) AS unhealthy,
+           sum(h.unknown) AS unknown,
+           sum(h.injected) AS injected,
+           sum(h.maintenance) AS maintenance,
+           sum(h.maintenance_up) AS maintenance_up,
+           sum(h.latency_sum_ms) AS latency_sum_ms,
+           min(h.latency_min_ms) AS latency_min_ms,
+           max(h.latency_max_ms) AS latency_max_ms
       FROM bounds
      CROSS JOIN result_rollups_hourly AS h
      WHERE h.hour >= bounds.first_hour AND h.hour < bounds.first_day
+     GROUP BY +h.component_id
     UNION ALL
-    SELECT d.component_id, d.total, d.healthy, d.degraded, d.unhealthy, d.unknown, d.injected, d.maintenance, d.maintenance_up,
-           d.latency_sum_ms, d.latency_min_ms, d.latency_max_ms
-      FROM bounds
+    SELECT c.id,
+           sum(d.total),
+           sum(d.healthy),
+           sum(d.degraded),
+           sum(d.unhealthy),
+           sum(d.unknown),
+           sum(d.injected),
+           sum(d.maintenance),
+           sum(d.maintenance_up),
+           sum(d.latency_sum_ms),
+           min(d.latency_min_ms),
+           max(d.latency_max_ms)
+      FROM components AS c NOT INDEXED
+     CROSS JOIN bounds
      CROSS JOIN result_rollups_daily AS d
-     WHERE d.day >= bounds.first_day
+     WHERE c.removed_at IS NULL AND d.component_id = c.id AND d.day >= bounds.first_day
+     GROUP BY c.id
 ),
 sums AS (
     SELECT component_id,
-           sum(total) AS checks,
+           sum(checks) AS checks,
            sum(healthy) AS healthy,
            sum(degraded) AS degraded,
            sum(unhealthy) AS unhealthy,

@@ -61,6 +61,32 @@ def test_status_imports_no_orm_migrations_scheduler_or_http_client(db_path):
     assert heavy(modules) == []
 
 
+@pytest.mark.parametrize(
+    ("args", "unused"),
+    [(("status",), {"json", "csv"}), (("report", "current_system_status"), {"json", "csv"})],
+)
+def test_text_output_imports_no_json_or_csv_encoder(db_path, args, unused):
+    """The default (text) output of the read verbs needs neither; only --json / --format load them."""
+    proc, modules = imported_modules(*args, "--db", str(db_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "component" in proc.stdout
+    assert unused.isdisjoint(modules), sorted(unused & modules)
+
+
+@pytest.mark.parametrize(
+    ("args", "needed"),
+    [
+        (("status", "--json"), "json"),
+        (("report", "current_system_status", "--format", "json"), "json"),
+        (("report", "current_system_status", "--format", "csv"), "csv"),
+    ],
+)
+def test_json_and_csv_output_still_load_their_encoder(db_path, args, needed):
+    proc, modules = imported_modules(*args, "--db", str(db_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert needed in modules and proc.stdout.strip()
+
+
 def test_migrate_still_loads_alembic_when_it_needs_it(tmp_path):
     """The lazy import is lazy, not gone: the verb that migrates imports Alembic and works."""
     proc, modules = imported_modules("migrate", "--db", str(tmp_path / "new.db"))

@@ -163,6 +163,9 @@ def test_check_results_and_rollups_have_their_query_indexes(db_path):
         assert ("ts",) in _indexes(conn, "check_results")
         assert ("hour", "component_id") in _indexes(conn, "result_rollups_hourly")  # the primary key
         assert ("component_id",) in _indexes(conn, "result_rollups_hourly")
+        # Without rowid, the daily table's primary key is its B-tree; a component's days are adjacent (0013).
+        assert ("component_id", "day") in _indexes(conn, "result_rollups_daily")  # the primary key
+        assert ("day",) in _indexes(conn, "result_rollups_daily")  # retention's deletes
 
 
 def test_views_and_triggers_in_the_database_match_the_schema_files(db_path):

@@ -182,13 +182,22 @@ def plan(conn, view: str) -> str:
     return "\n".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT * FROM {view}"))
 
 
-def test_the_windowed_views_range_scan_their_rollup_keys_instead_of_walking_the_year(db_path, seed):
+def test_the_24h_view_range_scans_the_hourly_key_instead_of_walking_the_year(db_path, seed):
     p24 = plan(seed.conn, "component_availability_24h")
     assert "sqlite_autoindex_result_rollups_hourly_1 (hour>?)" in p24
     assert "ix_result_rollups_hourly_component_id" not in p24
-    p30 = plan(seed.conn, "component_availability_30d")
-    assert "SEARCH d USING PRIMARY KEY (day>?)" in p30  # d: result_rollups_daily, without rowid
-    assert "(hour>? AND hour<?)" in p30
+
+
+@pytest.mark.parametrize("window", ["7d", "30d"])
+def test_the_day_windows_read_each_components_days_in_key_order_and_only_the_first_days_hours(db_path, seed, window):
+    p = plan(seed.conn, f"component_availability_{window}")
+    # The first, partial day's hours: a range of the hourly (hour, component_id) key, bounded both ways.
+    assert "sqlite_autoindex_result_rollups_hourly_1 (hour>? AND hour<?)" in p
+    assert "ix_result_rollups_hourly_component_id" not in p
+    # Whole days: each component's own days through the daily (component_id, day) key (0013), read in
+    # component order, so the only sorts are the hourly part's grouping and adding the two parts.
+    assert "SEARCH d USING PRIMARY KEY (component_id=? AND day>?)" in p  # d: result_rollups_daily, without rowid
+    assert p.count("USE TEMP B-TREE FOR GROUP BY") == 2
 
 
 def test_recent_failures_walk_the_failures_index_not_every_result_of_the_hour(db_path, seed):
