@@ -216,6 +216,8 @@ async def test_an_unwritable_state_file_is_logged_once_and_degradation_carries_o
     errors = [e for e in logs if e["event"].startswith("cannot publish the degradation state file")]
     assert len(errors) == 1 and str(blocker) in errors[0]["path"]
     assert [t for (t,) in h.rows("SELECT to_level FROM degradation_history ORDER BY id")] == ["minimal", "emergency"]
+    # nothing else is due, yet the file is tried again within a second, not at the next stale instant
+    assert h.service._next_timeout() <= 1.0
 
 
 async def test_a_reload_that_removes_a_flag_deletes_its_row(harness, clock):

@@ -191,8 +191,8 @@ class DegradationService:
         override = self.tracker.override if self.tracker is not None else None
         if override is not None:
             due = override.until if due is None else min(due, override.until)
-        if due is None:
-            return EVALUATE_EVERY
+        if due is None or self._publish_failing:  # a state file that could not be written is retried each second
+            return EVALUATE_EVERY if due is None else min(EVALUATE_EVERY, max(0.01, due - self.clock.wall()))
         return min(IDLE_EVALUATE_EVERY, max(0.01, due - self.clock.wall()))
 
     def _due(self, observations: list[Observation], score: Score, now: float) -> float:
