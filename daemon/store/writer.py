@@ -250,7 +250,7 @@ class Writer:
                 outcome = CommitOutcome([(call, exc, False)], 0, 0, set(), 0)
             self._committed([call], [], outcome)
         try:
-            outcome = self._write([], results)
+            outcome = self._write([], results, isolate_rows=True)
         except Exception as exc:
             if is_unavailable(exc):
                 return [], results, exc
@@ -261,7 +261,7 @@ class Writer:
         self.db_available = True
         return None
 
-    def _write(self, calls: list[Call], results: list[QueuedResult]) -> CommitOutcome:
+    def _write(self, calls: list[Call], results: list[QueuedResult], *, isolate_rows: bool = False) -> CommitOutcome:
         if not results and all(c.fn is None for c in calls):
             return CommitOutcome([(c, None, True) for c in calls], 0, 0, set(), 0, transaction=False)
         if self._conn is None:
@@ -271,7 +271,7 @@ class Writer:
                 conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
             self._conn = conn
         ids = self._component_ids
-        outcome = execute_batch(self._conn, calls, results, ids)
+        outcome = execute_batch(self._conn, calls, results, ids, isolate_rows=isolate_rows)
         if outcome.rejected:
             ids.clear()  # a stale id may be why a row was refused
         return outcome

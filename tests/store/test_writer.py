@@ -170,6 +170,31 @@ async def test_a_malformed_result_is_rejected_without_losing_its_batch(db_path, 
     assert scalar(db_path, "SELECT total FROM result_rollups_hourly") == 2
 
 
+async def test_a_row_the_schema_refuses_costs_that_row_and_not_its_batch(db_path, ids):
+    """The fast path writes a batch without a SAVEPOINT; a row SQLite itself refuses (here a trigger,
+    as a CHECK or a stale foreign key would) rolls the batch back and the writer re-runs it item by
+    item, so the call and the other results of the batch are still committed."""
+    conn = sqlite3.connect(db_path)
+    conn.execute(
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON check_results WHEN NEW.message = 'poison' "
+        "BEGIN SELECT RAISE(ABORT, 'poison refused'); END"
+    )
+    conn.commit()
+    conn.close()
+    writer = Writer(db_path)
+    for i, message in enumerate(["ok", "ok", "poison", "ok"]):  # queued before the thread starts: one batch
+        writer.submit_result(result("api", ts=NOW + i, message=message))
+    transition = writer.submit(insert_transition(ids["api"], "opened"))
+    await writer.start()
+    assert await transition > 0
+    await writer.flush()
+    await writer.stop()
+    assert [r[0] for r in rows(db_path, "SELECT ts FROM check_results ORDER BY ts")] == [NOW, NOW + 1, NOW + 3]
+    assert (writer.stats().written, writer.stats().rejected) == (3, 1)
+    assert scalar(db_path, "SELECT total FROM result_rollups_hourly") == 3
+    assert scalar(db_path, "SELECT count(*) FROM breaker_transitions") == 1
+
+
 async def test_no_transaction_holds_more_than_max_batch_items(db_path, ids):
     writer = Writer(db_path, max_batch=10)
     for i in range(95):  # queued before the thread starts: the writer finds them all at once
