@@ -67,7 +67,7 @@ MISSED_LOG_EVERY_S = 10.0
 LOAD_WINDOW_S = 5.0
 #: a bucket's job fires this many times per interval (within the tick bounds below)
 SLOTS_PER_INTERVAL = 50
-MIN_TICK_S = 0.1
+MIN_TICK_S = 0.25
 MAX_TICK_S = 1.0
 #: no job fired for this long (the load job alone fires every LOAD_WINDOW_S): the scheduler is stuck
 STALL_AFTER_S = 30.0

@@ -156,3 +156,39 @@ def test_a_stop_with_nothing_queued_ends_the_wait_without_lingering():
     wait_until(lambda: q.idle, message="the consumer never waited")
     q.wake(stopping=True)
     assert taken.result(timeout=30) is None  # nothing to write: time to exit (it used to raise IndexError)
+
+
+class _CountingCondition:
+    """The queue's Condition, recording each wait's timeout (to pin how the consumer sleeps)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.timeouts: list[float | None] = []
+
+    def __enter__(self):
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc):
+        return self.inner.__exit__(*exc)
+
+    def wait(self, timeout=None):
+        self.timeouts.append(timeout)
+        return self.inner.wait(timeout)
+
+    def notify(self, n=1):
+        self.inner.notify(n)
+
+
+def test_an_idle_consumer_sleeps_until_work_comes_and_the_first_result_wakes_it():
+    """No polling while idle (it was 20 wake-ups a second with a 50 ms linger): the consumer's idle
+    wait is the long `wake_every`, the first result wakes it, and it then lingers for company."""
+    q = WorkQueue(max_queue=100, max_batch=10, linger_s=0.05)
+    q.cond = counting = _CountingCondition(q.cond)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        taken = pool.submit(q.wait_and_take, 600.0)
+        wait_until(lambda: q.idle, timeout=10)
+        q.put_result(result("api", message="first"))
+        calls, results = taken.result(timeout=10)  # woken, not left to sleep out its 600 s
+    assert calls == [] and messages(results) == ["first"]
+    assert counting.timeouts[0] == 600.0
+    assert all(t is not None and t <= 0.05 for t in counting.timeouts[1:])  # the linger after waking
