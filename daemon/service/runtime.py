@@ -269,6 +269,8 @@ class Runtime:
         ids = await self.writer.submit(lambda conn: store_state.sync_components(conn, rows, self.clock.wall()))
         self._started_monitor().apply_config(self.config, ids)
         report = self.scheduler.sync(self.config.components)
+        if self.checkpoints is not None:
+            self.checkpoints.poke()
         if self.chaos is not None:
             await self.chaos.apply_config()
         if self.web is not None:

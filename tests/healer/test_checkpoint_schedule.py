@@ -13,6 +13,7 @@ from helpers import open_db
 from daemon.clock import FakeClock
 from daemon.config.models import HealerdConfig
 from daemon.engine.ladder import IncidentState, LadderState
+from daemon.service import checkpointing
 from daemon.service.checkpointing import CheckpointTaker
 from daemon.service.wiring import Store
 from daemon.store.sqlite import connect
@@ -145,3 +146,29 @@ async def test_after_a_restart_the_schedule_continues_from_the_newest_verified_v
         assert not again._running and len(versions(db_path)) == 1
     finally:
         await again.stop()
+
+
+async def test_with_no_checkpoint_declared_the_loop_sleeps_until_a_reload_pokes_it(stubs, db_path, monkeypatch):
+    """Idle daemons do not wake twice a second to find no checkpoint; a reload that adds one is
+    acted on at once, not after the idle tick."""
+    monkeypatch.setattr(checkpointing, "IDLE_TICK_S", 3600.0)  # only the poke can wake it in time
+    declared = stubs.config
+    stubs.config = declared.model_copy(update={"checkpoints": {}})
+    stubs.status(Status.HEALTHY)
+    taker = taker_of(stubs)
+    await taker.start()
+    try:
+        loop = asyncio.get_running_loop()
+        for _ in range(20):  # let the loop run its first pass and go to sleep
+            await asyncio.sleep(0)
+        assert versions(db_path) == []
+        started = loop.time()
+        stubs.config = declared  # what Runtime._apply does on a reload, then it pokes
+        taker.poke()
+        deadline = started + 10
+        while not versions(db_path) or taker._running:
+            assert loop.time() < deadline, "the poke did not wake the checkpoint loop"
+            await asyncio.sleep(0.01)
+        assert versions(db_path) == [("app-config", "verified", 0)]
+    finally:
+        await taker.stop()

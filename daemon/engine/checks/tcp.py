@@ -46,6 +46,10 @@ class _Connected(dict):
 _CONNECTED = _Connected()
 
 
+#: Linux (and the BSDs) create a socket non-blocking in the same call; elsewhere setblocking does it.
+_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
+
+
 async def _connect(host: str, port: int) -> None:
     """Connect and close a bare non-blocking socket.
 
@@ -61,9 +65,10 @@ async def _connect(host: str, port: int) -> None:
     )
     last: OSError | None = None
     for family, type_, proto, _name, address in infos:
-        sock = socket.socket(family, type_, proto)
+        sock = socket.socket(family, type_ | _NONBLOCK, proto)  # non-blocking from birth: no ioctl per check
         try:
-            sock.setblocking(False)
+            if not _NONBLOCK:
+                sock.setblocking(False)
             code = sock.connect_ex(address)
             if code == errno.EINPROGRESS:
                 code = sock.connect_ex(address)
