@@ -22,6 +22,7 @@ Python 3.12's eager tasks do the first part natively; healerd supports 3.11.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -33,12 +34,15 @@ _RUNNING, _EXPIRED, _DELIVERED = 0, 1, 2
 
 async def run_bounded(coro: Coroutine[Any, Any, T], timeout: float) -> T:
     """`await coro` with `timeout` seconds from now; TimeoutError when it expires."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    # The deadline counts from now, but the loop is looked up only once the check has to wait: on
+    # Linux each get_running_loop() is a getpid() system call, and most checks never wait.
+    started = time.monotonic()
     try:
         first = coro.send(None)
     except StopIteration as stop:  # finished without waiting: nothing to bound
         return stop.value
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout - (time.monotonic() - started)
     task = asyncio.current_task()
     return await _Bounded(coro, first, loop, deadline, task.cancelling() if task is not None else 0)
 

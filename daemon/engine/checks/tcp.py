@@ -59,8 +59,9 @@ async def _connect(host: str, port: int) -> None:
     selector round trip; otherwise the loop waits for it. Each resolved address is tried in turn (as
     open_connection does), so a host with an IPv6 and an IPv4 address still works.
     """
-    loop = asyncio.get_running_loop()
-    infos = _numeric(host, port) or await loop.getaddrinfo(
+    # the loop is looked up only when the check has to wait: on Linux each get_running_loop() is a
+    # getpid() system call (CPython checks the loop was not inherited across a fork)
+    infos = _numeric(host, port) or await asyncio.get_running_loop().getaddrinfo(
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
     )
     last: OSError | None = None
@@ -73,7 +74,7 @@ async def _connect(host: str, port: int) -> None:
             if code == errno.EINPROGRESS:
                 code = sock.connect_ex(address)
             if code in (errno.EINPROGRESS, errno.EALREADY):
-                await loop.sock_connect(sock, address)
+                await asyncio.get_running_loop().sock_connect(sock, address)
             elif code not in (0, errno.EISCONN):
                 raise OSError(code, os.strerror(code))  # the matching subclass: ConnectionRefusedError, …
             return
