@@ -67,7 +67,11 @@ MISSED_LOG_EVERY_S = 10.0
 LOAD_WINDOW_S = 5.0
 #: a bucket's job fires this many times per interval (within the tick bounds below)
 SLOTS_PER_INTERVAL = 50
-MIN_TICK_S = 0.25
+#: At most two firings a second per cadence. Each firing costs an APScheduler job run and wakes the
+#: writer for a batch; measured with 200 tcp checks at 1 s (bench/monit_compare.py), ticks of 0.1 s →
+#: 0.25 s → 0.5 s took the daemon from ~128 to ~100 to ~85 µs of CPU per check: fewer, fuller batches
+#: (the loop's and the writer's). Runs are still spread over the interval in 0.5 s phases.
+MIN_TICK_S = 0.5
 MAX_TICK_S = 1.0
 #: no job fired for this long (the load job alone fires every LOAD_WINDOW_S): the scheduler is stuck
 STALL_AFTER_S = 30.0
