@@ -8,7 +8,10 @@ outcome. Applying a breaker command is the same function in both places: `apply_
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -25,6 +28,8 @@ log = structlog.get_logger(__name__)
 #: "Within a second" with room for the command's own work. Each poll is a read on a worker thread
 #: (a thread hop both ways): at 4 a second that was an idle daemon's largest single cost.
 POLL_EVERY = 0.5
+#: at stop, how long to wait for a poll in progress (a read waits at most busy_timeout, 5 s)
+STOP_WAIT_S = 6.0
 
 BREAKER_COMMANDS = ("breaker_reset", "breaker_open", "breaker_disable")
 
@@ -76,12 +81,40 @@ class CommandProcessor:
         self.handlers: dict[str, CommandHandler] = dict.fromkeys(BREAKER_COMMANDS, self._breaker)
 
     async def loop(self) -> None:
-        while True:
-            try:
-                await self.poll_once()
-            except Exception:
-                log.exception("operator command poll failed; retrying")
-            await asyncio.sleep(POLL_EVERY)
+        """Apply commands as they come, for as long as the daemon runs.
+
+        The polling happens on a thread of its own (`_wait_for_pending`) that wakes the event loop only
+        when it found something. Polling from the loop meant a hop to a worker thread and back twice a
+        second with nothing found: the largest single cost of an idle daemon (issue 11).
+        """
+        stop = threading.Event()
+        poller = ThreadPoolExecutor(1, thread_name_prefix="healerd-commands")
+        running: concurrent.futures.Future[list[dict[str, Any]]] | None = None
+        try:
+            while True:
+                try:
+                    running = poller.submit(self._wait_for_pending, stop)
+                    for cmd in await asyncio.wrap_future(running):
+                        await self._apply(cmd)
+                except Exception:
+                    log.exception("operator command poll failed; retrying")
+                    await asyncio.sleep(POLL_EVERY)
+        finally:
+            # The poller sees `stop` within one read. Waiting for it (without blocking the loop) means no
+            # read is still running when the daemon closes its readers.
+            stop.set()
+            poller.shutdown(wait=False)
+            if running is not None and not running.done():
+                await asyncio.wait([asyncio.wrap_future(running)], timeout=STOP_WAIT_S)
+
+    def _wait_for_pending(self, stop: threading.Event) -> list[dict[str, Any]]:
+        """On the poller thread: read every POLL_EVERY until a command is pending (or `stop`)."""
+        while not stop.is_set():
+            pending = self.store.read(store_state.pending_commands)
+            if pending:
+                return pending
+            stop.wait(POLL_EVERY)
+        return []
 
     async def poll_once(self) -> int:
         pending = await asyncio.to_thread(self.store.read, store_state.pending_commands)
