@@ -7,7 +7,8 @@ found that lingering before a commit only made waiting producers slower. So the 
 for a call: it commits everything queued as soon as it is free, at most `max_batch` items per
 transaction, and whatever arrives meanwhile goes into the next one. Results alone (fire-and-forget,
 nobody waits) linger up to `LINGER_S` for company: at 200 checks/s that turns ~200 commits a second
-into ~20, and a call arriving meanwhile ends the linger at once.
+into two or three (one per scheduler firing), and a call arriving meanwhile ends the linger at once.
+An idle writer is woken by the first result of a batch, not by a poll.
 
 Two kinds of work, two promises:
 
