@@ -28,8 +28,9 @@ log = structlog.get_logger(__name__)
 #: "Within a second" with room for the command's own work. Each poll is a read on a worker thread
 #: (a thread hop both ways): at 4 a second that was an idle daemon's largest single cost.
 POLL_EVERY = 0.5
-#: at stop, how long to wait for a poll in progress (a read waits at most busy_timeout, 5 s)
-STOP_WAIT_S = 6.0
+#: at stop, how long to wait for a poll in progress: within the first round of the runtime's
+#: cancel_and_wait (5 s); a read stuck on a lock (busy_timeout, 5 s) is then left behind
+STOP_WAIT_S = 4.5
 
 BREAKER_COMMANDS = ("breaker_reset", "breaker_open", "breaker_disable")
 
