@@ -75,6 +75,7 @@ class Writer:
         self._busy_timeout_ms = busy_timeout_ms
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._exited: asyncio.Event | None = None
         self._conn: sqlite3.Connection | None = None
         self._component_ids: dict[str, int] = {}
@@ -95,6 +96,7 @@ class Writer:
         if self._thread is not None:
             raise StoreError("writer already started")
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._exited = asyncio.Event()
         self._thread = threading.Thread(target=self._run, name="healerd-writer", daemon=True)
         self._thread.start()
@@ -129,7 +131,10 @@ class Writer:
 
     def submit_result(self, result: CheckResult) -> None:
         """Queue one result; sheds the oldest queued result when the queue is full."""
-        self._queue.put_result(result)  # refused (and counted as lost) only after stop()
+        loop = self._loop
+        # on the loop's own thread the wake-up of an idle writer waits for the current callback to end
+        defer = loop.call_soon if loop is not None and threading.get_ident() == self._loop_thread else None
+        self._queue.put_result(result, defer)  # refused (and counted as lost) only after stop()
 
     def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> asyncio.Future:
         """Run `fn(conn)` in the next batch transaction; the future resolves with its value after COMMIT.

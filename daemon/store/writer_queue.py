@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 from daemon.store.writer_batch import Call
 from daemon.types import CheckResult
@@ -37,14 +39,21 @@ class WorkQueue:
         self.shed_unlogged = 0
         self.lost = 0  # results refused or dropped because the writer had stopped
         self.idle = False  # the consumer waits for work: producers must notify
+        self.wake_deferred = False  # a deferred wake-up of the idle consumer is scheduled (put_result)
         self.stopping = False  # drain what is queued, then exit
         self.closed = False  # take nothing more; producers are refused
         self.flushes: list[Call] = []  # committed flush markers waiting for older results
 
     # --- producers --------------------------------------------------------------------------------------
 
-    def put_result(self, result: CheckResult) -> bool:
-        """Queue `result`, shedding the oldest when full; False if the queue is closed."""
+    def put_result(self, result: CheckResult, defer_wake: Callable[[Callable[[], None]], Any] | None = None) -> bool:
+        """Queue `result`, shedding the oldest when full; False if the queue is closed.
+
+        `defer_wake` (the event loop's `call_soon`, from the loop's thread): an idle consumer is woken by
+        the callback it schedules rather than at once, i.e. after the scheduler job that is starting a
+        burst of checks has finished it. Woken at once, the writer thread competed for the GIL with the
+        rest of the burst; it lingers for company afterwards anyway.
+        """
         with self.cond:
             if self.closed:
                 self.lost += 1
@@ -59,9 +68,24 @@ class WorkQueue:
             # lingers for company without being woken again), and a lingering one only by a full batch.
             # An idle consumer used to poll every linger_s instead: 20 wake-ups a second with nothing
             # to do, a quarter of an idle daemon's CPU.
-            if self.idle or (self.lingering and len(self.results) >= self.max_batch):
+            full = len(self.results) >= self.max_batch
+            if self.idle and defer_wake is not None and not full:
+                if not self.wake_deferred:
+                    try:
+                        defer_wake(self._deferred_wake)
+                    except RuntimeError:  # the loop is closed: wake now
+                        self.cond.notify()
+                    else:
+                        self.wake_deferred = True
+            elif self.idle or (self.lingering and full):
                 self.cond.notify()
             return True
+
+    def _deferred_wake(self) -> None:
+        with self.cond:
+            self.wake_deferred = False
+            if self.idle:
+                self.cond.notify()
 
     def put_call(self, call: Call) -> int | None:
         """Queue `call` (never shed); the number of calls now waiting, or None if closed."""

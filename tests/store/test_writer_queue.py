@@ -192,3 +192,21 @@ def test_an_idle_consumer_sleeps_until_work_comes_and_the_first_result_wakes_it(
     assert calls == [] and messages(results) == ["first"]
     assert counting.timeouts[0] == 600.0
     assert all(t is not None and t <= 0.05 for t in counting.timeouts[1:])  # the linger after waking
+
+
+def test_a_deferred_wake_up_reaches_an_idle_consumer_only_when_the_loop_runs_it():
+    """From the event loop's thread the writer is woken by a call_soon callback, i.e. once the
+    scheduler job starting a burst of checks has finished, not in the middle of it; one callback per
+    batch however many results come."""
+    q = WorkQueue(max_queue=100, max_batch=10, linger_s=0.0)
+    scheduled: list = []
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        taken = pool.submit(q.wait_and_take, 600.0)
+        wait_until(lambda: q.idle, timeout=10)
+        q.put_result(result("api", message="a"), scheduled.append)
+        q.put_result(result("api", message="b"), scheduled.append)
+        assert len(scheduled) == 1 and not taken.done()
+        scheduled[0]()
+        calls, results = taken.result(timeout=10)
+    assert calls == [] and messages(results) == ["a", "b"]
+    assert not q.wake_deferred
