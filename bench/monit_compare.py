@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/monit_compare.py                   # 200 http and 200 tcp checks every 1 s, 30 s windows
     .venv/bin/python bench/monit_compare.py --kind http --seconds 20 --profile /tmp/prof
+    .venv/bin/python bench/monit_compare.py --kind tcp --seconds 20 --windows 9    # the ratio per window, median
 
 One server process answers HTTP on some ports and accepts-and-closes TCP on others, and counts what
 it served per port group: healerd and Monit each get their own group on the same server, so both
@@ -34,6 +35,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import itertools
+
 from scheduler_load import cpu_seconds, rss_mb, run_statistics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,7 +220,7 @@ def profile_summary(raw: Path, top: int = 15) -> list[str]:
     return out
 
 
-def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | None) -> dict:
+def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | None, windows: int = 1) -> dict:
     servers = Servers(http_ports=8 if kind == "http" else 0, tcp_ports=8 if kind == "tcp" else 0)
     tmp = Path(tempfile.mkdtemp(prefix=f"healerd-monit-{kind}-"))
     daemon = monit = spy = None
@@ -270,7 +273,7 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
                     "--pid",
                     str(daemon.pid),
                     "--duration",
-                    str(int(seconds)),
+                    str(int(seconds * windows)),
                     "--rate",
                     "1000",
                     "--format",
@@ -286,8 +289,13 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
             )
         s0h, s0m = cpu_split(daemon.pid), cpu_split(monit.pid)
         c0, h0, m0, t0 = servers.counts(), cpu_seconds(daemon.pid), cpu_seconds(monit.pid), time.monotonic()
-        time.sleep(seconds)
-        c1, h1, m1, t1 = servers.counts(), cpu_seconds(daemon.pid), cpu_seconds(monit.pid), time.monotonic()
+        # consecutive windows of `seconds` each: the ratio of each says how steady it is on a shared host
+        marks = [(c0, h0, m0)]
+        for _ in range(windows):
+            time.sleep(seconds)
+            marks.append((servers.counts(), cpu_seconds(daemon.pid), cpu_seconds(monit.pid)))
+        c1, h1, m1 = marks[-1]
+        t1 = time.monotonic()
         s1h, s1m = cpu_split(daemon.pid), cpu_split(monit.pid)
         rss_h, rss_m = rss_mb(daemon.pid), rss_mb(monit.pid)
         elapsed = t1 - t0
@@ -314,12 +322,20 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
             "monit_user_sys_us": [round(1e6 * (s1m[i] - s0m[i]) / max(checks_m, 1)) for i in (0, 1)],
             "healerd_rss_mb": round(rss_h, 1),
             "monit_rss_mb": round(rss_m, 1),
+            "window_ratios": [
+                round(
+                    (hb - ha) / max(cb[kind][0] - ca[kind][0], 1) / ((mb - ma) / max(cb[kind][1] - ca[kind][1], 1)), 2
+                )
+                if mb > ma
+                else None
+                for (ca, ha, ma), (cb, hb, mb) in itertools.pairwise(marks)
+            ],
             "healerd_missed": stats.get("missed_runs"),
             "writer_batches": (stats.get("writer") or {}).get("batches"),
             "writer_written": (stats.get("writer") or {}).get("written"),
         }
         if spy is not None:
-            spy.wait(seconds + 30)
+            spy.wait(seconds * windows + 30)
             raw = profile / f"{kind}.txt"
             if raw.exists():
                 result["profile"] = profile_summary(raw)
@@ -340,6 +356,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--profile", type=Path, help="record healerd with py-spy into this directory")
+    parser.add_argument(
+        "--windows", type=int, default=1, help="measure this many consecutive windows of --seconds; print each ratio"
+    )
     args = parser.parse_args()
     if not Path(MONIT).exists():
         sys.exit("monit is not installed (Debian: apt-get install monit)")
@@ -361,7 +380,7 @@ def main() -> None:
     )
     print(" | ".join(header))
     for kind in args.kind or ["http", "tcp"]:
-        r = run_kind(kind, args.n, args.seconds, args.warmup, args.profile)
+        r = run_kind(kind, args.n, args.seconds, args.warmup, args.profile, args.windows)
         print(
             " | ".join(
                 str(x)
@@ -382,6 +401,14 @@ def main() -> None:
             ),
             flush=True,
         )
+        if len(r["window_ratios"]) > 1:
+            ratios = sorted(x for x in r["window_ratios"] if x is not None)
+            if ratios:
+                print(
+                    f"  {kind}: ratio per {args.seconds:g} s window {r['window_ratios']}; "
+                    f"median {ratios[len(ratios) // 2]}×, range {ratios[0]}–{ratios[-1]}×",
+                    flush=True,
+                )
         for line in r.pop("profile", []):
             print(line)
         print("  " + json.dumps(r), flush=True)
