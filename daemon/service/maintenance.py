@@ -91,6 +91,10 @@ class Maintenance:
             await cancel_and_wait([self._task], what="maintenance")
 
     def covering(self, component: str, now: float | None = None) -> Period | None:
+        # every check result asks (Monitor.observe): with nothing declared or silenced, the answer
+        # needs neither the clock nor a merged list
+        if not self._windows and not self.silences:
+            return None
         now = self.clock.wall() if now is None else now
         return covering(self._windows + self.silences, component, now)
 
