@@ -99,14 +99,19 @@ class LatenessStats:
     #: runs that started within ON_TIME_S of their scheduled time
     on_time: int = 0
 
-    def add(self, value: float) -> None:
-        self.submitted += 1
+    def add(self, value: float, count: int = 1) -> None:
+        """`count` runs that started `value` seconds late (a bucket's batch shares one lateness)."""
+        if count < 1:
+            return
+        self.submitted += count
         if value <= ON_TIME_S:
-            self.on_time += 1
-        if len(self.samples) >= self.limit:
-            self.samples[self.submitted % self.limit] = value
-        else:
-            self.samples.append(value)
+            self.on_time += count
+        samples, limit = self.samples, self.limit
+        room = min(count, limit - len(samples))
+        if room > 0:
+            samples.extend(array("d", (value,)) * room)
+        for seq in range(self.submitted - count + room + 1, self.submitted + 1):
+            samples[seq % limit] = value  # the ring is full: overwrite the oldest, as one by one would
 
     def percentile(self, p: float) -> float | None:
         if not self.samples:
@@ -426,7 +431,6 @@ class CheckScheduler:
             if name in running:
                 self._count_missed(name, "previous run still going", overload=False)
                 continue
-            self.lateness.add(lateness)
             # each run in a fresh context: whatever armed this job's timer (a recovery asking for the fast
             # cadence) must not lend its logging context to every later check (logctx)
             context = contextvars.Context()
@@ -440,6 +444,7 @@ class CheckScheduler:
             else:
                 running[name] = create_task(_resume(coro, waiting), context=context)
             started += 1
+        self.lateness.add(lateness, started)  # once per batch: every run of it is equally late
         self._window[0] += started
         if lateness > ON_TIME_S:
             self._window[1] += started
