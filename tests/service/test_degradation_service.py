@@ -300,3 +300,61 @@ async def test_while_a_better_level_is_held_the_score_is_evaluated_every_second(
     await h.observe(b=H)  # the score is back to 100, held for 60 s before the level follows
     assert svc.tracker.pending_recovery() is not None
     assert svc._next_timeout() == pytest.approx(1.0)
+
+
+async def test_fresh_results_since_the_last_scoring_move_the_next_wake_up_and_anything_else_scores_again(
+    harness, clock
+):
+    """Issue 11: the wake-up is set for the first instant a result *might* turn stale; with checks coming
+    in, by then it has not, and scoring every component again changed nothing but cost CPU."""
+    h = harness()
+    svc = await h.start()
+    await h.observe(a=H, b=H)  # checked every 10 s: stale after 30 s
+    t0 = clock.wall()
+    assert svc._due_at == pytest.approx(t0 + 30)
+    clock.advance(20)
+    h.result("a", H)
+    h.result("b", H)  # same status as before: nothing pokes the loop
+    clock.advance(11)  # past t0 + 30
+    assert svc._quiet_until(clock.wall()) == pytest.approx(t0 + 50)  # the new results' stale instant
+
+    clock.advance(20)  # t0 + 51: both results are stale now
+    assert svc._quiet_until(clock.wall()) is None
+    await svc.evaluate()
+    assert {c.condition.value for c in svc.score.components} == {"stale"}
+    h.result("a", H)  # a is known again; nothing pokes the loop (its status did not change)
+    assert svc._quiet_until(clock.wall()) is None
+
+    await h.observe(a=H, b=H)
+    h.result("b", U)  # a status the last scoring did not see
+    assert svc._quiet_until(clock.wall()) is None
+
+
+async def test_a_timed_wake_up_with_nothing_changed_does_not_score_and_one_after_a_result_turned_stale_does(
+    harness, clock, monkeypatch
+):
+    h = harness()
+    svc = await h.start()
+    await h.observe(a=H, b=H)
+    scored = []
+    quiet_checks = []
+    evaluate, quiet_until = svc.evaluate, svc._quiet_until
+
+    async def counting_evaluate(*args, **kwargs):
+        scored.append(clock.wall())
+        return await evaluate(*args, **kwargs)
+
+    def counting_quiet(now):
+        quiet_checks.append(now)
+        return quiet_until(now)
+
+    monkeypatch.setattr(svc, "evaluate", counting_evaluate)
+    monkeypatch.setattr(svc, "_quiet_until", counting_quiet)
+    monkeypatch.setattr(svc, "_next_timeout", lambda: 0.01)  # timed wake-ups every 10 ms of real time
+    svc.poke()  # the loop is asleep on its old timeout: one scoring, then the short ones apply
+    await until(lambda: len(scored) == 1 and len(quiet_checks) >= 20)
+    assert len(scored) == 1  # twenty timed wake-ups, nothing changed: no scoring pass
+
+    clock.advance(31)  # both results are now stale: the next timed wake-up scores
+    await until(lambda: len(scored) >= 2)
+    await until(lambda: {c.condition.value for c in svc.score.components} == {"stale"})

@@ -103,6 +103,8 @@ class DegradationService:
         self._wake = asyncio.Event()
         #: when the loop must evaluate without being poked (`_due`); None before the first evaluation
         self._due_at: float | None = None
+        #: what the last evaluation scored: the config's components and their observations (`_quiet_until`)
+        self._basis: tuple[Mapping[str, Any], list[Observation]] | None = None
         self._lock = asyncio.Lock()
         self._hooks: asyncio.Queue[LevelChange] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
@@ -214,6 +216,50 @@ class DegradationService:
                 due = min(due, o.last_ts + stale_after * o.every_s)
         return due
 
+    def _quiet_until(self, now: float) -> float | None:
+        """At a timed wake-up: when the next one is due if scoring now would change nothing, else None.
+
+        Nothing changes when every input of every component's condition is what the last evaluation
+        saw (status, breaker, known or not), except results that kept a component fresh: the score,
+        flags and level are then the same. The wake-up was set for the first instant a result *might*
+        turn stale, but with checks every second the results keep coming, and scoring 200 components
+        each time cost more than a second's checks of one of them (issue 11). This is a pass over
+        their timestamps instead; anything else due (a hold, an override, a snapshot, a state file to
+        retry, a reload) evaluates as before. A status change or a transition pokes the loop anyway.
+        """
+        basis, score, tracker = self._basis, self.score, self.tracker
+        if basis is None or score is None or tracker is None or self._publish_failing:
+            return None
+        components, observations = basis
+        if components is not self._config().components or tracker.pending_recovery() is not None:
+            return None
+        if tracker.override is not None or self._last_snapshot_at is None:
+            return None
+        due = min(now + IDLE_EVALUATE_EVERY, self._last_snapshot_at + self.config.snapshot_every.total_seconds())
+        if due <= now:
+            return None
+        last, breakers, stored = self.monitor.last, self.monitor.breakers, self._stored_results
+        stale_after = self.config.stale_after
+        for o, part in zip(observations, score.components, strict=True):
+            result = last.get(o.name)
+            status, ts = (result.status, result.ts) if result is not None else stored.get(o.name, (None, None))
+            breaker = breakers.get(o.name)
+            if (BreakerState.CLOSED if breaker is None else breaker.state) is not o.breaker or status != o.status:
+                return None
+            if ts is None or o.last_ts is None:
+                if ts is not o.last_ts:
+                    return None  # first checked since
+                continue
+            limit = stale_after * o.every_s
+            fresh = now - ts <= limit  # assess()'s rule
+            if part.condition in _AGEING:
+                if not fresh:
+                    return None  # turned stale
+                due = min(due, ts + limit)
+            elif part.condition is Condition.STALE and fresh:
+                return None  # a new result: known again
+        return due
+
     async def _loop(self) -> None:
         while True:
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands as the event
@@ -223,7 +269,10 @@ class DegradationService:
                     await self._wake.wait()
                 await asyncio.sleep(DEBOUNCE_S)
             except TimeoutError:
-                pass
+                quiet = self._quiet_until(self.clock.wall())
+                if quiet is not None:  # a timed wake-up with nothing to change: no scoring pass
+                    self._due_at = quiet
+                    continue
             self._wake.clear()
             try:
                 await self.evaluate()
@@ -274,6 +323,7 @@ class DegradationService:
                 tracker.config = cfg
             changes = list(mutate(tracker)) if mutate is not None else []
             now = self.clock.wall()
+            components = self._config().components
             observations = self.observations()
             score = compute_score(observations, now, degraded_weight=cfg.degraded_weight, stale_after=cfg.stale_after)
             change = tracker.update(score.value)
@@ -288,6 +338,7 @@ class DegradationService:
                 self._last_snapshot_at = now
             self.score, self.flags, self.trend = score, flags, compute_trend(self._snapshots)
             self._due_at = self._due(observations, score, now)
+            self._basis = (components, observations)
             self._record(changes, score, flags, now, snapshot_due)
             for c in changes:
                 worse = c.to_level.rank > c.from_level.rank
