@@ -269,7 +269,11 @@ class DegradationService:
                     await self._wake.wait()
                 await asyncio.sleep(DEBOUNCE_S)
             except TimeoutError:
-                quiet = self._quiet_until(self.clock.wall())
+                try:
+                    quiet = self._quiet_until(self.clock.wall())
+                except Exception:  # a bug here must not end the loop: score, as a wake-up always did
+                    log.exception("degradation wake-up check failed; scoring")
+                    quiet = None
                 if quiet is not None:  # a timed wake-up with nothing to change: no scoring pass
                     self._due_at = quiet
                     continue
