@@ -358,3 +358,25 @@ async def test_a_timed_wake_up_with_nothing_changed_does_not_score_and_one_after
     clock.advance(31)  # both results are now stale: the next timed wake-up scores
     await until(lambda: len(scored) >= 2)
     await until(lambda: {c.condition.value for c in svc.score.components} == {"stale"})
+
+
+async def test_a_failing_wake_up_check_is_logged_and_the_loop_scores_and_goes_on(harness, clock, monkeypatch):
+    h = harness()
+    svc = await h.start()
+    await h.observe(a=H, b=H)
+    scored = []
+    evaluate = svc.evaluate
+
+    async def counting_evaluate(*args, **kwargs):
+        scored.append(clock.wall())
+        return await evaluate(*args, **kwargs)
+
+    def broken(now):
+        raise RuntimeError("a bug in the wake-up check")
+
+    monkeypatch.setattr(svc, "evaluate", counting_evaluate)
+    monkeypatch.setattr(svc, "_quiet_until", broken)
+    monkeypatch.setattr(svc, "_next_timeout", lambda: 0.01)
+    svc.poke()
+    await until(lambda: len(scored) >= 5)  # every timed wake-up scores, and the loop keeps running
+    assert not any(t.done() for t in svc._tasks)
