@@ -3,6 +3,7 @@
     .venv/bin/python bench/monit_compare.py                   # 200 http and 200 tcp checks every 1 s, 30 s windows
     .venv/bin/python bench/monit_compare.py --kind http --seconds 20 --profile /tmp/prof
     .venv/bin/python bench/monit_compare.py --kind tcp --seconds 20 --windows 9    # the ratio per window, median
+    .venv/bin/python bench/monit_compare.py --kind tcp --windows 9 --history-s 3600  # on an hour of history
 
 One server process answers HTTP on some ports and accepts-and-closes TCP on others, and counts what
 it served per port group: healerd and Monit each get their own group on the same server, so both
@@ -17,6 +18,11 @@ content = "ok"` (http) or `… type tcp` (tcp); healerd's are the same (`expect_
 `body_contains = "ok"`) with a 1 s timeout.
 
 `--profile DIR` also records healerd with py-spy (if installed) and prints where its samples went.
+
+`--history-s N` starts healerd on a database that already holds N seconds of healthy results of its
+components (one a second each, with their rollups), as a daemon that had been running would have left
+it. Without it healerd starts on an empty database and the figures are the low end: the writer's cost
+per result grows over the first minutes of history (`bench/result_index_cost.py` says why).
 """
 
 from __future__ import annotations
@@ -220,40 +226,78 @@ def profile_summary(raw: Path, top: int = 15) -> list[str]:
     return out
 
 
-def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | None, windows: int = 1) -> dict:
+def prefill(db: Path, kind: str, n: int, ports: list[int], history_s: int) -> None:
+    """`history_s` seconds of healthy results for the components `healerd_config` declares (same names,
+    so the daemon adopts them), written with the writer's own statements so the rollups match."""
+    sys.path.insert(0, str(ROOT))
+    from daemon.store import migrate, results_sql
+    from daemon.store.sqlite import connect
+
+    migrate.upgrade(db)
+    conn = connect(db)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES (?, ?, 1, 0)",
+            [(f"{kind}{i}", kind) for i in range(n)],
+        )
+        ids = dict(conn.execute("SELECT name, id FROM components").fetchall())
+        messages = [f"connected to 127.0.0.1:{ports[i % len(ports)]}" for i in range(n)]
+        start = time.time() - history_s
+        for second in range(0, history_s, 60):
+            results_sql.write_results(
+                conn,
+                [
+                    (ids[f"{kind}{i}"], start + s + i / n, "healthy", 0.1, None, messages[i], 0, None, 0)
+                    for s in range(second, min(second + 60, history_s))
+                    for i in range(n)
+                ],
+            )
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def start_healerd(tmp: Path, config: Path, tree: Path) -> subprocess.Popen:
+    """`healerd run` from `tree` on `config` and `tmp/healerd.db`, in its own session; returns once it
+    said READY=1 (killed, group and all, if it never does)."""
+    notify_path = tmp / "notify.sock"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(notify_path))
+    notify.settimeout(120)
+    argv = [sys.executable, "-m", "daemon", "run", "--config", str(config), "--db", str(tmp / "healerd.db")]
+    with open(tmp / "healerd.log", "wb") as out:
+        daemon = subprocess.Popen(
+            [*argv, "--log-format", "json", "--log-level", "info"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
+            start_new_session=True,
+            cwd=tree,
+        )
+    try:
+        wait_ready(notify)
+    except BaseException:
+        os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait(10)
+        raise
+    finally:
+        notify.close()
+    return daemon
+
+
+def run_kind(
+    kind: str, n: int, seconds: float, warmup: float, profile: Path | None, windows: int = 1, history_s: int = 0
+) -> dict:
     servers = Servers(http_ports=8 if kind == "http" else 0, tcp_ports=8 if kind == "tcp" else 0)
     tmp = Path(tempfile.mkdtemp(prefix=f"healerd-monit-{kind}-"))
     daemon = monit = spy = None
     try:
         healerd_ports, monit_ports = servers.ports[kind]
-        notify_path = tmp / "notify.sock"
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(str(notify_path))
-        notify.settimeout(120)
-        log_path = tmp / "healerd.log"
-        with open(log_path, "wb") as out:
-            daemon = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daemon",
-                    "run",
-                    "--config",
-                    str(healerd_config(tmp, kind, n, healerd_ports)),
-                    "--db",
-                    str(tmp / "healerd.db"),
-                    "--log-format",
-                    "json",
-                    "--log-level",
-                    "info",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
-                start_new_session=True,
-                cwd=ROOT,
-            )
-        wait_ready(notify)
+        if history_s > 0:
+            prefill(tmp / "healerd.db", kind, n, healerd_ports, history_s)
+        daemon = start_healerd(tmp, healerd_config(tmp, kind, n, healerd_ports), ROOT)
         monit = subprocess.Popen(
             [MONIT, "-I", "-c", str(monit_config(tmp, kind, n, monit_ports))],
             stdout=subprocess.DEVNULL,
@@ -303,7 +347,7 @@ def run_kind(kind: str, n: int, seconds: float, warmup: float, profile: Path | N
         checks_m = c1[kind][1] - c0[kind][1]
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
-        stats = run_statistics(log_path)
+        stats = run_statistics(tmp / "healerd.log")
         us_h = 1e6 * (h1 - h0) / max(checks_h, 1)
         us_m = 1e6 * (m1 - m0) / max(checks_m, 1)
         result = {
@@ -359,6 +403,9 @@ def main() -> None:
     parser.add_argument(
         "--windows", type=int, default=1, help="measure this many consecutive windows of --seconds; print each ratio"
     )
+    parser.add_argument(
+        "--history-s", type=int, default=0, help="start healerd on a database holding this much history (seconds)"
+    )
     args = parser.parse_args()
     if not Path(MONIT).exists():
         sys.exit("monit is not installed (Debian: apt-get install monit)")
@@ -380,7 +427,7 @@ def main() -> None:
     )
     print(" | ".join(header))
     for kind in args.kind or ["http", "tcp"]:
-        r = run_kind(kind, args.n, args.seconds, args.warmup, args.profile, args.windows)
+        r = run_kind(kind, args.n, args.seconds, args.warmup, args.profile, args.windows, args.history_s)
         print(
             " | ".join(
                 str(x)
