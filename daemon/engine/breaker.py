@@ -343,6 +343,17 @@ class CircuitBreaker:
             and spec.failure_rate > _RATE_EPSILON
         )
 
+    def settled(self) -> bool:
+        """CLOSED, no failure streak, a full window of plain successes: another healthy result then
+        changes nothing but the success count, which the daemon persists only every few seconds."""
+        recent = self._recent
+        return (
+            self._state is BreakerState.CLOSED
+            and self._failures == 0
+            and len(recent) == recent.maxlen
+            and recent.count(OK) == len(recent)
+        )
+
     def feed_many(self, status: Status, error_class: str | None, count: int) -> list[Transition]:
         """`count` results alike, as `count` feed() calls would judge them: in one step when the breaker
         `absorbs()` them (a replay folds a quiet week of results through this), else one by one."""

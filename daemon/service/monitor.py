@@ -239,8 +239,11 @@ class Monitor:
         breaker = self.breakers.get(result.component)
         transitions: list[Transition] = []
         if breaker is not None:
+            # a healthy result on a settled breaker changes only its success count: that goes out with the
+            # counters every COUNTS_EVERY, without a snapshot and comparison in every flush until then
+            counted = result.status is Status.HEALTHY and breaker.settled()
             transitions = breaker.feed(result.status, result.error_class)  # feed() ticks first
-            self._dirty.add(result.component)
+            (self._counts_later if counted and not transitions else self._dirty).add(result.component)
             if transitions and why is not None:
                 transitions = [replace(t, reason=f"{t.reason} (during maintenance: {why})") for t in transitions]
             if transitions:

@@ -420,3 +420,51 @@ def test_the_outcome_window_keeps_only_the_newest_like_a_bounded_deque():
     w.clear()
     w.extend("xy")
     assert list(w) == ["x", "y"]
+
+
+def test_settled_means_a_healthy_result_changes_nothing_but_the_success_count():
+    """Monitor.observe persists such a result with the counters only (issue 11): pin that it is true."""
+    b, _ = make(window=4, min_checks=4)
+    for _ in range(3):
+        b.feed(Status.HEALTHY)
+        assert not b.settled()  # the window is not full yet: a result still changes it
+    b.feed(Status.HEALTHY)
+    assert b.settled()
+    before = b.snapshot()
+    assert b.feed(Status.HEALTHY) == []
+    after = b.snapshot()
+    assert after.consecutive_successes == before.consecutive_successes + 1
+    assert {**vars_of(after), "consecutive_successes": 0} == {**vars_of(before), "consecutive_successes": 0}
+
+
+@pytest.mark.parametrize(
+    ("last", "error_class"), [(Status.DEGRADED, None), (Status.UNHEALTHY, "refused"), (Status.UNKNOWN, None)]
+)
+def test_a_slow_or_failed_result_in_the_window_unsettles_the_breaker_until_it_leaves(last, error_class):
+    b, _ = make(window=3, min_checks=3, consecutive_failures=5, failure_rate=0.9)
+    for _ in range(3):
+        b.feed(Status.HEALTHY)
+    b.feed(last, error_class)
+    assert not b.settled()
+    for _ in range(2):
+        b.feed(Status.HEALTHY)
+        assert not b.settled()  # still in the window
+    b.feed(Status.HEALTHY)
+    assert b.settled()
+
+
+def test_only_a_closed_breaker_is_settled():
+    b, _ = make(window=2, min_checks=2)
+    b.feed(Status.HEALTHY)
+    b.feed(Status.HEALTHY)
+    b.force_open(reason="test")
+    assert not b.settled()
+    b.reset()
+    assert not b.settled()  # closing starts an empty window: it must fill with plain successes again
+    b.feed(Status.HEALTHY)
+    b.feed(Status.HEALTHY)
+    assert b.settled()
+
+
+def vars_of(snapshot) -> dict:
+    return {f: getattr(snapshot, f) for f in snapshot.__dataclass_fields__}

@@ -166,3 +166,35 @@ async def test_a_breaker_restored_open_goes_half_open_at_its_deadline_through_th
     monitor.tick()
     assert monitor.breakers["a"].state.value == "half_open"
     assert monitor.breakers["b"].state.value == "closed"
+
+
+async def test_a_healthy_result_on_a_settled_breaker_waits_with_the_counters_and_any_other_result_does_not(
+    harness, spied, clock
+):
+    """Issue 11: no snapshot and comparison per flush for a result that can change only the success count."""
+    from daemon.service.monitor import COUNTS_EVERY
+
+    h = harness()
+    await h.start()
+    monitor = h.runtime.monitor
+    for _ in range(monitor.breakers["a"].spec.window):
+        h.result("a", Status.HEALTHY)
+    await monitor._flush(counts=True)
+    assert monitor.breakers["a"].settled()
+    h.result("a", Status.HEALTHY)
+    assert "a" not in monitor._dirty and "a" in monitor._counts_later
+    h.result("a", Status.DEGRADED)  # a slow result changes the window: looked at by the next flush
+    assert "a" in monitor._dirty
+    await monitor._flush()
+    assert spied[-1] == ("row", [monitor.component_ids["a"]]) and stored(h)["a"] == expected(h, "a")
+
+    for _ in range(monitor.breakers["a"].spec.window):
+        h.result("a", Status.HEALTHY)
+    await monitor._flush()
+    written = len(spied)
+    h.result("a", Status.HEALTHY)
+    await monitor._flush()
+    assert len(spied) == written  # the success count alone: not yet
+    clock.advance(COUNTS_EVERY)
+    await monitor._flush()
+    assert stored(h)["a"] == expected(h, "a")
