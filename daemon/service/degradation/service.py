@@ -222,9 +222,9 @@ class DegradationService:
         Nothing changes when every input of every component's condition is what the last evaluation
         saw (status, breaker, known or not), except results that kept a component fresh: the score,
         flags and level are then the same. The wake-up was set for the first instant a result *might*
-        turn stale, but with checks every second the results keep coming, and scoring 200 components
-        each time cost more than a second's checks of one of them (issue 11). This is a pass over
-        their timestamps instead; anything else due (a hold, an override, a snapshot, a state file to
+        turn stale, but with checks every second the results keep coming, and scoring every component
+        each time was ~5 % of the event loop's samples at 200 components (py-spy, issue 11). This is
+        a pass over their timestamps instead; anything else due (a hold, an override, a snapshot, a state file to
         retry, a reload) evaluates as before. A status change or a transition pokes the loop anyway.
         """
         basis, score, tracker = self._basis, self.score, self.tracker
