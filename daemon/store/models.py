@@ -132,6 +132,20 @@ result_rollups_hourly = Table(
     CheckConstraint("injected <= total", name="injected_within_total"),
 )
 
+# How far the hourly rollups have counted check_results: every result with `id <= result_id` is in them,
+# none above it. The writer inserts results batch by batch but folds them into the rollups only every
+# few seconds (results_sql.fold_rollups): with one result per component per batch, an upsert per
+# component per batch was ~6 % of the daemon's CPU per check (issue 11). The mark commits in the same
+# transaction as the fold, so a fold happens once whatever is killed when; results above it (at most a
+# few seconds of them) are folded by the next fold, the writer's stop, or the next start.
+result_rollups_mark = Table(
+    "result_rollups_mark",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("result_id", RowId, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
 # The hourly rollups summed per UTC day, kept by triggers on result_rollups_hourly (schema/triggers/
 # result_rollups_daily_*.sql), so any writer keeps them exact. The availability views read 1 / 7 / 30 of
 # these per component instead of 24 / 168 / 720 hourly rows (issue 11). Without rowid and keyed

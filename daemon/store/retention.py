@@ -33,7 +33,7 @@ import structlog
 from daemon.clock import SYSTEM_CLOCK, Clock
 from daemon.config.models import Retention
 from daemon.errors import StoreError
-from daemon.store.results_sql import hour_of
+from daemon.store.results_sql import LOWER_MARK, fold_rollups, hour_of
 from daemon.store.writer import Writer
 
 log = structlog.get_logger(__name__)
@@ -55,6 +55,9 @@ class Rule:
     key: tuple[str, ...] = ("id",)
     #: an append-only table: its batch runs with `retention_horizon` set (see the module docstring).
     guarded: bool = False
+    #: check_results: rows are counted into the hourly rollups before they go, and the rollups' mark
+    #: comes down if the newest rows went (results_sql.LOWER_MARK says why).
+    folded: bool = False
 
     def delete_sql(self, protect: str | None = None) -> str:
         condition = f"{self.time_column} < :cutoff" + (f" AND ({self.only})" if self.only else "")
@@ -82,7 +85,7 @@ _NOT_IN_OPEN_INCIDENT = "NOT EXISTS (SELECT 1 FROM incidents AS i WHERE i.id = {
 #: that opened it, and the triggers keep the summaries in step with what stays); degradation_history (append-only, one row per level change: small) and incidents
 #: (referenced by escalations, ladder and fallback state; one row per outage, and no view scans them all).
 RULES: tuple[Rule, ...] = (
-    Rule("check_results", "ts", "raw_results"),
+    Rule("check_results", "ts", "raw_results", folded=True),
     # An hour's row goes only once the whole hour is older than the cutoff (see `cutoff_for`).
     Rule("result_rollups_hourly", "hour", "rollups", key=("hour", "component_id")),
     Rule("result_rollups_daily", "day", "rollups", key=("day", "component_id")),
@@ -135,6 +138,11 @@ def _delete_batch_at(conn: sqlite3.Connection, *, rule: Rule, cutoff: float, lim
 
 def delete_batch(conn: sqlite3.Connection, rule: Rule, cutoff: float, limit: int, protect: str | None = None) -> int:
     """One batch, inside the writer's transaction; returns how many rows went."""
+    if rule.folded:
+        fold_rollups(conn)
+        deleted = conn.execute(rule.delete_sql(protect), {"cutoff": cutoff, "limit": limit}).rowcount
+        conn.execute(LOWER_MARK)
+        return deleted
     if not rule.guarded:
         return conn.execute(rule.delete_sql(protect), {"cutoff": cutoff, "limit": limit}).rowcount
     conn.execute(_SET_HORIZON, {"cutoff": cutoff})

@@ -50,6 +50,9 @@ LOG_EVERY_S = 5.0
 CALL_BACKLOG_WARN = 10_000
 #: Results alone wait up to this long for a fuller batch (calls never wait): see WorkQueue.wait_and_take.
 LINGER_S = 0.05
+#: Seconds between two folds of the written results into the hourly rollups (results_sql.fold_rollups);
+#: a flush and the writer's stop fold at once. Reports read the rollups up to this much behind.
+ROLLUPS_EVERY_S = 10.0
 #: How many recent enqueue→durable latencies the percentiles in `stats()` are computed over.
 LATENCY_SAMPLES = 10_000
 
@@ -67,6 +70,7 @@ class Writer:
         retry_cap_s: float = 2.0,
         busy_timeout_ms: int | None = None,
         linger_s: float = LINGER_S,
+        rollups_every_s: float = ROLLUPS_EVERY_S,
     ) -> None:
         self.path = os.fspath(path)
         self._queue = WorkQueue(max_queue, max_batch, linger_s)
@@ -89,6 +93,11 @@ class Writer:
         self._call_latency: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._last_log: dict[str, float] = {}
         self._unknown_names: set[str] = set()
+        self._rollups_every = rollups_every_s
+        #: monotonic instant of the last fold (or attempt) into the rollups; None: not yet (the first batch folds)
+        self._folded_at: float | None = None
+        #: results may be above the rollups' mark (at start: a killed daemon may have left some)
+        self._unfolded = True
 
     # --- lifecycle (event loop side) ------------------------------------------------------------------
 
@@ -202,7 +211,7 @@ class Writer:
         failures = 0
         outage_started = 0.0
         try:
-            while (batch := self._queue.wait_and_take(LOG_EVERY_S)) is not None:
+            while (batch := self._queue.wait_and_take(LOG_EVERY_S, self._fold_due())) is not None:
                 calls, results = batch
                 self._log_shed()
                 try:
@@ -231,6 +240,7 @@ class Writer:
                     failures = 0
                 self.db_available = True
                 self._committed(calls, results, outcome)
+            self._fold_at_stop()
         finally:
             self._close()
             self._log_shed(force=True)
@@ -249,7 +259,7 @@ class Writer:
         """
         for index, call in enumerate(calls):
             try:
-                outcome = self._write([call], [])
+                outcome = self._write([call], [], fold=False)
             except Exception as exc:
                 if is_unavailable(exc):
                     return calls[index:], results, exc
@@ -267,8 +277,42 @@ class Writer:
         self.db_available = True
         return None
 
-    def _write(self, calls: list[Call], results: list[QueuedResult], *, isolate_rows: bool = False) -> CommitOutcome:
-        if not results and all(c.fn is None for c in calls):
+    def _fold_due(self) -> float | None:
+        """When the written results should next be folded into the rollups (None: nothing to fold)."""
+        if not self._unfolded:
+            return None
+        return 0.0 if self._folded_at is None else self._folded_at + self._rollups_every
+
+    def _fold_at_stop(self) -> None:
+        """A clean stop leaves the rollups complete; if it cannot, the next start folds the rest."""
+        if not self._unfolded or self._queue.closed:
+            return  # closed: stop() gave up waiting, so no new work
+        try:
+            self._write([], [], fold=True)
+        except Exception as exc:
+            log.warning("writer.rollups_not_folded_at_stop", path=self.path, error=repr(exc))
+
+    def _write(
+        self,
+        calls: list[Call],
+        results: list[QueuedResult],
+        *,
+        isolate_rows: bool = False,
+        fold: bool | None = None,
+    ) -> CommitOutcome:
+        if fold is None:
+            # due, or someone flushes (a flush means: what I submitted is in every report)
+            due = self._fold_due()
+            fold = (
+                not isolate_rows
+                and (self._unfolded or bool(results))
+                and (
+                    (due is not None and time.monotonic() >= due)
+                    or self._folded_at is None
+                    or any(c.fn is None for c in calls)
+                )
+            )
+        if not results and all(c.fn is None for c in calls) and not fold:
             return CommitOutcome([(c, None, True) for c in calls], 0, 0, set(), 0, transaction=False)
         if self._conn is None:
             conn = store_sqlite.connect(self.path)
@@ -277,9 +321,17 @@ class Writer:
                 conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
             self._conn = conn
         ids = self._component_ids
-        outcome = execute_batch(self._conn, calls, results, ids, isolate_rows=isolate_rows)
+        if fold:
+            # counted from the attempt: a fold that fails (its batch is retried or isolated without
+            # it) is tried again in ROLLUPS_EVERY_S, not in a loop
+            self._folded_at = time.monotonic()
+        outcome = execute_batch(self._conn, calls, results, ids, isolate_rows=isolate_rows, fold=fold)
         if outcome.rejected:
             ids.clear()  # a stale id may be why a row was refused
+        if outcome.folded:
+            self._unfolded = False
+        elif outcome.written:
+            self._unfolded = True
         return outcome
 
     def _committed(self, calls: list[Call], results: list[QueuedResult], outcome: CommitOutcome) -> None:

@@ -102,6 +102,8 @@ class CommitOutcome:
     error: str | None = None
     #: False when the batch held only flush markers and no transaction was needed.
     transaction: bool = True
+    #: The transaction also folded the results above the mark into the hourly rollups.
+    folded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,7 @@ def execute_batch(
     component_ids: dict[str, int],
     *,
     isolate_rows: bool = False,
+    fold: bool = False,
 ) -> CommitOutcome:
     """Run one batch in one transaction and commit it; on any error roll back and raise.
 
@@ -157,6 +160,9 @@ def execute_batch(
     own) SQLite spills that sub-journal to a temporary file. With 200 checks a second that was 150-230
     page writes to /var/tmp per batch, the most frequent system call of the whole daemon. Without it a
     refused row raises, the batch rolls back, and the writer re-runs it item by item with this set.
+
+    `fold`: also count every result not yet in the hourly rollups into them (`results_sql.fold_rollups`,
+    the writer asks every few seconds), in this transaction; `folded` in the outcome says it did.
     """
     settled: list[tuple[Call, Any, bool]] = []
     try:
@@ -169,9 +175,11 @@ def execute_batch(
         if isolate_rows:
             written, rejected, error = _write_rows_isolated(conn, rows)
         else:
-            results_sql.write_results(conn, rows)
+            results_sql.insert_results(conn, rows)
             written, rejected, error = len(rows), 0, None
         rejected += malformed
+        if fold:
+            results_sql.fold_rollups(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -180,7 +188,7 @@ def execute_batch(
             except sqlite3.Error:
                 pass  # SQLite may already have rolled back (SQLITE_FULL, IOERR); the connection is reset
         raise
-    return CommitOutcome(settled, written, unknown, unknown_names, rejected, error)
+    return CommitOutcome(settled, written, unknown, unknown_names, rejected, error, folded=fold)
 
 
 def _resolve(
@@ -213,7 +221,7 @@ def _write_rows_isolated(conn: sqlite3.Connection, rows: list[results_sql.Row]) 
         return 0, 0, None
     conn.execute("SAVEPOINT healerd_results")
     try:
-        results_sql.write_results(conn, rows)
+        results_sql.insert_results(conn, rows)
     except sqlite3.IntegrityError:
         conn.execute("ROLLBACK TO healerd_results")
     else:
@@ -227,6 +235,5 @@ def _write_rows_isolated(conn: sqlite3.Connection, rows: list[results_sql.Row]) 
             error = str(exc)
             continue
         good.append(row)
-    conn.executemany(results_sql.UPSERT_ROLLUP, results_sql.aggregate_rollups(good))
     conn.execute("RELEASE healerd_results")
     return len(good), len(rows) - len(good), error

@@ -103,8 +103,13 @@ class WorkQueue:
 
     # --- the consumer -----------------------------------------------------------------------------------
 
-    def wait_and_take(self, wake_every: float) -> tuple[list[Call], list[QueuedResult]] | None:
+    def wait_and_take(
+        self, wake_every: float, due: float | None = None
+    ) -> tuple[list[Call], list[QueuedResult]] | None:
         """Block until there is work; the next batch, or None when it is time to exit.
+
+        `due` (a time.monotonic() instant): an idle consumer returns an empty batch then, for work of
+        its own (the writer folds its last results into the rollups though nothing else comes).
 
         Calls come first (someone awaits them); results always get at least half a batch when they
         are waiting, so a flood of calls cannot starve them into shedding.
@@ -116,8 +121,13 @@ class WorkQueue:
         """
         with self.cond:
             while not self.results and not self.calls and not self.stopping and not self.closed:
+                wait = wake_every
+                if due is not None:
+                    wait = min(wait, due - time.monotonic())
+                    if wait <= 0:
+                        return [], []
                 self.idle = True
-                self.cond.wait(wake_every)
+                self.cond.wait(wait)
                 self.idle = False
             if (
                 self.linger_s > 0

@@ -71,6 +71,8 @@ def test_status_page_in_headless_chromium_shows_the_failing_component(
     wait_until(lambda: d.query("SELECT count(*) FROM incidents WHERE status = 'open'")[0][0] == 1, 30)
     wait_until(lambda: d.query("SELECT count(*) FROM recovery_events WHERE status = 'failed'")[0][0] >= 1, 30)
     wait_until(lambda: d.query("SELECT count(*) FROM feature_flags WHERE enabled = 0")[0][0] >= 1, 30)
+    # the availability bars read the rollups, which count results every 10 s
+    wait_until(lambda: d.query("SELECT count(DISTINCT component_id) FROM result_rollups_hourly")[0][0] == 2, 30)
 
     dump = chromium(tmp_path, "--dump-dom", url + "/")
     assert dump.returncode == 0, dump.stderr[-2000:]

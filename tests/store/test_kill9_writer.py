@@ -4,11 +4,13 @@ anything it confirmed, and the file is never corrupted.
 A real child process writes results and must-not-lose calls under load and prints each confirmation
 only after the writer said it was durable; it is SIGKILLed at a random point, restarted, and killed
 again. After every kill: `PRAGMA integrity_check` is ok, every confirmed row is there, row counts
-only grow, and the hourly rollups still add up to the raw results (they share one transaction).
+only grow, and the hourly rollups count exactly the results up to their mark (the fold moves it in
+its own transaction); a writer started afterwards folds the rest, once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -20,6 +22,8 @@ from pathlib import Path
 import pytest
 from helpers import wait_until
 from writer_kit import add_components, rows, scalar
+
+from daemon.store.writer import Writer
 
 CHILD = Path(__file__).with_name("kill9_writer_child.py")
 KILLS = 5
@@ -91,5 +95,16 @@ def test_kill9_loses_nothing_confirmed_and_never_corrupts(db_path):
         assert now[0] >= counts[0] and now[1] >= counts[1]
         assert now[0] > counts[0], "the child wrote nothing in this run"
         counts = now
-        # Raw rows and rollups are written in one transaction, so a kill can never split them.
-        assert scalar(db_path, "SELECT sum(total) FROM result_rollups_hourly") == now[0]
+        # A fold and its mark share one transaction, so a kill can never count a result twice or drop it.
+        mark = scalar(db_path, "SELECT result_id FROM result_rollups_mark")
+        assert scalar(db_path, "SELECT coalesce(sum(total), 0) FROM result_rollups_hourly") == scalar(
+            db_path, "SELECT count(*) FROM check_results WHERE id <= ?", (mark,)
+        )
+    writer = Writer(db_path)  # the next start folds what the last kill left above the mark
+    asyncio.run(_start_and_stop(writer))
+    assert scalar(db_path, "SELECT sum(total) FROM result_rollups_hourly") == counts[0]
+
+
+async def _start_and_stop(writer: Writer) -> None:
+    await writer.start()
+    await writer.stop()
