@@ -310,6 +310,7 @@ class Writer:
                     (due is not None and time.monotonic() >= due)
                     or self._folded_at is None
                     or any(c.fn is None for c in calls)
+                    or self._queue.flush_waiting()  # its results may be in this batch
                 )
             )
         if not results and all(c.fn is None for c in calls) and not fold:

@@ -181,6 +181,11 @@ class WorkQueue:
             self.results.extendleft(reversed(results))
             return True
 
+    def flush_waiting(self) -> bool:
+        """A flush marker is parked, waiting for results not yet committed."""
+        with self.cond:
+            return bool(self.flushes)
+
     def ready_flushes(self, committed: list[Call]) -> list[Call]:
         """Of the flush markers just committed and those parked before, the ones now satisfied.
 

@@ -214,3 +214,18 @@ async def test_a_fold_that_fails_costs_no_result_and_no_call(db_path):
         assert rows(db_path, "SELECT count(*) FROM result_rollups_hourly") == [(0,)]
     finally:
         await writer.stop()
+
+
+async def test_a_flush_whose_results_take_several_batches_finds_them_all_in_the_rollups(db_path):
+    add_components(db_path, ["api"])
+    writer = Writer(db_path, max_batch=3, rollups_every_s=3600)
+    for i in range(10):  # queued before the thread starts, the flush behind them
+        writer.submit_result(result("api", ts=NOW + i))
+    flushed = writer.flush()
+    await writer.start()
+    try:
+        await flushed  # its batch held it and two results; it waited, parked, for the other eight
+        assert writer.stats().batches >= 4
+        assert scalar(db_path, "SELECT sum(total) FROM result_rollups_hourly") == 10
+    finally:
+        await writer.stop()
