@@ -3,7 +3,8 @@
 Prints rows/s for
   1. raw sqlite3 executemany, 10k rows per transaction (the reference line of semantics.md; same
      migrated schema, same indexes, no rollups),
-  2. the Writer with fire-and-forget results (including the hourly rollup UPSERTs),
+  2. the Writer with fire-and-forget results (and their fold into the hourly rollups: every 10 s and
+     at the flush that ends the run),
   3. the Writer's group commit with 100 concurrent asyncio producers each awaiting `submit(fn)` of one
      row: rows/s and enqueue→durable p50/p99 as the producers saw it,
 and each figure's ratio to line 1. Reference figures (semantics.md, this kind of machine): raw

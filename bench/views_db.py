@@ -290,6 +290,10 @@ def _history(conn: sqlite3.Connection, shape: Shape, now: float) -> dict[str, in
     }
 
 
+#: Every raw row is in the rollups (they were built from the raw rows directly): move the mark past them.
+_MARK_ALL = "UPDATE result_rollups_mark SET result_id = (SELECT coalesce(max(id), 0) FROM check_results)"
+
+
 def build(path: Path, shape: Shape) -> None:
     """A fresh database of `shape` at `path`, migrated to head, stamped with `shape.key()`."""
     for suffix in ("", "-wal", "-shm"):
@@ -318,6 +322,7 @@ def build(path: Path, shape: Shape) -> None:
         _say(f"{n:,} raw rows; rollups of the raw window")
         for h in range(first_raw_hour, int(now // HOUR) * HOUR + HOUR, DAY):
             _rollups_from_raw(conn, h, h + DAY)
+        conn.execute(_MARK_ALL)
         _say("history")
         counts = _history(conn, shape, now)
         _say(", ".join(f"{k} {v:,}" for k, v in counts.items()))
@@ -336,8 +341,10 @@ def top_up(path: Path, shape: Shape) -> dict[str, float]:
         last = conn.execute("SELECT max(ts) FROM check_results").fetchone()[0] or now
         added = _raw(conn, shape, last + shape.every_s / 2, now) if now - last > shape.every_s else 0
         if added:
-            # The writer UPSERTs rollups per batch; the same statement over the new rows does the same.
+            # The writer's fold (every 10 s) counts the new rows into the rollups; the same statement over
+            # them does the same, and the mark says so (else retention's fold would count them again).
             _rollups_from_raw(conn, last + 0.001, now + 1)
+            conn.execute(_MARK_ALL)
         ret = Retention(raw_results=f"{shape.raw_days}d", rollups=f"{shape.rollup_days}d")
         pruned = 0
         for rule in retention.RULES[:2]:  # raw results and rollups: what the daemon prunes every 10 min
