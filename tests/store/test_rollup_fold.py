@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import time
 
 import pytest
 from helpers import async_wait_until, open_db
+from structlog.testing import capture_logs
 from writer_kit import NOW, add_components, insert_transition, result, rows, scalar
 
 from daemon.store import migrate
@@ -198,22 +200,33 @@ def test_upgrade_starts_the_mark_at_the_newest_result_and_downgrade_folds_what_i
     assert fold(db_path) is False
 
 
-async def test_a_fold_that_fails_costs_no_result_and_no_call(db_path):
+async def test_a_fold_that_fails_costs_no_result_and_no_call_and_is_retried_at_its_pace(db_path):
     ids = add_components(db_path, ["api"])
     with open_db(db_path) as conn:
         conn.execute("DROP TABLE result_rollups_mark")  # every fold now raises
-    writer = Writer(db_path, rollups_every_s=0.05)
-    await writer.start()
-    try:
-        for i in range(5):
-            writer.submit_result(result("api", ts=NOW + i))
-        row_id = await writer.submit(insert_transition(ids["api"], "opened"))
-        await writer.flush()  # its batch folds, fails, and is written item by item without the fold
-        assert row_id > 0
-        assert scalar(db_path, "SELECT count(*) FROM check_results") == 5
-        assert rows(db_path, "SELECT count(*) FROM result_rollups_hourly") == [(0,)]
-    finally:
-        await writer.stop()
+    every = 0.05
+    writer = Writer(db_path, rollups_every_s=every)
+    with capture_logs() as logs:
+        started = time.monotonic()
+        await writer.start()
+        try:
+            for i in range(5):
+                writer.submit_result(result("api", ts=NOW + i))
+            row_id = await writer.submit(insert_transition(ids["api"], "opened"))
+            await writer.flush()  # its batch folds, fails, and is written item by item without the fold
+            assert row_id > 0
+            assert scalar(db_path, "SELECT count(*) FROM check_results") == 5
+            assert rows(db_path, "SELECT count(*) FROM result_rollups_hourly") == [(0,)]
+
+            def failed() -> int:
+                return sum(e["event"] == "writer.batch_failed_isolating_items" for e in logs)
+
+            # idle now: the fold is tried again every `every` seconds, not in a loop
+            await async_wait_until(lambda: failed() >= 4, 10)
+        finally:
+            await writer.stop()
+            elapsed = time.monotonic() - started
+    assert failed() <= elapsed / every + 3
 
 
 async def test_a_flush_whose_results_take_several_batches_finds_them_all_in_the_rollups(db_path):
