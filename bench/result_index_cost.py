@@ -4,8 +4,9 @@ The writer's batch holds one result per component (200 components checked every 
 about twice a second). Each new row lands at the end of its component's range of
 `ix_check_results_component_id_ts`, so once a component's range spans a leaf page of its own (after a
 few minutes of history), every result of a batch dirties a different leaf: written to the WAL at the
-commit, again at the checkpoint. This times the writer's own statements (`results_sql.write_results`
-in `BEGIN IMMEDIATE … COMMIT`, as the writer runs them) on a migrated database holding an hour of
+commit, again at the checkpoint. This times the writer's own statements (`results_sql.insert_results`
+in `BEGIN IMMEDIATE … COMMIT`, and `fold_rollups` in every 20th, as the writer runs them) on a
+migrated database holding an hour of
 history, then with that index dropped (the reference, same run, same history), then with the index
 dropped and a trigger keeping each component's latest result instead (what the views would need).
 CPU time per result, user and system.
@@ -47,6 +48,27 @@ def row(cid: int, ts: float) -> tuple:
     return (cid, ts, "healthy", 0.1, None, "connected to 127.0.0.1:1", 0, None, 0)
 
 
+#: batches between two folds into the rollups: 10 s at a commit every 0.5 s (store/writer.py ROLLUPS_EVERY_S)
+FOLD_EVERY = 20
+
+
+def history_db(path: Path, n: int, history_s: int) -> sqlite3.Connection:
+    """A migrated database at `path` with `n` components and `history_s` seconds of healthy results
+    (one a second each, counted into the rollups as the writer would have), checkpointed."""
+    migrate.upgrade(path)
+    conn = connect(path)
+    conn.executemany(
+        "INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES (?, 'tcp', 1, 0)",
+        [(f"c{i}",) for i in range(n)],
+    )
+    t0 = time.time() - history_s
+    conn.execute("BEGIN")
+    R.write_results(conn, [row(i + 1, t0 + s + i / n) for s in range(history_s) for i in range(n)])
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return conn
+
+
 def batches(conn: sqlite3.Connection, n: int, start: float, label: str, count: int = 400) -> float:
     """Half the components per commit (a 1 s interval, commits every 0.5 s), `count` commits."""
     user = system = 0.0
@@ -56,7 +78,9 @@ def batches(conn: sqlite3.Connection, n: int, start: float, label: str, count: i
         rows = [row(i + 1, ts + i / n) for i in range(k % 2, n, 2)]
         before = resource.getrusage(resource.RUSAGE_SELF)
         conn.execute("BEGIN IMMEDIATE")
-        R.write_results(conn, rows)
+        R.insert_results(conn, rows)  # as the writer does: results in every batch, the fold every 10 s
+        if k % FOLD_EVERY == FOLD_EVERY - 1:
+            R.fold_rollups(conn)
         conn.execute("COMMIT")
         after = resource.getrusage(resource.RUSAGE_SELF)
         user += after.ru_utime - before.ru_utime
@@ -76,18 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.components
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "healerd.db"
-        migrate.upgrade(path)
-        conn = connect(path)
-        conn.executemany(
-            "INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES (?, 'tcp', 1, 0)",
-            [(f"c{i}",) for i in range(n)],
-        )
-        t0 = time.time() - args.history_s
-        conn.execute("BEGIN")
-        conn.executemany(R.INSERT_RESULT, (row(i + 1, t0 + s + i / n) for s in range(args.history_s) for i in range(n)))
-        conn.execute("COMMIT")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn = history_db(Path(tmp) / "healerd.db", n, args.history_s)
         print(
             f"{n} components, {args.history_s} s of history ({n * args.history_s:,} results), 1 result per component per second"
         )

@@ -26,16 +26,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from daemon.store import migrate
+from result_index_cost import FOLD_EVERY, history_db, row
+
 from daemon.store import results_sql as R
-from daemon.store.sqlite import connect
-
-FOLD_EVERY = 20  # batches: 10 s at a commit every 0.5 s
-
-
-def row(cid: int, ts: float) -> R.Row:
-    return (cid, ts, "healthy", 0.1, None, "connected to 127.0.0.1:1", 0, None, 0)
 
 
 def main() -> None:
@@ -46,18 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.components
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "healerd.db"
-        migrate.upgrade(path)
-        conn = connect(path)
-        conn.executemany(
-            "INSERT INTO components (name, check_kind, every_s, loaded_at) VALUES (?, 'tcp', 1, 0)",
-            [(f"c{i}",) for i in range(n)],
-        )
-        t0 = time.time() - args.history_s
-        conn.execute("BEGIN")
-        R.write_results(conn, [row(i + 1, t0 + s + i / n) for s in range(args.history_s) for i in range(n)])
-        conn.execute("COMMIT")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn = history_db(Path(tmp) / "healerd.db", n, args.history_s)
 
         def upserts(rows: list[R.Row], _k: int) -> None:
             R.insert_results(conn, rows)
