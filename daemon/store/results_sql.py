@@ -81,7 +81,9 @@ def result_row(result: CheckResult, component_id: int) -> Row:
 def aggregate_rollups(rows: Iterable[Row]) -> list[tuple]:
     """One UPSERT_ROLLUP parameter tuple per (hour, component) present in `rows`.
 
-    Every result counts in the latency figures, failures included: a timeout's latency is the
+    The writer no longer calls this (it folds in SQL, `FOLD_ROLLUPS`): it is the per-batch form the
+    writer used until migration 0014, kept as the oracle the fold is tested against
+    (tests/store/test_rollup_fold.py) and as the benches' reference. Every result counts in the latency figures, failures included: a timeout's latency is the
     timeout, which is what an operator wants to see next to the failure count.
     """
     # group layout = UPSERT_ROLLUP's parameters: hour, component_id, total, healthy, degraded,
